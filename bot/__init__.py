@@ -1,0 +1,3 @@
+"""RingBridge: RingCentral phone traffic in Slack."""
+
+__version__ = "0.1.0"

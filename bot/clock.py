@@ -1,0 +1,67 @@
+"""Time as an injected dependency.
+
+Everything that waits, expires or renews takes a `Clock`, so tests move time forward
+instead of sleeping: `FakeClock.sleep()` returns at once after advancing the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch (wall time, for expiries shown to people and APIs)."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (for intervals and deadlines)."""
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until `monotonic()` reaches `deadline` (waiters on one deadline wake together)."""
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+    async def sleep_until(self, deadline: float) -> None:
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+
+
+class FakeClock:
+    """A clock that only moves when told to, or when something sleeps on it.
+
+    `sleep_until(d)` advances the clock to `d` if it is not there yet and yields to the
+    event loop once, so a sleeper never wakes early, waiters on the same deadline wake
+    together, and time never goes back. Wall time and monotonic time move together.
+    """
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
+        self._now = start
+        self._start = start
+
+    def now(self) -> float:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._now - self._start
+
+    def advance(self, seconds: float) -> None:
+        self._now += max(0.0, seconds)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.sleep_until(self.monotonic() + seconds)
+
+    async def sleep_until(self, deadline: float) -> None:
+        self._now = max(self._now, self._start + deadline)
+        await asyncio.sleep(0)

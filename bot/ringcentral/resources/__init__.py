@@ -1,0 +1,1 @@
+"""Typed RingCentral endpoints, grouped as users meet them; each wraps a `Requester`."""

@@ -1,0 +1,80 @@
+"""Suite-wide rules: no network but loopback, a fake clock, the shared reference files."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.clock import FakeClock
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+EXAMPLES = SHARED / "ringcentral" / "examples"
+OPENAPI = SHARED / "ringcentral" / "rc-public-openapi.yml"
+
+
+def _is_loopback(host: Any) -> bool:
+    if not isinstance(host, str):
+        return True  # AF_UNIX paths and the like never leave the machine
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _refuse_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests talk to loopback servers only; anything else fails loudly."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def check(address: Any) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if not _is_loopback(host):
+            raise OSError(f"test tried to reach {host!r}: only loopback is allowed")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(address)
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, bytes):
+            host = host.decode()
+        if host is not None and not _is_loopback(host):
+            raise socket.gaierror(f"test tried to resolve {host!r}: only loopback is allowed")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def examples_dir() -> Path:
+    if not EXAMPLES.is_dir():
+        pytest.skip(f"RingCentral example payloads not found at {EXAMPLES} (../shared is absent)")
+    return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def openapi_path() -> Path:
+    if not OPENAPI.is_file():
+        pytest.skip(f"RingCentral OpenAPI spec not found at {OPENAPI} (../shared is absent)")
+    return OPENAPI
