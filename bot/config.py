@@ -1,0 +1,223 @@
+"""Settings from the environment (and `.env`), and the routing file `bridge.toml`.
+
+Both are built in `main()` and passed down; nothing reads the environment at import time.
+Any problem becomes a `ConfigError` whose text is one line naming the setting, which the
+CLI prints before exiting with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot import phone
+
+__all__ = [
+    "KINDS",
+    "BridgeConfig",
+    "CommandsConfig",
+    "ConfigError",
+    "Kind",
+    "RingCentralConfig",
+    "Route",
+    "Settings",
+    "load_bridge_config",
+    "load_settings",
+]
+
+Kind = Literal[
+    "missed_call", "answered_call", "call", "voicemail", "fax", "sms", "internal_message"
+]
+KINDS: tuple[Kind, ...] = (
+    "missed_call",
+    "answered_call",
+    "call",
+    "voicemail",
+    "fax",
+    "sms",
+    "internal_message",
+)
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; `str()` is one line naming it."""
+
+
+def _url_with_slash(value: str) -> str:
+    return value if value.endswith("/") else value + "/"
+
+
+def _no_slash(value: str) -> str:
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: Annotated[str, AfterValidator(_url_with_slash)] = "https://slack.com/api/"
+    ringcentral_server_url: Annotated[str, AfterValidator(_no_slash)] = (
+        "https://platform.ringcentral.com"
+    )
+    ringcentral_media_url: Annotated[str, AfterValidator(_no_slash)] = (
+        "https://media.ringcentral.com"
+    )
+    ringcentral_client_id: str | None = None
+    ringcentral_client_secret: SecretStr | None = None
+    ringcentral_jwt: SecretStr | None = None
+    public_url: AnyHttpUrl | None = None
+    database_url: str = "sqlite:///./ringbridge.db"
+    bridge_config: str | None = None
+    default_channel: str | None = None
+    port: int = Field(default=3000, ge=1, le=65535)
+    host: str = "0.0.0.0"  # noqa: S104 - a server on a PaaS listens on every interface
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    dyno: str | None = None  # set by Heroku on every dyno
+
+    @field_validator("slack_api_url", "ringcentral_server_url", "ringcentral_media_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL in the async driver's form (Heroku gives `postgres://`)."""
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url.removeprefix(prefix)
+        if url.startswith("sqlite:///"):
+            if self.dyno:
+                raise ConfigError(
+                    "DATABASE_URL: SQLite is refused on Heroku, whose disk is wiped at every "
+                    "restart; attach Heroku Postgres"
+                )
+            return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+        if "://" in url and "+" in url.split("://", 1)[0]:
+            return url  # already names its driver
+        raise ConfigError("DATABASE_URL: expected sqlite:///path or postgres://user:pass@host/db")
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigError naming the first of these settings that is unset."""
+        for name in names:
+            if getattr(self, name) in (None, ""):
+                raise ConfigError(f"{name.upper()} is not set: {_WHY[name]}")
+
+
+_WHY = {
+    "slack_bot_token": "the bot token (xoxb-…) from the Slack app's OAuth page",
+    "slack_signing_secret": "the signing secret from the Slack app's Basic Information page",
+    "ringcentral_client_id": "the client ID of your RingCentral app",
+    "ringcentral_client_secret": "the client secret of your RingCentral app",
+    "ringcentral_jwt": "a JWT credential of the RingCentral user the bridge acts as",
+}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, env=True)) from None
+
+
+def _one_line(exc: ValidationError, *, env: bool) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(part) for part in err["loc"])
+    if env:
+        where = where.upper()
+    # The input is deliberately left out: it may be a secret.
+    return f"{where}: {err['msg']}"
+
+
+# --- bridge.toml -----------------------------------------------------------------------
+
+
+def _e164(value: str) -> str:
+    return phone.parse(value)
+
+
+E164 = Annotated[str, AfterValidator(_e164)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Route(_Strict):
+    events: list[Kind] = Field(min_length=1)
+    channel: str = Field(min_length=1)
+    extensions: list[str] = []
+    numbers: list[E164] = []
+
+
+class RingCentralConfig(_Strict):
+    extensions: list[str] = []
+
+
+class CommandsConfig(_Strict):
+    sms_from: E164 | None = None
+    ringout_from: E164 | None = None
+
+
+class BridgeConfig(_Strict):
+    routes: list[Route] = []
+    ringcentral: RingCentralConfig = RingCentralConfig()
+    commands: CommandsConfig = CommandsConfig()
+
+
+def load_bridge_config(source: str | None) -> BridgeConfig:
+    """Read BRIDGE_CONFIG: a path, or the TOML itself when it starts with `[`.
+
+    With no BRIDGE_CONFIG, `./bridge.toml` is read if present; otherwise the empty config.
+    """
+    where = "BRIDGE_CONFIG"
+    if source is None:
+        default = Path("bridge.toml")
+        if not default.is_file():
+            return BridgeConfig()
+        source, where = str(default), "bridge.toml"
+    if source.lstrip().startswith("["):
+        text = source
+    else:
+        where = source
+        try:
+            text = Path(os.path.expanduser(source)).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"BRIDGE_CONFIG: cannot read {source}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    try:
+        return BridgeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {_one_line(exc, env=False)}") from None

@@ -1,0 +1,128 @@
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_bridge_config, load_settings
+
+ENV = (
+    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
+    "RINGCENTRAL_SERVER_URL", "RINGCENTRAL_MEDIA_URL", "RINGCENTRAL_CLIENT_ID",
+    "RINGCENTRAL_CLIENT_SECRET", "RINGCENTRAL_JWT", "PUBLIC_URL", "DATABASE_URL",
+    "BRIDGE_CONFIG", "DEFAULT_CHANNEL", "PORT", "HOST", "LOG_LEVEL", "DYNO",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env or bridge.toml
+
+
+def test_defaults_follow_the_contract() -> None:
+    settings = load_settings()
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.ringcentral_server_url == "https://platform.ringcentral.com"
+    assert settings.ringcentral_media_url == "https://media.ringcentral.com"
+    assert settings.port == 3000
+    assert settings.host == "0.0.0.0"
+    assert settings.sqlalchemy_url == "sqlite+aiosqlite:///./ringbridge.db"
+    assert not settings.socket_mode
+
+
+def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RINGCENTRAL_JWT", "eyJ-very-secret")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret")
+    settings = load_settings()
+    assert "very-secret" not in repr(settings)
+    assert "very-secret" not in str(settings.model_dump())
+
+
+def test_missing_required_setting_names_it() -> None:
+    settings = load_settings(ringcentral_client_id="x")
+    with pytest.raises(ConfigError, match=r"^RINGCENTRAL_JWT is not set: "):
+        settings.require("ringcentral_client_id", "ringcentral_jwt")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("PORT", "eighty", "PORT"),
+        ("PORT", "70000", "PORT"),
+        ("LOG_LEVEL", "chatty", "LOG_LEVEL"),
+        ("RINGCENTRAL_SERVER_URL", "platform.ringcentral.com", "RINGCENTRAL_SERVER_URL"),
+        ("PUBLIC_URL", "not a url", "PUBLIC_URL"),
+    ],
+)
+def test_malformed_setting_is_one_line_naming_it_without_its_value(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(f"{named}: ")
+    assert "\n" not in message
+    assert value not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u:p@db.example/app", "postgresql+asyncpg://u:p@db.example/app"),
+        ("postgresql://u:p@db.example/app", "postgresql+asyncpg://u:p@db.example/app"),
+        ("sqlite:////var/lib/rb.db", "sqlite+aiosqlite:////var/lib/rb.db"),
+    ],
+)
+def test_database_url_accepts_the_heroku_form(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert load_settings().sqlalchemy_url == expected
+
+
+def test_sqlite_is_refused_on_heroku(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYNO", "web.1")
+    with pytest.raises(ConfigError, match=r"^DATABASE_URL: SQLite is refused on Heroku"):
+        _ = load_settings().sqlalchemy_url
+
+
+def test_bridge_config_inline_toml() -> None:
+    config = load_bridge_config(
+        '[[routes]]\nevents = ["missed_call", "voicemail"]\nchannel = "C1"\n'
+        'numbers = ["(650) 555-0100"]\n[commands]\nsms_from = "+16505550100"\n'
+    )
+    assert config.routes[0].events == ["missed_call", "voicemail"]
+    assert config.routes[0].numbers == ["+16505550100"]
+    assert config.commands.sms_from == "+16505550100"
+
+
+def test_bridge_config_file_and_default_location() -> None:
+    Path("bridge.toml").write_text('[ringcentral]\nextensions = ["101"]\n')
+    assert load_bridge_config(None).ringcentral.extensions == ["101"]
+    assert load_bridge_config("bridge.toml").ringcentral.extensions == ["101"]
+
+
+def test_no_bridge_config_is_the_empty_config() -> None:
+    assert load_bridge_config(None).routes == []
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[[routes]]\nevents = ["missed_calls"]\nchannel = "C1"\n', "routes.0.events.0"),
+        ('[[routes]]\nevents = ["sms"]\nchannel = "C1"\ncolour = "red"\n', "routes.0.colour"),
+        ("[surprise]\n", "surprise"),
+        ('[commands]\nsms_from = "hello"\n', "commands.sms_from"),
+        ("[routes\n", "not valid TOML"),
+    ],
+)
+def test_bridge_config_errors_name_the_key(toml: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=r"^BRIDGE_CONFIG: ") as info:
+        load_bridge_config(toml)
+    assert message in str(info.value)
+
+
+def test_unreadable_bridge_config_file() -> None:
+    with pytest.raises(ConfigError, match=r"^BRIDGE_CONFIG: cannot read nowhere\.toml"):
+        load_bridge_config("nowhere.toml")
