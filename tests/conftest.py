@@ -78,3 +78,20 @@ def openapi_path() -> Path:
     if not OPENAPI.is_file():
         pytest.skip(f"RingCentral OpenAPI spec not found at {OPENAPI} (../shared is absent)")
     return OPENAPI
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> Any:
+    """A fresh database with the schema: SQLite in a temp dir, or the PostgreSQL of
+    RINGBRIDGE_TEST_POSTGRES (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)."""
+    import os
+
+    from bot.store import Base, connect, create_schema
+
+    url = os.environ.get("RINGBRIDGE_TEST_POSTGRES") or f"sqlite+aiosqlite:///{tmp_path}/t.db"
+    db = connect(url)
+    async with db.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+    await create_schema(db)
+    yield db
+    await db.dispose()
