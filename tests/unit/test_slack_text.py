@@ -1,0 +1,55 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.slack.text import escape, mentioned_users, to_plain
+
+
+@pytest.mark.parametrize(
+    ("outside", "shown"),
+    [
+        ("<!channel> call me", "&lt;!channel&gt; call me"),
+        ("<@U123> hi", "&lt;@U123&gt; hi"),
+        ("<https://evil|https://bank>", "&lt;https://evil|https://bank&gt;"),
+        ("Tom & Jerry", "Tom &amp; Jerry"),
+        ("&amp; already", "&amp;amp; already"),
+        ("*bold* _it_ 😀 שלום", "*bold* _it_ 😀 שלום"),
+    ],
+)
+def test_escape_disarms_slack_control_sequences(outside: str, shown: str) -> None:
+    assert escape(outside) == shown
+
+
+@given(st.text())
+def test_escaped_text_has_no_control_characters_left(text: str) -> None:
+    escaped = escape(text)
+    assert "<" not in escaped and ">" not in escaped
+    assert to_plain(escaped) == text
+
+
+@pytest.mark.parametrize(
+    ("slack", "phone"),
+    [
+        ("Tom &amp; Jerry &lt;3 &gt;_&lt;", "Tom & Jerry <3 >_<"),
+        ("see <https://example.com/a?b=1&amp;c=2|the page>", "see https://example.com/a?b=1&c=2"),
+        ("<https://example.com>", "https://example.com"),
+        ("<http://example.com|example.com>", "example.com"),
+        ("<mailto:ann@example.com|ann@example.com>", "ann@example.com"),
+        ("ask <@U024BE7LH>", "ask @Bob Lee"),
+        ("ask <@U0NOBODY|carol>", "ask @carol"),
+        ("in <#C024BE7LR|general>", "in #general"),
+        ("<!here> and <!channel>", "@here and @channel"),
+        ("<!subteam^S1|@sales> ping", "@sales ping"),
+        ("thanks :+1: :tada:", "thanks 👍 🎉"),
+        (":wave::skin-tone-3:", "👋🏼"),
+        ("go :flag-us:", "go 🇺🇸"),
+        ("meet at 10:30:45 :notanemoji:", "meet at 10:30:45 :notanemoji:"),
+        ("literally &lt;@U1&gt;", "literally <@U1>"),
+    ],
+)
+def test_to_plain_turns_slack_markup_into_what_the_person_typed(slack: str, phone: str) -> None:
+    assert to_plain(slack, {"U024BE7LH": "Bob Lee"}) == phone
+
+
+def test_mentioned_users_lists_user_ids_only() -> None:
+    assert mentioned_users("<@U1> <@U2|b> <#C1|x> <!here>") == {"U1", "U2"}
