@@ -1,0 +1,54 @@
+"""Async RingCentral REST client: auth (JWT, refresh, auth code + PKCE, single-flight),
+rate-limit pacing, errors. Imports nothing of Slack or the bridge."""
+
+from ._auth import Credentials, MemoryTokenStore, TokenManager, TokenSet, TokenStore
+from ._client import DEFAULT_MEDIA_URL, DEFAULT_SERVER_URL, RingCentralClient
+from ._errors import (
+    ApiError,
+    AuthError,
+    ErrorDetail,
+    RateLimited,
+    RingCentralError,
+    TransportError,
+    UnsafeURLError,
+)
+from ._pkce import authorize_url, make_pkce
+from ._ratelimit import (
+    DEFAULT_LIMITS,
+    GroupStatus,
+    MemoryPenaltyStore,
+    PenaltyStore,
+    RateLimiter,
+    group_of,
+)
+from ._requester import Download, FilePart, QueryParams, Requester
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_MEDIA_URL",
+    "DEFAULT_SERVER_URL",
+    "ApiError",
+    "AuthError",
+    "Credentials",
+    "Download",
+    "ErrorDetail",
+    "FilePart",
+    "GroupStatus",
+    "MemoryPenaltyStore",
+    "MemoryTokenStore",
+    "PenaltyStore",
+    "QueryParams",
+    "RateLimited",
+    "RateLimiter",
+    "Requester",
+    "RingCentralClient",
+    "RingCentralError",
+    "TokenManager",
+    "TokenSet",
+    "TokenStore",
+    "TransportError",
+    "UnsafeURLError",
+    "authorize_url",
+    "group_of",
+    "make_pkce",
+]

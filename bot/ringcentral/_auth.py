@@ -1,0 +1,318 @@
+"""RingCentral OAuth: tokens, where they are kept, and the single-flight token manager.
+
+Rules followed (reference/ringcentral.md §1, RELIABILITY.md §3 and R6/R7):
+
+- Refresh proactively, `refresh_margin` seconds before the access token expires; when the
+  refresh token itself has expired, log in with the JWT at once ("avoid refreshing tokens
+  based on HTTP 401").
+- Refresh tokens are single-use and a refresh invalidates the previous access token at
+  once, so a refresh is single-flight: one `asyncio.Lock`, and inside it the store's own
+  lock and a re-read of the store (another coroutine or process may have refreshed).
+- `invalid_grant` on refresh means the session is gone: log in again with the JWT.
+- A failed login is remembered: for `relogin_interval` seconds (R7: at most one attempt
+  per 5 minutes) every call raises the same AuthError without asking RingCentral ("if
+  the token request fails, send no other API requests").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from ..clock import Clock
+from ._errors import AuthError, auth_error
+from .models._base import Id
+
+__all__ = ["Credentials", "MemoryTokenStore", "TokenManager", "TokenSet", "TokenStore"]
+
+log = logging.getLogger("bot.ringcentral.auth")
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_PATH = "/restapi/oauth/token"  # noqa: S105 - a path, not a secret
+REVOKE_PATH = "/restapi/oauth/revoke"
+
+SendFn = Callable[[httpx.Request], Awaitable[httpx.Response]]
+"""Sends a request paced in its rate-limit group; raises TransportError / RateLimited."""
+
+
+class Credentials(BaseModel):
+    """The RingCentral app (client id and secret) and, for the service user, its JWT.
+
+    Without `client_secret` the app is a public (PKCE) client: token requests carry
+    `client_id` in the body instead of a Basic header (reference §1.1).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str
+    client_secret: SecretStr | None = None
+    jwt: SecretStr | None = None
+
+
+class TokenSet(BaseModel):
+    """One RingCentral session. Times are wall-clock seconds since the epoch.
+
+    `repr`, `str` and `model_dump(mode="json")` mask both tokens; a store that must keep
+    them calls `get_secret_value()` explicitly.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    access_token: SecretStr
+    expires_at: float
+    refresh_token: SecretStr | None = None
+    refresh_expires_at: float | None = None
+    token_type: str = "bearer"  # noqa: S105 - the scheme name
+    scope: str = ""
+    owner_id: Id | None = None
+    session_id: Id | None = None
+
+    @classmethod
+    def from_response(cls, data: Mapping[str, Any], now: float) -> TokenSet:
+        """Build from a `TokenInfo` body (reference §1.2); `expires_in` is relative."""
+        refresh_in = data.get("refresh_token_expires_in")
+        return cls(
+            access_token=data["access_token"],
+            expires_at=now + float(data["expires_in"]),
+            refresh_token=data.get("refresh_token"),
+            refresh_expires_at=now + float(refresh_in) if refresh_in is not None else None,
+            token_type=data.get("token_type") or "bearer",
+            scope=data.get("scope") or "",
+            owner_id=data.get("owner_id"),
+            session_id=data.get("session_id"),
+        )
+
+    def access_fresh(self, now: float, margin: float) -> bool:
+        return now < self.expires_at - margin
+
+    def refresh_usable(self, now: float, margin: float) -> bool:
+        if self.refresh_token is None:
+            return False
+        return self.refresh_expires_at is None or now < self.refresh_expires_at - margin
+
+
+class TokenStore(Protocol):
+    """Where a TokenSet lives between requests and restarts.
+
+    `lock()` is held around every token request, after the in-process lock. A store
+    shared by several processes (the database store, DESIGN §4 `tokens`) takes its row
+    lock there (`SELECT … FOR UPDATE`, or `pg_advisory_xact_lock`) and keeps `load()` and
+    `save()` inside that transaction; the manager always calls `load()` again after
+    taking the lock, so a token another process just rotated is used, not refreshed again
+    (RELIABILITY §3, "re-read after lock").
+    """
+
+    async def load(self) -> TokenSet | None: ...
+
+    async def save(self, tokens: TokenSet) -> None: ...
+
+    async def clear(self) -> None: ...
+
+    def lock(self) -> AbstractAsyncContextManager[None]: ...
+
+
+class MemoryTokenStore:
+    """One process's tokens, gone at exit; the asyncio lock in the manager is enough."""
+
+    def __init__(self, tokens: TokenSet | None = None) -> None:
+        self._tokens = tokens
+
+    def __repr__(self) -> str:
+        return f"MemoryTokenStore(has_tokens={self._tokens is not None})"
+
+    async def load(self) -> TokenSet | None:
+        return self._tokens
+
+    async def save(self, tokens: TokenSet) -> None:
+        self._tokens = tokens
+
+    async def clear(self) -> None:
+        self._tokens = None
+
+    def lock(self) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+
+class TokenManager:
+    """Hands out a valid access token; see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        *,
+        credentials: Credentials,
+        store: TokenStore,
+        clock: Clock,
+        send: SendFn,
+        server_url: httpx.URL,
+        refresh_margin: float = 60.0,
+        relogin_interval: float = 300.0,
+    ) -> None:
+        self._credentials = credentials
+        self._store = store
+        self._clock = clock
+        self._send = send
+        self._server_url = server_url
+        self.refresh_margin = refresh_margin
+        self.relogin_interval = relogin_interval
+        self._lock = asyncio.Lock()
+        self._tokens: TokenSet | None = None
+        self._failure: AuthError | None = None
+        self._failed_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"TokenManager(client_id={self._credentials.client_id!r})"
+
+    @property
+    def failure(self) -> AuthError | None:
+        """The last login failure while it still blocks new attempts, for /healthz."""
+        if self._failure and self._clock.now() < self._failed_at + self.relogin_interval:
+            return self._failure
+        return None
+
+    async def access_token(self) -> str:
+        tokens = self._tokens
+        if tokens is None or not tokens.access_fresh(self._clock.now(), self.refresh_margin):
+            async with self._lock:
+                tokens = await self._ensure(rejected=None)
+        return tokens.access_token.get_secret_value()
+
+    async def after_unauthorized(self, rejected: str) -> str:
+        """A token RingCentral answered 401 to: refresh once, unless another coroutine
+        or process already replaced it, and return the token to retry with."""
+        async with self._lock:
+            tokens = await self._ensure(rejected=rejected)
+        return tokens.access_token.get_secret_value()
+
+    async def login(self, *, force: bool = False) -> TokenSet:
+        """Log in with the JWT now (`force` ignores a remembered failure)."""
+        async with self._lock, self._store.lock():
+            if not force:
+                self._check_failure()
+            return await self._keep(await self._jwt_login())
+
+    async def exchange_code(self, code: str, redirect_uri: str, verifier: str) -> TokenSet:
+        """Authorization code + PKCE: trade the code for tokens and keep them."""
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        }
+        async with self._lock, self._store.lock():
+            return await self._keep(await self._grant(form, "authorization_code"))
+
+    async def revoke(self) -> None:
+        """End the session at RingCentral (all its tokens) and forget it. RingCentral:
+        "on revoke error, ignore, don't retry"."""
+        async with self._lock, self._store.lock():
+            tokens = await self._store.load() or self._tokens
+            if tokens is not None:
+                form = {"token": tokens.access_token.get_secret_value()}
+                request = self._token_request(REVOKE_PATH, form)
+                try:
+                    response = await self._send(request)
+                    log.info("revoke -> %d", response.status_code)
+                except Exception as exc:  # ignored, by RingCentral's advice
+                    log.info("revoke failed, ignored: %s", type(exc).__name__)
+            await self._store.clear()
+            self._tokens = None
+
+    # -- inside the lock -----------------------------------------------------------------
+
+    async def _ensure(self, *, rejected: str | None) -> TokenSet:
+        async with self._store.lock():
+            self._tokens = await self._store.load()  # re-read after lock
+            tokens, now = self._tokens, self._clock.now()
+            if (
+                tokens is not None
+                and tokens.access_fresh(now, self.refresh_margin)
+                and (rejected is None or tokens.access_token.get_secret_value() != rejected)
+            ):
+                return tokens
+            self._check_failure()
+            try:
+                new = await self._renew(tokens, now)
+            except AuthError as err:
+                self._failure, self._failed_at = err, self._clock.now()
+                log.error("RingCentral login failed: %s (%s)", err.error, err.error_code)
+                raise
+            return await self._keep(new)
+
+    async def _renew(self, tokens: TokenSet | None, now: float) -> TokenSet:
+        if (
+            tokens is not None
+            and tokens.refresh_token is not None
+            and tokens.refresh_usable(now, self.refresh_margin)
+        ):
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": tokens.refresh_token.get_secret_value(),
+            }
+            try:
+                return await self._grant(form, "refresh_token")
+            except AuthError as err:
+                if err.error != "invalid_grant":
+                    raise
+                log.warning("refresh refused (invalid_grant %s)", err.error_code)
+        if self._credentials.jwt is None:
+            raise AuthError(
+                "invalid_grant", "the session has ended and there is no JWT to log in again"
+            )
+        return await self._jwt_login()
+
+    async def _jwt_login(self) -> TokenSet:
+        if self._credentials.jwt is None:
+            raise AuthError("invalid_request", "no JWT credential is configured")
+        form = {"grant_type": JWT_GRANT, "assertion": self._credentials.jwt.get_secret_value()}
+        return await self._grant(form, "jwt")
+
+    async def _keep(self, tokens: TokenSet) -> TokenSet:
+        await self._store.save(tokens)
+        self._tokens = tokens
+        self._failure = None
+        return tokens
+
+    def _check_failure(self) -> None:
+        failure = self.failure
+        if failure is not None:
+            raise failure
+
+    def _token_request(self, path: str, form: dict[str, str]) -> httpx.Request:
+        headers = {"Accept": "application/json"}
+        secret = self._credentials.client_secret
+        if secret is not None:
+            # Confidential client: client_secret_basic (reference §1.1). With a secret we
+            # always use Basic, for PKCE too: RingCentral requires it of apps that have one.
+            pair = f"{self._credentials.client_id}:{secret.get_secret_value()}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        else:
+            form = {**form, "client_id": self._credentials.client_id}  # public PKCE client
+        return httpx.Request("POST", self._server_url.join(path), data=form, headers=headers)
+
+    async def _grant(self, form: dict[str, str], kind: str) -> TokenSet:
+        response = await self._send(self._token_request(TOKEN_PATH, form))
+        if not response.is_success:
+            err = auth_error(response)
+            log.warning(
+                "token grant=%s -> %d error=%s errorCode=%s",
+                kind,
+                response.status_code,
+                err.error,
+                err.error_code,
+            )
+            raise err
+        try:
+            tokens = TokenSet.from_response(response.json(), self._clock.now())
+        except (ValueError, KeyError, TypeError, ValidationError):
+            # `from None`: the cause (a ValidationError) would quote the body, tokens and all.
+            raise AuthError("invalid_response", "the token response could not be read") from None
+        log.info("token grant=%s -> %d owner=%s", kind, response.status_code, tokens.owner_id)
+        return tokens
