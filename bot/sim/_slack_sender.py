@@ -1,0 +1,318 @@
+"""The simulator's inbound side: signed requests to the app, built as Slack builds them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bot.sim._slack_inbound import (
+    block_actions_payload,
+    command_body,
+    event_envelope,
+    payload_body,
+    signature,
+    slack_encode,
+    view_submission_payload,
+)
+from bot.sim._slack_state import Clock, add_reply, find_message, insert_message
+from bot.sim._slack_workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The app's answer to one request the simulator sent it."""
+
+    status: int
+    body: str
+    headers: Mapping[str, str]
+    response_url: str | None = None
+    trigger_id: str | None = None
+    sent: Mapping[str, Any] = field(default_factory=dict)  # the payload / form fields sent
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _elements(blocks: Any) -> Iterator[tuple[str | None, Mapping[str, Any]]]:
+    for block in blocks or []:
+        for el in [*block.get("elements", []), block.get("accessory") or {}]:
+            if isinstance(el, Mapping) and el.get("action_id"):
+                yield block.get("block_id"), el
+
+
+class InboundClient:
+    """Mixed into SlackSimulator: signs and sends what Slack sends to the app."""
+
+    workspace: Workspace
+    signing_secret: str
+    clock: Clock
+    _session: aiohttp.ClientSession | None
+    _event_ids: Iterator[int] = itertools.count(1)
+
+    def response_url(
+        self,
+        *,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        message_ts: str | None = None,
+    ) -> str:
+        raise NotImplementedError
+
+    def sign(self, body: bytes | str, timestamp: int | None = None) -> dict[str, str]:
+        """The headers Slack adds to a request with this raw body (reference §2.2)."""
+        raw = body.encode() if isinstance(body, str) else body
+        ts = int(self.clock.now()) if timestamp is None else timestamp
+        return {
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": signature(self.signing_secret, ts, raw),
+        }
+
+    async def post_signed(
+        self,
+        url: str,
+        body: bytes,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Delivery:
+        if self._session is None:
+            raise RuntimeError("use inside `async with sim.serve()`")
+        all_headers = {
+            "Content-Type": content_type,
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            **self.sign(body, timestamp),
+            **(headers or {}),
+        }
+        async with self._session.post(url, data=body, headers=all_headers) as resp:
+            return Delivery(resp.status, await resp.text(), dict(resp.headers))
+
+    def _user_name(self, user_id: str) -> str:
+        user = self.workspace.users.get(user_id)
+        return user.name if user else user_id.lower()
+
+    async def send_command(
+        self,
+        url: str,
+        command: str = "/sms",
+        text: str = "",
+        *,
+        user_id: str = "U0ALICE",
+        channel_id: str = "C0GENERAL",
+        encode: bool = True,
+        mentions: Mapping[str, str] | None = None,
+        links: Mapping[str, str] | None = None,
+        autolink: bool = False,
+        timestamp: int | None = None,
+    ) -> Delivery:
+        """A slash command; `text` is what the user typed, sent in Slack's encoding.
+
+        `mentions`, `links` and `autolink` are as in `slack_encode`; the manifest's
+        ``should_escape: true`` means Slack turns them into markup in commands too.
+        """
+        ws = self.workspace
+        channel = ws.channels.get(channel_id)
+        response_url = self.response_url(channel_id=channel_id, user_id=user_id)
+        trigger_id = ws.issue_trigger()
+        fields = {
+            "token": "sim-verification-token",
+            "team_id": ws.identity.team_id,
+            "team_domain": ws.identity.domain,
+            "channel_id": channel_id,
+            "channel_name": channel.name if channel else "unknown",
+            "user_id": user_id,
+            "user_name": self._user_name(user_id),
+            "command": command,
+            "text": slack_encode(text, mentions=mentions, links=links, autolink=autolink)
+            if encode
+            else text,
+            "api_app_id": ws.identity.app_id,
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": trigger_id,
+        }
+        sent = await self.post_signed(
+            url, command_body(fields), "application/x-www-form-urlencoded", timestamp=timestamp
+        )
+        return Delivery(sent.status, sent.body, sent.headers, response_url, trigger_id, fields)
+
+    async def send_block_action(
+        self,
+        url: str,
+        *,
+        action_id: str,
+        channel_id: str,
+        message_ts: str | None = None,
+        user_id: str = "U0ALICE",
+        value: str | None = None,
+        block_id: str | None = None,
+        timestamp: int | None = None,
+    ) -> Delivery:
+        """A button click. With `message_ts`, the button must exist in that message."""
+        ws = self.workspace
+        channel = ws.channels.get(channel_id)
+        message = find_message(channel, message_ts) if channel and message_ts else None
+        action: dict[str, Any] = {
+            "action_id": action_id,
+            "block_id": block_id or "b0",
+            "type": "button",
+            "action_ts": ws.ts.next(),
+            "message_ts": message_ts or "",
+        }
+        if message is not None:
+            found = [
+                (b, el)
+                for b, el in _elements(message.get("blocks"))
+                if el["action_id"] == action_id
+            ]
+            if not found:
+                raise ValueError(
+                    f"message {message_ts} has no element with action_id {action_id!r}"
+                )
+            found_block, element = found[0]
+            action.update(
+                block_id=block_id or found_block or "b0",
+                type=element["type"],
+                text=element.get("text"),
+            )
+            if value is None:
+                value = element.get("value")
+        if value is not None:
+            action["value"] = value
+        response_url = self.response_url(
+            channel_id=channel_id, user_id=user_id, message_ts=message_ts
+        )
+        trigger_id = ws.issue_trigger()
+        payload = block_actions_payload(
+            ws.identity,
+            user_id=user_id,
+            user_name=self._user_name(user_id),
+            channel={"id": channel_id, "name": channel.name if channel else "unknown"},
+            message=message,
+            action=action,
+            response_url=response_url,
+            trigger_id=trigger_id,
+        )
+        sent = await self.post_signed(
+            url, payload_body(payload), "application/x-www-form-urlencoded", timestamp=timestamp
+        )
+        return Delivery(sent.status, sent.body, sent.headers, response_url, trigger_id, payload)
+
+    async def send_view_submission(
+        self,
+        url: str,
+        *,
+        values: Mapping[str, Any],
+        view_id: str | None = None,
+        user_id: str = "U0ALICE",
+        callback_id: str = "",
+        private_metadata: str = "",
+        timestamp: int | None = None,
+    ) -> Delivery:
+        """A modal submitted: the view opened with views.open (`view_id`, else the latest)."""
+        ws = self.workspace
+        if view_id is not None:
+            view = ws.views[view_id]
+        elif ws.views:
+            view = list(ws.views.values())[-1]
+        else:
+            view = {
+                "id": ws.new_id("V"),
+                "type": "modal",
+                "blocks": [],
+                "hash": "1.sim",
+                "callback_id": callback_id,
+                "private_metadata": private_metadata,
+                "team_id": ws.identity.team_id,
+                "app_id": ws.identity.app_id,
+            }
+        trigger_id = ws.issue_trigger()
+        payload = view_submission_payload(
+            ws.identity,
+            user_id=user_id,
+            user_name=self._user_name(user_id),
+            view=view,
+            values=values,
+            trigger_id=trigger_id,
+        )
+        sent = await self.post_signed(
+            url, payload_body(payload), "application/x-www-form-urlencoded", timestamp=timestamp
+        )
+        return Delivery(sent.status, sent.body, sent.headers, None, trigger_id, payload)
+
+    async def send_event(
+        self,
+        url: str,
+        event: Mapping[str, Any],
+        *,
+        timestamp: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Delivery:
+        """An Events API delivery of `event`, in its event_callback envelope (§2.5)."""
+        envelope = event_envelope(
+            self.workspace.identity, event, f"Ev0SIM{next(self._event_ids):08d}", self.clock.now()
+        )
+        body = json.dumps(envelope).encode()
+        sent = await self.post_signed(
+            url, body, "application/json", timestamp=timestamp, headers=headers
+        )
+        return Delivery(sent.status, sent.body, sent.headers, sent=envelope)
+
+    async def send_message(
+        self,
+        url: str,
+        *,
+        channel_id: str,
+        text: str,
+        user_id: str = "U0ALICE",
+        thread_ts: str | None = None,
+        encode: bool = True,
+        mentions: Mapping[str, str] | None = None,
+        links: Mapping[str, str] | None = None,
+        autolink: bool = True,
+        timestamp: int | None = None,
+    ) -> Delivery:
+        """A person posts `text` (typed) in a channel or thread: stored, then delivered.
+
+        Slack's client auto-links URLs in messages, hence ``autolink=True`` by default.
+        """
+        ws = self.workspace
+        channel = ws.channels[channel_id]
+        ts = ws.ts.next()
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": user_id,
+            "ts": ts,
+            "team": ws.identity.team_id,
+            "text": slack_encode(text, mentions=mentions, links=links, autolink=autolink)
+            if encode
+            else text,
+            "client_msg_id": f"sim-{ts}",
+        }
+        parent = find_message(channel, thread_ts) if thread_ts else None
+        if parent is not None:
+            message["thread_ts"] = parent["ts"]
+            message["parent_user_id"] = parent.get("user", "")
+            add_reply(channel, parent, message)
+        else:
+            insert_message(channel, message)
+        event = {
+            **message,
+            "channel": channel_id,
+            "event_ts": ts,
+            "channel_type": "group" if channel.is_private else "channel",
+        }
+        return await self.send_event(url, event, timestamp=timestamp)
+
+    async def send_url_verification(self, url: str, challenge: str = "sim-challenge") -> Delivery:
+        body = {
+            "token": "sim-verification-token",
+            "challenge": challenge,
+            "type": "url_verification",
+        }
+        return await self.post_signed(url, json.dumps(body).encode(), "application/json")

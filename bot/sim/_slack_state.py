@@ -1,0 +1,227 @@
+"""The simulated workspace: channels with their histories, users, files, and what was asked.
+
+Messages are kept as the dicts Slack returns (``type``, ``ts``, ``text``, ``blocks``, …), so
+``conversations.history`` can hand them out as they are. A channel's list holds its thread
+replies too, ordered by ``ts``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class Clock(Protocol):
+    """Anything with ``now()`` in epoch seconds (duck-typed: the product's clocks fit)."""
+
+    def now(self) -> float: ...
+
+
+class WallClock:
+    def now(self) -> float:
+        return time.time()
+
+
+class SlackError(Exception):
+    """A method answers ``{"ok": false, "error": code, **extra}`` with HTTP 200 (reference §3)."""
+
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    is_private: bool = False
+    is_member: bool = False  # whether the bot is in it (conversations.join makes it so)
+    is_archived: bool = False
+    members: set[str] | None = None  # users in it; None: everyone (for chat.postEphemeral)
+    created: int = 1_700_000_000
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    ephemerals: list[dict[str, Any]] = field(default_factory=list)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "name_normalized": self.name,
+            "is_channel": not self.is_private,
+            "is_group": self.is_private,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": self.is_private,
+            "is_archived": self.is_archived,
+            "is_general": False,
+            "is_shared": False,
+            "is_member": self.is_member,
+            "created": self.created,
+            "topic": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0},
+            "previous_names": [],
+        }
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    real_name: str = ""
+    display_name: str = ""
+    is_bot: bool = False
+    team_id: str = "T0SIM"
+    tz: str = "America/Los_Angeles"
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "team_id": self.team_id,
+            "name": self.name,
+            "deleted": False,
+            "real_name": self.real_name,
+            "tz": self.tz,
+            "is_bot": self.is_bot,
+            "is_admin": False,
+            "profile": {
+                "real_name": self.real_name,
+                "real_name_normalized": self.real_name,
+                "display_name": self.display_name,
+                "display_name_normalized": self.display_name,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Web API request as the simulator saw it."""
+
+    method: str
+    params: Mapping[str, Any]  # query, form and JSON merged; JSON-string arrays decoded
+    headers: Mapping[str, str]
+    time: float
+    http_method: str
+    status: int
+    response: Mapping[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and bool(self.response.get("ok"))
+
+
+@dataclass
+class Fault:
+    method: str  # "*" matches every method
+    error: str
+    status: int
+    remaining: int
+    retry_after: int | None
+
+
+@dataclass
+class UploadedFile:
+    id: str
+    filename: str
+    length: int
+    title: str = ""
+    alt_txt: str = ""
+    content: bytes | None = None  # None until the upload URL received the bytes
+    channels: list[str] = field(default_factory=list)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.filename,
+            "title": self.title or self.filename,
+            "size": len(self.content or b""),
+            "channels": list(self.channels),
+        }
+
+
+@dataclass(frozen=True)
+class ResponsePost:
+    """One POST to a response_url."""
+
+    body: Mapping[str, Any]
+    time: float
+    status: int
+    answer: str
+
+
+@dataclass
+class ResponseUrl:
+    url: str
+    created: float
+    channel_id: str | None
+    user_id: str | None
+    message_ts: str | None  # the message that carried the button, for replace/delete_original
+    posts: list[ResponsePost] = field(default_factory=list)
+
+
+class TsSource:
+    """Message timestamps: ``"<seconds>.<micro>"`` from the clock, strictly increasing.
+
+    Slack's ts is unique per channel and orders the history; a fake clock that stands
+    still must still give distinct, ordered ts values, so each one is at least 1 µs later.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._last = 0
+
+    def next(self) -> str:
+        micros = max(int(self._clock.now() * 1_000_000), self._last + 1)
+        self._last = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def ts_key(ts: str) -> tuple[int, int]:
+    seconds, _, micros = ts.partition(".")
+    return int(seconds), int(micros or 0)
+
+
+def insert_message(channel: Channel, message: dict[str, Any]) -> None:
+    """Keep `channel.messages` ordered by ts (Slack's history order)."""
+    key = ts_key(message["ts"])
+    i = len(channel.messages)
+    while i > 0 and ts_key(channel.messages[i - 1]["ts"]) > key:
+        i -= 1
+    channel.messages.insert(i, message)
+
+
+def find_message(channel: Channel, ts: str) -> dict[str, Any] | None:
+    for message in channel.messages:
+        if message["ts"] == ts:
+            return message
+    return None
+
+
+def thread_of(channel: Channel, thread_ts: str) -> list[dict[str, Any]]:
+    """Parent first, then its replies oldest first (conversations.replies order)."""
+    return [m for m in channel.messages if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts]
+
+
+def is_top_level(message: Mapping[str, Any]) -> bool:
+    """In conversations.history: unthreaded messages, thread parents and broadcasts."""
+    thread_ts = message.get("thread_ts")
+    return (
+        thread_ts is None
+        or thread_ts == message["ts"]
+        or message.get("subtype") == "thread_broadcast"
+    )
+
+
+def add_reply(channel: Channel, parent: dict[str, Any], reply: dict[str, Any]) -> None:
+    """Thread bookkeeping Slack does on the parent (reply_count, reply_users, latest_reply)."""
+    parent["thread_ts"] = parent["ts"]
+    parent["reply_count"] = parent.get("reply_count", 0) + 1
+    users = parent.setdefault("reply_users", [])
+    author = reply.get("user") or reply.get("bot_id")
+    if author and author not in users:
+        users.append(author)
+    parent["reply_users_count"] = len(users)
+    parent["latest_reply"] = reply["ts"]
+    insert_message(channel, reply)

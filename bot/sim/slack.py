@@ -1,0 +1,375 @@
+"""A stateful Slack simulator on loopback: the Web API, upload URLs, response_urls, and a
+client that sends the app what Slack sends (signed slash commands, clicks, events).
+
+    sim = SlackSimulator(token="xoxb-test", signing_secret="secret")
+    sim.add_channel("C0CALLS", "calls")
+    async with sim.serve():
+        client = AsyncWebClient(token="xoxb-test", base_url=sim.api_url)
+        await client.chat_postMessage(channel="C0CALLS", text="hi")   # -> not_in_channel
+        ...
+        await sim.send_command(bot_url, "/sms", "+1 415 555 0123 Tom & Jerry <3")
+
+It honours the contract of reference/slack.md §0: JSON, form and query-string arguments
+merged; bearer auth (``not_authed`` / ``invalid_auth``); errors as HTTP 200 ``ok: false``;
+429 with ``Retry-After``; unknown arguments ignored (Bolt adds ``team_id``). It refuses what
+Slack refuses (§4.1 limits, channel membership) and imports nothing from the product: a
+simulator that shares the code under test shares its bugs.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Self
+
+import aiohttp
+from aiohttp import web
+
+from bot.sim._slack_api import JSON_ARGS, METHODS, Pace, read_arguments
+from bot.sim._slack_blocks import decode_json_param
+from bot.sim._slack_inbound import slack_encode
+from bot.sim._slack_params import Params
+from bot.sim._slack_responses import respond
+from bot.sim._slack_sender import Delivery, InboundClient
+from bot.sim._slack_state import (
+    Call,
+    Channel,
+    Clock,
+    Fault,
+    ResponsePost,
+    ResponseUrl,
+    SlackError,
+    UploadedFile,
+    User,
+    WallClock,
+    is_top_level,
+    thread_of,
+)
+from bot.sim._slack_workspace import DEFAULT_SCOPES, Identity, Workspace
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "Call",
+    "Channel",
+    "Delivery",
+    "Identity",
+    "ResponsePost",
+    "SlackSimulator",
+    "UploadedFile",
+    "User",
+    "slack_encode",
+]
+
+
+class SlackSimulator(InboundClient):
+    """A fake Slack workspace served on loopback; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        token: str | tuple[str, ...] = "xoxb-sim-token",  # noqa: S107  (a fake, by design)
+        signing_secret: str = "sim-signing-secret",  # noqa: S107
+        clock: Clock | None = None,
+        identity: Identity | None = None,
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
+        home_tab_enabled: bool = True,
+        channel_pace: tuple[float, int] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        """`channel_pace=(rate, burst)` makes chat.postMessage answer 429 past `rate`
+        posts per second per channel (after a burst); without it posts are only recorded."""
+        self.tokens = (token,) if isinstance(token, str) else token
+        self.signing_secret = signing_secret
+        self.clock = clock or WallClock()
+        self.workspace = Workspace(
+            self.clock, identity or Identity(), scopes, home_tab_enabled=home_tab_enabled
+        )
+        self._pace = Pace(*channel_pace) if channel_pace else None
+        self._host = host
+        self._calls: list[Call] = []
+        self._faults: list[Fault] = []
+        self._response_urls: dict[str, ResponseUrl] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._event_ids = itertools.count(1)
+        self.base_url = ""
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        """For ``AsyncWebClient(base_url=sim.api_url)``; ends with ``/api/``."""
+        if not self.base_url:
+            raise RuntimeError("use inside `async with sim.serve()`")
+        return f"{self.base_url}/api/"
+
+    @asynccontextmanager
+    async def serve(self) -> AsyncIterator[Self]:
+        """Listen on a random loopback port until the block ends."""
+        app = web.Application(client_max_size=64 * 1024**2)  # uploads: faxes, voicemail audio
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/upload/v1/{file_id}", self._upload)
+        app.router.add_post("/response/{key}", self._response)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._host, 0)
+            await site.start()
+            port = runner.addresses[0][1]
+            self.base_url = f"http://{self._host}:{port}"
+            self.workspace.upload_base = f"{self.base_url}/upload/v1/"
+            async with aiohttp.ClientSession() as session:
+                self._session = session
+                try:
+                    yield self
+                finally:
+                    self._session = None
+        finally:
+            await runner.cleanup()
+
+    # -- workspace setup ------------------------------------------------------------------
+
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str | None = None,
+        *,
+        private: bool = False,
+        member: bool = False,
+        archived: bool = False,
+        members: set[str] | None = None,
+    ) -> Channel:
+        """A channel; `member` is whether the bot is in it (posting needs it, §3.7)."""
+        channel = Channel(
+            channel_id,
+            name or channel_id.lower(),
+            is_private=private,
+            is_member=member,
+            is_archived=archived,
+            members=members,
+        )
+        self.workspace.channels[channel_id] = channel
+        return channel
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        real_name: str = "",
+        display_name: str = "",
+        is_bot: bool = False,
+    ) -> User:
+        user = User(
+            user_id,
+            name,
+            real_name=real_name,
+            display_name=display_name,
+            is_bot=is_bot,
+            team_id=self.workspace.identity.team_id,
+        )
+        self.workspace.users[user_id] = user
+        return user
+
+    def new_trigger_id(self) -> str:
+        """A trigger_id as an interaction would carry (usable once, for 3 s)."""
+        return self.workspace.issue_trigger()
+
+    # -- fault injection ------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        times: int | None = 1,
+        retry_after: int | None = None,
+    ) -> None:
+        """Make the next `times` calls of `method` ("*": any) fail (None: until cleared).
+
+        status 429 answers ``ratelimited`` with ``Retry-After`` (default 1 s); 5xx answers
+        that status; 200 answers ``{"ok": false, "error": error}``.
+        """
+        if status == 429:
+            error = error or "ratelimited"
+            retry_after = 1 if retry_after is None else retry_after
+        elif status >= 500:
+            error = error or "internal_error"
+        elif not error:
+            raise ValueError("an ok:false fault needs an error code")
+        self._faults.append(
+            Fault(method, error, status, -1 if times is None else times, retry_after)
+        )
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def _take_fault(self, method: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.method in (method, "*"):
+                if fault.remaining > 0:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    # -- inspection -----------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        """Every Web API request received (of `method`), oldest first."""
+        return [c for c in self._calls if method is None or c.method == method]
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's history as people see it (no thread replies), oldest first;
+        with metadata."""
+        return copy.deepcopy(
+            [m for m in self.workspace.channels[channel].messages if is_top_level(m)]
+        )
+
+    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """A thread: parent first, then replies oldest first."""
+        return copy.deepcopy(thread_of(self.workspace.channels[channel], ts))
+
+    def ephemerals(self, channel: str, user: str | None = None) -> list[dict[str, Any]]:
+        found = self.workspace.channels[channel].ephemerals
+        return copy.deepcopy([m for m in found if user is None or m.get("user") == user])
+
+    def files(self) -> dict[str, UploadedFile]:
+        return dict(self.workspace.files)
+
+    def home_view(self, user: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.workspace.home_views.get(user))
+
+    def post_times(self, channel: str) -> list[float]:
+        """When chat.postMessage succeeded in `channel` (simulator clock)."""
+        return [
+            c.time
+            for c in self._calls
+            if c.method == "chat.postMessage" and c.ok and c.response.get("channel") == channel
+        ]
+
+    def max_posts_in(self, channel: str, window: float = 1.0) -> int:
+        """The most successful posts to `channel` within any `window` seconds."""
+        times = self.post_times(channel)
+        best, start = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= window:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    # -- response_url ---------------------------------------------------------------------
+
+    def response_url(
+        self,
+        *,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        message_ts: str | None = None,
+    ) -> str:
+        """A loopback response_url; posts to it are recorded and applied (§1.5)."""
+        if not self.base_url:
+            raise RuntimeError("use inside `async with sim.serve()`")
+        url = f"{self.base_url}/response/{secrets.token_urlsafe(12)}"
+        self._response_urls[url] = ResponseUrl(
+            url, self.clock.now(), channel_id, user_id, message_ts
+        )
+        return url
+
+    def responses(self, url: str | None = None) -> list[ResponsePost]:
+        """Posts to one response_url (or to all of them), oldest first."""
+        targets = [self._response_urls[url]] if url else self._response_urls.values()
+        return sorted((p for t in targets for p in t.posts), key=lambda p: p.time)
+
+    # -- HTTP handlers --------------------------------------------------------------------
+
+    def _authenticate(self, request: web.Request, params: Mapping[str, Any]) -> None:
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        token = token or str(params.get("token") or "")
+        if not token:
+            raise SlackError("not_authed")
+        if token not in self.tokens:
+            raise SlackError("invalid_auth")
+
+    def _channel_key(self, ref: Any) -> str:
+        try:
+            return self.workspace.channel(str(ref)).id
+        except SlackError:
+            return str(ref)
+
+    def _dispatch(self, method: str, request: web.Request, params: Params) -> web.Response:
+        self._authenticate(request, params)
+        if (fault := self._take_fault(method)) is not None:
+            headers = (
+                {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            )
+            return web.json_response(
+                {"ok": False, "error": fault.error}, status=fault.status, headers=headers
+            )
+        handler = METHODS.get(method)
+        if handler is None:
+            raise SlackError("unknown_method")
+        if method == "chat.postMessage" and self._pace is not None:
+            wait = self._pace.retry_after(
+                self._channel_key(params.get("channel")), self.clock.now()
+            )
+            if wait is not None:
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(wait)},
+                )
+        return web.json_response(handler(self.workspace, params))
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = {}
+        try:
+            params = await read_arguments(request)
+            response = self._dispatch(method, request, params)
+        except SlackError as e:
+            response = web.json_response(
+                {"ok": False, "error": e.error, **e.extra}, headers={"x-slack-failure": e.error}
+            )
+        # Slack reports the token's scopes on every response; Bolt reads them (§1.1, §2.1).
+        response.headers["x-oauth-scopes"] = ",".join(self.workspace.scopes)
+        response.content_type = "application/json"
+        response.charset = "utf-8"
+        recorded = {k: decode_json_param(v) if k in JSON_ARGS else v for k, v in params.items()}
+        assert response.text is not None
+        self._calls.append(
+            Call(
+                method,
+                recorded,
+                dict(request.headers),
+                self.clock.now(),
+                request.method,
+                response.status,
+                json.loads(response.text),
+            )
+        )
+        return response
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file = self.workspace.files.get(request.match_info["file_id"])
+        if file is None:
+            return web.Response(status=404, text="file_not_found")
+        file.content = await request.read()
+        return web.Response(text=f"OK - {len(file.content)}")  # any 200 is success (§3)
+
+    async def _response(self, request: web.Request) -> web.Response:
+        target = self._response_urls.get(f"{self.base_url}/response/{request.match_info['key']}")
+        if target is None:
+            return web.Response(status=404, text="invalid_url")
+        try:
+            body: Any = json.loads(await request.read())
+        except ValueError:
+            body = None
+        status, answer = respond(self.workspace, target, body)
+        return web.Response(status=status, text=answer)

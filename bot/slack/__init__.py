@@ -1,0 +1,1 @@
+"""The Slack side of RingBridge: Bolt app and listeners, Block Kit rendering, the manifest."""
