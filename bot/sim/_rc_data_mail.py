@@ -1,0 +1,300 @@
+"""The message-store half of the world's public interface: reads, sends, deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.sim import _rc_data_messages as msgs
+from bot.sim._rc_data_base import WorldBase
+from bot.sim._rc_data_calls_gen import ext_party
+from bot.sim._rc_data_errors import JSON, Content, Query, SimError, Upload, invalid
+from bot.sim._rc_data_messages import MessageChange
+from bot.sim._rc_data_messages_gen import mailbox, send_pager
+from bot.sim._rc_data_messages_make import fax, text_message, voicemail
+from bot.sim._rc_data_paging import iso
+from bot.sim._rc_data_people import Extension, digits
+
+SMS_MAX_UTF16 = 1000  # reference §4.1: text max 1000 UTF-16 code units
+MMS_MAX_FILES = 10  # reference §4.1: up to 10 attachments, total <= 1,500,000 bytes
+MMS_MAX_BYTES = 1_500_000
+
+
+class WorldMessages(WorldBase):
+    """Message store reads and the mutators the protocol layer calls."""
+
+    def message_store(self, extension_id: str, query: Query) -> JSON:
+        """`GET …/extension/{id}/message-store` with every documented filter."""
+        ext_id = self.resolve_extension_id(extension_id)
+        body = msgs.message_list(self._store, ext_id, self._acc.path(ext_id), query, now=self.now())
+        return self._out(body)  # type: ignore[no-any-return]
+
+    def message(self, extension_id: str, message_id: str) -> JSON:
+        """`GET …/message-store/{id}`; 404 CMN-102 [messageId] when unknown."""
+        ext_id = self.resolve_extension_id(extension_id)
+        record = self._store.visible(ext_id, message_id).render(self._acc.path(ext_id))
+        return self._out(record)  # type: ignore[no-any-return]
+
+    def messages(self, extension_id: str, message_ids: str) -> list[JSON]:
+        """Comma-separated ids → 207 parts `[{resourceId, status, body}]`."""
+        ext_id = self.resolve_extension_id(extension_id)
+        parts = msgs.message_parts(self._store, ext_id, self._acc.path(ext_id), message_ids)
+        return self._out(parts)  # type: ignore[no-any-return]
+
+    def message_content(self, extension_id: str, message_id: str, attachment_id: str) -> Content:
+        """Attachment bytes with content type and filename; 404 CMN-102 when unknown."""
+        ext_id = self.resolve_extension_id(extension_id)
+        return self._store.content(ext_id, message_id, attachment_id)
+
+    def update_message(
+        self,
+        extension_id: str,
+        message_id: str,
+        *,
+        read_status: str | None = None,
+        availability: str | None = None,
+    ) -> JSON:
+        """`PUT/PATCH …/message-store/{id}` (readStatus, availability); returns the record."""
+        ext_id = self.resolve_extension_id(extension_id)
+        message = self._store.update(
+            ext_id, message_id, read_status=read_status, availability=availability, now=self.now()
+        )
+        return self._out(message.render(self._acc.path(ext_id)))  # type: ignore[no-any-return]
+
+    def drain_changes(self) -> list[MessageChange]:
+        """Message-store changes since the last call (for message-store events, §3.2)."""
+        changes, self._store.journal[:] = list(self._store.journal), []
+        return changes
+
+    def _sender(self, extension_id: str, from_number: str, feature: str) -> Extension:
+        """The sending extension, after RingCentral's checks on the `from` number (§4.1)."""
+        ext = self._acc.ext(self.resolve_extension_id(extension_id))
+        owned = [
+            n for n in self._acc.numbers_of(ext.id) if digits(n.phone_number) == digits(from_number)
+        ]
+        if not owned:
+            raise SimError(
+                400, "MSG-245", "Phone number [from] doesn't belong to extension", "from"
+            )
+        number = owned[0]
+        if number.type == "FaxOnly":
+            raise SimError(403, "MSG-241", "Sending SMS from fax number is not supported", "from")
+        if "SmsSender" not in number.features:
+            raise SimError(403, "MSG-367", "The from phone number does not support SMS", "from")
+        if feature == "MmsSender" and feature not in number.features:
+            raise SimError(403, "MSG-380", "MMS is not available for the from phone number", "from")
+        return ext
+
+    def _outbound_sms(
+        self,
+        extension_id: str,
+        from_number: str,
+        to_numbers: Sequence[str],
+        text: str,
+        uploads: Sequence[Upload],
+        feature: str,
+    ) -> JSON:
+        ext = self._sender(extension_id, from_number, feature)
+        if not to_numbers:
+            raise invalid("to")
+        for number in to_numbers:
+            if len(digits(number)) < 7:  # extension and short codes (MSG-246/247)
+                raise SimError(
+                    400, "MSG-247", "Sending SMS to short numbers is not supported", "to"
+                )
+        if len(text.encode("utf-16-le")) // 2 > SMS_MAX_UTF16:
+            raise invalid("text", f"longer than {SMS_MAX_UTF16} characters")
+        conv = self._store.conversation(from_number, *to_numbers)
+        message = text_message(
+            self._store,
+            mailbox(ext),
+            kind="SMS",
+            direction="Outbound",
+            frm={"phoneNumber": from_number},
+            to=[{"phoneNumber": n} for n in to_numbers],
+            text=text,
+            created=self.now(),
+            read_status="Read",
+            status="Queued",
+            conversation_id=conv,
+            uploads=uploads,
+        )
+        self._store.add(message)
+        return self._out(message.render(self._acc.path(ext.id)))  # type: ignore[no-any-return]
+
+    def add_sent_sms(
+        self, extension_id: str, from_number: str, to_numbers: Sequence[str], text: str
+    ) -> JSON:
+        """Store an outbound SMS; returns the send-SMS response (sms-send-response.json).
+
+        Checks `from_number` belongs to the extension (MSG-245), is not a fax line
+        (MSG-241) and has SmsSender (MSG-367). Status `Queued`; see `deliver_sent()`.
+        """
+        return self._outbound_sms(extension_id, from_number, to_numbers, text, (), "SmsSender")
+
+    def add_sent_mms(
+        self,
+        extension_id: str,
+        from_number: str,
+        to_numbers: Sequence[str],
+        text: str,
+        attachments: Sequence[Upload],
+    ) -> JSON:
+        """Store an outbound MMS (mms-send-response.json); MmsSender required (MSG-380).
+        Attachments are served back by `message_content`."""
+        if (
+            len(attachments) > MMS_MAX_FILES
+            or sum(len(a.body) for a in attachments) > MMS_MAX_BYTES
+        ):
+            raise invalid("attachment", "at most 10 files, 1,500,000 bytes in total")
+        return self._outbound_sms(
+            extension_id, from_number, to_numbers, text, attachments, "MmsSender"
+        )
+
+    def deliver_sent(self, extension_id: str, message_id: str, *, failed: bool = False) -> JSON:
+        """Move a Queued outbound SMS to Delivered (or DeliveryFailed + deliveryErrorCode)."""
+        ext_id = self.resolve_extension_id(extension_id)
+        message = self._store.visible(ext_id, message_id)
+        body = message.body
+        body["messageStatus"] = "DeliveryFailed" if failed else "Delivered"
+        if failed:
+            body["deliveryErrorCode"] = "SMS-RC-413"  # reference §4.1 / DOCS sms-errors.md
+        else:
+            body["smsDeliveryTime"] = iso(self.now())
+        self._store.update(ext_id, message_id, read_status=None, availability=None, now=self.now())
+        return self._out(message.render(self._acc.path(ext_id)))  # type: ignore[no-any-return]
+
+    def add_pager(
+        self,
+        from_extension_id: str,
+        to_extensions: Sequence[str],
+        text: str,
+        *,
+        reply_on: str | None = None,
+    ) -> JSON:
+        """Company pager: Outbound record for the sender, Inbound for each recipient.
+
+        `to_extensions` holds extension ids or extension numbers. Returns the sender's
+        record (company-pager-send-response.json). `reply_on` is accepted and ignored.
+        """
+        del reply_on  # threads of pager messages are not simulated
+        sender = self._acc.ext(self.resolve_extension_id(from_extension_id))
+        recipients = []
+        for target in to_extensions:
+            found = [e for e in self._acc.extensions if target in (e.id, e.number)]
+            if not found:
+                raise invalid("to", target)
+            recipients.append(found[0])
+        if not recipients:
+            raise invalid("to")
+        sent = send_pager(
+            self._rng,
+            self._store,
+            sender,
+            recipients,
+            text,
+            self.now(),
+            self.now(),
+            record=True,
+        )
+        return self._out(sent.render(self._acc.path(sender.id)))  # type: ignore[no-any-return]
+
+    def add_inbound_sms(
+        self,
+        extension_id: str,
+        from_number: str,
+        to_number: str,
+        text: str,
+        attachments: Sequence[Upload] = (),
+    ) -> JSON:
+        """Store an incoming SMS (MMS when attachments are given), Unread; returns it."""
+        ext = self._acc.ext(self.resolve_extension_id(extension_id))
+        frm: JSON = {"phoneNumber": from_number}
+        frm.update(self._caller(from_number))
+        message = text_message(
+            self._store,
+            mailbox(ext),
+            kind="SMS",
+            direction="Inbound",
+            frm=frm,
+            to=[{"phoneNumber": to_number, "name": ext.name}],
+            text=text,
+            created=self.now(),
+            read_status="Unread",
+            status="Received",
+            conversation_id=self._store.conversation(to_number, from_number),
+            uploads=attachments,
+        )
+        self._store.add(message)
+        return self._out(message.render(self._acc.path(ext.id)))  # type: ignore[no-any-return]
+
+    def add_voicemail(
+        self,
+        extension_id: str,
+        from_number: str,
+        *,
+        duration: int = 20,
+        transcript: str | None = None,
+        from_name: str | None = None,
+    ) -> JSON:
+        """Store a voicemail (+ its call-log record, result Voicemail); returns the message.
+
+        With `transcript`, the message carries an AudioTranscription attachment and
+        `vmTranscriptionStatus: Completed`; without, `NotAvailable`.
+        """
+        ext = self._acc.ext(self.resolve_extension_id(extension_id))
+        frm: JSON = {"phoneNumber": from_number, **self._caller(from_number)}
+        if from_name:
+            frm["name"] = from_name
+        own = ext_party(ext, ext.direct_number)
+        own.pop("extensionId")
+        message = voicemail(
+            self._store,
+            mailbox(ext),
+            frm=frm,
+            to=[own],
+            created=self.now(),
+            duration=duration,
+            read_status="Unread",
+            transcription_status="Completed" if transcript else "NotAvailable",
+            transcript=transcript,
+        )
+        self._store.add(message)
+        self._add_call(
+            ext.id,
+            "Voice",
+            "Inbound",
+            from_number,
+            frm.get("name"),
+            "Voicemail",
+            duration,
+            message=(message.id, "VoiceMail"),
+        )
+        return self._out(message.render(self._acc.path(ext.id)))  # type: ignore[no-any-return]
+
+    def add_inbound_fax(self, extension_id: str, from_number: str, *, pages: int = 1) -> JSON:
+        """Store an incoming fax (+ its call-log record, result Received); returns it."""
+        ext = self._acc.ext(self.resolve_extension_id(extension_id))
+        own = ext_party(ext, ext.direct_number)
+        own.pop("extensionId")
+        message = fax(
+            self._store,
+            mailbox(ext),
+            direction="Inbound",
+            frm={"phoneNumber": from_number, **self._caller(from_number)},
+            to=[own],
+            created=self.now(),
+            pages=pages,
+            read_status="Unread",
+        )
+        self._store.add(message)
+        self._add_call(
+            ext.id,
+            "Fax",
+            "Inbound",
+            from_number,
+            None,
+            "Received",
+            20 * pages,
+            message=(message.id, "Fax"),
+        )
+        return self._out(message.render(self._acc.path(ext.id)))  # type: ignore[no-any-return]
