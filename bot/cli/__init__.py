@@ -1,0 +1,45 @@
+"""`python -m bot …` (also the `ringbridge` console script).
+
+Exit codes (DESIGN §3.7): 0 success, 1 RingCentral or Slack refused (its code and message
+printed), 2 bad usage or configuration (one line naming the problem, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.cli import api
+from bot.cli._common import EXIT_USAGE
+from bot.config import ConfigError
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ringbridge", description="RingCentral phone traffic in Slack."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    api.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = asyncio.run(args.run(args))
+    except ConfigError as exc:
+        print(f"ringbridge: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return code
