@@ -28,6 +28,7 @@ from ._pkce import authorize_url
 from ._ratelimit import RateLimiter
 from ._requester import Download, FilePart, QueryParams
 from ._urls import Origins
+from .resources import Account, CallLog, Messages, RingOut, Subscriptions
 
 __all__ = ["DEFAULT_MEDIA_URL", "DEFAULT_SERVER_URL", "RingCentralClient"]
 
@@ -75,12 +76,12 @@ class RingCentralClient:
             refresh_margin=refresh_margin,
             relogin_interval=relogin_interval,
         )
-        # --- Typed resources (bot/ringcentral/resources/, written in another issue) ----
-        # Each is constructed with this client as its `Requester`, e.g.
-        #   self.messages = Messages(self); self.ring_out = RingOut(self)
-        #   self.call_log = CallLog(self); self.account = Account(self)
-        #   self.subscriptions = Subscriptions(self)
-        # --------------------------------------------------------------------------------
+        # The typed endpoints, each speaking through this client.
+        self.messages = Messages(self, media_url=str(self._origins.media))
+        self.ringout = RingOut(self)
+        self.call_log = CallLog(self)
+        self.account = Account(self)
+        self.subscriptions = Subscriptions(self)
 
     def __repr__(self) -> str:
         return (

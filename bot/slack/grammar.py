@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 
 from bot import phone
+from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
 
 __all__ = [
     "CallLogQuery",
@@ -29,7 +30,6 @@ __all__ = [
     "utf16_units",
 ]
 
-SMS_MAX_UNITS = 1000  # RingCentral: text up to 1000 UTF-16 code units
 MAX_COUNT = 1000  # "a bare number up to 1000 is a count" (DESIGN §3.7)
 DEFAULT_COUNT = 20
 
@@ -53,11 +53,6 @@ CALLLOG_USAGE = (
 
 class UsageError(ValueError):
     """What the person typed cannot be done; `str()` says what to type instead."""
-
-
-def utf16_units(text: str) -> int:
-    """Length as RingCentral counts it: characters outside the BMP (most emoji) count 2."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +149,9 @@ def parse_sms(
     if not message.strip():
         raise UsageError(f"What should the text to {number.e164} say? `/sms {words[0]} <message>`")
     units = utf16_units(message)
-    if units > SMS_MAX_UNITS:
+    if units > SMS_MAX_UTF16_UNITS:
         raise UsageError(
-            f"That message is {units} characters long; an SMS can carry {SMS_MAX_UNITS} "
+            f"That message is {units} characters long; an SMS can carry {SMS_MAX_UTF16_UNITS} "
             "(emoji count as 2). Shorten it or send it in parts."
         )
     return SendSms(number.e164, message)
