@@ -1,0 +1,114 @@
+"""Read endpoints answered from the World: extensions, numbers, directory, call log,
+message store (the message content is served by the media host only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._rc_http import SimResponse, not_found
+from ._rc_state import Call, SimState, json_ok
+
+# RingCentral answers comma-separated ids with 207 and this content type (reference §4.5)
+MULTIPART_JSON = "application/vnd.ringcentral.multipart+json"
+
+
+def _multi(parts: list[dict[str, Any]]) -> SimResponse:
+    return SimResponse.json(207, parts, {"Content-Type": MULTIPART_JSON})
+
+
+async def extension_info(st: SimState, call: Call) -> SimResponse:
+    return json_ok(st.world.extension_info(call.extension(st.world)))
+
+
+async def extension_list(st: SimState, call: Call) -> SimResponse:
+    st.world.check_account(call.params["accountId"])
+    return json_ok(st.world.extension_list(call.query))
+
+
+async def phone_numbers(st: SimState, call: Call) -> SimResponse:
+    return json_ok(st.world.phone_numbers(call.extension(st.world), call.query))
+
+
+async def directory_entries(st: SimState, call: Call) -> SimResponse:
+    st.world.check_account(call.params["accountId"])
+    return json_ok(st.world.directory_entries(call.query))
+
+
+async def directory_entry(st: SimState, call: Call) -> SimResponse:
+    st.world.check_account(call.params["accountId"])
+    return json_ok(st.world.directory_entry(call.params["entryId"]))
+
+
+async def directory_search(st: SimState, call: Call) -> SimResponse:
+    st.world.check_account(call.params["accountId"])
+    body = call.req.json_body() or {}
+    return json_ok(st.world.directory_search(body))
+
+
+async def contacts(st: SimState, call: Call) -> SimResponse:
+    return json_ok(st.world.contacts(call.extension(st.world), call.query))
+
+
+async def call_log_extension(st: SimState, call: Call) -> SimResponse:
+    return json_ok(st.world.call_log(call.extension(st.world), call.query))
+
+
+async def call_log_account(st: SimState, call: Call) -> SimResponse:
+    st.world.check_account(call.params["accountId"])
+    return json_ok(st.world.call_log(None, call.query))
+
+
+async def call_record_extension(st: SimState, call: Call) -> SimResponse:
+    return _call_record(st, call, call.extension(st.world))
+
+
+async def call_record_account(st: SimState, call: Call) -> SimResponse:
+    st.world.check_account(call.params["accountId"])
+    return _call_record(st, call, None)
+
+
+def _call_record(st: SimState, call: Call, ext: str | None) -> SimResponse:
+    ids = call.params["callRecordId"]
+    if "," in ids:
+        return _multi(st.world.call_records(ext, ids, call.query))
+    return json_ok(st.world.call_record(ext, ids, call.query))
+
+
+async def message_list(st: SimState, call: Call) -> SimResponse:
+    return json_ok(st.world.message_store(call.extension(st.world), call.query))
+
+
+async def message_get(st: SimState, call: Call) -> SimResponse:
+    ext = call.extension(st.world)
+    ids = call.params["messageId"]
+    if "," in ids:
+        return _multi(st.world.messages(ext, ids))
+    return json_ok(st.world.message(ext, ids))
+
+
+async def message_update(st: SimState, call: Call) -> SimResponse:
+    ext = call.extension(st.world)
+    body = call.req.json_body() or {}
+    record = st.world.update_message(
+        ext,
+        call.params["messageId"],
+        read_status=body.get("readStatus"),
+        availability=body.get("availability"),
+    )
+    return json_ok(record)
+
+
+async def message_content(st: SimState, call: Call) -> SimResponse:
+    ext = call.extension(st.world)
+    content = st.world.message_content(ext, call.params["messageId"], call.params["attachmentId"])
+    if not content.body and not content.content_type:
+        return not_found("attachmentId")
+    # SPEC: contentDisposition=Inline|Attachment (default Attachment), optional filename
+    disposition = (call.req.query_first("contentDisposition") or "Attachment").lower()
+    filename = call.req.query_first("contentDispositionFilename") or content.filename
+    headers = {
+        "Content-Type": content.content_type,
+        "Content-Disposition": f"{disposition};filename={filename}",
+        "Content-Length": str(len(content.body)),
+    }
+    return SimResponse(200, headers, content.body)

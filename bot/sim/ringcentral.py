@@ -1,0 +1,365 @@
+"""A stateful RingCentral simulator: OAuth, rate limits, the REST endpoints the bridge calls,
+WebHook subscriptions with the handshake, and event deliveries.
+
+`RingCentralSimulator.handle(SimRequest) -> SimResponse` does everything; two thin adapters
+carry HTTP to it: `serve()` (two loopback aiohttp listeners, the platform host and the media
+host) and `mock_transport()` (an `httpx.MockTransport` for in-process unit tests). Data comes
+from the `World` in `_rc_data`. With `openapi_path`, every API request is validated against
+RingCentral's OpenAPI spec as well. It imports nothing from the rest of `bot/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import _rc_routes
+from ._rc_auth import AuthState
+from ._rc_data import SimError, World
+from ._rc_http import (
+    HostKind,
+    RequestRecord,
+    SimClock,
+    SimRequest,
+    SimResponse,
+    WallClock,
+    gateway_not_found,
+)
+from ._rc_limits import RateLimiter
+from ._rc_ringout import RingOutScript, _ringouts
+from ._rc_server import SimUrls, serve_loopback
+from ._rc_state import Call, SimState, error_response
+from ._rc_subscriptions import Subscription, _subs
+
+__all__ = ["RequestRecord", "RingCentralSimulator", "SimRequest", "SimResponse", "SimUrls"]
+
+
+class RingCentralSimulator:
+    """RingCentral on loopback. Tests read `requests`, steer it with the control methods.
+
+    `clock`: any object with `now()` and `monotonic()` (epoch / monotonic seconds).
+    `limits`: requests per minute by group (`Light`, `Medium`, `Heavy`, `Auth`).
+    `latency`: seconds added to every request (benchmarks).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: SimClock | None = None,
+        world: World | None = None,
+        seed: int = 0,
+        openapi_path: str | Path | None = None,
+        latency: float = 0.0,
+        limits: Mapping[str, int] | None = None,
+        client_id: str = "sim-client-id",
+        client_secret: str = "sim-client-secret",  # noqa: S107 - a simulator's own test app
+        access_ttl: int = 3600,
+        refresh_ttl: int = 604800,
+        blacklist_after: int = 3,
+        webhook_timeout: float = 3.0,
+        server_url: str = "https://platform.ringcentral.com",
+        media_url: str = "https://media.ringcentral.com",
+    ) -> None:
+        self.clock: SimClock = clock or WallClock()
+        now = datetime.fromtimestamp(self.clock.now(), UTC)
+        self.world = world or World.generate(
+            seed, now=now, base_url=server_url, media_url=media_url, clock=self.clock.now
+        )
+        auth = AuthState(self.clock, client_id, client_secret, access_ttl, refresh_ttl)
+        auth.default_owner = self.world.service_extension_id
+        self._state = SimState(
+            self.clock, self.world, auth, RateLimiter(self.clock, dict(limits or {}))
+        )
+        self._state.set_urls(server_url, media_url)
+        subs = _subs(self._state)
+        subs.blacklist_after = blacklist_after
+        subs.webhooks.timeout = webhook_timeout
+        self.latency = latency
+        self.jwt = auth.issue_jwt(self.world.service_extension_id)
+        self.requests: list[RequestRecord] = []
+        self._validator: Any = None
+        if openapi_path is not None:
+            from ._rc_openapi import SpecValidator  # openapi-core is a test extra
+
+            self._validator = SpecValidator.for_path(Path(openapi_path))
+
+    # -- identity ---------------------------------------------------------------------
+
+    @property
+    def client_id(self) -> str:
+        return self._state.auth.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self._state.auth.client_secret
+
+    @property
+    def server_url(self) -> str:
+        return self._state.server_url
+
+    @property
+    def media_url(self) -> str:
+        return self._state.media_url
+
+    @property
+    def account_id(self) -> str:
+        return self.world.account_id
+
+    @property
+    def extension_id(self) -> str:
+        """The service user's extension id (the one `jwt` logs in as)."""
+        return self.world.service_extension_id
+
+    @property
+    def webhook_timeout(self) -> float:
+        """Seconds a handshake or delivery may take (RingCentral: 3 s)."""
+        return _subs(self._state).webhooks.timeout
+
+    @webhook_timeout.setter
+    def webhook_timeout(self, seconds: float) -> None:
+        _subs(self._state).webhooks.timeout = seconds
+
+    @property
+    def blacklist_after(self) -> int:
+        """Consecutive failed deliveries that blacklist a subscription."""
+        return _subs(self._state).blacklist_after
+
+    @blacklist_after.setter
+    def blacklist_after(self, count: int) -> None:
+        _subs(self._state).blacklist_after = count
+
+    def jwt_for(self, extension_id: str) -> str:
+        """A JWT credential logging in as another extension."""
+        return self._state.auth.issue_jwt(extension_id)
+
+    # -- adapters ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1") -> AsyncIterator[SimUrls]:
+        """Serve the platform host and the media host on two random loopback ports."""
+        old = (self.server_url, self.media_url)
+        try:
+            async with serve_loopback(self.handle, host) as urls:
+                self._state.set_urls(urls.server_url, urls.media_url)
+                yield urls
+        finally:
+            await self.aclose()
+            self._state.set_urls(*old)
+
+    def mock_transport(self) -> httpx.MockTransport:
+        """An httpx transport answering in process (the media host is told by its URL)."""
+        media_host = httpx.URL(self.media_url).netloc
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            body = await request.aread()
+            kind: HostKind = "media" if request.url.netloc == media_host else "platform"
+            sim_req = SimRequest.build(
+                request.method,
+                request.url.path,
+                query_string=request.url.query.decode(),
+                headers=dict(request.headers),
+                body=body,
+                host=kind,
+            )
+            resp = await self.handle(sim_req)
+            return httpx.Response(resp.status, headers=resp.headers, content=resp.body)
+
+        return httpx.MockTransport(handler)
+
+    async def aclose(self) -> None:
+        """Close the outgoing webhook HTTP session (serve() does it on exit)."""
+        await _subs(self._state).webhooks.close()
+
+    # -- the core -----------------------------------------------------------------------
+
+    async def handle(self, req: SimRequest) -> SimResponse:
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        resp = await self._dispatch(req)
+        self.requests.append(_record(req, resp, self.clock.now()))
+        return resp
+
+    async def _dispatch(self, req: SimRequest) -> SimResponse:
+        st = self._state
+        if req.host == "platform" and req.path.rstrip("/") in _rc_routes.OAUTH_PATHS:
+            return self._oauth(req)
+        found = _rc_routes.match(req.host, req.method, req.path)
+        if found is None:
+            return gateway_not_found()
+        route, params = found
+        bearer = st.auth.check_bearer(req)
+        if isinstance(bearer, SimResponse):
+            return bearer
+        verdict = st.limiter.check(bearer.owner_id, route.group, sms=route.sms)
+        if verdict.refusal is not None:
+            return verdict.refusal
+        resp = self._validator.check(req, route.template) if self._validator else None
+        if resp is None:
+            try:
+                resp = await route.handler(st, Call(req, params, bearer))
+            except SimError as err:
+                resp = error_response(err)
+        resp.headers.update(verdict.headers)
+        return resp
+
+    def _oauth(self, req: SimRequest) -> SimResponse:
+        auth = self._state.auth
+        path = req.path.rstrip("/")
+        method = "GET" if path.endswith("/authorize") else "POST"
+        if req.method != method:
+            return gateway_not_found()
+        who = auth.client_of(req) or req.form().get("client_id") or req.query_first("client_id")
+        verdict = self._state.limiter.check(f"client:{who}", "Auth")
+        if verdict.refusal is not None:
+            return verdict.refusal
+        if path.endswith("/token"):
+            resp = auth.token(req)
+        elif path.endswith("/revoke"):
+            resp = auth.revoke(req)
+        else:
+            resp = auth.authorize(req)
+        resp.headers.update(verdict.headers)
+        return resp
+
+    # -- test controls: auth and limits ---------------------------------------------------
+
+    def expire_access_tokens(self) -> None:
+        self._state.auth.expire_access_tokens()
+
+    def revoke_all_tokens(self) -> None:
+        self._state.auth.revoke_all()
+
+    def invalidate_refresh_tokens(self) -> None:
+        """The next refresh answers 400 invalid_grant (tokens revoked elsewhere)."""
+        self._state.auth.invalidate_refresh_tokens()
+
+    def set_limit(self, group: str, limit: int) -> None:
+        """Requests per minute for `group` (`Light`…`Auth`, or `sms` for the SMS cap)."""
+        self._state.limiter.set_limit(group, limit)
+
+    def throttle(self, group: str, retry_after: float = 60) -> None:
+        """Start a penalty for `group` now, for everyone (requests during it restart it)."""
+        self._state.limiter.throttle(group, retry_after)
+
+    def fail_next_with_429(self, count: int = 1) -> None:
+        """The next `count` API requests get a 429 without Retry-After or rate headers."""
+        self._state.limiter.fail_next(count)
+
+    def reset_rate_limits(self) -> None:
+        self._state.limiter.reset()
+
+    # -- test controls: subscriptions, RingOut ----------------------------------------
+
+    @property
+    def subscriptions(self) -> dict[str, Subscription]:
+        return _subs(self._state).by_id
+
+    @property
+    def deliveries(self) -> list[tuple[str, bytes, int]]:
+        """(subscription id, envelope bytes, status answered) of every delivery."""
+        return _subs(self._state).deliveries
+
+    def blacklist(self, subscription_id: str, reason: str = "Blacklisted by the test") -> None:
+        _subs(self._state).blacklist(self.subscriptions[subscription_id], reason, self.clock.now())
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        self.subscriptions.pop(subscription_id, None)
+
+    async def deliver(
+        self,
+        subscription_id: str,
+        body: Any,
+        *,
+        event: str | None = None,
+        uuid: str | None = None,
+    ) -> int | None:
+        """POST the standard envelope around `body` to the subscription's address.
+
+        Returns the HTTP status (0 when no answer came), or None without sending when the
+        subscription is not Active (blacklisted or expired: RingCentral sends nothing).
+        """
+        subs = _subs(self._state)
+        sub = self.subscriptions[subscription_id]
+        now = self.clock.now()
+        if sub.status != "Active" or sub.expires_at <= now:
+            return None
+        envelope = subs.envelope(sub, body, event, uuid, now)
+        return await subs.deliver_bytes(sub, envelope, subs.headers(sub), now)
+
+    async def deliver_raw(
+        self,
+        subscription_id: str,
+        payload: bytes | str | Mapping[str, Any] | list[Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> int | None:
+        """POST `payload` verbatim (e.g. an example file) with the subscription's headers."""
+        subs = _subs(self._state)
+        sub = self.subscriptions[subscription_id]
+        now = self.clock.now()
+        if sub.status != "Active" or sub.expires_at <= now:
+            return None
+        if isinstance(payload, bytes):
+            raw = payload
+        elif isinstance(payload, str):
+            raw = payload.encode()
+        else:
+            raw = json.dumps(payload).encode()
+        hdrs = {**subs.headers(sub), **(headers or {})}
+        return await subs.deliver_bytes(sub, raw, hdrs, now)
+
+    async def notify(self, event: str, body: Any) -> list[int | None]:
+        """Deliver `body` to every Active subscription with a filter matching `event`."""
+        path = event.split("?")[0]
+        targets = [
+            s.id
+            for s in list(self.subscriptions.values())
+            if any(f.split("?")[0] == path for f in s.event_filters)
+        ]
+        return [await self.deliver(sid, body, event=event) for sid in targets]
+
+    def ringout_script(self) -> RingOutScript:
+        """The script new RingOuts follow; change its fields to steer them."""
+        return _ringouts(self._state).script
+
+    # -- request records ----------------------------------------------------------------
+
+    def requests_to(self, path_regex: str, method: str | None = None) -> list[RequestRecord]:
+        pattern = re.compile(path_regex)
+        return [
+            r
+            for r in self.requests
+            if pattern.search(r.path) and (method is None or r.method == method.upper())
+        ]
+
+
+def _record(req: SimRequest, resp: SimResponse, now: float) -> RequestRecord:
+    parsed: Any = None
+    form = None
+    if req.content_type == "application/json":
+        try:
+            parsed = req.json_body()
+        except ValueError:
+            parsed = None
+    elif req.content_type == "application/x-www-form-urlencoded":
+        form = req.form()
+    return RequestRecord(
+        method=req.method,
+        host=req.host,
+        path=req.path,
+        query=req.query_multi(),
+        headers=dict(req.headers),
+        body=req.body,
+        json=parsed,
+        form=form,
+        status=resp.status,
+        time=now,
+    )
