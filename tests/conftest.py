@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.clock import FakeClock
+from bot.sim.ringcentral import RingCentralSimulator
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 EXAMPLES = SHARED / "ringcentral" / "examples"
@@ -95,3 +96,16 @@ async def engine(tmp_path: Path) -> Any:
     await create_schema(db)
     yield db
     await db.dispose()
+
+
+@pytest.fixture
+async def rc_sim(clock: FakeClock) -> AsyncIterator[RingCentralSimulator]:
+    """A started RingCentral simulator on loopback, on the test's FakeClock (`clock`).
+
+    It has `server_url`, `media_url` (message content host), `client_id`,
+    `client_secret` and `jwt` (the service user, extension 101). Every API request is
+    validated against the OpenAPI spec when ../shared holds it.
+    """
+    sim = RingCentralSimulator(clock=clock, openapi_path=OPENAPI if OPENAPI.is_file() else None)
+    async with sim.serve():
+        yield sim

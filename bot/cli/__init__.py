@@ -30,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # One-shot commands print their own one-line outcome; the log only speaks up for
+    # what went wrong unexpectedly. `serve` switches to LOG_LEVEL.
     logging.basicConfig(
-        level=logging.WARNING,
+        level=logging.ERROR,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
