@@ -126,6 +126,12 @@ class Settings(BaseSettings):
             return url  # already names its driver
         raise ConfigError("DATABASE_URL: expected sqlite:///path or postgres://user:pass@host/db")
 
+    def secret(self, name: str) -> str:
+        """The value of a secret setting, or ConfigError naming it when unset."""
+        self.require(name)
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
     def require(self, *names: str) -> None:
         """Raise ConfigError naming the first of these settings that is unset."""
         for name in names:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -81,16 +82,18 @@ def openapi_path() -> Path:
     return OPENAPI
 
 
+def database_url(tmp_path: Path) -> str:
+    """SQLite in a temp dir, or the PostgreSQL of RINGBRIDGE_TEST_POSTGRES
+    (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)."""
+    return os.environ.get("RINGBRIDGE_TEST_POSTGRES") or f"sqlite+aiosqlite:///{tmp_path}/t.db"
+
+
 @pytest.fixture
 async def engine(tmp_path: Path) -> Any:
-    """A fresh database with the schema: SQLite in a temp dir, or the PostgreSQL of
-    RINGBRIDGE_TEST_POSTGRES (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)."""
-    import os
-
+    """A fresh database with the schema (see `database_url`)."""
     from bot.store import Base, connect, create_schema
 
-    url = os.environ.get("RINGBRIDGE_TEST_POSTGRES") or f"sqlite+aiosqlite:///{tmp_path}/t.db"
-    db = connect(url)
+    db = connect(database_url(tmp_path))
     async with db.begin() as conn:
         await conn.run_sync(Base.metadata.drop_all)
     await create_schema(db)
@@ -109,3 +112,19 @@ async def rc_sim(clock: FakeClock) -> AsyncIterator[RingCentralSimulator]:
     sim = RingCentralSimulator(clock=clock, openapi_path=OPENAPI if OPENAPI.is_file() else None)
     async with sim.serve():
         yield sim
+
+
+@pytest.fixture
+async def bridge(rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path) -> Any:
+    """The real server between both simulators (tests/bridge.py)."""
+    from bot.store import Base, connect
+    from tests.bridge import running_bridge
+
+    url = database_url(tmp_path)
+    if url.startswith("postgresql"):  # a clean schema for each test
+        db = connect(url)
+        async with db.begin() as conn:
+            await conn.run_sync(Base.metadata.drop_all)
+        await db.dispose()
+    async with running_bridge(rc_sim, clock, database_url=url) as running:
+        yield running

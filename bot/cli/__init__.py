@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import api
+from bot.cli import api, serve
 from bot.cli._common import EXIT_USAGE
 from bot.config import ConfigError
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ringbridge", description="RingCentral phone traffic in Slack."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve.add_parser(commands)
     api.add_parser(commands)
     return parser
 

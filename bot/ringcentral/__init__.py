@@ -12,6 +12,7 @@ from ._errors import (
     TransportError,
     UnsafeURLError,
 )
+from ._facts import AccountFacts
 from ._pkce import authorize_url, make_pkce
 from ._ratelimit import (
     DEFAULT_LIMITS,
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_MEDIA_URL",
     "DEFAULT_SERVER_URL",
+    "AccountFacts",
     "ApiError",
     "AuthError",
     "Credentials",

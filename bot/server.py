@@ -1,0 +1,158 @@
+"""`create_app()`: the one aiohttp application of RingBridge (DESIGN §3.3).
+
+`/slack/events` (Bolt, mounted with its aiohttp adapter functions), `/healthz`, `/metrics`.
+Everything long-lived is created and closed by one cleanup context.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import Clock, SystemClock
+from bot.config import BridgeConfig, Settings
+from bot.metrics import CONTENT_TYPE_LATEST, Metrics
+from bot.ringcentral import AccountFacts, RingCentralClient
+from bot.slack.app import build_bolt_app
+from bot.slack.deps import SlackDeps
+from bot.store import AuditLog, connect, create_schema
+from bot.tasks import Tasks
+from bot.wiring import ringcentral_client
+
+__all__ = ["DEPS", "create_app"]
+
+log = logging.getLogger("bot.server")
+
+SETTINGS = web.AppKey("settings", Settings)
+BRIDGE = web.AppKey("bridge", BridgeConfig)
+CLOCK = web.AppKey("clock", Clock)
+METRICS = web.AppKey("metrics", Metrics)
+ENGINE = web.AppKey("engine", AsyncEngine)
+RINGCENTRAL = web.AppKey("ringcentral", RingCentralClient)
+BOLT = web.AppKey("bolt", AsyncApp)
+DEPS = web.AppKey("deps", SlackDeps)
+
+# Slack's requests are small; RingCentral's webhook bodies too (RELIABILITY R13).
+MAX_BODY = 1024**2
+# In-flight command work gets this long at shutdown (the whole exit must fit in 10 s).
+SHUTDOWN_GRACE = 5.0
+
+
+def create_app(
+    settings: Settings, bridge: BridgeConfig, *, clock: Clock | None = None
+) -> web.Application:
+    settings.require(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "ringcentral_client_id",
+        "ringcentral_client_secret",
+        "ringcentral_jwt",
+    )
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app[BRIDGE] = bridge
+    app[CLOCK] = clock or SystemClock()
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(_lifetime)
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def _lifetime(app: web.Application) -> AsyncIterator[None]:
+    settings, clock = app[SETTINGS], app[CLOCK]
+    engine = connect(settings.sqlalchemy_url)
+    await create_schema(engine)
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(30.0, connect=10.0),
+        limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+    )
+    rc = ringcentral_client(settings, http, clock=clock)
+    slack = AsyncWebClient(
+        token=settings.secret("slack_bot_token"),
+        base_url=settings.slack_api_url,
+        # Interactive replies retry here (DESIGN §3.7); the dispatcher's posts will not.
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+    tasks = Tasks()
+    deps = SlackDeps(
+        rc=rc,
+        facts=AccountFacts(rc.account, clock),
+        audit=AuditLog(engine),
+        commands=app[BRIDGE].commands,
+        clock=clock,
+        tasks=tasks,
+    )
+    app[ENGINE], app[RINGCENTRAL], app[DEPS] = engine, rc, deps
+    app[BOLT] = build_bolt_app(
+        deps, client=slack, signing_secret=settings.secret("slack_signing_secret")
+    )
+    try:
+        yield
+    finally:
+        await tasks.close(grace=SHUTDOWN_GRACE)
+        await rc.close()
+        await engine.dispose()
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    started = time.perf_counter()
+    bolt_request = await to_bolt_request(request)
+    response = await to_aiohttp_response(await request.app[BOLT].async_dispatch(bolt_request))
+    metrics = request.app[METRICS]
+    metrics.slack_ack_seconds.observe(time.perf_counter() - started)
+    metrics.slack_requests.labels(_kind(bolt_request.body), str(response.status)).inc()
+    return response
+
+
+def _kind(body: dict[str, Any]) -> str:
+    if "command" in body:
+        return "command"
+    if "payload" in body or body.get("type") in ("block_actions", "view_submission"):
+        return "action"
+    return "event"
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    checks: dict[str, Any] = {}
+    healthy = True
+    try:
+        async with app[ENGINE].connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means the database cannot serve us
+        log.error("health check: database: %s", type(exc).__name__)
+        checks["database"] = "error"
+        healthy = False
+    failure = app[RINGCENTRAL].auth.failure
+    checks["ringcentral_auth"] = "failing" if failure else "ok"
+    checks["subscription"] = "none"
+    checks["queue_depth"] = 0
+    checks["status"] = "ok" if healthy else "unavailable"
+    return web.json_response(checks, status=200 if healthy else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
