@@ -1,0 +1,253 @@
+"""`/sms list` and `/sms show`: message-store records (SMS/MMS, voicemail, fax, pager)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC
+
+from slack_sdk.models.blocks import Block, SectionBlock
+
+from bot.ringcentral.models import MessageAttachment, MessageList, MessageParty, MessageRecord
+from bot.slack.text import escape
+
+from ._blocks_base import (
+    FIELD_MAX,
+    MESSAGE_MAX_BLOCKS,
+    SECTION_MAX,
+    Reply,
+    clip,
+    code,
+    context,
+    duration,
+    mrkdwn,
+    one_line,
+    pack,
+    page_buttons,
+    party,
+    plural,
+    quote,
+    reply,
+    section,
+    when,
+)
+
+SMS_LIST_ACTION = "sms_list_page"
+PREVIEW_MAX = 200  # characters of a message shown in a list, after escaping
+_RECIPIENTS_SHOWN = 8  # a group text can have many; the rest are counted
+
+_KINDS = {"sms": "SMS", "fax": "Fax", "voicemail": "Voicemail", "pager": "Pager", "text": "Text"}
+# RingCentral `vmTranscriptionStatus` (SPEC `VmTranscriptionStatus`).
+_TRANSCRIPTION = {
+    "NotAvailable": "no transcript (transcription is off or not offered)",
+    "InProgress": "transcript in progress",
+    "TimedOut": "transcription timed out",
+    "Completed": "transcript ready",
+    "CompletedPartially": "transcript partly ready",
+    "Failed": "transcription failed",
+    "Unknown": "transcript status unknown",
+}
+
+
+def message_list(
+    page: MessageList,
+    *,
+    region: str,
+    description: str,
+    prev_value: str | None = None,
+    next_value: str | None = None,
+) -> Reply:
+    """A page of messages, newest first, with Previous/Next buttons (action `sms_list_page`,
+    values opaque to us; a button is left out when its value is None)."""
+    records = sorted(page.records, key=_newest_first)
+    intro = section(f"*Messages* — {clip(description, 500)}")
+    buttons = page_buttons(SMS_LIST_ACTION, prev_value, next_value)
+    if not records:
+        blocks: list[Block] = [intro, section("No messages match."), *buttons]
+        return reply(f"No messages — {clip(description, 500)}", blocks)
+    packed = pack(
+        (_list_item(m, region) for m in records),
+        max_sections=MESSAGE_MAX_BLOCKS - 2 - len(buttons),
+    )
+    notes = [_paging_note(page, len(records))]
+    if packed.shown < len(records):
+        if notes[0].endswith("on this page"):
+            notes.pop()
+        notes.append(
+            f"Showing the first {packed.shown} of {len(records)} messages on this page: a "
+            f"Slack message holds only so much. Add a count (`{packed.shown}`) to "
+            "`/sms list` to page through them all."
+        )
+    notes.append(escape("`/sms show <id>` shows one message in full."))
+    blocks = [intro, *packed.sections, context(*notes), *buttons]
+    return reply(f"{plural(len(records), 'message')} — {clip(description, 500)}", blocks)
+
+
+def message_detail(message: MessageRecord, *, region: str, transcript: str | None = None) -> Reply:
+    """One message in full: parties, time, status, text, attachments, voicemail duration and
+    transcript status (the transcript itself when the caller fetched it), fax pages."""
+    kind = _kind(message)
+    inbound = message.direction == "Inbound"
+    title = f"*{kind}* {'received' if inbound else 'sent'} {when(message.creation_time)}"
+    fields = [
+        f"*From*\n{_from(message, region)}",
+        f"*To*\n{_recipients(message.to, region)}",
+        f"*Status*\n{_status(message)}",
+    ]
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(title), fields=[mrkdwn(f) for f in fields])]
+    if message.subject and message.subject.strip():
+        if kind in ("Voicemail", "Fax"):  # a subject line, not the message itself
+            blocks.append(section(f"*Subject:* {clip(one_line(message.subject), 2900)}"))
+        else:
+            blocks.append(section(quote(message.subject, SECTION_MAX)))
+    if message.is_voicemail:
+        blocks.append(section(_voicemail(message, transcript)))
+    if kind == "Fax":
+        blocks.append(section(_fax(message)))
+    if message.attachments:
+        blocks.append(section(_attachments(message.attachments)))
+    facts = [f"Message id {code(message.id)}"]
+    if message.conversation_key:
+        facts.append(f"conversation {code(message.conversation_key)}")
+    if message.availability and message.availability != "Alive":
+        facts.append(clip(message.availability, 50))
+    if message.delivery_error_code:
+        facts.append(f"delivery error {code(message.delivery_error_code, 100)}")
+    blocks.append(context(" · ".join(facts)))
+    other = message.from_ if inbound else (message.to[0] if message.to else None)
+    fallback = f"{kind} {'from' if inbound else 'to'} {_plain_party(other, region)}"
+    return reply(fallback, blocks)
+
+
+# --- pieces ------------------------------------------------------------------------------
+
+
+def _newest_first(message: MessageRecord) -> float:
+    moment = message.creation_time
+    if moment is None:
+        return float("inf")
+    return -(moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _kind(message: MessageRecord) -> str:
+    return _KINDS.get(message.type.lower(), clip(message.type, 30))
+
+
+def _party(p: MessageParty | None, region: str) -> str:
+    if p is None:
+        return "_unknown_"
+    return party(p.name, p.phone_number, region, extension=p.extension_number)
+
+
+def _plain_party(p: MessageParty | None, region: str) -> str:
+    return _party(p, region).replace("*", "")
+
+
+def _from(message: MessageRecord, region: str) -> str:
+    p = message.from_
+    if p is None:
+        return "_unknown_"
+    return party(p.name, p.phone_number, region, extension=p.extension_number, location=p.location)
+
+
+def _recipients(to: Sequence[MessageParty], region: str) -> str:
+    if not to:
+        return "_unknown_"
+    shown = [_party(p, region) for p in to[:_RECIPIENTS_SHOWN]]
+    if len(to) > _RECIPIENTS_SHOWN:
+        shown.append(f"and {len(to) - _RECIPIENTS_SHOWN} more")
+    text = "\n".join(shown)
+    return text if len(text) <= FIELD_MAX else f"{len(to)} recipients"
+
+
+def _status(message: MessageRecord) -> str:
+    parts = []
+    if message.read_status:
+        parts.append(clip(message.read_status, 30))
+    if message.message_status:
+        parts.append(clip(message.message_status, 50))
+    return ", ".join(parts) or "–"
+
+
+def _list_item(message: MessageRecord, region: str) -> str:
+    kind = _kind(message)
+    if message.direction == "Inbound":
+        arrow, other = "← from", _party(message.from_, region)
+    else:
+        arrow, other = "→ to", _recipients(message.to[:1], region)
+        if len(message.to) > 1:
+            other += f" and {len(message.to) - 1} more"
+    head = f"*{kind}* {arrow} {other} · {when(message.creation_time)}"
+    if message.read_status == "Unread":
+        head += " · *Unread*"
+    head += f" · {code(message.id, 40)}"
+    return f"{head}\n{_preview(message, kind)}"
+
+
+def _preview(message: MessageRecord, kind: str) -> str:
+    if message.is_voicemail:
+        status = _TRANSCRIPTION.get(message.vm_transcription_status or "", "")
+        return f"_{duration(message.vm_duration)} voicemail{', ' + status if status else ''}_"
+    text = quote(one_line(message.subject or ""), PREVIEW_MAX) if message.subject else ""
+    extra = []
+    if kind == "Fax" and message.fax_page_count is not None:
+        extra.append(plural(message.fax_page_count, "page"))
+    if message.media:
+        extra.append(plural(len(message.media), "attachment"))
+    note = f"_{', '.join(extra)}_" if extra else ""
+    return "\n".join(p for p in (text, note) if p) or "_no text_"
+
+
+def _voicemail(message: MessageRecord, transcript: str | None) -> str:
+    raw = message.vm_transcription_status
+    status = _TRANSCRIPTION.get(raw or "", f"transcript status {clip(raw, 50)}" if raw else "")
+    head = f":studio_microphone: Voicemail, {duration(message.vm_duration)}"
+    head += f"; {status}." if status else "."
+    if transcript and transcript.strip():
+        return f"{head}\n{quote(transcript, SECTION_MAX - len(head) - 1)}"
+    return head
+
+
+def _fax(message: MessageRecord) -> str:
+    pages = message.fax_page_count
+    text = ":fax: " + (plural(pages, "page") if pages is not None else "Fax")
+    if message.fax_resolution:
+        text += f", {clip(message.fax_resolution, 20)} resolution"
+    if message.cover_page_text and message.cover_page_text.strip():
+        text += f"\nCover page:\n{quote(message.cover_page_text, SECTION_MAX - 200)}"
+    return text
+
+
+def _attachments(attachments: Sequence[MessageAttachment]) -> str:
+    lines = ["*Attachments*"]
+    for a in attachments:
+        facts = [clip(a.type or "Attachment", 40)]
+        if a.file_name:
+            facts.append(clip(one_line(a.file_name), 100))
+        if a.content_type:
+            facts.append(clip(a.content_type, 60))
+        if a.vm_duration is not None:
+            facts.append(duration(a.vm_duration))
+        if a.size is not None:
+            facts.append(_size(a.size))
+        line = "• " + " · ".join(facts)
+        if sum(len(x) + 1 for x in lines) + len(line) > SECTION_MAX - 40:
+            lines.append(f"and {len(attachments) - len(lines) + 1} more")
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _paging_note(page: MessageList, count: int) -> str:
+    p = page.paging
+    if p and p.page and p.total_pages:
+        total = f" · {plural(p.total_elements, 'message')} in all" if p.total_elements else ""
+        return f"Page {p.page} of {p.total_pages}{total}"
+    return f"{plural(count, 'message')} on this page"
