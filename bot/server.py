@@ -10,11 +10,15 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -117,12 +121,27 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
 
 async def slack_events(request: web.Request) -> web.Response:
     started = time.perf_counter()
-    bolt_request = await to_bolt_request(request)
+    bolt_request = _mend_body(await to_bolt_request(request))
     response = await to_aiohttp_response(await request.app[BOLT].async_dispatch(bolt_request))
     metrics = request.app[METRICS]
     metrics.slack_ack_seconds.observe(time.perf_counter() - started)
     metrics.slack_requests.labels(_kind(bolt_request.body), str(response.status)).inc()
     return response
+
+
+def _mend_body(bolt_request: AsyncBoltRequest) -> AsyncBoltRequest:
+    """slack_bolt 1.30 `parse_body` takes any form body containing the substring "payload"
+    for an interactivity payload, so `/sms +1… here is the payload` arrives empty and is
+    dropped as unhandled. Parse such a form as the form it is."""
+    raw = bolt_request.raw_body
+    if bolt_request.body or not raw or raw.startswith("{"):
+        return bolt_request
+    form = dict(parse_qsl(raw, keep_blank_values=True))
+    if "payload" in form:
+        return bolt_request  # a real interactivity payload Bolt could not read: leave it
+    bolt_request.body = form
+    bolt_request.context = build_async_context(AsyncBoltContext({}), form)
+    return bolt_request
 
 
 def _kind(body: dict[str, Any]) -> str:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp.test_utils import TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FakeClock
 from bot.config import BridgeConfig, Settings
-from bot.server import DEPS, create_app
+from bot.server import DEPS, ENGINE, create_app
 from bot.sim._slack_sender import Delivery
 from bot.sim.ringcentral import RingCentralSimulator
 from bot.sim.slack import SlackSimulator
@@ -27,6 +28,10 @@ class Bridge:
     rc: RingCentralSimulator
     slack: SlackSimulator
     clock: FakeClock
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.server.app[ENGINE]
 
     @property
     def events_url(self) -> str:
