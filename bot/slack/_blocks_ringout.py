@@ -57,10 +57,12 @@ def ringout_status(
     cancellable: bool,
     region: str,
     cancelled: bool = False,
+    cancel_value: str | None = None,
 ) -> Reply:
     """Where a RingOut stands, as a sentence ("Ringing your phone (650) 555-0111…",
     "Connected", "Busy", …); a Cancel button (action `ringout_cancel`, value the RingOut id)
-    only while `cancellable`. `cancelled` is the status after our own DELETE succeeded."""
+    only while `cancellable` (its value `cancel_value`, by default the id). `cancelled` is
+    the status after our own DELETE succeeded."""
     callee = f"*{number(to, region)}*"
     caller = f"your phone {number(from_number, region)}" if from_number else "your phone"
     icon, label, sentence = _describe(status, caller, callee, cancelled=cancelled)
@@ -70,7 +72,10 @@ def ringout_status(
     blocks.append(context(f"RingOut {route}to {number(to, region)} · id {code(ringout_id)}"))
     if cancellable and not cancelled:
         button = ButtonElement(
-            text="Cancel", action_id=RINGOUT_CANCEL_ACTION, value=ringout_id, style="danger"
+            text="Cancel",
+            action_id=RINGOUT_CANCEL_ACTION,
+            value=cancel_value or ringout_id,
+            style="danger",
         )
         blocks.append(ActionsBlock(block_id=RINGOUT_CANCEL_ACTION, elements=[button]))
     return reply(sentence.replace("*", ""), blocks)

@@ -3,6 +3,7 @@ call until its status is final (DESIGN §3.5)."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -93,10 +94,13 @@ async def _follow(
 ) -> None:
     """Show the status, then each change, within the response_url budget, until final."""
 
-    def render(status: RingOutStatusInfo, *, cancelled: bool = False) -> blocks.Reply:
+    # The click does not bring the message's context back: the button carries it.
+    cancel_value = json.dumps({"id": call.id, "to": to, "from": from_number})
+
+    def render(status: RingOutStatusInfo) -> blocks.Reply:
         return blocks.ringout_status(
             to, from_number, status, ringout_id=call.id, region=region,
-            cancellable=_cancellable(status), cancelled=cancelled,
+            cancellable=_cancellable(status), cancel_value=cancel_value,
         )  # fmt: skip
 
     await answer(respond, render(call.status))
@@ -124,8 +128,14 @@ async def _follow(
             shown = status
 
 
-async def cancel(deps: SlackDeps, ringout_id: str, respond: AsyncRespond) -> None:
+async def cancel(deps: SlackDeps, value: str, respond: AsyncRespond) -> None:
     """The Cancel button: hang up the RingOut while its first leg still rings."""
+    try:
+        data = json.loads(value)
+        ringout_id, to, from_number = str(data["id"]), str(data["to"]), str(data["from"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("ignored a Cancel click with a malformed value")
+        return
     try:
         await deps.rc.ringout.cancel(ringout_id)
     except RingCentralError as exc:
@@ -136,11 +146,8 @@ async def cancel(deps: SlackDeps, ringout_id: str, respond: AsyncRespond) -> Non
         await answer(respond, blocks.ringcentral_refused(sentence))
         return
     deps.cancelled_ringouts.add(ringout_id)
-    await respond(
-        text="Call cancelled.",
-        blocks=blocks.ringout_status(
-            "", None, RingOutStatusInfo(), ringout_id=ringout_id, cancellable=False,
-            region=await deps.facts.region(), cancelled=True,
-        ).blocks,
-        replace_original=True,
+    reply = blocks.ringout_status(
+        to, from_number, RingOutStatusInfo(), ringout_id=ringout_id, cancellable=False,
+        region=await deps.facts.region(), cancelled=True,
     )  # fmt: skip
+    await answer(respond, reply, replace=True)
