@@ -8,7 +8,7 @@ import sys
 
 def test_demo_answers_commands_from_a_pipe_and_exits_0() -> None:
     typed = "/sms +1 415 555 0123 Running 10 min late & <b>\n/calllog 7d 3\n/sms hello\n"
-    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+    done = subprocess.run(
         [sys.executable, "-m", "bot", "demo"],
         input=typed,
         capture_output=True,
