@@ -6,5 +6,14 @@ The same code runs on both; DATABASE_URL picks one (see `bot.config.Settings.sql
 from bot.store.audit import AuditEntry, AuditLog
 from bot.store.engine import connect, create_schema
 from bot.store.schema import Base
+from bot.store.subscriptions import SubscriptionRecord, SubscriptionStore
 
-__all__ = ["AuditEntry", "AuditLog", "Base", "connect", "create_schema"]
+__all__ = [
+    "AuditEntry",
+    "AuditLog",
+    "Base",
+    "SubscriptionRecord",
+    "SubscriptionStore",
+    "connect",
+    "create_schema",
+]

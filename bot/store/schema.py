@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Dialect, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -44,3 +53,123 @@ class Audit(Base):
     ringcentral_id: Mapped[str | None] = mapped_column(String(64))
     result: Mapped[str] = mapped_column(String(32))  # "sent", "queued", "refused", …
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Delivery(Base):
+    """The inbox: every authentic RingCentral delivery, stored before the 200.
+
+    `state`: pending → done, or dead (unparseable, or failing past its maximum age).
+    A dispatcher claims a row by setting `claimed_until` (a lease): a process that dies
+    holding it simply lets the lease run out and another takes the row over.
+    """
+
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime]
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Post(Base):
+    """One Slack message to post (or posted): a notification in one channel.
+
+    (kind, item, channel) is unique: a voicemail reaching the bridge by two filters, or a
+    delivery processed twice, yields one post. `state`: pending → sending → done, or dead.
+    `sending` is the ambiguous state after a crash: Slack may or may not have the message,
+    so it is reconciled by its metadata before anything is posted again (DESIGN §3.7).
+    """
+
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("kind", "item", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rc_uuid: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))
+    item: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    thread_key: Mapped[str | None] = mapped_column(String(64))  # sms: company|other party
+    notice: Mapped[str] = mapped_column(Text)  # the notice as JSON, re-rendered on update
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
+    ts: Mapped[str | None] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    handled_by: Mapped[str | None] = mapped_column(String(32))
+    handled_at: Mapped[datetime | None]
+
+
+class Upload(Base):
+    """A file to upload into a post's thread (voicemail audio, fax PDF, MMS image): its own
+    recorded step after its message (DESIGN §3.7)."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (UniqueConstraint("post_id", "uri"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    uri: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(128))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Thread(Base):
+    """An SMS conversation's Slack thread: one per (company number, other party, channel)."""
+
+    __tablename__ = "threads"
+
+    company_number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    other_number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    parent_post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    thread_ts: Mapped[str | None] = mapped_column(String(32), index=True)
+
+
+class CallState(Base):
+    """What the bridge knows of one telephony session (bot.bridge.calls.SessionState)."""
+
+    __tablename__ = "call_state"
+
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+    open: Mapped[bool] = mapped_column(default=True, index=True)
+
+
+class Followup(Base):
+    """A voicemail whose transcript is not there yet: fetched again until it is."""
+
+    __tablename__ = "followups"
+
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    extension_id: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+
+
+class Subscription(Base):
+    """The webhook subscription(s) this bridge made, with the token deliveries must carry."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(Text)
+    verification_token: Mapped[str] = mapped_column(String(128))
+    filters: Mapped[str] = mapped_column(Text)  # JSON list, as created
+    expires_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
