@@ -179,8 +179,12 @@ class World(WorldMessages):
         duration: int = 0,
         other_name: str | None = None,
         recording_type: str | None = None,
+        session_id: str | None = None,
+        telephony_session_id: str | None = None,
     ) -> JSON:
-        """Record a finished Voice call (for simulated telephony events); returns Detailed."""
+        """Record a finished Voice call (for simulated telephony events); returns Detailed.
+
+        `session_id` / `telephony_session_id` tie it to the telephony session's events."""
         record = self._add_call(
             extension_id,
             "Voice",
@@ -190,5 +194,8 @@ class World(WorldMessages):
             result,
             duration,
             recording_type=recording_type,
+            session=(session_id or "", telephony_session_id or "")
+            if session_id or telephony_session_id
+            else None,
         )
         return self._out(record.render(self._acc.path(record.owner_id), "Detailed"))  # type: ignore[no-any-return]

@@ -84,6 +84,7 @@ class WorldBase:
         *,
         recording_type: str | None = None,
         message: tuple[int, str] | None = None,
+        session: tuple[str, str] | None = None,
     ) -> CallRecord:
         if direction not in calls.DIRECTIONS:
             raise invalid("direction", direction)
@@ -111,6 +112,8 @@ class WorldBase:
             recording_type=recording_type,
             message=message,
         )
+        if session is not None:  # (sessionId, telephonySessionId) of a simulated call
+            spec.session_id, spec.telephony_session_id = session
         record = build(self._rng, self._acc, spec)
         self._calls.append(record)
         return record

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from bot.sim import _rc_data_messages as msgs
 from bot.sim._rc_data_base import WorldBase
 from bot.sim._rc_data_calls_gen import ext_party
-from bot.sim._rc_data_errors import JSON, Content, Query, SimError, Upload, invalid
+from bot.sim._rc_data_errors import JSON, Content, Query, SimError, Upload, invalid, not_found
 from bot.sim._rc_data_messages import MessageChange
 from bot.sim._rc_data_messages_gen import mailbox, send_pager
 from bot.sim._rc_data_messages_make import fax, text_message, voicemail
@@ -64,6 +64,41 @@ class WorldMessages(WorldBase):
         """Message-store changes since the last call (for message-store events, §3.2)."""
         changes, self._store.journal[:] = list(self._store.journal), []
         return changes
+
+    def change_mark(self) -> int:
+        """A position in the change journal, for `changes_since()`."""
+        return len(self._store.journal)
+
+    def changes_since(self, mark: int) -> list[MessageChange]:
+        """Take (remove and return) the changes journaled after `mark`; earlier ones stay
+        for `drain_changes()`."""
+        taken = self._store.journal[mark:]
+        del self._store.journal[mark:]
+        return taken
+
+    def finish_transcript(self, message_id: str, text: str) -> JSON:
+        """A voicemail's transcription is done: an AudioTranscription attachment (content
+        `text`), `vmTranscriptionStatus: Completed`, an Update change; returns the record
+        as its mailbox sees it. 404 CMN-102 when no voicemail has that id."""
+        message = self._store.messages.get(int(message_id)) if message_id.isdigit() else None
+        if message is None or message.body["type"] != "VoiceMail":
+            raise not_found("messageId")
+        body = message.body
+        body["attachments"] = [
+            a for a in body["attachments"] if a.get("type") != "AudioTranscription"
+        ]
+        att_id = self._store.new_id()
+        body["attachments"].append(
+            {"id": att_id, "type": "AudioTranscription", "contentType": "text/plain"}
+        )
+        self._store.uploads[(message.id, att_id)] = Content(
+            text.encode(), "text/plain", f"{att_id}.txt"
+        )
+        body["vmTranscriptionStatus"] = "Completed"
+        body["lastModifiedTime"] = iso(self.now())
+        for ext_id in (message.mailbox_id, *message.shared_with):
+            self._store.journal.append(MessageChange(ext_id, message.id, "VoiceMail", "Update"))
+        return self._out(message.render(self._acc.path(message.mailbox_id)))  # type: ignore[no-any-return]
 
     def _sender(self, extension_id: str, from_number: str, feature: str) -> Extension:
         """The sending extension, after RingCentral's checks on the `from` number (§4.1)."""
@@ -235,11 +270,15 @@ class WorldMessages(WorldBase):
         duration: int = 20,
         transcript: str | None = None,
         from_name: str | None = None,
+        transcript_pending: bool = False,
+        session: tuple[str, str] | None = None,
     ) -> JSON:
         """Store a voicemail (+ its call-log record, result Voicemail); returns the message.
 
         With `transcript`, the message carries an AudioTranscription attachment and
-        `vmTranscriptionStatus: Completed`; without, `NotAvailable`.
+        `vmTranscriptionStatus: Completed`; with `transcript_pending`, `InProgress` until
+        `finish_transcript()`; otherwise `NotAvailable`. `session`: (sessionId,
+        telephonySessionId) of the call that left it, for its call-log record.
         """
         ext = self._acc.ext(self.resolve_extension_id(extension_id))
         frm: JSON = {"phoneNumber": from_number, **self._caller(from_number)}
@@ -247,6 +286,7 @@ class WorldMessages(WorldBase):
             frm["name"] = from_name
         own = ext_party(ext, ext.direct_number)
         own.pop("extensionId")
+        status = "InProgress" if transcript_pending else "NotAvailable"
         message = voicemail(
             self._store,
             mailbox(ext),
@@ -255,7 +295,7 @@ class WorldMessages(WorldBase):
             created=self.now(),
             duration=duration,
             read_status="Unread",
-            transcription_status="Completed" if transcript else "NotAvailable",
+            transcription_status="Completed" if transcript else status,
             transcript=transcript,
         )
         self._store.add(message)
@@ -268,6 +308,7 @@ class WorldMessages(WorldBase):
             "Voicemail",
             duration,
             message=(message.id, "VoiceMail"),
+            session=session,
         )
         return self._out(message.render(self._acc.path(ext.id)))  # type: ignore[no-any-return]
 

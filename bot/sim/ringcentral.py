@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,9 @@ import httpx
 
 from . import _rc_routes
 from ._rc_auth import AuthState
-from ._rc_data import SimError, World
+from ._rc_data import SimError, Upload, World
+from ._rc_events import MessageEvents, SimMessage, SimPager
+from ._rc_events_calls import CallEvents, SimCall
 from ._rc_http import (
     HostKind,
     RequestRecord,
@@ -39,7 +41,16 @@ from ._rc_server import SimUrls, serve_loopback
 from ._rc_state import Call, SimState, error_response
 from ._rc_subscriptions import Subscription, _subs
 
-__all__ = ["RequestRecord", "RingCentralSimulator", "SimRequest", "SimResponse", "SimUrls"]
+__all__ = [
+    "RequestRecord",
+    "RingCentralSimulator",
+    "SimCall",
+    "SimMessage",
+    "SimPager",
+    "SimRequest",
+    "SimResponse",
+    "SimUrls",
+]
 
 
 class RingCentralSimulator:
@@ -90,6 +101,8 @@ class RingCentralSimulator:
             from ._rc_openapi import SpecValidator  # openapi-core is a test extra
 
             self._validator = SpecValidator.for_path(Path(openapi_path))
+        self._messages = MessageEvents(self)
+        self._calls = CallEvents(self, self._messages)
 
     # -- identity ---------------------------------------------------------------------
 
@@ -325,6 +338,112 @@ class RingCentralSimulator:
             if any(f.split("?")[0] == path for f in s.event_filters)
         ]
         return [await self.deliver(sid, body, event=event) for sid in targets]
+
+    # -- events of a real account (bot/sim/_rc_events*.py) ------------------------------
+
+    async def incoming_sms(
+        self,
+        extension_id: str,
+        from_number: str,
+        text: str,
+        *,
+        to_number: str | None = None,
+        attachments: Sequence[Upload] = (),
+    ) -> SimMessage:
+        """An SMS (MMS with `attachments`) arrives: stored, then the instant event and a
+        message-store change are delivered. `to_number` defaults to the extension's own."""
+        return await self._messages.incoming_sms(
+            extension_id, from_number, text, to_number=to_number, attachments=attachments
+        )
+
+    async def incoming_voicemail(
+        self,
+        extension_id: str,
+        from_number: str,
+        *,
+        duration: int = 20,
+        from_name: str | None = None,
+        transcript: str | None = None,
+        transcript_later: bool = False,
+    ) -> SimMessage:
+        """A voicemail (+ call-log record): the voicemail event and a message-store change.
+        `transcript_later`: InProgress until `finish_transcript()` (which then uses
+        `transcript` when given no text)."""
+        return await self._messages.incoming_voicemail(
+            extension_id,
+            from_number,
+            duration=duration,
+            from_name=from_name,
+            transcript=transcript,
+            transcript_later=transcript_later,
+        )
+
+    async def finish_transcript(self, message_id: str, text: str | None = None) -> SimMessage:
+        """The voicemail's transcript is ready: AudioTranscription attachment, status
+        Completed, a message-store change (VoiceMail, updatedCount 1)."""
+        return await self._messages.finish_transcript(message_id, text)
+
+    async def incoming_fax(
+        self, extension_id: str, from_number: str, *, pages: int = 2
+    ) -> SimMessage:
+        """A fax (+ call-log record): the fax event and a message-store change."""
+        return await self._messages.incoming_fax(extension_id, from_number, pages=pages)
+
+    async def pager_message(
+        self, from_extension_id: str, to_extension_ids: Sequence[str], text: str
+    ) -> SimPager:
+        """A company pager message: records, then only message-store changes (Pager,
+        newMessageIds) for the recipients' (and the sender's) extensions."""
+        return await self._messages.pager_message(from_extension_id, to_extension_ids, text)
+
+    async def flush_message_changes(self) -> None:
+        """Deliver the message-store changes still in the world's journal (REST updates)."""
+        await self._messages.flush_changes()
+
+    async def call(
+        self,
+        scenario: str,
+        *,
+        caller: str,
+        extension_id: str,
+        to_number: str | None = None,
+        from_name: str | None = None,
+        ring: float = 8.0,
+        talk: float = 30.0,
+        ivr: float = 8.0,
+        others: Sequence[str] = (),
+        transcript: str | None = None,
+        transcript_later: bool = False,
+        pace: bool = True,
+        shuffle_seed: int | None = None,
+        duplicate: int = 0,
+    ) -> SimCall:
+        """Play a call's telephony-session events, then record it in the call log.
+
+        `scenario`: answered, missed, voicemail (its voicemail follows, see
+        `incoming_voicemail`), ivr_answered, ring_group (`others` ring too; default one
+        other user), outbound. `caller` is the outside number (the one called, for
+        outbound); `to_number` the number dialled. `ring`, `talk` (the message's length
+        for voicemail) and `ivr` are seconds; with `pace` the clock sleeps through them,
+        else the call is back-dated to end now. `shuffle_seed` delivers the events out of
+        order, `duplicate` re-delivers that many of them (both after the call ended).
+        """
+        return await self._calls.call(
+            scenario,
+            caller=caller,
+            extension_id=extension_id,
+            to_number=to_number,
+            from_name=from_name,
+            ring=ring,
+            talk=talk,
+            ivr=ivr,
+            others=others,
+            transcript=transcript,
+            transcript_later=transcript_later,
+            pace=pace,
+            shuffle_seed=shuffle_seed,
+            duplicate=duplicate,
+        )
 
     def ringout_script(self) -> RingOutScript:
         """The script new RingOuts follow; change its fields to steer them."""
