@@ -24,5 +24,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.deliveries = Counter(
+            "ringbridge_ringcentral_deliveries",
+            "RingCentral webhook requests by outcome: stored, duplicate, rejected (bad "
+            "token), dead_letter (authentic but unreadable), handshake.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.slack_posts = Counter(
+            "ringbridge_slack_posts",
+            "Notification posts to Slack by outcome (ok, retry, dead, reconciled).",
+            ["outcome"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -6,6 +6,7 @@ passes as an ISO 3166 region code ("US", "GB").
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ def parse(text: str, region: str = "US") -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_display(e164: str, region: str = "US") -> str:
     """How people read a number: national form at home, international form abroad."""
     try:

@@ -6,9 +6,12 @@ Everything long-lived is created and closed by one cleanup context.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -28,13 +31,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.bridge import service as notifications
+from bot.bridge.receiver import WebhookReceiver
+from bot.bridge.subscriptions import PENDING, WEBHOOK_PATH
 from bot.clock import Clock, SystemClock
-from bot.config import BridgeConfig, Settings
+from bot.config import BridgeConfig, ConfigError, Settings
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
-from bot.ringcentral import AccountFacts, RingCentralClient
+from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
 from bot.slack.app import build_bolt_app
 from bot.slack.deps import SlackDeps
-from bot.store import AuditLog, connect, create_schema
+from bot.store import AuditLog, Posts, SubscriptionStore, connect, create_schema
+from bot.store.work import pending_depth
 from bot.tasks import Tasks
 from bot.wiring import ringcentral_client
 
@@ -50,6 +57,9 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 RINGCENTRAL = web.AppKey("ringcentral", RingCentralClient)
 BOLT = web.AppKey("bolt", AsyncApp)
 DEPS = web.AppKey("deps", SlackDeps)
+RECEIVER = web.AppKey("receiver", WebhookReceiver)
+NOTIFICATIONS = web.AppKey("notifications", notifications.Notifications)
+BACKGROUND = web.AppKey("background", bool)
 
 # Slack's requests are small; RingCentral's webhook bodies too (RELIABILITY R13).
 MAX_BODY = 1024**2
@@ -58,8 +68,14 @@ SHUTDOWN_GRACE = 5.0
 
 
 def create_app(
-    settings: Settings, bridge: BridgeConfig, *, clock: Clock | None = None
+    settings: Settings,
+    bridge: BridgeConfig,
+    *,
+    clock: Clock | None = None,
+    background: bool = True,
 ) -> web.Application:
+    """The server. `background=False` builds the dispatcher without running it (tests
+    drive it step by step)."""
     settings.require(
         "slack_bot_token",
         "slack_signing_secret",
@@ -72,8 +88,10 @@ def create_app(
     app[BRIDGE] = bridge
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = Metrics()
+    app[BACKGROUND] = background
     app.cleanup_ctx.append(_lifetime)
     app.router.add_post("/slack/events", slack_events)
+    app.router.add_post(WEBHOOK_PATH, ringcentral_webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
@@ -106,17 +124,79 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         commands=app[BRIDGE].commands,
         clock=clock,
         tasks=tasks,
+        posts=Posts(engine),
     )
     app[ENGINE], app[RINGCENTRAL], app[DEPS] = engine, rc, deps
     app[BOLT] = build_bolt_app(
         deps, client=slack, signing_secret=settings.secret("slack_signing_secret")
     )
+    stop = asyncio.Event()
+    receiver = WebhookReceiver(engine, SubscriptionStore(engine), clock, app[METRICS])
+    app[RECEIVER] = receiver
+    background: asyncio.Task[None] | None = None
+    if notifications.enabled(app[BRIDGE], settings):
+        if app[BACKGROUND]:
+            background = asyncio.create_task(
+                _notifications(app, receiver, stop), name="notifications"
+            )
+        else:
+            built = await _build_notifications(app)
+            app[NOTIFICATIONS] = built
+            receiver.on_stored = built.dispatcher.wake
+    else:
+        log.warning("no [[routes]] and no DEFAULT_CHANNEL: serving slash commands only")
     try:
         yield
     finally:
+        stop.set()
+        if background is not None:
+            # The dispatcher finishes its step; what it leaves is leased, and due again.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(background, timeout=SHUTDOWN_GRACE)
         await tasks.close(grace=SHUTDOWN_GRACE)
         await rc.close()
         await engine.dispose()
+
+
+async def _build_notifications(app: web.Application) -> notifications.Notifications:
+    return await notifications.build(
+        settings=app[SETTINGS],
+        bridge=app[BRIDGE],
+        engine=app[ENGINE],
+        rc=app[RINGCENTRAL],
+        facts=app[DEPS].facts,
+        clock=app[CLOCK],
+        metrics=app[METRICS],
+    )
+
+
+async def _notifications(
+    app: web.Application, receiver: WebhookReceiver, stop: asyncio.Event
+) -> None:
+    """Start the notification side once RingCentral answers; deliveries are stored by the
+    receiver meanwhile, and dispatched when this starts."""
+    delay = 5.0
+    while not stop.is_set():
+        try:
+            built = await _build_notifications(app)
+        except ConfigError as exc:
+            log.critical("notifications are off: %s", exc)
+            return
+        except RingCentralError as exc:
+            log.error("cannot start notifications yet (%s); retrying in %.0f s", exc, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, 300.0)
+            continue
+        app[NOTIFICATIONS] = built
+        receiver.on_stored = built.dispatcher.wake
+        built.dispatcher.wake()  # deliveries stored before we were ready
+        await built.run(stop)
+        return
+
+
+async def ringcentral_webhook(request: web.Request) -> web.Response:
+    return await request.app[RECEIVER].handle(request)
 
 
 async def slack_events(request: web.Request) -> web.Response:
@@ -166,8 +246,16 @@ async def healthz(request: web.Request) -> web.Response:
         healthy = False
     failure = app[RINGCENTRAL].auth.failure
     checks["ringcentral_auth"] = "failing" if failure else "ok"
-    checks["subscription"] = "none"
-    checks["queue_depth"] = 0
+    try:
+        now = datetime.fromtimestamp(app[CLOCK].now(), UTC)
+        depth, oldest = await pending_depth(app[ENGINE], now)
+        checks["queue_depth"], checks["oldest_pending_seconds"] = depth, round(oldest, 1)
+        subscriptions = [
+            s for s in await SubscriptionStore(app[ENGINE]).all() if not s.id.startswith(PENDING)
+        ]
+        checks["subscription"] = subscriptions[-1].status if subscriptions else "none"
+    except Exception:  # the database check above says why
+        checks["queue_depth"] = checks["subscription"] = None
     checks["status"] = "ok" if healthy else "unavailable"
     return web.json_response(checks, status=200 if healthy else 503)
 

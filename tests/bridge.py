@@ -3,23 +3,45 @@ the RingCentral and Slack simulators, talking to both over real HTTP."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestServer
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.bridge.dispatcher import CALL_QUIET
+from bot.bridge.service import Notifications
 from bot.clock import FakeClock
-from bot.config import BridgeConfig, Settings
-from bot.server import DEPS, ENGINE, create_app
+from bot.config import BridgeConfig, Route, Settings
+from bot.server import DEPS, ENGINE, NOTIFICATIONS, create_app
 from bot.sim._slack_sender import Delivery
 from bot.sim.ringcentral import RingCentralSimulator
 from bot.sim.slack import SlackSimulator
+from bot.store import SubscriptionStore
+from bot.store.schema import CallState, Post, Upload, UTCDateTime
+from bot.store.schema import Delivery as InboxRow
 
 CHANNEL = "C0GENERAL"
 USER = "U0ALICE"
+CALLS = "C0CALLS"
+TEXTS = "C0TEXTS"
+ROUTES = BridgeConfig(
+    routes=[
+        Route(events=["missed_call", "answered_call", "call", "voicemail", "fax"], channel=CALLS),
+        Route(events=["sms", "internal_message"], channel=TEXTS),
+    ]
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -40,6 +62,48 @@ class Bridge:
     async def settle(self) -> None:
         """Wait until the work every acknowledged request started is finished."""
         await self.server.app[DEPS].tasks.join()
+
+    @property
+    def notifications(self) -> Notifications:
+        return self.server.app[NOTIFICATIONS]
+
+    async def subscribe(self) -> str:
+        """Make the webhook subscription (the RingCentral handshake included); its id."""
+        await self.notifications.subscriptions.sync()
+        (record,) = await SubscriptionStore(self.engine).all()
+        return record.id
+
+    async def dispatch(self, horizon: float = 300.0) -> None:
+        """Run the dispatcher until nothing is due, moving the fake clock on to work that
+        waits (Slack's per-channel pace, a thread's first message, a retry) up to
+        `horizon` seconds ahead."""
+        limit = self.clock.now() + horizon
+        for _ in range(1000):
+            await self.notifications.dispatcher.drain()
+            due = await self._next_due()
+            if due is None or due > limit:
+                return
+            self.clock.advance(max(0.0, due - self.clock.now()))
+
+    async def _next_due(self) -> float | None:
+        times = []
+        async with self.engine.connect() as conn:
+            for table in (InboxRow, Post, Upload):
+                query = select(func.min(table.next_attempt_at, type_=UTCDateTime)).where(
+                    table.state.in_(("pending", "sending"))
+                )
+                times.append((await conn.execute(query)).scalar())
+            # A call whose events stopped is judged after a quiet while (dispatcher).
+            quiet = select(func.min(CallState.updated_at, type_=UTCDateTime)).where(CallState.open)
+            last = (await conn.execute(quiet)).scalar()
+            if last is not None:
+                times.append(last + CALL_QUIET + timedelta(seconds=1))
+        found = [t.timestamp() for t in times if t is not None]
+        return min(found) if found else None
+
+    def channel(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
+        """Top-level messages of a channel, oldest first."""
+        return self.slack.messages(channel)
 
     async def command(self, command: str, text: str, **kwargs: Any) -> Delivery:
         delivery = await self.slack.send_command(self.events_url, command, text, **kwargs)
@@ -74,9 +138,13 @@ async def running_bridge(
 ) -> AsyncIterator[Bridge]:
     slack = SlackSimulator()
     slack.add_channel(CHANNEL, "general", member=True)
+    slack.add_channel(CALLS, "calls", member=True)
+    slack.add_channel(TEXTS, "texts", member=True)
     slack.add_user(USER, "alice", real_name="Alice Example", display_name="Alice")
+    port = _free_port()
     async with slack.serve():
         config = Settings(
+            public_url=f"http://127.0.0.1:{port}",
             slack_bot_token=slack.tokens[0],
             slack_signing_secret=slack.signing_secret,
             slack_api_url=slack.api_url,
@@ -87,8 +155,8 @@ async def running_bridge(
             ringcentral_jwt=rc.jwt,
             **settings,
         )
-        app = create_app(config, bridge_config or BridgeConfig(), clock=clock)
-        server = TestServer(app, host="127.0.0.1")
+        app = create_app(config, bridge_config or ROUTES, clock=clock, background=False)
+        server = TestServer(app, host="127.0.0.1", port=port)
         await server.start_server()
         try:
             yield Bridge(server, rc, slack, clock)

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import api, demo, manifest, serve
+from bot.cli import api, demo, manifest, serve, subscriptions
 from bot.cli._common import EXIT_USAGE
 from bot.config import ConfigError
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(commands)
     demo.add_parser(commands)
     api.add_parser(commands)
+    subscriptions.add_parser(commands)
     manifest.add_parser(commands)
     return parser
 

@@ -18,7 +18,7 @@ import contextlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal, get_args, overload
+from typing import Any, Final, Literal, get_args, overload
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
@@ -36,9 +36,9 @@ __all__ = [
     "encode_button_value",
 ]
 
-CALL_BACK_ACTION = "call_back"
-TEXT_BACK_ACTION = "text_back"
-MARK_HANDLED_ACTION = "mark_handled"
+CALL_BACK_ACTION: Final = "call_back"
+TEXT_BACK_ACTION: Final = "text_back"
+MARK_HANDLED_ACTION: Final = "mark_handled"
 
 VALUE_MAX = 2000  # Slack: a button value is at most 2000 characters
 NAME_MAX = 80  # a caller name is shown in the click's reply, no more is needed

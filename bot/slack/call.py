@@ -32,12 +32,30 @@ NO_FIRST_LEG = (
 
 
 async def run(deps: SlackDeps, command: SlashCommand, respond: AsyncRespond) -> None:
+    try:
+        request = parse_call(to_plain(command.text), region=await deps.facts.region())
+    except UsageError as exc:
+        await answer(respond, blocks.usage_error(str(exc)))
+        return
+    if isinstance(request, Help):
+        await answer(respond, blocks.help_reply())
+        return
+    await place(deps, command.user_id, request, respond)
+
+
+async def place(
+    deps: SlackDeps,
+    user_id: str,
+    request: PlaceCall,
+    respond: AsyncRespond,
+    *,
+    replace: bool = True,
+) -> None:
+    """RingOut for `user_id` (from /call, or a missed call's Call back button): ring the
+    first leg, then `request.to`; the reply follows the call, replacing itself, or (for
+    a button on a channel message, which a replace would overwrite) as new replies."""
     region = await deps.facts.region()
     try:
-        request = parse_call(to_plain(command.text), region=region)
-        if isinstance(request, Help):
-            await answer(respond, blocks.help_reply())
-            return
         from_number = await _first_leg(deps, request)
     except UsageError as exc:
         await answer(respond, blocks.usage_error(str(exc)))
@@ -50,14 +68,14 @@ async def run(deps: SlackDeps, command: SlashCommand, respond: AsyncRespond) -> 
             play_prompt=request.prompt or None,
         )
     except RingCentralError as exc:
-        log.warning("RingOut for %s refused: %s", command.user_id, type(exc).__name__)
-        await deps.audit.record(refused(command.user_id, "ringout", request.to, from_number, exc))
+        log.warning("RingOut for %s refused: %s", user_id, type(exc).__name__)
+        await deps.audit.record(refused(user_id, "ringout", request.to, from_number, exc))
         await answer(respond, blocks.ringcentral_refused(explain(exc)))
         return
     await deps.audit.record(
-        AuditEntry(command.user_id, "ringout", request.to, "placed", from_number, call.id)
+        AuditEntry(user_id, "ringout", request.to, "placed", from_number, call.id)
     )
-    await _follow(deps, respond, request.to, from_number, call, region)
+    await _follow(deps, respond, request.to, from_number, call, region, replace=replace)
 
 
 async def _first_leg(deps: SlackDeps, request: PlaceCall) -> str:
@@ -91,6 +109,8 @@ async def _follow(
     from_number: str,
     call: RingOutStatus,
     region: str,
+    *,
+    replace: bool,
 ) -> None:
     """Show the status, then each change, within the response_url budget, until final."""
 
@@ -123,7 +143,7 @@ async def _follow(
             continue
         final = status.call_status != "InProgress"
         if final or budget > 1:  # keep the last response for the final status
-            await answer(respond, render(status), replace=True)
+            await answer(respond, render(status), replace=replace)
             budget -= 1
             shown = status
 

@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock
 from bot.config import CommandsConfig
 from bot.ringcentral import AccountFacts, RingCentralClient
-from bot.store import AuditLog
+from bot.store import AuditLog, Posts
 from bot.tasks import Tasks
 
 
@@ -48,6 +48,7 @@ class SlackDeps:
     commands: CommandsConfig
     clock: Clock
     tasks: Tasks
+    posts: Posts
     people: People = field(default_factory=People)
     cancelled_ringouts: set[str] = field(default_factory=set)
     ringout_poll_interval: float = 2.0

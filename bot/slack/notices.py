@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
 
 __all__ = [
     "Attachment",
@@ -21,6 +23,8 @@ __all__ = [
     "Party",
     "SmsNotice",
     "VoicemailNotice",
+    "dump_notice",
+    "load_notice",
 ]
 
 
@@ -143,6 +147,23 @@ class PagerNotice:
 
 
 Notice = CallNotice | VoicemailNotice | FaxNotice | SmsNotice | PagerNotice
+
+
+_NOTICE: TypeAdapter[Notice] = TypeAdapter(
+    Annotated[
+        CallNotice | VoicemailNotice | FaxNotice | SmsNotice | PagerNotice,
+        Field(discriminator="kind"),
+    ]
+)
+
+
+def dump_notice(notice: Notice) -> str:
+    """A notice as JSON (the posts table keeps it, to re-render the message later)."""
+    return _NOTICE.dump_json(notice).decode()
+
+
+def load_notice(text: str) -> Notice:
+    return _NOTICE.validate_json(text)
 
 
 @dataclass(frozen=True, slots=True)

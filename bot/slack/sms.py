@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -50,43 +51,53 @@ async def run(
     if isinstance(request, Help):
         await answer(respond, blocks.help_reply())
     elif isinstance(request, SendSms):
-        await _send(deps, command, request, respond)
+        await send(deps, command.user_id, request.to, request.text, _saying(respond))
     elif isinstance(request, MessageQuery):
         await show_page(deps, respond, text.split(None, 1)[1] if " " in text else "", 1, now)
     elif isinstance(request, ShowMessage):
         await _show(deps, request, respond)
 
 
-async def _send(
-    deps: SlackDeps, command: SlashCommand, request: SendSms, respond: AsyncRespond
-) -> None:
+Say = Callable[[blocks.Reply], Awaitable[None]]
+
+
+async def send(
+    deps: SlackDeps,
+    user_id: str,
+    to: str,
+    text: str,
+    say: Say,
+    *,
+    from_number: str | None = None,
+) -> bool:
+    """Send an SMS for `user_id` and tell them how it went through `say` (a command's
+    respond, an ephemeral in a thread, …). `from_number` defaults to the configured or the
+    service user's SMS number. True when RingCentral accepted it."""
     region = await deps.facts.region()
-    from_number = deps.commands.sms_from
+    from_number = from_number or deps.commands.sms_from
     if from_number is None:
         senders = await deps.facts.numbers_with("SmsSender")
         if not senders:
-            await answer(respond, blocks.usage_error(NO_FROM_NUMBER))
-            return
+            await say(blocks.usage_error(NO_FROM_NUMBER))
+            return False
         from_number = senders[0].phone_number
     wait = deps.rc.wait_time("POST", SMS_PATH)
     if wait > deps.queued_notice_after:
-        await answer(respond, blocks.sms_queued(request.to, wait, region=region))
+        await say(blocks.sms_queued(to, wait, region=region))
     try:
-        record = await deps.rc.messages.send_sms(from_number, request.to, request.text)
+        record = await deps.rc.messages.send_sms(from_number, to, text)
     except LimitExceeded as exc:  # the grammar counts first; this is the client's own guard
-        await answer(respond, blocks.usage_error(str(exc)))
-        return
+        await say(blocks.usage_error(str(exc)))
+        return False
     except RingCentralError as exc:
         code = getattr(exc, "error_code", type(exc).__name__)
-        log.warning("SMS for %s refused: %s", command.user_id, code)
-        await deps.audit.record(refused(command.user_id, "sms", request.to, from_number, exc))
-        await answer(respond, blocks.ringcentral_refused(explain(exc, from_number=from_number)))
-        return
-    sent = AuditEntry(command.user_id, "sms", request.to, "sent", from_number, record.id)
-    await deps.audit.record(sent)
-    await answer(
-        respond, blocks.sms_sent(request.to, from_number, request.text, record, region=region)
-    )
+        log.warning("SMS for %s refused: %s", user_id, code)
+        await deps.audit.record(refused(user_id, "sms", to, from_number, exc))
+        await say(blocks.ringcentral_refused(explain(exc, from_number=from_number)))
+        return False
+    await deps.audit.record(AuditEntry(user_id, "sms", to, "sent", from_number, record.id))
+    await say(blocks.sms_sent(to, from_number, text, record, region=region))
+    return True
 
 
 async def show_page(
@@ -136,3 +147,10 @@ async def _show(deps: SlackDeps, request: ShowMessage, respond: AsyncRespond) ->
         await answer(respond, blocks.ringcentral_refused(explain(exc)))
         return
     await answer(respond, blocks.message_detail(message, region=await deps.facts.region()))
+
+
+def _saying(respond: AsyncRespond) -> Say:
+    async def say(reply: blocks.Reply) -> None:
+        await answer(respond, reply)
+
+    return say

@@ -5,6 +5,7 @@ The same code runs on both; DATABASE_URL picks one (see `bot.config.Settings.sql
 
 from bot.store.audit import AuditEntry, AuditLog
 from bot.store.engine import connect, create_schema
+from bot.store.posts import Conversation, PostedNotice, Posts
 from bot.store.schema import Base
 from bot.store.subscriptions import SubscriptionRecord, SubscriptionStore
 
@@ -12,6 +13,9 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "Base",
+    "Conversation",
+    "PostedNotice",
+    "Posts",
     "SubscriptionRecord",
     "SubscriptionStore",
     "connect",

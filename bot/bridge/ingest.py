@@ -1,0 +1,211 @@
+"""From a stored delivery to the posts it asks for (the first half of the dispatcher).
+
+RingCentral is read first (pager messages a message-store change names, caller names);
+then one transaction updates the call's state, inserts the posts (unique on kind, item and
+channel, so a message reaching the bridge by two filters is posted once), schedules
+transcript follow-ups, and marks the delivery done: all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.ringcentral import RingCentralClient, RingCentralError
+from bot.ringcentral.models import (
+    FaxEvent,
+    InstantMessageEvent,
+    MessageStoreEvent,
+    TelephonySessionEvent,
+    VoicemailEvent,
+    parse_event,
+)
+from bot.slack.notices import Notice, VoicemailNotice, dump_notice
+from bot.store.schema import CallState, Delivery, Followup, Post
+from bot.store.work import insert_ignoring_duplicates
+
+from . import calls
+from .classify import (
+    PagerFollowup,
+    VoicemailFollowup,
+    message_store_followups,
+    notice_from_event,
+    notice_from_message,
+)
+from .followups import TRANSCRIPT_DONE, fetch_transcript
+from .names import Names
+from .routing import Router
+
+log = logging.getLogger("bot.bridge.ingest")
+
+TRANSCRIPT_FIRST_CHECK = timedelta(seconds=30)
+
+
+class Unreadable(Exception):
+    """An authentic delivery the bridge cannot understand: it becomes a dead letter."""
+
+
+@dataclass
+class Ingest:
+    rc: RingCentralClient
+    watched: calls.Watched
+    router: Router
+    names: Names
+    posts_made: int = field(default=0)
+
+    async def prepare(self, body: str) -> tuple[object, list[Notice]]:
+        """Parse and read what RingCentral must tell us (outside any transaction)."""
+        try:
+            event = parse_event(body)
+        except (ValidationError, ValueError) as exc:
+            raise Unreadable(f"not a RingCentral event: {type(exc).__name__}") from None
+        notices: list[Notice] = []
+        if isinstance(event, InstantMessageEvent | VoicemailEvent | FaxEvent):
+            notice = notice_from_event(event)
+            notices = [notice] if notice is not None else []
+        elif isinstance(event, MessageStoreEvent):
+            notices = await self._pager_messages(event)
+        notices = [await self._transcript(n) for n in notices]
+        return event, [await self.names.enrich(n) for n in notices]
+
+    async def _transcript(self, notice: Notice) -> Notice:
+        """A voicemail RingCentral already transcribed arrives without the text: read it
+        now, or show it as on its way and let the follow-up fetch it."""
+        if not isinstance(notice, VoicemailNotice) or notice.transcript:
+            return notice
+        if notice.transcript_status not in TRANSCRIPT_DONE:
+            return notice
+        try:
+            status, text = await fetch_transcript(self.rc, notice.message_id, notice.extension_id)
+        except RingCentralError as exc:
+            log.info("transcript of %s not read yet: %s", notice.message_id, type(exc).__name__)
+            status, text = "InProgress", None
+        if text is None:
+            status = "InProgress"  # a follow-up asks again
+        return dataclasses.replace(notice, transcript=text, transcript_status=status)
+
+    async def _pager_messages(self, event: MessageStoreEvent) -> list[Notice]:
+        found: list[Notice] = []
+        for followup in message_store_followups(event):
+            if not isinstance(followup, PagerFollowup):
+                continue
+            messages = self.rc.messages
+            if followup.extension_id:
+                messages = messages.for_extension(followup.extension_id)
+            for message_id in followup.message_ids:
+                notice = notice_from_message(await messages.get(message_id))
+                if notice is not None and notice.kind == "internal_message":
+                    found.append(notice)
+        return found
+
+    async def commit(
+        self,
+        session: AsyncSession,
+        delivery: Delivery,
+        event: object,
+        notices: list[Notice],
+        now: datetime,
+    ) -> int:
+        """In the caller's transaction: state, posts, follow-ups; the delivery done."""
+        if isinstance(event, TelephonySessionEvent):
+            notices = notices + await self._judge_call(session, event, now)
+        if isinstance(event, MessageStoreEvent):
+            await self._voicemails_updated(session, event, now)
+        made = 0
+        for notice in notices:
+            made += await self.add_posts(session, delivery.uuid, notice, now)
+        delivery.state, delivery.error, delivery.claimed_until = "done", None, None
+        return made
+
+    async def add_posts(
+        self, session: AsyncSession, rc_uuid: str, notice: Notice, now: datetime
+    ) -> int:
+        channels = self.router.channels(notice)
+        if not channels:
+            log.debug("no route for %s %s", notice.kind, notice.item)
+        made = 0
+        for channel in channels:
+            made += await insert_ignoring_duplicates(
+                session,
+                Post,
+                {
+                    "rc_uuid": rc_uuid,
+                    "kind": notice.kind,
+                    "item": notice.item,
+                    "channel": channel,
+                    "thread_key": _thread_key(notice),
+                    "notice": dump_notice(notice),
+                    "state": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                },
+            )
+        if isinstance(notice, VoicemailNotice) and notice.transcript_status == "InProgress":
+            await insert_ignoring_duplicates(
+                session,
+                Followup,
+                {
+                    "message_id": notice.message_id,
+                    "extension_id": notice.extension_id,
+                    "attempts": 0,
+                    "next_attempt_at": now + TRANSCRIPT_FIRST_CHECK,
+                    "created_at": now,
+                },
+            )
+        return made
+
+    async def _judge_call(
+        self, session: AsyncSession, event: TelephonySessionEvent, now: datetime
+    ) -> list[Notice]:
+        session_id = event.body.telephony_session_id
+        row = (
+            await session.scalars(
+                select(CallState).where(CallState.session_id == session_id).with_for_update()
+            )
+        ).one_or_none()
+        state = calls.SessionState.model_validate_json(row.state) if row else None
+        state, found = calls.apply(state, event, watched=self.watched, now=now)
+        await self.save_call(session, row, session_id, state, now)
+        return [await self.names.enrich(n) for n in found]
+
+    @staticmethod
+    async def save_call(
+        session: AsyncSession,
+        row: CallState | None,
+        session_id: str,
+        state: calls.SessionState,
+        now: datetime,
+    ) -> None:
+        is_open = not (state.over or state.expired_at is not None)
+        if row is None:
+            session.add(
+                CallState(
+                    session_id=session_id,
+                    state=state.model_dump_json(),
+                    updated_at=now,
+                    open=is_open,
+                )
+            )
+        else:
+            row.state, row.updated_at, row.open = state.model_dump_json(), now, is_open
+
+    @staticmethod
+    async def _voicemails_updated(
+        session: AsyncSession, event: MessageStoreEvent, now: datetime
+    ) -> None:
+        """A transcript may have finished: look at the waiting voicemails now."""
+        if any(isinstance(f, VoicemailFollowup) for f in message_store_followups(event)):
+            await session.execute(update(Followup).values(next_attempt_at=now))
+
+
+def _thread_key(notice: Notice) -> str | None:
+    if notice.kind != "sms" or not notice.sender.number:
+        return None
+    return f"{notice.company_number}|{notice.sender.number}"

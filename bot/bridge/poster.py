@@ -1,0 +1,311 @@
+"""From posts to Slack messages (the second half of the dispatcher).
+
+A post is leased, marked `sending` and committed BEFORE chat.postMessage, and marked
+`done` with its ts after. A post found `sending` again (the process died between the two,
+or Slack's answer was lost) is first looked for in the channel by its metadata (DESIGN
+§3.6: rc_uuid, channel and item identify a post) and posted only if Slack does not have
+it. Slack's 429 waits its Retry-After; 5xx and network errors back off exponentially with
+full jitter up to a maximum age, then the post is a dead letter; `not_in_channel` joins
+the channel once and tries again; other refusals are dead letters at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.clock import Clock
+from bot.metrics import Metrics
+from bot.slack.notices import (
+    FaxNotice,
+    Handled,
+    Notice,
+    SmsNotice,
+    VoicemailNotice,
+    load_notice,
+)
+from bot.slack.notify import render_notice
+from bot.store.schema import Post, Thread, Upload
+from bot.store.work import claim, insert_ignoring_duplicates
+
+from .slack_errors import Failure, read_failure
+
+log = logging.getLogger("bot.bridge.poster")
+
+LEASE = timedelta(seconds=60)
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 300.0  # RELIABILITY R5: full jitter, capped at 5 minutes
+THREAD_WAIT = timedelta(seconds=1)  # a reply waits for its thread's first message
+HISTORY_PAGES = 5  # how far back reconciliation reads a channel
+
+
+def metadata(post: Post) -> dict[str, Any]:
+    return {
+        "event_type": f"ringcentral_{post.kind}",
+        "event_payload": {"rc_uuid": post.rc_uuid, "item": post.item},
+    }
+
+
+def backoff(attempts: int) -> float:
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1)))
+
+
+@dataclass
+class Poster:
+    engine: AsyncEngine
+    slack: AsyncWebClient
+    clock: Clock
+    metrics: Metrics
+    region: Callable[[], Awaitable[str]]
+    max_age: timedelta = timedelta(hours=24)
+    pace: float = 1.0  # Slack: about one message per second per channel, sustained
+    batch: int = 20
+
+    def __post_init__(self) -> None:
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._next_slot: dict[str, float] = {}
+        self._joined: set[str] = set()
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.now(), UTC)
+
+    async def run_once(self) -> int:
+        """Post what is due; the number of posts handled."""
+        now = self._now()
+        async with self._sessions.begin() as session:
+            posts = await claim(
+                session, Post, now=now, lease=LEASE, limit=self.batch,
+                states=("pending", "sending"),
+            )  # fmt: skip
+        for post in posts:
+            await self._post(post)
+        return len(posts)
+
+    async def _post(self, post: Post) -> None:
+        now = self._now()
+        if now - post.created_at > self.max_age:
+            await self._finish(post, state="dead", error=f"older than {self.max_age}")
+            log.error("dead letter: post %s to %s: %s", post.id, post.channel, post.error)
+            return
+        slot = self._next_slot.get(post.channel, 0.0)
+        if self.clock.monotonic() < slot:
+            wait = slot - self.clock.monotonic()
+            await self._release(post, now + timedelta(seconds=wait))
+            return
+        thread_ts, parent = await self._thread(post)
+        if thread_ts is None and post.thread_key and not parent:
+            await self._release(post, now + THREAD_WAIT)
+            return
+        if post.state == "sending" and await self._reconcile(post, thread_ts):
+            return
+        notice = load_notice(post.notice)
+        reply = render_notice(
+            notice,
+            region=await self.region(),
+            handled=_handled(post),
+            thread_parent=thread_ts is None,
+        )
+        await self._mark_sending(post)
+        self._next_slot[post.channel] = self.clock.monotonic() + self.pace
+        try:
+            answer = await self.slack.chat_postMessage(
+                channel=post.channel, text=reply.text, blocks=reply.blocks,
+                thread_ts=thread_ts, metadata=metadata(post),
+                unfurl_links=False, unfurl_media=False,
+            )  # fmt: skip
+        except Exception as exc:  # classified below; anything unknown is re-raised
+            await self._failed(post, read_failure(exc))
+            return
+        await self._done(post, str(answer["ts"]), thread_ts, notice)
+        self.metrics.slack_posts.labels("ok").inc()
+
+    async def _thread(self, post: Post) -> tuple[str | None, bool]:
+        """(thread_ts to post into, whether this post starts the thread)."""
+        if post.thread_key is None:
+            return None, False
+        company, other = post.thread_key.split("|", 1)
+        key = {"company_number": company, "other_number": other, "channel": post.channel}
+        async with self._sessions.begin() as session:
+            await insert_ignoring_duplicates(
+                session, Thread, {**key, "parent_post_id": post.id, "thread_ts": None}
+            )
+            thread = await session.get(Thread, key)
+            assert thread is not None  # inserted or already there
+            if thread.thread_ts is None and thread.parent_post_id != post.id:
+                parent = await session.get(Post, thread.parent_post_id)
+                if parent is not None and parent.state == "dead":
+                    thread.parent_post_id = post.id  # the thread starts with this one instead
+        if thread.parent_post_id == post.id:
+            return None, True
+        return thread.thread_ts, False
+
+    async def _reconcile(self, post: Post, thread_ts: str | None) -> bool:
+        """Does Slack already have this post? Then record it and say so."""
+        try:
+            found = await self._find(post, thread_ts)
+        except SlackApiError as exc:
+            failure = read_failure(exc)
+            if failure.kind == "join" and await self._join(post.channel):
+                return await self._reconcile(post, thread_ts)
+            await self._failed(post, failure)
+            return True
+        if found is None:
+            return False
+        log.info("reconciled=found post %s in %s", post.id, post.channel)
+        self.metrics.slack_posts.labels("reconciled").inc()
+        await self._done(post, found, thread_ts, load_notice(post.notice))
+        return True
+
+    async def _find(self, post: Post, thread_ts: str | None) -> str | None:
+        wanted = metadata(post)
+        oldest = f"{post.created_at.timestamp() - 60:.6f}"
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            if thread_ts:
+                page = await self.slack.conversations_replies(
+                    channel=post.channel, ts=thread_ts, include_all_metadata=True,
+                    cursor=cursor, limit=200,
+                )  # fmt: skip
+            else:
+                page = await self.slack.conversations_history(
+                    channel=post.channel, oldest=oldest, include_all_metadata=True,
+                    cursor=cursor, limit=200,
+                )  # fmt: skip
+            for message in page.get("messages") or []:
+                if message.get("metadata") == wanted:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    async def _join(self, channel: str) -> bool:
+        if channel in self._joined:
+            return False  # joined once already: not_in_channel again is not ours to mend
+        self._joined.add(channel)
+        try:
+            await self.slack.conversations_join(channel=channel)
+        except SlackApiError as exc:
+            log.error("cannot join %s: %s", channel, read_failure(exc).reason)
+            return False
+        return True
+
+    async def _failed(self, post: Post, failure: Failure) -> None:
+        now = self._now()
+        if failure.kind == "join" and await self._join(post.channel):
+            await self._release(post, now, state="pending")
+            return
+        if failure.kind in ("permanent", "join"):
+            log.error("dead letter: post %s to %s: %s", post.id, post.channel, failure.reason)
+            self.metrics.slack_posts.labels("dead").inc()
+            await self._finish(post, state="dead", error=failure.reason)
+            return
+        if failure.kind == "wait" and failure.retry_after is not None:
+            delay = failure.retry_after
+        else:
+            delay = backoff(post.attempts + 1)
+        # Slack did not post on a plain refusal; after an ambiguous failure it may have.
+        state = "sending" if failure.kind == "ambiguous" else "pending"
+        log.warning(
+            "post %s to %s: %s, retry in %.0f s", post.id, post.channel, failure.reason, delay
+        )
+        self.metrics.slack_posts.labels("retry").inc()
+        await self._release(
+            post, now + timedelta(seconds=delay), state=state, error=failure.reason, attempt=True
+        )
+
+    async def _mark_sending(self, post: Post) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(Post, post.id)
+            assert row is not None
+            row.state = post.state = "sending"
+
+    async def _release(
+        self,
+        post: Post,
+        when: datetime,
+        *,
+        state: str | None = None,
+        error: str | None = None,
+        attempt: bool = False,
+    ) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(Post, post.id)
+            assert row is not None
+            row.next_attempt_at, row.claimed_until = when, None
+            if state is not None:
+                row.state = state
+            if error is not None:
+                row.error = error
+            if attempt:
+                row.attempts += 1
+
+    async def _finish(self, post: Post, *, state: str, error: str | None = None) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(Post, post.id)
+            assert row is not None
+            row.state, row.error, row.claimed_until = state, error, None
+
+    async def _done(self, post: Post, ts: str, thread_ts: str | None, notice: Notice) -> None:
+        now = self._now()
+        async with self._sessions.begin() as session:
+            row = await session.get(Post, post.id)
+            assert row is not None
+            row.state, row.ts, row.thread_ts, row.claimed_until = "done", ts, thread_ts, None
+            if post.thread_key and thread_ts is None:  # the first message of the thread
+                company, other = post.thread_key.split("|", 1)
+                thread = await session.get(
+                    Thread,
+                    {"company_number": company, "other_number": other, "channel": post.channel},
+                )
+                if thread is not None:
+                    thread.thread_ts = ts
+            for attachment in _files(notice):
+                await insert_ignoring_duplicates(
+                    session,
+                    Upload,
+                    {
+                        "post_id": post.id,
+                        "uri": attachment[0],
+                        "content_type": attachment[1],
+                        "filename": attachment[2],
+                        "state": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                    },
+                )
+
+
+def _handled(post: Post) -> Handled | None:
+    if post.handled_by and post.handled_at:
+        return Handled(post.handled_by, post.handled_at)
+    return None
+
+
+def _files(notice: Notice) -> list[tuple[str, str, str | None]]:
+    """(uri, content type, filename) of what goes into the thread after the message."""
+    if isinstance(notice, VoicemailNotice) and notice.audio:
+        return [(notice.audio.uri, notice.audio.content_type, notice.audio.filename)]
+    if isinstance(notice, FaxNotice) and notice.document:
+        return [(notice.document.uri, notice.document.content_type, notice.document.filename)]
+    if isinstance(notice, SmsNotice):
+        return [(a.uri, a.content_type, a.filename) for a in notice.attachments if a.uri]
+    return []
+
+
+async def find_post(engine: AsyncEngine, kind: str, item: str) -> list[Post]:
+    """The posts of one notice (every channel), for actions that change them."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session:
+        return list(
+            (await session.scalars(select(Post).where(Post.kind == kind, Post.item == item))).all()
+        )

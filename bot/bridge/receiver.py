@@ -1,0 +1,134 @@
+"""`POST /ringcentral/webhook` (DESIGN §3.3).
+
+RingCentral is a weak sender: a static token in a header, no signature, no timestamp. So:
+the token is compared in constant time with the ones this bridge chose (kept in the
+database, so a subscription made by any process is accepted at once); an authentic
+delivery is stored, deduplicated on its `uuid`, BEFORE the 200; an authentic delivery
+that cannot be read is still answered 200 (a non-200 gets the subscription blacklisted)
+and kept as a dead letter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.clock import Clock
+from bot.metrics import Metrics
+from bot.store import SubscriptionStore
+from bot.store.schema import Delivery
+from bot.store.work import insert_ignoring_duplicates
+
+log = logging.getLogger("bot.bridge.receiver")
+
+# How often an unknown token may make us re-read the tokens from the database.
+TOKEN_REREAD_INTERVAL = 1.0
+
+
+class WebhookReceiver:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        subscriptions: SubscriptionStore,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        on_stored: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._subscriptions = subscriptions
+        self._clock = clock
+        self._metrics = metrics
+        self.on_stored = on_stored
+        self._tokens: set[bytes] = set()
+        self._tokens_read_at = float("-inf")
+
+    async def handle(self, request: web.Request) -> web.Response:
+        validation = request.headers.get("Validation-Token")
+        body = await request.read()  # past the app's client_max_size aiohttp answers 413
+        if not body and validation is not None:
+            # The creation handshake. RingCentral: 200 within 3 s, the header echoed,
+            # Content-Type application/json even with no body, <= 1024 bytes in all.
+            self._metrics.deliveries.labels("handshake").inc()
+            return web.Response(
+                status=200,
+                headers={"Validation-Token": validation, "Content-Type": "application/json"},
+            )
+        token = request.headers.get("Verification-Token") or validation
+        if not token or not await self._authentic(token):
+            self._metrics.deliveries.labels("rejected").inc()
+            log.warning("refused a webhook delivery without a valid verification token")
+            return web.Response(status=403)
+        outcome = await self._store(body)
+        self._metrics.deliveries.labels(outcome).inc()
+        if outcome == "stored":
+            self.on_stored()
+        return web.Response(status=200)
+
+    async def _authentic(self, token: str) -> bool:
+        given = token.encode()
+        if self._matches(given):
+            return True
+        now = self._clock.monotonic()
+        if now - self._tokens_read_at < TOKEN_REREAD_INTERVAL:
+            return False
+        # A subscription made since we last looked (by `subscriptions sync`, or another
+        # process) is accepted at once.
+        self._tokens = {t.encode() for t in await self._subscriptions.tokens()}
+        self._tokens_read_at = now
+        return self._matches(given)
+
+    def _matches(self, given: bytes) -> bool:
+        # Compare with every token, in constant time each, whatever matches first.
+        found = False
+        for known in self._tokens:
+            found |= hmac.compare_digest(given, known)
+        return found
+
+    async def _store(self, body: bytes) -> str:
+        now = datetime.fromtimestamp(self._clock.now(), UTC)
+        uuid, problem = _delivery_uuid(body)
+        state, error = ("pending", None) if problem is None else ("dead", problem)
+        if uuid is None:
+            # Unreadable: keep it once, keyed by its content, for someone to look at.
+            uuid = "dead:" + hashlib.sha256(body).hexdigest()[:40]
+        values = {
+            "uuid": uuid,
+            "received_at": now,
+            "body": body.decode("utf-8", errors="replace"),
+            "state": state,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "error": error,
+        }
+        async with self._sessions.begin() as session:
+            new = await insert_ignoring_duplicates(session, Delivery, values)
+        if not new:
+            return "duplicate"
+        if problem is not None:
+            log.error("dead letter %s: %s", uuid, problem)
+            return "dead_letter"
+        return "stored"
+
+
+def _delivery_uuid(body: bytes) -> tuple[str | None, str | None]:
+    """(uuid, None) for a readable envelope; (uuid or None, why) for a dead letter."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, "body is not JSON"
+    if not isinstance(data, dict):
+        return None, "body is not a JSON object"
+    uuid = data.get("uuid")
+    if not isinstance(uuid, str) or not uuid or len(uuid) > 64:
+        return None, "envelope has no usable uuid"
+    if not isinstance(data.get("event"), str) or not isinstance(data.get("body"), dict):
+        return uuid, "envelope has no event filter or no body"
+    return uuid, None

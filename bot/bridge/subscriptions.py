@@ -1,0 +1,346 @@
+"""The one webhook subscription this server needs, kept alive (DESIGN §3.7, reference §2).
+
+`event_filters()` says what to subscribe to; `SubscriptionManager.sync()` makes RingCentral
+agree: exactly one Active subscription at `PUBLIC_URL/ringcentral/webhook` with those
+filters, renewed before it expires, replaced when it is gone, blacklisted or outdated, and
+the database (`SubscriptionStore`, whose tokens the receiver accepts) kept in step.
+`run()` repeats `sync()` until stopped; a failed round is logged and retried next round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from bot.clock import Clock
+from bot.config import Kind
+from bot.ringcentral import ApiError, RingCentralClient, RingCentralError
+from bot.ringcentral.models.subscriptions import SubscriptionInfo
+from bot.store import SubscriptionRecord, SubscriptionStore
+
+__all__ = [
+    "DEFAULT_EXPIRES_IN",
+    "DEFAULT_RENEW_BEFORE",
+    "WEBHOOK_PATH",
+    "SubscriptionManager",
+    "event_filters",
+    "normalise_filter",
+    "webhook_address",
+]
+
+log = logging.getLogger("bot.bridge.subscriptions")
+
+WEBHOOK_PATH = "/ringcentral/webhook"
+# RingCentral's own default lifetime is about 7 days (reference §2.1); renewing with two
+# days to spare leaves many rounds of `run()` to get it done through an outage.
+DEFAULT_EXPIRES_IN = 7 * 24 * 3600
+DEFAULT_RENEW_BEFORE = 2 * 24 * 3600
+# The token is stored under a placeholder id before RingCentral has named the subscription.
+PENDING = "pending:"
+
+_ACCOUNT = "/restapi/v1.0/account/~"
+_CALL_KINDS = frozenset({"missed_call", "answered_call", "call"})
+# RingCentral answers with `~` replaced by the real account id (reference §2.1).
+_ACCOUNT_ID = re.compile(r"^/restapi/v1\.0/account/[^/?]+")
+
+Progress = Callable[[str], None]
+
+
+class _Say(Protocol):
+    def __call__(self, line: str, level: int = logging.INFO) -> None: ...
+
+
+def webhook_address(public_url: object | None) -> str | None:
+    """PUBLIC_URL + `/ringcentral/webhook` (a path prefix in PUBLIC_URL is kept)."""
+    if public_url is None or not str(public_url):
+        return None
+    return str(public_url).rstrip("/") + WEBHOOK_PATH
+
+
+def event_filters(kinds: Iterable[Kind], extension_ids: Sequence[str]) -> list[str]:
+    """The event filters the routed `kinds` need, per watched extension (DESIGN §3.7).
+
+    Calls come from one account-level telephony-sessions filter when several extensions
+    are watched (one filter instead of one per extension), else from the extension's own.
+    Pager messages arrive only as message-store changes, and so do voicemail updates such
+    as a finished transcript: both need `…/message-store`.
+    """
+    wanted = set(kinds)
+    if not wanted:
+        return []
+    ids = list(dict.fromkeys(extension_ids))
+    if not ids:
+        raise ValueError("event_filters needs at least one extension id")
+    calls = bool(wanted & _CALL_KINDS)
+    account_calls = calls and len(ids) > 1
+    filters = [f"{_ACCOUNT}/telephony/sessions"] if account_calls else []
+    for ext in ids:
+        base = f"{_ACCOUNT}/extension/{ext}"
+        if calls and not account_calls:
+            filters.append(f"{base}/telephony/sessions")
+        if "voicemail" in wanted:
+            filters.append(f"{base}/voicemail")
+        if "fax" in wanted:
+            filters.append(f"{base}/fax?direction=Inbound")
+        if "sms" in wanted:
+            filters.append(f"{base}/message-store/instant?type=SMS")
+        if "voicemail" in wanted or "internal_message" in wanted:
+            filters.append(f"{base}/message-store")
+    return filters
+
+
+def normalise_filter(event_filter: str) -> str:
+    """The filter with its account id written `~`, as we ask for it: RingCentral answers
+    with real ids (reference §2.1). Extension ids are real on both sides already."""
+    return _ACCOUNT_ID.sub(_ACCOUNT, event_filter, count=1)
+
+
+class SubscriptionManager:
+    """Keeps exactly one webhook subscription for this server at RingCentral."""
+
+    def __init__(
+        self,
+        rc: RingCentralClient,
+        store: SubscriptionStore,
+        *,
+        address: str | None,
+        filters: Sequence[str],
+        clock: Clock,
+        expires_in: int = DEFAULT_EXPIRES_IN,
+        renew_before: float = DEFAULT_RENEW_BEFORE,
+        pending_grace: float = 120.0,
+    ) -> None:
+        self._rc = rc
+        self._store = store
+        self._address = address
+        self._filters = list(dict.fromkeys(filters))
+        self._wanted = frozenset(normalise_filter(f) for f in self._filters)
+        self._clock = clock
+        self._expires_in = expires_in
+        self._renew_before = renew_before
+        # How long a token stored for a creation in progress shields unknown subscriptions
+        # at our address: another process may have created one and not yet recorded it.
+        self._pending_grace = pending_grace
+
+    @property
+    def address(self) -> str | None:
+        return self._address
+
+    @property
+    def filters(self) -> list[str]:
+        return list(self._filters)
+
+    async def sync(self, progress: Progress | None = None) -> list[str]:
+        """Make RingCentral and the store agree with the config; return what was done,
+        one line each (also passed to `progress` as it happens, and logged).
+
+        Raises RingCentralError when RingCentral refuses (what was done before stays done).
+        """
+        lines: list[str] = []
+
+        def say(line: str, level: int = logging.INFO) -> None:
+            lines.append(line)
+            log.log(level, "%s", line)
+            if progress is not None:
+                progress(line)
+
+        if self._address is None:
+            say(
+                "PUBLIC_URL is not set: no webhook subscription, so RingCentral events "
+                "will not reach this server",
+                logging.WARNING,
+            )
+            return lines
+        listing = await self._rc.subscriptions.list()
+        at_rc = {s.id: s for s in listing.records}
+        records = {r.id: r for r in await self._store.all()}
+        shielded = await self._forget_gone(records, at_rc, say)
+        keep: list[SubscriptionInfo] = []
+        for sub in listing.records:
+            record = records.get(sub.id)
+            reason = self._fault(sub, record, shielded)
+            if reason is None and record is not None:
+                keep.append(sub)
+            elif reason:
+                await self._delete(sub.id, say, f"deleted subscription {sub.id}: {reason}")
+        # Several processes may each have created one: every one of them keeps the newest.
+        keep.sort(key=lambda s: (s.creation_time or datetime.min.replace(tzinfo=UTC), s.id))
+        for extra in keep[:-1]:
+            await self._delete(extra.id, say, f"deleted duplicate subscription {extra.id}")
+        if not self._filters:
+            say("no notification kind is routed: no webhook subscription needed")
+            return lines
+        if keep and await self._keep(keep[-1], records[keep[-1].id], say):
+            return lines
+        await self._create(say)
+        return lines
+
+    async def run(self, stop: asyncio.Event, interval: float) -> None:
+        """`sync()` every `interval` seconds of the injected clock until `stop` is set.
+        A failed round never ends the loop: it is logged and tried again next round."""
+        while not stop.is_set():
+            try:
+                await self.sync()
+            except RingCentralError as exc:
+                log.warning("subscription sync failed, retrying in %.0f s: %s", interval, exc)
+            except Exception:
+                log.exception("subscription sync crashed, retrying in %.0f s", interval)
+            await self._pause(stop, interval)
+
+    # -- the steps of sync() ------------------------------------------------------------
+
+    async def _forget_gone(
+        self,
+        records: dict[str, SubscriptionRecord],
+        at_rc: dict[str, SubscriptionInfo],
+        say: _Say,
+    ) -> bool:
+        """Drop records RingCentral no longer has (deleted, expired, or a creation that
+        never finished); True while a recent creation may still be in progress."""
+        now = self._clock.now()
+        shielded = False
+        for record in list(records.values()):
+            if record.id in at_rc:
+                continue
+            if record.id.startswith(PENDING):
+                if now - record.created_at.timestamp() < self._pending_grace:
+                    shielded = True
+                    continue
+            else:
+                say(f"forgot subscription {record.id}: RingCentral no longer has it")
+            await self._store.delete(record.id)
+            del records[record.id]
+        return shielded
+
+    def _fault(
+        self, sub: SubscriptionInfo, record: SubscriptionRecord | None, shielded: bool
+    ) -> str | None:
+        """Why `sub` must go ("" to leave it alone: not ours), or None when it may stay."""
+        at_ours = sub.delivery_mode.address == self._address
+        if record is None:
+            if not at_ours or shielded:
+                return ""  # another app's or server's (RingCentral lists all of this user+app)
+            # Deliveries would carry a token no server here knows: every one refused.
+            return f"at {self._address} but its verification token is not in the database"
+        if not at_ours:
+            return f"made by this bridge for an old address {sub.delivery_mode.address}"
+        if not sub.is_active:
+            # RingCentral: a blacklisted subscription stays so; delete it and create anew.
+            why = sub.blacklisted_data.reason if sub.blacklisted_data else None
+            return f"{sub.status}" + (f" ({why})" if why else "")
+        if frozenset(normalise_filter(f) for f in sub.event_filters) != self._wanted:
+            return "its event filters no longer match the config"
+        return None
+
+    async def _keep(self, sub: SubscriptionInfo, record: SubscriptionRecord, say: _Say) -> bool:
+        """Renew `sub` if it expires soon; False when it vanished meanwhile."""
+        for disabled in sub.disabled_filters:
+            say(
+                f"warning: RingCentral does not deliver {disabled.filter}: "
+                f"{disabled.reason or ''} {disabled.message or ''}".rstrip(),
+                logging.WARNING,
+            )
+        left = _seconds_left(sub, self._clock.now())
+        if left > self._renew_before:
+            say(f"subscription {sub.id} is active until {_when(sub)}", logging.DEBUG)
+            if (record.status, record.expires_at) != (sub.status, sub.expiration_time):
+                await self._save(sub, record.verification_token, record.created_at)
+            return True
+        try:
+            renewed = await self._rc.subscriptions.renew(sub.id)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            await self._store.delete(sub.id)
+            say(f"forgot subscription {sub.id}: RingCentral no longer has it")
+            return False
+        await self._save(renewed, record.verification_token, record.created_at)
+        say(f"renewed subscription {sub.id}: active until {_when(renewed)}")
+        return True
+
+    async def _create(self, say: _Say) -> None:
+        assert self._address is not None
+        token = secrets.token_urlsafe(32)  # 43 characters; RingCentral takes up to 64
+        placeholder = PENDING + secrets.token_hex(8)
+        created_at = datetime.fromtimestamp(self._clock.now(), UTC)
+        # Stored first: RingCentral may deliver as soon as the handshake passes, before it
+        # answers us, and every process must already accept that token.
+        await self._store.save(
+            SubscriptionRecord(
+                id=placeholder,
+                address=self._address,
+                verification_token=token,
+                filters=tuple(self._filters),
+                expires_at=None,
+                status="Pending",
+                created_at=created_at,
+            )
+        )
+        try:
+            sub = await self._rc.subscriptions.create(
+                self._filters,
+                self._address,
+                verification_token=token,
+                expires_in=self._expires_in,
+            )
+        except Exception:
+            await self._store.delete(placeholder)
+            raise
+        await self._save(sub, token, created_at)
+        await self._store.delete(placeholder)
+        say(
+            f"created subscription {sub.id} at {self._address}: "
+            f"{len(sub.event_filters)} event filters, active until {_when(sub)}"
+        )
+
+    async def _delete(self, subscription_id: str, say: _Say, line: str) -> None:
+        try:
+            await self._rc.subscriptions.delete(subscription_id)
+        except ApiError as exc:
+            if exc.status != 404:  # already gone is what we wanted
+                raise
+        await self._store.delete(subscription_id)
+        say(line)
+
+    async def _save(self, sub: SubscriptionInfo, token: str, created_at: datetime) -> None:
+        await self._store.save(
+            SubscriptionRecord(
+                id=sub.id,
+                address=sub.delivery_mode.address or self._address or "",
+                verification_token=token,
+                filters=tuple(sub.event_filters),
+                expires_at=sub.expiration_time,
+                status=sub.status,
+                created_at=sub.creation_time or created_at,
+            )
+        )
+
+    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
+        stopped = asyncio.ensure_future(stop.wait())
+        slept = asyncio.ensure_future(self._clock.sleep(seconds))
+        try:
+            await asyncio.wait({stopped, slept}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (stopped, slept):
+                task.cancel()
+            await asyncio.gather(stopped, slept, return_exceptions=True)
+
+
+def _seconds_left(sub: SubscriptionInfo, now: float) -> float:
+    # RingCentral's `expiresIn` is the lifetime left when it answered (its examples: 687 s
+    # left of a 900 s subscription), which no clock skew between us and it can distort.
+    if sub.expires_in is not None:
+        return float(sub.expires_in)
+    if sub.expiration_time is not None:
+        return sub.expiration_time.timestamp() - now
+    return 0.0  # no expiry given: renew, which answers with one
+
+
+def _when(sub: SubscriptionInfo) -> str:
+    moment = sub.expiration_time
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "unknown"

@@ -1,0 +1,67 @@
+"""What the Slack actions read and change of posted notifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.store.schema import Post, Thread
+
+
+@dataclass(frozen=True, slots=True)
+class PostedNotice:
+    id: int
+    channel: str
+    ts: str | None
+    notice: str  # JSON, bot.slack.notices.load_notice
+    handled_by: str | None
+    handled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    company_number: str
+    other_number: str
+
+
+class Posts:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def find(self, kind: str, item: str, channel: str) -> PostedNotice | None:
+        async with self._sessions() as session:
+            row = (
+                await session.scalars(
+                    select(Post).where(
+                        Post.kind == kind, Post.item == item, Post.channel == channel
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        return PostedNotice(row.id, row.channel, row.ts, row.notice, row.handled_by, row.handled_at)
+
+    async def mark_handled(self, post_id: int, user_id: str, at: datetime) -> bool:
+        """Record the handler unless someone was first; True when this call did."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Post)
+                .where(Post.id == post_id, Post.handled_by.is_(None))
+                .values(handled_by=user_id, handled_at=at)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def conversation(self, channel: str, thread_ts: str) -> Conversation | None:
+        """The SMS conversation whose Slack thread this is, if it is one."""
+        async with self._sessions() as session:
+            thread = (
+                await session.scalars(
+                    select(Thread).where(Thread.channel == channel, Thread.thread_ts == thread_ts)
+                )
+            ).first()
+        if thread is None:
+            return None
+        return Conversation(thread.company_number, thread.other_number)

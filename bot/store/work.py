@@ -1,0 +1,82 @@
+"""The work tables (inbox, posts, uploads) and how a process claims rows of them.
+
+A claim sets `claimed_until` (a lease) on rows that are due and not leased, in one
+statement: `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING *` on
+PostgreSQL, so several processes never take the same row; on SQLite (one process; writers
+are serialised) the same statement without the lock clause, which SQLAlchemy drops there.
+A process that dies holding a lease lets it run out; the row is then due again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot.store.schema import Base, Delivery, Post, Upload, UTCDateTime
+
+__all__ = ["claim", "insert_ignoring_duplicates", "pending_depth"]
+
+Row = TypeVar("Row", Delivery, Post, Upload)
+
+
+async def claim(
+    session: AsyncSession,
+    model: type[Row],
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    states: Sequence[str] = ("pending",),
+    where: ColumnElement[bool] | None = None,
+) -> list[Row]:
+    """Lease up to `limit` due rows of `model` in `states`, oldest first."""
+    due = and_(
+        model.state.in_(states),
+        model.next_attempt_at <= now,
+        or_(model.claimed_until.is_(None), model.claimed_until < now),
+    )
+    if where is not None:
+        due = and_(due, where)
+    candidates = (
+        select(model.id)
+        .where(due)
+        .order_by(model.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(model)
+        .where(model.id.in_(candidates.scalar_subquery()))
+        .values(claimed_until=now + lease)
+        .returning(model)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await session.scalars(statement)).all())
+    rows.sort(key=lambda row: row.id)
+    return rows
+
+
+async def insert_ignoring_duplicates(
+    session: AsyncSession, model: type[Base], values: dict[str, Any]
+) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when the row is new."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values(**values).on_conflict_do_nothing()
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def pending_depth(engine: AsyncEngine, now: datetime) -> tuple[int, float]:
+    """Deliveries not yet dispatched, and the age in seconds of the oldest."""
+    oldest_received = func.min(Delivery.received_at, type_=UTCDateTime)
+    query = select(func.count(Delivery.id), oldest_received).where(Delivery.state == "pending")
+    async with engine.connect() as conn:
+        count, oldest = (await conn.execute(query)).one()
+    age = (now - oldest).total_seconds() if oldest is not None else 0.0
+    return int(count), max(0.0, age)
