@@ -1,0 +1,507 @@
+"""The bridge on loopback for benchmarks: both simulators, the real server, a Slack client.
+
+Three parts, each usable alone by future benchmarks:
+
+- `Simulators`: the RingCentral and Slack simulators, served in a *child process* of their
+  own (wall clock, RingCentral rate limits raised, no OpenAPI validation), so that the work
+  they do for the bridge does not sit in the same event loop as the client that measures.
+  The parent talks to the child over a pipe: it gets the URLs and credentials, asks for
+  response_urls, and reads counts (requests made, replies received).
+- `ServerProcess` (`python -m bot serve` with env vars pointing at the simulators, as a
+  deployment runs it) and `InProcessServer` (`create_app` in this process's event loop):
+  both expose `url`, `start()`, `close()` and `metrics_text()`.
+- `SlashClient`: sends signed slash commands as Slack does and times each one from the
+  moment the request is sent until the whole response is read.
+
+Everything listens on 127.0.0.1 and every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiohttp
+
+HOST = "127.0.0.1"
+CHANNEL = "C0GENERAL"
+USER = "U0ALICE"
+READY_TIMEOUT = 20.0  # seconds for a server to answer /healthz
+PIPE_TIMEOUT = 30.0  # seconds for the simulator process to answer a request
+STOP_TIMEOUT = 10.0  # seconds for a server to exit after SIGTERM (RELIABILITY R17)
+
+# Per minute; high enough that nothing in a benchmark is ever throttled by the simulator.
+RAISED_LIMITS: Mapping[str, int] = {
+    "Light": 1_000_000,
+    "Medium": 1_000_000,
+    "Heavy": 1_000_000,
+    "Auth": 10_000,
+    "sms": 1_000_000,
+}
+
+
+# -- the simulators, in a child process -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    latency: float = 0.0  # seconds the RingCentral simulator adds to every request
+    ringout_caller_after: float = 0.2  # seconds until a simulated RingOut's first leg answers
+    ringout_callee_after: float = 0.2  # then until the second leg answers
+    limits: Mapping[str, int] = field(default_factory=lambda: dict(RAISED_LIMITS))
+
+
+@dataclass(frozen=True)
+class SimInfo:
+    """What a server needs to reach the simulators (simulator credentials only)."""
+
+    rc_server_url: str
+    rc_media_url: str
+    rc_client_id: str
+    rc_client_secret: str
+    rc_jwt: str
+    slack_api_url: str
+    slack_bot_token: str
+    slack_signing_secret: str
+
+    def server_env(self) -> dict[str, str]:
+        return {
+            "SLACK_BOT_TOKEN": self.slack_bot_token,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
+            "SLACK_API_URL": self.slack_api_url,
+            "RINGCENTRAL_SERVER_URL": self.rc_server_url,
+            "RINGCENTRAL_MEDIA_URL": self.rc_media_url,
+            "RINGCENTRAL_CLIENT_ID": self.rc_client_id,
+            "RINGCENTRAL_CLIENT_SECRET": self.rc_client_secret,
+            "RINGCENTRAL_JWT": self.rc_jwt,
+        }
+
+
+@dataclass(frozen=True)
+class SimStats:
+    rc_requests: int
+    rc_statuses: dict[int, int]
+    rc_endpoints: dict[str, int]
+    slack_api_calls: int
+    response_posts: dict[str, int]  # response_url -> posts received
+
+    @property
+    def replies(self) -> int:
+        return sum(self.response_posts.values())
+
+
+_ID = re.compile(r"/(?!v1\.0/)(?=[^/]*\d)[^/]+")
+
+
+def endpoint(method: str, path: str) -> str:
+    """`GET /restapi/v1.0/account/~/extension/~/call-log` with ids folded to `{id}`."""
+    return f"{method} {_ID.sub('/{id}', path)}"
+
+
+def _sim_process(conn: Connection, options: SimOptions) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    asyncio.run(_sim_main(conn, options))
+
+
+async def _sim_main(conn: Connection, options: SimOptions) -> None:
+    from bot.sim.ringcentral import RingCentralSimulator
+    from bot.sim.slack import SlackSimulator
+
+    rc = RingCentralSimulator(latency=options.latency)  # wall clock; no openapi_path
+    for group, limit in options.limits.items():
+        rc.set_limit(group, limit)
+    script = rc.ringout_script()
+    script.caller_after = options.ringout_caller_after
+    script.callee_after = options.ringout_callee_after
+    slack = SlackSimulator()
+    slack.add_channel(CHANNEL, "general", member=True)
+    slack.add_user(USER, "alice", real_name="Alice Example", display_name="Alice")
+    loop = asyncio.get_running_loop()
+    async with rc.serve(HOST), slack.serve():
+        conn.send(
+            SimInfo(
+                rc_server_url=rc.server_url,
+                rc_media_url=rc.media_url,
+                rc_client_id=rc.client_id,
+                rc_client_secret=rc.client_secret,
+                rc_jwt=rc.jwt,
+                slack_api_url=slack.api_url,
+                slack_bot_token=slack.tokens[0],
+                slack_signing_secret=slack.signing_secret,
+            )
+        )
+        allocated: list[str] = []
+        while True:
+            try:
+                op, arg = await loop.run_in_executor(None, conn.recv)
+            except EOFError:
+                return  # the parent is gone
+            if op == "urls":
+                urls = [slack.response_url(channel_id=CHANNEL, user_id=USER) for _ in range(arg)]
+                allocated.extend(urls)
+                conn.send(urls)
+            elif op == "stats":
+                requests = list(rc.requests)
+                conn.send(
+                    SimStats(
+                        rc_requests=len(requests),
+                        rc_statuses=dict(Counter(r.status for r in requests)),
+                        rc_endpoints=dict(Counter(endpoint(r.method, r.path) for r in requests)),
+                        slack_api_calls=len(slack.calls()),
+                        response_posts={u: len(slack.responses(u)) for u in allocated},
+                    )
+                )
+            else:
+                conn.send(None)
+                return
+
+
+class Simulators:
+    """The simulators' child process, seen from the parent."""
+
+    def __init__(self, options: SimOptions | None = None) -> None:
+        self.options = options or SimOptions()
+        self._conn: Connection | None = None
+        self._process: Any = None
+        self._info: SimInfo | None = None
+
+    @property
+    def info(self) -> SimInfo:
+        if self._info is None:
+            raise RuntimeError("Simulators not started")
+        return self._info
+
+    async def start(self) -> SimInfo:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._process = ctx.Process(
+            target=_sim_process, args=(child, self.options), name="bench-sims", daemon=True
+        )
+        self._process.start()
+        child.close()
+        self._conn = parent
+        info = await self._recv()
+        assert isinstance(info, SimInfo)
+        self._info = info
+        return info
+
+    async def _recv(self) -> Any:
+        conn = self._conn
+        assert conn is not None
+        try:
+            ready = await asyncio.to_thread(conn.poll, PIPE_TIMEOUT)
+            if not ready:
+                raise TimeoutError(f"simulator process silent for {PIPE_TIMEOUT} s")
+            return conn.recv()
+        except EOFError:
+            raise RuntimeError("the simulator process exited (its traceback is above)") from None
+
+    async def _ask(self, op: str, arg: Any = None) -> Any:
+        assert self._conn is not None
+        self._conn.send((op, arg))
+        return await self._recv()
+
+    async def response_urls(self, count: int) -> list[str]:
+        urls = await self._ask("urls", count)
+        assert isinstance(urls, list)
+        return [str(u) for u in urls]
+
+    async def stats(self) -> SimStats:
+        stats = await self._ask("stats")
+        assert isinstance(stats, SimStats)
+        return stats
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError, EOFError, TimeoutError):
+                await self._ask("stop")
+            self._conn.close()
+            self._conn = None
+        if self._process is not None:
+            await asyncio.to_thread(self._process.join, 5.0)
+            if self._process.is_alive():
+                self._process.terminate()
+                await asyncio.to_thread(self._process.join, 5.0)
+            self._process = None
+
+
+# -- the server ----------------------------------------------------------------------------
+
+
+class Server(Protocol):
+    mode: str
+    url: str  # the base URL, e.g. http://127.0.0.1:40123
+    ready_seconds: float
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# Settings the server reads from the environment; a benchmark sets its own.
+_SERVER_ENV_PREFIXES = ("SLACK_", "RINGCENTRAL_")
+_SERVER_ENV_NAMES = {"DATABASE_URL", "BRIDGE_CONFIG", "DEFAULT_CHANNEL", "PUBLIC_URL", "DYNO"}
+
+
+async def wait_ready(url: str, within: float = READY_TIMEOUT) -> float:
+    """Poll `url`/healthz until it answers 200; return the seconds it took."""
+    started = time.perf_counter()
+    deadline = started + within
+    async with aiohttp.ClientSession() as session:
+        while time.perf_counter() < deadline:
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with session.get(f"{url}/healthz") as resp:
+                    if resp.status == 200:
+                        return time.perf_counter() - started
+            await asyncio.sleep(0.02)
+    raise TimeoutError(f"{url}/healthz did not answer 200 within {within} s")
+
+
+class ServerProcess:
+    """`python -m bot serve` in a subprocess, configured by environment variables only."""
+
+    mode = "subprocess"
+
+    def __init__(self, info: SimInfo, *, extra_env: Mapping[str, str] | None = None) -> None:
+        self._info = info
+        self._extra_env = dict(extra_env or {})
+        self._dir = tempfile.TemporaryDirectory(prefix="ringbridge-bench-")
+        self._port = free_port()
+        self.url = f"http://{HOST}:{self._port}"
+        self.ready_seconds = 0.0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_path = Path(self._dir.name) / "server.log"
+
+    def _env(self) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(_SERVER_ENV_PREFIXES) and k not in _SERVER_ENV_NAMES
+        }
+        env.update(self._info.server_env())
+        env.update(
+            HOST=HOST,
+            PORT=str(self._port),
+            DATABASE_URL=f"sqlite:///{self._dir.name}/bench.db",
+            LOG_LEVEL="WARNING",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self._extra_env)
+        return env
+
+    async def start(self) -> None:
+        started = time.perf_counter()
+        with self._log_path.open("wb") as log:
+            # The working directory is empty: no stray .env or bridge.toml is read.
+            self._proc = subprocess.Popen(  # noqa: ASYNC220 - starting is instant
+                [sys.executable, "-m", "bot", "serve"],
+                cwd=self._dir.name,
+                env=self._env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            await wait_ready(self.url)
+        except TimeoutError:
+            raise RuntimeError(f"server did not start; its log:\n{self.log_tail()}") from None
+        self.ready_seconds = time.perf_counter() - started
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self._log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    async def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(proc.wait, STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                await asyncio.to_thread(proc.wait, STOP_TIMEOUT)
+        self._dir.cleanup()
+
+
+class InProcessServer:
+    """`create_app` served by this process's event loop (the client shares that loop)."""
+
+    mode = "in-process"
+
+    def __init__(self, info: SimInfo) -> None:
+        self._info = info
+        self._dir = tempfile.TemporaryDirectory(prefix="ringbridge-bench-")
+        self.url = ""
+        self.ready_seconds = 0.0
+        self._runner: Any = None
+
+    async def start(self) -> None:
+        from aiohttp import web
+
+        from bot.config import BridgeConfig, Settings
+        from bot.server import create_app
+
+        started = time.perf_counter()
+        settings = Settings(
+            _env_file=None,  # no .env: only what is given here
+            slack_bot_token=self._info.slack_bot_token,
+            slack_signing_secret=self._info.slack_signing_secret,
+            slack_api_url=self._info.slack_api_url,
+            ringcentral_server_url=self._info.rc_server_url,
+            ringcentral_media_url=self._info.rc_media_url,
+            ringcentral_client_id=self._info.rc_client_id,
+            ringcentral_client_secret=self._info.rc_client_secret,
+            ringcentral_jwt=self._info.rc_jwt,
+            database_url=f"sqlite:///{self._dir.name}/bench.db",
+        )
+        runner = web.AppRunner(create_app(settings, BridgeConfig()), access_log=None)
+        await runner.setup()
+        self._runner = runner
+        site = web.TCPSite(runner, HOST, 0)
+        await site.start()
+        self.url = f"http://{HOST}:{runner.addresses[0][1]}"
+        await wait_ready(self.url)
+        self.ready_seconds = time.perf_counter() - started
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self._dir.cleanup()
+
+
+async def metrics_text(server_url: str) -> str:
+    async with aiohttp.ClientSession() as session, session.get(f"{server_url}/metrics") as resp:
+        return await resp.text()
+
+
+def metric_value(text: str, name: str) -> float:
+    """The sum of the samples of `name` (any labels) in a Prometheus text exposition."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+# -- the client ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ack:
+    status: int
+    body: bytes
+    seconds: float  # request sent -> response read
+
+
+class SlashClient:
+    """Signed slash commands over keep-alive loopback connections (at most `connections`)."""
+
+    def __init__(self, info: SimInfo, *, connections: int = 8) -> None:
+        from bot.sim.slack import SlackSimulator
+
+        # Not served: only its signing (`sign`) is used, exactly as the simulator signs.
+        self._signer = SlackSimulator(
+            signing_secret=info.slack_signing_secret, token=info.slack_bot_token
+        )
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> SlashClient:
+        connector = aiohttp.TCPConnector(limit=self._connections, force_close=False)
+        self._session = aiohttp.ClientSession(connector=connector)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def build(self, command: str, text: str, response_url: str) -> bytes:
+        from bot.sim._slack_inbound import command_body
+        from bot.sim.slack import slack_encode
+
+        ws = self._signer.workspace
+        fields = {
+            "token": "sim-verification-token",
+            "team_id": ws.identity.team_id,
+            "team_domain": ws.identity.domain,
+            "channel_id": CHANNEL,
+            "channel_name": "general",
+            "user_id": USER,
+            "user_name": "alice",
+            "command": command,
+            "text": slack_encode(text),
+            "api_app_id": ws.identity.app_id,
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": ws.issue_trigger(),
+        }
+        return command_body(fields)
+
+    async def send(self, url: str, command: str, text: str, response_url: str) -> Ack:
+        """POST the command to `url`; the timer covers only the HTTP exchange."""
+        assert self._session is not None, "use `async with SlashClient(...)`"
+        body = self.build(command, text, response_url)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            **self._signer.sign(body),
+        }
+        started = time.perf_counter()
+        async with self._session.post(url, data=body, headers=headers) as resp:
+            answer = await resp.read()
+            elapsed = time.perf_counter() - started
+            return Ack(resp.status, answer, elapsed)
+
+
+# -- figures ---------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default); `q` in [0, 100]."""
+    if not sorted_values:
+        return float("nan")
+    pos = (len(sorted_values) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
+
+
+def latency_summary(seconds: list[float]) -> dict[str, float | int]:
+    ms = sorted(s * 1000 for s in seconds)
+    if not ms:
+        return {"n": 0}
+    return {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 50), 3),
+        "p90_ms": round(percentile(ms, 90), 3),
+        "p99_ms": round(percentile(ms, 99), 3),
+        "max_ms": round(ms[-1], 3),
+        "mean_ms": round(sum(ms) / len(ms), 3),
+    }
