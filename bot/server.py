@@ -40,7 +40,8 @@ from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
 from bot.slack.app import build_bolt_app
 from bot.slack.deps import SlackDeps
-from bot.store import AuditLog, Posts, SubscriptionStore, connect, create_schema
+from bot.store import AuditLog, Posts, SubscriptionStore, connect
+from bot.store.migrate import ensure_schema
 from bot.store.work import pending_depth
 from bot.tasks import Tasks
 from bot.wiring import ringcentral_client
@@ -100,7 +101,7 @@ def create_app(
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     settings, clock = app[SETTINGS], app[CLOCK]
     engine = connect(settings.sqlalchemy_url)
-    await create_schema(engine)
+    await ensure_schema(engine)
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),

@@ -91,11 +91,10 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 async def engine(tmp_path: Path) -> Any:
     """A fresh database with the schema (see `database_url`)."""
-    from bot.store import Base, connect, create_schema
+    from bot.store import connect, create_schema
 
     db = connect(database_url(tmp_path))
-    async with db.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
+    await _drop_everything(db)
     await create_schema(db)
     yield db
     await db.dispose()
@@ -117,14 +116,25 @@ async def rc_sim(clock: FakeClock) -> AsyncIterator[RingCentralSimulator]:
 @pytest.fixture
 async def bridge(rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path) -> Any:
     """The real server between both simulators (tests/bridge.py)."""
-    from bot.store import Base, connect
+    from bot.store import connect, create_schema
     from tests.bridge import running_bridge
 
     url = database_url(tmp_path)
-    if url.startswith("postgresql"):  # a clean schema for each test
+    if url.startswith("postgresql"):  # a clean schema for each test, migrated as released
         db = connect(url)
-        async with db.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
+        await _drop_everything(db)
+        await create_schema(db)
         await db.dispose()
     async with running_bridge(rc_sim, clock, database_url=url) as running:
         yield running
+
+
+async def _drop_everything(engine: Any) -> None:
+    """Every table of the bridge, and Alembic's version table, gone (PostgreSQL runs)."""
+    from sqlalchemy import text
+
+    from bot.store import Base
+
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))

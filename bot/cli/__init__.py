@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import api, demo, manifest, serve, subscriptions
+from bot.cli import api, db, demo, manifest, serve, subscriptions
 from bot.cli._common import EXIT_USAGE
 from bot.config import ConfigError
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_parser(commands)
     subscriptions.add_parser(commands)
     manifest.add_parser(commands)
+    db.add_parser(commands)
     return parser
 
 

@@ -9,10 +9,13 @@ import signal
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli._common import EXIT_OK
-from bot.config import load_bridge_config, load_settings
+from bot.config import ConfigError, load_bridge_config, load_settings
 from bot.server import create_app
+from bot.store import connect
+from bot.store.migrate import SchemaOutOfDate, ensure_schema
 
 log = logging.getLogger("bot.serve")
 
@@ -28,6 +31,15 @@ async def run(_args: argparse.Namespace) -> int:
     settings = load_settings()
     bridge = load_bridge_config(settings.bridge_config)
     logging.getLogger().setLevel(settings.log_level)
+    engine = connect(settings.sqlalchemy_url)
+    try:
+        await ensure_schema(engine)
+    except SchemaOutOfDate as exc:
+        raise ConfigError(f"DATABASE_URL: {exc}") from None
+    except (OSError, SQLAlchemyError) as exc:
+        raise ConfigError(f"DATABASE_URL: cannot open the database: {type(exc).__name__}") from None
+    finally:
+        await engine.dispose()
     app = create_app(settings, bridge)
     if not bridge.routes and not settings.default_channel:
         log.warning(

@@ -5,8 +5,6 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.store.schema import Base
-
 
 def connect(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine for an async SQLAlchemy URL (`sqlite+aiosqlite://…`, `postgresql+asyncpg://…`)."""
@@ -28,5 +26,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    """The schema at its latest migration (tests; SQLite at `serve` start)."""
+    from bot.store.migrate import upgrade
+
+    await upgrade(engine)

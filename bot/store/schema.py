@@ -173,3 +173,25 @@ class Subscription(Base):
     expires_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+
+
+class Token(Base):
+    """The RingCentral session of one identity (the service user), shared by every process
+    so that all of them use one session and refresh it once (RELIABILITY §3)."""
+
+    __tablename__ = "tokens"
+
+    identity: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[str | None] = mapped_column(Text)  # TokenSet as JSON; None when cleared
+    updated_at: Mapped[datetime]
+
+
+class Penalty(Base):
+    """A RingCentral rate-limit penalty: nothing goes to `group` for `identity` until
+    `until`, from any process (every request during a penalty restarts it)."""
+
+    __tablename__ = "penalties"
+
+    identity: Mapped[str] = mapped_column(String(64), primary_key=True)
+    group: Mapped[str] = mapped_column(String(32), primary_key=True)
+    until: Mapped[datetime]
