@@ -212,3 +212,10 @@ def page_buttons(
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def newest_first(moment: datetime | None) -> float:
+    """Sort key putting the latest first and undated records last."""
+    if moment is None:
+        return float("inf")
+    return -(moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

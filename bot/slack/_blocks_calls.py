@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 
 from slack_sdk.models.blocks import Block, SectionBlock
 
@@ -18,6 +17,7 @@ from ._blocks_base import (
     context,
     duration,
     mrkdwn,
+    newest_first,
     pack,
     page_buttons,
     party,
@@ -45,7 +45,7 @@ def call_log_page(
     """A page of calls, newest first: direction, from → to, time, duration, result and
     markers; Previous/Next buttons (action `calllog_page`, left out when None). Stays within
     Slack's limits whatever the count, saying how many it shows when it cannot show all."""
-    ordered = sorted(records, key=_newest_first)
+    ordered = sorted(records, key=lambda record: newest_first(record.start_time))
     intro = section(f"*Calls* — {clip(description, 500)}")
     buttons = page_buttons(CALLLOG_ACTION, prev_value, next_value)
     if not ordered:
@@ -113,13 +113,6 @@ def call_detail(record: CallLogRecord, *, region: str) -> Reply:
 
 
 # --- pieces ------------------------------------------------------------------------------
-
-
-def _newest_first(record: CallLogRecord) -> float:
-    moment = record.start_time
-    if moment is None:
-        return float("inf")
-    return -(moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _party(p: CallLogParty | None, region: str, *, location: bool = False) -> str:

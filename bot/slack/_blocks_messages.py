@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 
 from slack_sdk.models.blocks import Block, SectionBlock
 
@@ -20,6 +19,7 @@ from ._blocks_base import (
     context,
     duration,
     mrkdwn,
+    newest_first,
     one_line,
     pack,
     page_buttons,
@@ -58,7 +58,7 @@ def message_list(
 ) -> Reply:
     """A page of messages, newest first, with Previous/Next buttons (action `sms_list_page`,
     values opaque to us; a button is left out when its value is None)."""
-    records = sorted(page.records, key=_newest_first)
+    records = sorted(page.records, key=lambda message: newest_first(message.creation_time))
     intro = section(f"*Messages* — {clip(description, 500)}")
     buttons = page_buttons(SMS_LIST_ACTION, prev_value, next_value)
     if not records:
@@ -119,13 +119,6 @@ def message_detail(message: MessageRecord, *, region: str, transcript: str | Non
 
 
 # --- pieces ------------------------------------------------------------------------------
-
-
-def _newest_first(message: MessageRecord) -> float:
-    moment = message.creation_time
-    if moment is None:
-        return float("inf")
-    return -(moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _kind(message: MessageRecord) -> str:
