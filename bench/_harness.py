@@ -6,7 +6,9 @@ Three parts, each usable alone by future benchmarks:
   own (wall clock, RingCentral rate limits raised, no OpenAPI validation), so that the work
   they do for the bridge does not sit in the same event loop as the client that measures.
   The parent talks to the child over a pipe: it gets the URLs and credentials, asks for
-  response_urls, and reads counts (requests made, replies received).
+  response_urls, and reads counts (requests made, replies received); tests also drive
+  faults and events through it (Slack failures, "store then fail", an incoming SMS) and
+  read what the simulators hold (subscriptions, Slack calls and messages).
 - `ServerProcess` (`python -m bot serve` with env vars pointing at the simulators, as a
   deployment runs it) and `InProcessServer` (`create_app` in this process's event loop):
   both expose `url`, `start()`, `close()` and `metrics_text()`.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import multiprocessing
 import os
 import re
@@ -128,7 +131,7 @@ async def _sim_main(conn: Connection, options: SimOptions) -> None:
     script = rc.ringout_script()
     script.caller_after = options.ringout_caller_after
     script.callee_after = options.ringout_callee_after
-    slack = SlackSimulator()
+    slack = _faulty_slack(SlackSimulator)()
     slack.add_channel(CHANNEL, "general", member=True)
     slack.add_user(USER, "alice", real_name="Alice Example", display_name="Alice")
     loop = asyncio.get_running_loop()
@@ -166,9 +169,107 @@ async def _sim_main(conn: Connection, options: SimOptions) -> None:
                         response_posts={u: len(slack.responses(u)) for u in allocated},
                     )
                 )
+            elif op in _TEST_OPS:
+                try:
+                    conn.send(await _test_op(op, arg, rc, slack))
+                except Exception as exc:  # the parent raises it; the child keeps serving
+                    conn.send(SimFailure(f"{op}: {type(exc).__name__}: {exc}"))
             else:
                 conn.send(None)
                 return
+
+
+@dataclass(frozen=True)
+class SimFailure:
+    """A test operation the simulator process could not do (raised in the parent)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    method: str
+    status: int  # HTTP status answered
+    ok: bool  # the answer's "ok"
+
+
+# Operations for tests, answered by the child; anything else (e.g. "stop") ends it.
+_TEST_OPS = frozenset(
+    {
+        "slack_fail",
+        "slack_store_then_fail",
+        "slack_clear_faults",
+        "slack_calls",
+        "slack_messages",
+        "rc_subscriptions",
+        "rc_incoming_sms",
+    }
+)
+
+
+def _faulty_slack(base: type[Any]) -> type[Any]:
+    """`base` (the SlackSimulator) with one more fault: "store then fail" — the method does
+    its work (a chat.postMessage is stored in the channel) and the answer is a 5xx anyway,
+    as when Slack acts and its answer is lost (RELIABILITY R2: the post→commit window)."""
+
+    class FaultySlack(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.after_faults: list[list[Any]] = []  # [method, status, remaining or -1]
+
+        def _dispatch(self, method: str, request: Any, params: Any) -> Any:
+            from aiohttp import web
+
+            response = super()._dispatch(method, request, params)
+            for fault in self.after_faults:
+                if fault[0] not in (method, "*") or response.status != 200:
+                    continue
+                if json.loads(response.text or "{}").get("ok") is not True:
+                    continue
+                if fault[2] > 0:
+                    fault[2] -= 1
+                    if fault[2] == 0:
+                        self.after_faults.remove(fault)
+                return web.json_response({"ok": False, "error": "internal_error"}, status=fault[1])
+            return response
+
+        def clear_faults(self) -> None:
+            super().clear_faults()
+            self.after_faults.clear()
+
+    return FaultySlack
+
+
+async def _test_op(op: str, arg: Any, rc: Any, slack: Any) -> Any:
+    """One test operation, in the simulator process (see `Simulators`' methods)."""
+    if op == "slack_fail":
+        slack.fail(**arg)
+        return None
+    if op == "slack_store_then_fail":
+        method, status, times = arg
+        slack.after_faults.append([method, status, -1 if times is None else times])
+        return None
+    if op == "slack_clear_faults":
+        slack.clear_faults()
+        return None
+    if op == "slack_calls":
+        return [SlackCall(c.method, c.status, bool(c.response.get("ok"))) for c in slack.calls(arg)]
+    if op == "slack_messages":
+        return slack.messages(arg)
+    if op == "rc_subscriptions":
+        return [
+            {
+                "id": sub.id,
+                "status": sub.status,
+                "address": sub.address,
+                "event_filters": list(sub.event_filters),
+            }
+            for sub in rc.subscriptions.values()
+        ]
+    if op == "rc_incoming_sms":
+        message = await rc.incoming_sms(arg["extension_id"] or rc.extension_id, **arg["sms"])
+        return {"id": message.id, "extension_id": message.extension_id}
+    raise ValueError(f"unknown test operation {op!r}")
 
 
 class Simulators:
@@ -226,6 +327,79 @@ class Simulators:
         assert isinstance(stats, SimStats)
         return stats
 
+    # -- for tests: faults, events, inspection (answered by the simulator process) ----------
+
+    async def _test(self, op: str, arg: Any = None) -> Any:
+        answer = await self._ask(op, arg)
+        if isinstance(answer, SimFailure):
+            raise RuntimeError(f"simulator process: {answer.message}")
+        return answer
+
+    async def slack_fail(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        times: int | None = 1,
+        retry_after: int | None = None,
+    ) -> None:
+        """`SlackSimulator.fail`: the next `times` calls of `method` fail (None: until
+        `slack_clear_faults`), without doing anything."""
+        await self._test(
+            "slack_fail",
+            {
+                "method": method,
+                "error": error,
+                "status": status,
+                "times": times,
+                "retry_after": retry_after,
+            },
+        )
+
+    async def slack_store_then_fail(
+        self, method: str, *, status: int = 500, times: int | None = 1
+    ) -> None:
+        """The next `times` successful calls of `method` do their work (a message is
+        stored) and answer `status` anyway."""
+        await self._test("slack_store_then_fail", (method, status, times))
+
+    async def slack_clear_faults(self) -> None:
+        await self._test("slack_clear_faults")
+
+    async def slack_calls(self, method: str | None = None) -> list[SlackCall]:
+        """Every Slack Web API call received (of `method`), oldest first."""
+        calls = await self._test("slack_calls", method)
+        assert isinstance(calls, list)
+        return calls
+
+    async def slack_messages(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
+        """A channel's top-level messages as Slack holds them (with metadata)."""
+        messages = await self._test("slack_messages", channel)
+        assert isinstance(messages, list)
+        return messages
+
+    async def rc_subscriptions(self) -> list[dict[str, Any]]:
+        """RingCentral's subscriptions: id, status, address, event_filters."""
+        subs = await self._test("rc_subscriptions")
+        assert isinstance(subs, list)
+        return subs
+
+    async def rc_incoming_sms(
+        self,
+        from_number: str,
+        text: str,
+        *,
+        extension_id: str | None = None,
+        to_number: str | None = None,
+    ) -> dict[str, str]:
+        """An SMS arrives at `extension_id` (default: the service user's) and is delivered
+        to the matching subscriptions; returns {"id": message id, "extension_id": …}."""
+        sms = {"from_number": from_number, "text": text, "to_number": to_number}
+        answer = await self._test("rc_incoming_sms", {"extension_id": extension_id, "sms": sms})
+        assert isinstance(answer, dict)
+        return answer
+
     async def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(OSError, EOFError, TimeoutError):
@@ -280,19 +454,40 @@ async def wait_ready(url: str, within: float = READY_TIMEOUT) -> float:
 
 
 class ServerProcess:
-    """`python -m bot serve` in a subprocess, configured by environment variables only."""
+    """`python -m bot serve` in a subprocess, configured by environment variables only.
+
+    `kill()` ends it with SIGKILL (a crash) and leaves its directory; `start()` again runs a
+    new process on the same port and the same database. `public_url=True` sets PUBLIC_URL
+    to the server's own loopback URL (the server then makes its webhook subscription)."""
 
     mode = "subprocess"
 
-    def __init__(self, info: SimInfo, *, extra_env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        info: SimInfo,
+        *,
+        extra_env: Mapping[str, str] | None = None,
+        public_url: bool = False,
+    ) -> None:
         self._info = info
         self._extra_env = dict(extra_env or {})
         self._dir = tempfile.TemporaryDirectory(prefix="ringbridge-bench-")
         self._port = free_port()
         self.url = f"http://{HOST}:{self._port}"
+        if public_url:
+            self._extra_env.setdefault("PUBLIC_URL", self.url)
         self.ready_seconds = 0.0
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_path = Path(self._dir.name) / "server.log"
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file the server uses (it outlives `kill()`)."""
+        return Path(self._dir.name) / "bench.db"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     def _env(self) -> dict[str, str]:
         env = {
@@ -304,7 +499,7 @@ class ServerProcess:
         env.update(
             HOST=HOST,
             PORT=str(self._port),
-            DATABASE_URL=f"sqlite:///{self._dir.name}/bench.db",
+            DATABASE_URL=f"sqlite:///{self.database_path}",
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
         )
@@ -313,7 +508,9 @@ class ServerProcess:
 
     async def start(self) -> None:
         started = time.perf_counter()
-        with self._log_path.open("wb") as log:
+        if self._proc is not None and self._proc.poll() is None:
+            raise RuntimeError("the server is already running")
+        with self._log_path.open("ab") as log:  # a restart appends to the same log
             # The working directory is empty: no stray .env or bridge.toml is read.
             self._proc = subprocess.Popen(  # noqa: ASYNC220 - starting is instant
                 [sys.executable, "-m", "bot", "serve"],
@@ -335,6 +532,13 @@ class ServerProcess:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+    async def kill(self) -> None:
+        """SIGKILL (no cleanup at all, as a crash); the database and log stay for a restart."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            await asyncio.to_thread(proc.wait, STOP_TIMEOUT)
 
     async def close(self) -> None:
         proc, self._proc = self._proc, None
