@@ -28,6 +28,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -193,6 +194,10 @@ class SlackCall:
     ok: bool  # the answer's "ok"
 
 
+# Operations for benchmarks (bench/rc_economy.py): real account events, answered by the child.
+_BENCH_OPS = frozenset({"rc_event"})
+_RC_EVENTS = frozenset({"incoming_sms", "incoming_voicemail", "incoming_fax", "call"})
+
 # Operations for tests, answered by the child; anything else (e.g. "stop") ends it.
 _TEST_OPS = frozenset(
     {
@@ -203,8 +208,17 @@ _TEST_OPS = frozenset(
         "slack_messages",
         "rc_subscriptions",
         "rc_incoming_sms",
+        # soak tests (tests/soak/)
+        "slack_add_channels",
+        "slack_call_log",
+        "slack_posts",
+        "rc_expire_tokens",
+        "rc_throttle",
+        "rc_request_log",
+        "rc_secrets",
     }
 )
+_TEST_OPS = _TEST_OPS | _BENCH_OPS
 
 
 def _faulty_slack(base: type[Any]) -> type[Any]:
@@ -242,6 +256,8 @@ def _faulty_slack(base: type[Any]) -> type[Any]:
 
 async def _test_op(op: str, arg: Any, rc: Any, slack: Any) -> Any:
     """One test operation, in the simulator process (see `Simulators`' methods)."""
+    if op in _BENCH_OPS:
+        return await _bench_op(op, arg, rc)
     if op == "slack_fail":
         slack.fail(**arg)
         return None
@@ -263,13 +279,103 @@ async def _test_op(op: str, arg: Any, rc: Any, slack: Any) -> Any:
                 "status": sub.status,
                 "address": sub.address,
                 "event_filters": list(sub.event_filters),
+                "verification_token": sub.verification_token,
             }
             for sub in rc.subscriptions.values()
         ]
     if op == "rc_incoming_sms":
         message = await rc.incoming_sms(arg["extension_id"] or rc.extension_id, **arg["sms"])
         return {"id": message.id, "extension_id": message.extension_id}
+    return _soak_op(op, arg, rc, slack)
+
+
+def _soak_op(op: str, arg: Any, rc: Any, slack: Any) -> Any:
+    """The operations the soak tests add (tests/soak/): more channels, timed call logs of
+    both simulators, every post in every channel, token expiry, throttling, secrets."""
+    if op == "slack_add_channels":
+        for channel_id in arg:
+            slack.add_channel(channel_id, channel_id.lower(), member=True)
+        return None
+    if op == "slack_call_log":
+        return [
+            {
+                "method": c.method,
+                "time": c.time,
+                "status": c.status,
+                "ok": c.ok,
+                "channel": str(c.params.get("channel") or ""),
+            }
+            for c in slack.calls(arg)
+        ]
+    if op == "slack_posts":
+        posts = []
+        for channel in slack.workspace.channels.values():
+            for m in channel.messages:  # top-level messages and thread replies
+                posts.append(
+                    {
+                        "channel": channel.id,
+                        "ts": m.get("ts"),
+                        "thread_ts": m.get("thread_ts"),
+                        "text": m.get("text"),
+                        "blocks": m.get("blocks"),
+                        "metadata": m.get("metadata"),
+                    }
+                )
+        return posts
+    if op == "rc_expire_tokens":
+        rc.expire_access_tokens()
+        return None
+    if op == "rc_throttle":
+        group, retry_after = arg
+        rc.throttle(group, retry_after)
+        return None
+    if op == "rc_request_log":
+        return [
+            {
+                "time": r.time,
+                "method": r.method,
+                "path": r.path,
+                "status": r.status,
+                "group": _rc_group(r.method, r.path),
+            }
+            for r in rc.requests
+        ]
+    if op == "rc_secrets":
+        auth = rc._state.auth  # the simulator's own record of what it issued
+        found = {rc.client_secret, rc.jwt, *auth.jwts}
+        for session in auth.sessions.values():
+            found.update((session.access_token, session.refresh_token))
+        found.update(s.verification_token for s in rc.subscriptions.values())
+        found.update(slack.tokens)
+        found.add(slack.signing_secret)
+        return sorted(t for t in found if t)
     raise ValueError(f"unknown test operation {op!r}")
+
+
+def _rc_group(method: str, path: str) -> str:
+    """The simulator's throttling group of a request ("" for OAuth and unknown paths)."""
+    from bot.sim import _rc_routes
+
+    if path.rstrip("/") in _rc_routes.OAUTH_PATHS:
+        return "Auth"
+    found = _rc_routes.match("platform", method, path)
+    return found[0].group if found is not None else ""
+
+
+async def _bench_op(op: str, arg: Any, rc: Any) -> Any:
+    """`rc_event`: (method, kwargs) — one of the RingCentral simulator's account events
+    (`incoming_sms`, `incoming_voicemail`, `incoming_fax`, `call`), at the service user's
+    extension unless kwargs name another; answers the event's id."""
+    method, kwargs = arg
+    if method not in _RC_EVENTS:
+        raise ValueError(f"{op}: unknown RingCentral event {method!r}")
+    kwargs = dict(kwargs)
+    extension_id = kwargs.pop("extension_id", None) or rc.extension_id
+    if method == "call":
+        made = await rc.call(kwargs.pop("scenario"), extension_id=extension_id, **kwargs)
+    else:
+        made = await getattr(rc, method)(extension_id, **kwargs)
+    return str(getattr(made, "id", "") or getattr(made, "session_id", ""))
 
 
 class Simulators:
@@ -399,6 +505,47 @@ class Simulators:
         answer = await self._test("rc_incoming_sms", {"extension_id": extension_id, "sms": sms})
         assert isinstance(answer, dict)
         return answer
+
+    # -- for the soak tests (tests/soak/) ---------------------------------------------------
+
+    async def slack_add_channels(self, channels: list[str]) -> None:
+        """Public channels the bot is a member of."""
+        await self._test("slack_add_channels", list(channels))
+
+    async def slack_call_log(self, method: str | None = None) -> list[dict[str, Any]]:
+        """Every Slack call (of `method`): method, time (simulator wall clock), status, ok,
+        channel."""
+        calls = await self._test("slack_call_log", method)
+        assert isinstance(calls, list)
+        return calls
+
+    async def slack_posts(self) -> list[dict[str, Any]]:
+        """Every message in every channel, thread replies included: channel, ts, thread_ts,
+        text, blocks, metadata."""
+        posts = await self._test("slack_posts")
+        assert isinstance(posts, list)
+        return posts
+
+    async def rc_expire_tokens(self) -> None:
+        """Every access token RingCentral issued expires now (the next use answers 401)."""
+        await self._test("rc_expire_tokens")
+
+    async def rc_throttle(self, group: str, retry_after: float = 60) -> None:
+        """A 429 penalty on `group` for everyone; each request during it restarts it."""
+        await self._test("rc_throttle", (group, retry_after))
+
+    async def rc_request_log(self) -> list[dict[str, Any]]:
+        """Every RingCentral request: time (wall clock), method, path, status, group."""
+        log = await self._test("rc_request_log")
+        assert isinstance(log, list)
+        return log
+
+    async def rc_secrets(self) -> list[str]:
+        """Every secret the simulators issued or hold (tokens, JWTs, verification tokens,
+        the Slack bot token and signing secret), to look for in logs."""
+        found = await self._test("rc_secrets")
+        assert isinstance(found, list)
+        return [str(s) for s in found]
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -532,6 +679,37 @@ class ServerProcess:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+    @property
+    def log_path(self) -> Path:
+        """The server's log (every start appends to it)."""
+        return self._log_path
+
+    def log_text(self) -> str:
+        try:
+            return self._log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    async def terminate(self, within: float = STOP_TIMEOUT) -> tuple[float, int | None]:
+        """SIGTERM (a graceful stop) keeping the directory for a restart: (seconds until it
+        exited, exit code); after `within` seconds it is SIGKILLed and the code is None."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return 0.0, proc.returncode if proc is not None else None
+        started = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code: int | None = await asyncio.to_thread(proc.wait, within)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            await asyncio.to_thread(proc.wait, STOP_TIMEOUT)
+            code = None
+        return time.perf_counter() - started, code
 
     async def kill(self) -> None:
         """SIGKILL (no cleanup at all, as a crash); the database and log stay for a restart."""
@@ -709,3 +887,168 @@ def latency_summary(seconds: list[float]) -> dict[str, float | int]:
         "max_ms": round(ms[-1], 3),
         "mean_ms": round(sum(ms) / len(ms), 3),
     }
+
+
+# -- for benchmarks: RingCentral's side of the webhook (bench/ingest.py, end_to_end.py) -------
+
+
+async def rc_event(sims: Simulators, method: str, **kwargs: Any) -> str:
+    """One real account event in the RingCentral simulator (`incoming_sms`,
+    `incoming_voicemail`, `incoming_fax`, or `call` with `scenario=`), delivered to the
+    matching subscriptions; returns its id."""
+    made = await sims._test("rc_event", (method, kwargs))
+    return str(made)
+
+
+def read_webhook_token(database: Path) -> str | None:
+    """The verification token of the server's newest subscription (read from its SQLite)."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as c:
+        row = c.execute(
+            "SELECT verification_token FROM subscriptions ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+    return str(row[0]) if row else None
+
+
+def read_inbox_bodies(database: Path, limit: int = 10) -> list[str]:
+    """The first stored webhook deliveries (raw envelopes), oldest first."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as c:
+        rows = c.execute("SELECT body FROM inbox ORDER BY id LIMIT ?", (limit,)).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def read_inbox_uuids(database: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as c:
+        return {str(r[0]) for r in c.execute("SELECT uuid FROM inbox")}
+
+
+async def add_webhook_token(database: Path, token: str, subscription_id: str = "bench") -> None:
+    """Make the server at `database` accept `token` (a subscription row, as `subscriptions
+    sync` would write it); the receiver re-reads tokens within a second of an unknown one."""
+    from datetime import UTC, datetime
+
+    from bot.store import SubscriptionRecord, SubscriptionStore, connect
+
+    engine = connect(f"sqlite+aiosqlite:///{database}")
+    try:
+        now = datetime.now(UTC)
+        await SubscriptionStore(engine).save(
+            SubscriptionRecord(
+                id=subscription_id,
+                address="http://127.0.0.1/ringcentral/webhook",
+                verification_token=token,
+                filters=("/restapi/v1.0/account/~/extension/~/message-store/instant?type=SMS",),
+                expires_at=None,
+                status="Active",
+                created_at=now,
+            )
+        )
+    finally:
+        await engine.dispose()
+
+
+SMS_EVENT = "/restapi/v1.0/account/~/extension/~/message-store/instant?type=SMS"
+
+
+def sms_envelope(uuid: str, *, text: str = "bench", sender: str = "+16505550100") -> bytes:
+    """A RingCentral instant-SMS delivery (the documented shape, made-up ids)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    return json.dumps(
+        {
+            "uuid": uuid,
+            "event": SMS_EVENT,
+            "timestamp": now,
+            "subscriptionId": "bench",
+            "ownerId": "1",
+            "body": {
+                "id": uuid,
+                "to": [{"phoneNumber": "+16505550001", "target": True}],
+                "from": {"phoneNumber": sender},
+                "type": "SMS",
+                "creationTime": now,
+                "lastModifiedTime": now,
+                "readStatus": "Unread",
+                "direction": "Inbound",
+                "availability": "Alive",
+                "subject": text,
+                "messageStatus": "Received",
+                "conversation": {"id": "1"},
+                "eventType": "Create",
+                "owner": {"extensionId": "1", "extensionType": "User"},
+            },
+        }
+    ).encode()
+
+
+@dataclass(frozen=True)
+class Delivered:
+    uuid: str
+    status: int  # 0: no answer (connection error)
+    sent_at: float  # time.time() when the request was sent (comparable with the simulators)
+    seconds: float  # request sent -> response read
+
+
+class WebhookSender:
+    """POSTs deliveries as RingCentral does (its headers, a verification token), over
+    keep-alive loopback connections (at most `connections`)."""
+
+    def __init__(self, url: str, token: str, *, connections: int = 32) -> None:
+        self.url = url
+        self._token = token
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> WebhookSender:
+        connector = aiohttp.TCPConnector(limit=self._connections)
+        self._session = aiohttp.ClientSession(connector=connector)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, uuid: str, body: bytes) -> Delivered:
+        assert self._session is not None, "use `async with WebhookSender(...)`"
+        headers = {
+            "Content-Type": "application/json; charset=UTF-8",
+            "User-Agent": "RingCentral-Webhook/8.3",
+            "Verification-Token": self._token,
+        }
+        sent_at = time.time()
+        started = time.perf_counter()
+        try:
+            async with self._session.post(self.url, data=body, headers=headers) as resp:
+                await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, OSError):
+            status = 0
+        return Delivered(uuid, status, sent_at, time.perf_counter() - started)
+
+    async def closed_loop(
+        self, bodies: list[tuple[str, bytes]], concurrency: int
+    ) -> tuple[list[Delivered], float]:
+        """`concurrency` senders, each sending its next as soon as its last is answered."""
+        results: list[Delivered] = []
+        items = iter(bodies)
+
+        async def worker() -> None:
+            for uuid, body in items:
+                results.append(await self.send(uuid, body))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+        return results, time.perf_counter() - started
+
+    async def open_loop(
+        self, bodies: list[tuple[str, bytes]], rate: float
+    ) -> tuple[list[Delivered], float]:
+        """One delivery every 1/`rate` seconds, on schedule whatever the answers take."""
+        tasks: list[asyncio.Task[Delivered]] = []
+        started = time.perf_counter()
+        for i, (uuid, body) in enumerate(bodies):
+            delay = started + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self.send(uuid, body)))
+        done = list(await asyncio.gather(*tasks))
+        return done, time.perf_counter() - started

@@ -1,0 +1,204 @@
+"""Group commit never acknowledges what is not stored (DESIGN §6, RELIABILITY promise).
+
+The receiver writes concurrent deliveries in shared transactions (bot/bridge/_batch.py).
+Here `python -m bot serve` (SQLite) receives deliveries from 32 concurrent senders and is
+SIGKILLed the moment it has answered a number of 200s, with more requests in flight; every
+delivery it acknowledged must be in its database, read directly and after a restart. Then
+the writer itself: rows share transactions, duplicates inside and across batches, a failed
+transaction fails every request of its batch, and `close()` drains the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench._harness import (
+    Delivered,
+    ServerProcess,
+    Simulators,
+    WebhookSender,
+    add_webhook_token,
+    read_inbox_uuids,
+    sms_envelope,
+)
+from bot.bridge._batch import GroupWriter, NotStored
+from bot.bridge.subscriptions import WEBHOOK_PATH
+from bot.store import connect, create_schema
+from bot.store.schema import Delivery
+
+TOKEN = "durability-token-" + "x" * 24
+SENDERS = 32
+DELIVERIES = 1200  # more than are sent before the kill
+KILL_AFTER = 400  # 200s received, then SIGKILL at once
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[ServerProcess]:
+    sims = Simulators()
+    proc: ServerProcess | None = None
+    try:
+        info = await sims.start()
+        proc = ServerProcess(info)  # no routes: deliveries are stored and stay pending
+        await proc.start()
+        await add_webhook_token(proc.database_path, TOKEN)
+        yield proc
+    finally:
+        if proc is not None:
+            await proc.close()
+        await sims.close()
+
+
+async def _token_accepted(sender: WebhookSender) -> None:
+    """The receiver re-reads tokens at most once a second: wait until ours is known."""
+    for i in range(50):
+        if (await sender.send(f"probe-{i}", sms_envelope(f"probe-{i}"))).status == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the server never accepted the token")
+
+
+@pytest.mark.slow
+async def test_every_delivery_acknowledged_before_a_sigkill_is_stored(
+    server: ServerProcess,
+) -> None:
+    url = server.url + WEBHOOK_PATH
+    # Some uuids twice: a duplicate's 200 also means "stored" (by its first copy).
+    uuids = [f"kill-{i}" for i in range(DELIVERIES)]
+    uuids[1::10] = uuids[0::10][: len(uuids[1::10])]
+    bodies = [(u, sms_envelope(u)) for u in uuids]
+    acked: list[Delivered] = []
+    answered: list[Delivered] = []
+    pid = server.pid
+    assert pid is not None
+
+    async with WebhookSender(url, TOKEN, connections=SENDERS) as sender:
+        await _token_accepted(sender)
+        items = iter(bodies)
+        killed = asyncio.Event()
+
+        async def worker() -> None:
+            for uuid, body in items:
+                if killed.is_set():
+                    return
+                result = await sender.send(uuid, body)
+                answered.append(result)
+                if result.status == 200 and not killed.is_set():
+                    acked.append(result)
+                    if len(acked) >= KILL_AFTER:
+                        os.kill(pid, signal.SIGKILL)  # at once: the others are in flight
+                        killed.set()
+
+        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(SENDERS))), 60)
+    await server.kill()  # reaps it
+
+    assert killed.is_set()
+    assert len(acked) == KILL_AFTER
+    assert {d.status for d in answered} <= {200, 0}, "only 200s, or no answer after the kill"
+    stored = await asyncio.to_thread(read_inbox_uuids, server.database_path)
+    missing = {d.uuid for d in acked} - stored
+    assert not missing, f"{len(missing)} acknowledged deliveries lost: {sorted(missing)[:5]}"
+
+    # And the restarted server has them, and goes on storing.
+    await server.start()
+    async with WebhookSender(url, TOKEN, connections=4) as sender:
+        again = await sender.send(acked[0].uuid, sms_envelope(acked[0].uuid))
+        fresh = await sender.send("after-restart", sms_envelope("after-restart"))
+    assert (again.status, fresh.status) == (200, 200)
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/healthz") as resp:
+        health: dict[str, Any] = await resp.json()
+    assert health["queue_depth"] >= len({d.uuid for d in acked}) + 1
+    stored = await asyncio.to_thread(read_inbox_uuids, server.database_path)
+    assert {d.uuid for d in acked} | {"after-restart"} <= stored
+
+
+# -- the writer --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = connect(f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}")
+    await create_schema(engine)
+    yield engine
+    await engine.dispose()
+
+
+def _row(uuid: str) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    return {
+        "uuid": uuid,
+        "received_at": now,
+        "body": "{}",
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "error": None,
+    }
+
+
+async def _count(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count(Delivery.id)))).scalar_one())
+
+
+async def test_concurrent_rows_share_transactions_and_duplicates_are_reported(
+    engine: AsyncEngine,
+) -> None:
+    writer = GroupWriter(engine, Delivery, "uuid", max_rows=100, max_wait=0.002)
+    first = await writer.write(_row("a"))
+    # 250 at once: "b-0" four times in the same wave, "a" again (stored before).
+    keys = ["a", *(["b-0"] * 4), *(f"b-{i}" for i in range(1, 246))]
+    results = await asyncio.gather(*(writer.write(_row(k)) for k in keys))
+
+    assert first is True
+    assert results[0] is False  # stored by an earlier batch
+    assert results[1:5] == [True, False, False, False]  # the first copy in the queue is new
+    assert all(results[5:])
+    assert await _count(engine) == 247
+    assert writer.stats.largest == 100  # bounded
+    assert writer.stats.batches < 1 + len(keys) / 10  # grouped, not one per row
+    await writer.close()
+
+
+async def test_a_failed_transaction_fails_every_request_of_its_batch(
+    engine: AsyncEngine,
+) -> None:
+    writer = GroupWriter(engine, Delivery, "uuid", max_rows=100, max_wait=0.002)
+    bad = _row("poison")
+    bad["state"] = None  # NOT NULL: the whole INSERT fails
+
+    outcomes = await asyncio.gather(
+        *(writer.write(_row(f"ok-{i}")) for i in range(9)),
+        writer.write(bad),
+        return_exceptions=True,
+    )
+
+    assert all(isinstance(o, NotStored) for o in outcomes), outcomes
+    assert await _count(engine) == 0  # nothing half-written, nothing acknowledged
+    assert writer.stats.failed_batches == 1
+    assert await writer.write(_row("next")) is True  # the next batch is tried afresh
+    await writer.close()
+
+
+async def test_close_drains_the_queue_and_refuses_new_rows(engine: AsyncEngine) -> None:
+    writer = GroupWriter(engine, Delivery, "uuid", max_rows=10, max_wait=0.002)
+    pending = [asyncio.ensure_future(writer.write(_row(f"q-{i}"))) for i in range(35)]
+    await asyncio.sleep(0)  # queued, not yet written
+
+    await writer.close()
+
+    assert all(p.done() and p.result() is True for p in pending)
+    assert await _count(engine) == 35
+    with pytest.raises(NotStored):
+        await writer.write(_row("late"))
