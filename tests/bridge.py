@@ -20,6 +20,7 @@ from bot.clock import FakeClock
 from bot.config import BridgeConfig, Route, Settings
 from bot.server import DEPS, ENGINE, NOTIFICATIONS, create_app
 from bot.sim._slack_sender import Delivery
+from bot.sim._slack_state import Clock as SimClock
 from bot.sim.ringcentral import RingCentralSimulator
 from bot.sim.slack import SlackSimulator
 from bot.store import SubscriptionStore
@@ -134,9 +135,13 @@ async def running_bridge(
     rc: RingCentralSimulator,
     clock: FakeClock,
     bridge_config: BridgeConfig | None = None,
+    *,
+    slack_clock: SimClock | None = None,
     **settings: Any,
 ) -> AsyncIterator[Bridge]:
-    slack = SlackSimulator()
+    """`slack_clock`: the Slack simulator's clock (default: wall time); pass the bridge's
+    FakeClock to read Slack-side times (post times, message ts) in fake time."""
+    slack = SlackSimulator(clock=slack_clock)
     slack.add_channel(CHANNEL, "general", member=True)
     slack.add_channel(CALLS, "calls", member=True)
     slack.add_channel(TEXTS, "texts", member=True)

@@ -93,8 +93,12 @@ class Poster:
     async def _post(self, post: Post) -> None:
         now = self._now()
         if now - post.created_at > self.max_age:
-            await self._finish(post, state="dead", error=f"older than {self.max_age}")
-            log.error("dead letter: post %s to %s: %s", post.id, post.channel, post.error)
+            if post.state == "sending" and await self._found_late(post):
+                return
+            error = f"older than {self.max_age}; last error: {post.error}"
+            await self._finish(post, state="dead", error=error)
+            log.error("dead letter: post %s to %s: %s", post.id, post.channel, error)
+            self.metrics.slack_posts.labels("dead").inc()
             return
         slot = self._next_slot.get(post.channel, 0.0)
         if self.clock.monotonic() < slot:
@@ -165,6 +169,23 @@ class Poster:
         await self._done(post, found, thread_ts, load_notice(post.notice))
         return True
 
+    async def _found_late(self, post: Post) -> bool:
+        """One last look before a `sending` post becomes a dead letter: its final attempt
+        failed ambiguously, so Slack may have it (then it is done, not dead)."""
+        thread_ts, _ = await self._thread(post)
+        try:
+            found = await self._find(post, thread_ts)
+        except Exception as exc:  # classified; the post is a dead letter either way
+            reason = read_failure(exc).reason
+            log.warning("last look for post %s in %s: %s", post.id, post.channel, reason)
+            return False
+        if found is None:
+            return False
+        log.info("reconciled=found post %s in %s", post.id, post.channel)
+        self.metrics.slack_posts.labels("reconciled").inc()
+        await self._done(post, found, thread_ts, load_notice(post.notice))
+        return True
+
     async def _find(self, post: Post, thread_ts: str | None) -> str | None:
         wanted = metadata(post)
         oldest = f"{post.created_at.timestamp() - 60:.6f}"
@@ -211,6 +232,10 @@ class Poster:
             return
         if failure.kind == "wait" and failure.retry_after is not None:
             delay = failure.retry_after
+            # Slack's Retry-After holds the whole channel (RELIABILITY R5: no request to the
+            # same method and channel before it expires), not only this post.
+            until = self.clock.monotonic() + delay
+            self._next_slot[post.channel] = max(self._next_slot.get(post.channel, 0.0), until)
         else:
             delay = backoff(post.attempts + 1)
         # Slack did not post on a plain refusal; after an ambiguous failure it may have.
