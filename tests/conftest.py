@@ -116,17 +116,25 @@ async def rc_sim(clock: FakeClock) -> AsyncIterator[RingCentralSimulator]:
 @pytest.fixture
 async def bridge(rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path) -> Any:
     """The real server between both simulators (tests/bridge.py)."""
-    from bot.store import connect, create_schema
     from tests.bridge import running_bridge
 
+    async with running_bridge(
+        rc_sim, clock, database_url=await fresh_database(tmp_path)
+    ) as running:
+        yield running
+
+
+async def fresh_database(tmp_path: Path) -> str:
+    """The URL of an empty database at the latest schema (see `database_url`)."""
+    from bot.store import connect, create_schema
+
     url = database_url(tmp_path)
-    if url.startswith("postgresql"):  # a clean schema for each test, migrated as released
+    if url.startswith("postgresql"):  # one database for the run: cleaned for each test
         db = connect(url)
         await _drop_everything(db)
         await create_schema(db)
         await db.dispose()
-    async with running_bridge(rc_sim, clock, database_url=url) as running:
-        yield running
+    return url
 
 
 async def _drop_everything(engine: Any) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
@@ -119,7 +119,7 @@ class Poster:
             thread_parent=thread_ts is None,
         )
         await self._mark_sending(post)
-        self._next_slot[post.channel] = self.clock.monotonic() + self.pace
+        await self._hold(post.channel, self.pace, except_post=post.id)
         try:
             answer = await self.slack.chat_postMessage(
                 channel=post.channel, text=reply.text, blocks=reply.blocks,
@@ -131,6 +131,25 @@ class Poster:
             return
         await self._done(post, str(answer["ts"]), thread_ts, notice)
         self.metrics.slack_posts.labels("ok").inc()
+
+    async def _hold(self, channel: str, seconds: float, *, except_post: int = 0) -> None:
+        """Nothing more to `channel` for `seconds`: the channel's other waiting posts come
+        due then, so no pass claims them only to release them again."""
+        until = self.clock.monotonic() + seconds
+        self._next_slot[channel] = max(self._next_slot.get(channel, 0.0), until)
+        due = self._now() + timedelta(seconds=seconds)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Post)
+                .where(
+                    Post.channel == channel,
+                    Post.state.in_(("pending", "sending")),
+                    Post.next_attempt_at < due,
+                    Post.id != except_post,
+                    Post.claimed_until.is_(None),
+                )
+                .values(next_attempt_at=due)
+            )
 
     async def _thread(self, post: Post) -> tuple[str | None, bool]:
         """(thread_ts to post into, whether this post starts the thread)."""
@@ -234,8 +253,7 @@ class Poster:
             delay = failure.retry_after
             # Slack's Retry-After holds the whole channel (RELIABILITY R5: no request to the
             # same method and channel before it expires), not only this post.
-            until = self.clock.monotonic() + delay
-            self._next_slot[post.channel] = max(self._next_slot.get(post.channel, 0.0), until)
+            await self._hold(post.channel, delay)
         else:
             delay = backoff(post.attempts + 1)
         # Slack did not post on a plain refusal; after an ambiguous failure it may have.
