@@ -27,7 +27,11 @@ def render_fax(notice: FaxNotice, *, region: str) -> Reply:
     head = f":fax: *Fax* from {who(notice.sender, region)}"
     if notice.pages is not None:
         head += f" · {plural(notice.pages, 'page')}"
-    blocks: list[Block] = [section(f"{head}\nTo {who(notice.to, region)} · {when(notice.at)}")]
+    to = notice.to
+    # Inbound fax events name no recipient (RingCentral's own sample has no `to`).
+    known = to.number or to.name or to.extension_number
+    line = f"To {who(to, region)} · {when(notice.at)}" if known else when(notice.at)
+    blocks: list[Block] = [section(f"{head}\n{line}")]
     if notice.document is not None:
         blocks.append(context(":page_facing_up: PDF in thread"))
     text = f"Fax from {label(notice.sender, region)}"
