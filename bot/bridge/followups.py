@@ -67,7 +67,9 @@ class Uploader:
                 channel=post.channel,
                 thread_ts=post.thread_ts or post.ts,
                 content=file.content,
-                filename=upload.filename or file.filename or _default_name(upload.content_type),
+                filename=_filename(
+                    post.kind, upload.filename or file.filename, upload.content_type
+                ),
                 title=_title(post.kind),
             )
         except ApiError as exc:
@@ -217,12 +219,20 @@ async def fetch_transcript(
     return status, None
 
 
-def _default_name(content_type: str) -> str:
+def _filename(kind: str, given: str | None, content_type: str) -> str:
+    """What people see in the thread: "voicemail.wav", "fax.pdf"; an MMS keeps its name.
+    (RingCentral names voicemails and faxes by message id, which says nothing.)"""
+    if kind == "sms" and given:
+        return given
+    return _default_name(content_type, stem=_title(kind).lower())
+
+
+def _default_name(content_type: str, stem: str = "attachment") -> str:
     extension = {
         "audio/x-wav": "wav", "audio/wav": "wav", "audio/mpeg": "mp3",
         "application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/gif": "gif",
     }.get(content_type.split(";")[0].strip(), "bin")  # fmt: skip
-    return f"attachment.{extension}"
+    return f"{stem}.{extension}"
 
 
 def _title(kind: str) -> str:
