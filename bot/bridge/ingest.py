@@ -23,6 +23,7 @@ from bot.ringcentral.models import (
     InstantMessageEvent,
     MessageStoreEvent,
     TelephonySessionEvent,
+    UnknownEvent,
     VoicemailEvent,
     parse_event,
 )
@@ -65,6 +66,10 @@ class Ingest:
             event = parse_event(body)
         except (ValidationError, ValueError) as exc:
             raise Unreadable(f"not a RingCentral event: {type(exc).__name__}") from None
+        if isinstance(event, UnknownEvent):
+            # Authentic, but of a filter the bridge never asked for: keep it to look at
+            # (RELIABILITY R14), rather than acknowledge it as done.
+            raise Unreadable(f"unknown event filter {event.event[:200]!r}")
         notices: list[Notice] = []
         if isinstance(event, InstantMessageEvent | VoicemailEvent | FaxEvent):
             notice = notice_from_event(event)

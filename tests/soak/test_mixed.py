@@ -214,11 +214,6 @@ async def test_r11_to_r15_bad_input_during_load(soak: bool, figures: dict[str, A
             assert not leaks, leaks
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R14: an authentic delivery of an unknown event filter is answered 200 but "
-    "marked 'done' (parse_event gives UnknownEvent, no notice), not kept as a dead letter",
-)
 async def test_r14_unknown_event_is_a_dead_letter() -> None:
     async with bridge() as b, Sender(b.target) as sender:
         body = json.dumps(
