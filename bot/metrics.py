@@ -1,11 +1,40 @@
-"""Prometheus metrics, one registry per server (tests build several servers in a process)."""
+"""Prometheus metrics, one registry per server (tests build several servers in a process).
+
+Labels are small closed sets: a value outside its set is shown as "other", so no phone
+number, user id, token or free text ever becomes a label. The hooks that feed the counters:
+
+- `ringcentral_exchange` / `token_grant`: observers the server sets on its RingCentral
+  client (`on_exchange`) and token manager (`on_grant`); bot/ringcentral knows nothing of
+  Prometheus.
+- `slack_calls`: a watching retry handler for the Slack clients (bot/metrics_slack.py).
+- `state`: gauges read from the database at scrape time (bot/metrics_state.py).
+"""
 
 from __future__ import annotations
+
+import re
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from bot.metrics_slack import SlackCallCounter
+from bot.metrics_state import StateCollector
+from bot.ringcentral import Exchange
+
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+GROUPS = frozenset({"Light", "Medium", "Heavy", "Auth"})
+GRANTS = frozenset({"jwt", "refresh_token", "authorization_code"})
+# RingCentral's errorCode (CMN-301, OAU-140, HTTP-502), an OAuth error (invalid_grant),
+# or a transport error's class name (ConnectTimeout).
+_RC_CODE = re.compile(r"[A-Z]{2,5}-[0-9]{1,4}|[a-z][a-z_]{0,39}|[A-Z][A-Za-z]{0,39}")
+_OUTCOME = re.compile(r"[a-z][a-z_]{0,39}")
+
+
+def _bounded(value: str, allowed: frozenset[str] | re.Pattern[str]) -> str:
+    if isinstance(allowed, re.Pattern):
+        return value if allowed.fullmatch(value) else "other"
+    return value if value in allowed else "other"
 
 
 class Metrics:
@@ -37,6 +66,49 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+
+        self.ringcentral_requests = Counter(
+            "ringbridge_ringcentral_requests",
+            "Requests sent to RingCentral (token requests included) by throttling group, "
+            "status class (2xx, 4xx, 5xx, transport) and errorCode ('' for a 2xx).",
+            ["group", "status", "error_code"],
+            registry=self.registry,
+        )
+        self.ringcentral_seconds = Histogram(
+            "ringbridge_ringcentral_request_seconds",
+            "Time RingCentral took to answer (pacing waits excluded), by throttling group.",
+            ["group"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.token_grants = Counter(
+            "ringbridge_ringcentral_token_grants",
+            "RingCentral token requests by grant (jwt, refresh_token, authorization_code) "
+            "and outcome (ok, invalid_grant, …, rate_limited, server_error, transport_error).",
+            ["grant", "outcome"],
+            registry=self.registry,
+        )
+        self.slack_api_calls = Counter(
+            "ringbridge_slack_api_calls",
+            "Slack Web API calls (each HTTP attempt) by method and error ('' when ok).",
+            ["method", "error"],
+            registry=self.registry,
+        )
+        self.slack_calls = SlackCallCounter(self.slack_api_calls)
+        self.state = StateCollector()
+        self.registry.register(self.state)
+
+    def ringcentral_exchange(self, exchange: Exchange) -> None:
+        """`RingCentralClient.on_exchange`."""
+        group = _bounded(exchange.group, GROUPS)
+        status = f"{exchange.status // 100}xx" if exchange.status else "transport"
+        code = _bounded(exchange.error_code, _RC_CODE) if exchange.error_code else ""
+        self.ringcentral_requests.labels(group, status, code).inc()
+        self.ringcentral_seconds.labels(group).observe(exchange.seconds)
+
+    def token_grant(self, grant: str, outcome: str) -> None:
+        """`TokenManager.on_grant`."""
+        self.token_grants.labels(_bounded(grant, GRANTS), _bounded(outcome, _OUTCOME)).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,6 +2,16 @@
 
 `/slack/events` (Bolt, mounted with its aiohttp adapter functions), `/healthz`, `/metrics`.
 Everything long-lived is created and closed by one cleanup context.
+
+The RingCentral client keeps its session and rate-limit penalties in the database, so the
+processes serving one bridge share them (`bot.wiring.shared_ringcentral_client`).
+
+Shutdown (`AppRunner.cleanup()`, on SIGTERM in `bot.cli.serve`): the listening socket
+closes; `on_shutdown` tells the dispatcher and the subscription upkeep to stop at once
+(the dispatcher finishes the delivery in hand and releases the rest), while aiohttp lets
+in-flight requests finish; the cleanup then gives background work what is left of
+`SHUTDOWN_GRACE` from that moment, cancels what remains (claimed rows are released or
+their lease runs out), and closes the clients and the database.
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -28,23 +39,22 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import service as notifications
 from bot.bridge.receiver import WebhookReceiver
-from bot.bridge.subscriptions import PENDING, WEBHOOK_PATH
+from bot.bridge.subscriptions import WEBHOOK_PATH
 from bot.clock import Clock, SystemClock
 from bot.config import BridgeConfig, ConfigError, Settings
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
+from bot.metrics_state import ServiceState, read_state
 from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
 from bot.slack.app import build_bolt_app
 from bot.slack.deps import SlackDeps
 from bot.store import AuditLog, Posts, SubscriptionStore, connect
 from bot.store.migrate import ensure_schema
-from bot.store.work import pending_depth
 from bot.tasks import Tasks
-from bot.wiring import ringcentral_client
+from bot.wiring import shared_ringcentral_client
 
 __all__ = ["DEPS", "create_app"]
 
@@ -62,10 +72,22 @@ RECEIVER = web.AppKey("receiver", WebhookReceiver)
 NOTIFICATIONS = web.AppKey("notifications", notifications.Notifications)
 BACKGROUND = web.AppKey("background", bool)
 
+
+@dataclass
+class Shutdown:
+    """Set by `on_shutdown`: background work stops taking work, and since when."""
+
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    started: float | None = None  # time.monotonic()
+
+
+SHUTDOWN = web.AppKey("shutdown", Shutdown)
+
 # Slack's requests are small; RingCentral's webhook bodies too (RELIABILITY R13).
 MAX_BODY = 1024**2
-# In-flight command work gets this long at shutdown (the whole exit must fit in 10 s).
-SHUTDOWN_GRACE = 5.0
+# Background work (the dispatcher's step, command replies) gets this long from the start
+# of shutdown; the whole exit must fit in 10 s (RELIABILITY R17), see `bot.cli.serve`.
+SHUTDOWN_GRACE = 6.0
 
 
 def create_app(
@@ -90,6 +112,8 @@ def create_app(
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = Metrics()
     app[BACKGROUND] = background
+    app[SHUTDOWN] = Shutdown()
+    app.on_shutdown.append(_stop_taking_work)
     app.cleanup_ctx.append(_lifetime)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_post(WEBHOOK_PATH, ringcentral_webhook)
@@ -106,12 +130,14 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
     )
-    rc = ringcentral_client(settings, http, clock=clock)
+    rc = shared_ringcentral_client(settings, http, engine, clock=clock)
+    _observe_ringcentral(app[METRICS], rc)  # metrics
     slack = AsyncWebClient(
         token=settings.secret("slack_bot_token"),
         base_url=settings.slack_api_url,
         # Interactive replies retry here (DESIGN §3.7); the dispatcher's posts will not.
         retry_handlers=[
+            app[METRICS].slack_calls,  # metrics: counts every attempt, never retries
             AsyncConnectionErrorRetryHandler(),
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
             AsyncServerErrorRetryHandler(max_retry_count=2),
@@ -131,7 +157,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     app[BOLT] = build_bolt_app(
         deps, client=slack, signing_secret=settings.secret("slack_signing_secret")
     )
-    stop = asyncio.Event()
+    stop = app[SHUTDOWN].stop
     receiver = WebhookReceiver(engine, SubscriptionStore(engine), clock, app[METRICS])
     app[RECEIVER] = receiver
     background: asyncio.Task[None] | None = None
@@ -149,14 +175,30 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        started = app[SHUTDOWN].started or time.monotonic()
         stop.set()
-        if background is not None:
-            # The dispatcher finishes its step; what it leaves is leased, and due again.
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(background, timeout=SHUTDOWN_GRACE)
-        await tasks.close(grace=SHUTDOWN_GRACE)
+        grace = max(0.5, started + SHUTDOWN_GRACE - time.monotonic())
+        # Both at once, within what is left of the grace: the dispatcher finishes the
+        # delivery in hand and releases the rest (anything cancelled is leased, and due
+        # again when the lease runs out); command replies finish or are cancelled.
+        await asyncio.gather(_finish(background, grace), tasks.close(grace=grace))
         await rc.close()
         await engine.dispose()
+
+
+async def _stop_taking_work(app: web.Application) -> None:
+    """`on_shutdown`: runs before aiohttp waits for in-flight requests, so the background
+    work stops taking rows while the requests finish."""
+    shutdown = app[SHUTDOWN]
+    shutdown.started = time.monotonic()
+    shutdown.stop.set()
+
+
+async def _finish(task: asyncio.Task[None] | None, grace: float) -> None:
+    if task is None:
+        return
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=grace)
 
 
 async def _build_notifications(app: web.Application) -> notifications.Notifications:
@@ -233,34 +275,70 @@ def _kind(body: dict[str, Any]) -> str:
     return "event"
 
 
+# -- /healthz and /metrics ------------------------------------------------------------------
+
+HEALTH_TIMEOUT = 5.0  # seconds: a probe gets its answer even while the database hangs
+
+
+def _observe_ringcentral(metrics: Metrics, rc: RingCentralClient) -> None:
+    """Metrics hear of every RingCentral request and token grant (bot/ringcentral stays
+    free of Prometheus: it only calls these observers)."""
+    rc.on_exchange = metrics.ringcentral_exchange
+    rc.auth.on_grant = metrics.token_grant
+
+
+async def _state(app: web.Application) -> ServiceState:
+    now = datetime.fromtimestamp(app[CLOCK].now(), UTC)
+    try:
+        return await asyncio.wait_for(read_state(app[ENGINE], now), HEALTH_TIMEOUT)
+    except TimeoutError:
+        log.error("health: the database did not answer within %.0f s", HEALTH_TIMEOUT)
+        return ServiceState(database_ok=False)
+
+
 async def healthz(request: web.Request) -> web.Response:
-    app = request.app
-    checks: dict[str, Any] = {}
-    healthy = True
-    try:
-        async with app[ENGINE].connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # any failure means the database cannot serve us
-        log.error("health check: database: %s", type(exc).__name__)
-        checks["database"] = "error"
-        healthy = False
+    """503 when this server cannot serve: the database does not answer, or RingCentral
+    refuses our sign-in (a rejected JWT; nothing works until someone fixes it). 200
+    otherwise.
+
+    A missing, blacklisted or expired webhook subscription is shown ("degraded") but is no
+    503: a load balancer would take the server out of rotation, which brings no
+    subscription back — the subscription manager recreates it, and RingCentral's creation
+    handshake needs this very server reachable — and would break slash commands that work.
+    Only codes and counts are shown: never a token, the JWT, or RingCentral's error text.
+    """
+    app, settings = request.app, request.app[SETTINGS]
+    state = await _state(app)
     failure = app[RINGCENTRAL].auth.failure
-    checks["ringcentral_auth"] = "failing" if failure else "ok"
-    try:
-        now = datetime.fromtimestamp(app[CLOCK].now(), UTC)
-        depth, oldest = await pending_depth(app[ENGINE], now)
-        checks["queue_depth"], checks["oldest_pending_seconds"] = depth, round(oldest, 1)
-        subscriptions = [
-            s for s in await SubscriptionStore(app[ENGINE]).all() if not s.id.startswith(PENDING)
-        ]
-        checks["subscription"] = subscriptions[-1].status if subscriptions else "none"
-    except Exception:  # the database check above says why
-        checks["queue_depth"] = checks["subscription"] = None
-    checks["status"] = "ok" if healthy else "unavailable"
-    return web.json_response(checks, status=200 if healthy else 503)
+    enabled = notifications.enabled(app[BRIDGE], settings)
+    if not state.database_ok or failure is not None:
+        status = "unavailable"
+    elif enabled and settings.public_url and state.subscription != "Active":
+        status = "degraded"
+    else:
+        status = "ok"
+    oldest = state.oldest_pending_seconds
+    body: dict[str, Any] = {
+        "status": status,
+        "database": "ok" if state.database_ok else "error",
+        "ringcentral_auth": "ok" if failure is None else "failing",
+        "notifications": "running" if NOTIFICATIONS in app else "starting" if enabled else "off",
+        "subscription": state.subscription,
+        "queue_depth": state.queue_depth,
+        "oldest_pending_seconds": round(oldest, 1) if oldest is not None else None,
+        "posts_pending": state.items.get(("posts", "pending")),
+        "posts_dead": state.items.get(("posts", "dead")),
+    }
+    if failure is not None:  # RingCentral's codes (invalid_grant OAU-140), not its text
+        body["ringcentral_auth_error"] = " ".join(filter(None, (failure.error, failure.error_code)))
+    return web.json_response(body, status=503 if status == "unavailable" else 200)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[METRICS].render()
+    """Prometheus text; the database gauges are read now, for this scrape."""
+    app = request.app
+    collector = app[METRICS].state
+    collector.state = await _state(app)
+    collector.ringcentral_auth_ok = app[RINGCENTRAL].auth.failure is None
+    body = app[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

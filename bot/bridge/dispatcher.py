@@ -3,6 +3,11 @@
 Each step: deliveries → posts (`ingest`), calls that went quiet → judged, posts → Slack
 (`poster`), files into threads and transcripts (`followups`). Every step claims its rows
 with a lease, so a process killed mid-step loses nothing: its rows come due again.
+
+Stopping (the `stop` event of `run`, or `stop()`): no new step and no next part of a step
+starts; the delivery being dispatched is finished, and the deliveries claimed but not yet
+started are released (their lease cleared) so another process takes them at once. If the
+dispatcher is cancelled instead, what it claimed is released the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
@@ -43,6 +48,7 @@ class Dispatcher:
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
     batch: int = 20
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -51,8 +57,28 @@ class Dispatcher:
         """A delivery was stored: look now rather than at the next tick."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Take no new work: `run` returns after the delivery in hand (see the module)."""
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        watcher = asyncio.create_task(self._stop_on(stop), name="dispatcher-stop")
+        try:
+            await self._run()
+        finally:
+            watcher.cancel()
+
+    async def _stop_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.stop()
+
+    async def _run(self) -> None:
+        while not self.stopping:
             try:
                 worked = await self.step()
             except Exception:  # one bad step must not end the bridge's deliveries
@@ -65,12 +91,19 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.idle_wait)
 
     async def step(self) -> int:
-        """One pass over every kind of due work; how much was done."""
-        done = await self._deliveries()
-        done += await self._quiet_calls()
-        done += await self.poster.run_once()
-        done += await self.uploader.run_once()
-        done += await self.transcripts.run_once()
+        """One pass over every kind of due work; how much was done. Stopping ends the
+        pass between its parts."""
+        done = 0
+        for part in (
+            self._deliveries,
+            self._quiet_calls,
+            self.poster.run_once,
+            self.uploader.run_once,
+            self.transcripts.run_once,
+        ):
+            if self.stopping:
+                break
+            done += await part()
         return done
 
     async def drain(self, limit: int = 1000) -> None:
@@ -86,9 +119,41 @@ class Dispatcher:
         now = self._now()
         async with self._sessions.begin() as session:
             deliveries = await claim(session, Delivery, now=now, lease=LEASE, limit=self.batch)
-        for delivery in deliveries:
-            await self._dispatch(delivery)
-        return len(deliveries)
+        held = list(deliveries)
+        # Stopping, or cancelled (shutdown's grace ran out): another process takes what we
+        # hold at once. A step that fails otherwise keeps its leases: the rows come due
+        # again when they run out, not in a tight loop.
+        try:
+            while held and not self.stopping:
+                await self._dispatch(held[0])
+                held.pop(0)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._release(held))
+            raise
+        if held:
+            await self._release(held)
+        return len(deliveries) - len(held)
+
+    async def _release(self, deliveries: list[Delivery]) -> None:
+        """Clear our lease on `deliveries` that are still pending and still ours."""
+        try:
+            async with self._sessions.begin() as session:
+                for delivery in deliveries:
+                    await session.execute(
+                        update(Delivery)
+                        .where(
+                            Delivery.id == delivery.id,
+                            Delivery.state == "pending",
+                            Delivery.claimed_until == delivery.claimed_until,
+                        )
+                        .values(claimed_until=None)
+                    )
+        except Exception:  # the lease runs out by itself: nothing is lost
+            log.exception(
+                "could not release %d deliveries; their lease will run out", len(deliveries)
+            )
+            return
+        log.info("released %d deliveries for another process", len(deliveries))
 
     async def _dispatch(self, delivery: Delivery) -> None:
         now = self._now()

@@ -22,7 +22,7 @@ from .ingest import Ingest
 from .names import Names
 from .poster import Poster
 from .routing import Router
-from .subscriptions import SubscriptionManager, event_filters, webhook_address
+from .subscriptions import Leadership, SubscriptionManager, event_filters, webhook_address
 from .watch import Watch, resolve_watch
 
 log = logging.getLogger("bot.bridge")
@@ -37,7 +37,8 @@ class Notifications:
     subscriptions: SubscriptionManager
 
     async def run(self, stop: asyncio.Event) -> None:
-        """The dispatcher and the subscription upkeep, until `stop`."""
+        """The dispatcher and the subscription upkeep (in the leading process), until
+        `stop`; the dispatcher then finishes or releases what it holds."""
         tasks = [asyncio.create_task(self.dispatcher.run(stop), name="dispatcher")]
         if self.subscriptions.address:
             tasks.append(
@@ -72,8 +73,11 @@ async def build(
     watch = await resolve_watch(bridge, settings, rc)
     # The dispatcher's Slack client retries nothing by itself: its retries go through the
     # database with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner").
+    # Its one handler only counts calls for /metrics and never retries.
     slack = AsyncWebClient(
-        token=settings.secret("slack_bot_token"), base_url=settings.slack_api_url, retry_handlers=[]
+        token=settings.secret("slack_bot_token"),
+        base_url=settings.slack_api_url,
+        retry_handlers=[metrics.slack_calls],
     )
     router = Router(bridge.routes, settings.default_channel, watch.extension_numbers)
     if router.named_channels:
@@ -94,6 +98,8 @@ async def build(
         address=address,
         filters=event_filters(watch.kinds, watch.extension_ids),
         clock=clock,
+        # One process maintains the subscription (PostgreSQL advisory lock; SQLite: this one).
+        leadership=Leadership(engine),
     )
     return Notifications(watch, dispatcher, manager)
 

@@ -5,17 +5,29 @@ agree: exactly one Active subscription at `PUBLIC_URL/ringcentral/webhook` with 
 filters, renewed before it expires, replaced when it is gone, blacklisted or outdated, and
 the database (`SubscriptionStore`, whose tokens the receiver accepts) kept in step.
 `run()` repeats `sync()` until stopped; a failed round is logged and retried next round.
+
+With several processes on one PostgreSQL database exactly one of them runs the rounds:
+`Leadership` holds a session-level advisory lock (`pg_try_advisory_lock`) on a connection
+of its own for as long as the process leads; the others try again every `retry` seconds,
+and take over when the leader's connection (and so its lock) is gone. On SQLite (one
+process) the process always leads. `sync()` itself (the CLI's `subscriptions sync`) needs
+no leadership: it already tolerates another process syncing at the same time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
 from bot.config import Kind
@@ -26,7 +38,9 @@ from bot.store import SubscriptionRecord, SubscriptionStore
 __all__ = [
     "DEFAULT_EXPIRES_IN",
     "DEFAULT_RENEW_BEFORE",
+    "LEADER_LOCK_KEY",
     "WEBHOOK_PATH",
+    "Leadership",
     "SubscriptionManager",
     "event_filters",
     "normalise_filter",
@@ -42,6 +56,10 @@ DEFAULT_EXPIRES_IN = 7 * 24 * 3600
 DEFAULT_RENEW_BEFORE = 2 * 24 * 3600
 # The token is stored under a placeholder id before RingCentral has named the subscription.
 PENDING = "pending:"
+# pg_try_advisory_lock's key for "maintains the subscription" (any fixed bigint; this is
+# the first 8 bytes of sha256("ringbridge.subscriptions") as a signed integer).
+LEADER_LOCK_KEY = -0x5527A96E3E4B787F
+LEADER_RETRY = 30.0  # seconds between a follower's attempts to take the lead
 
 _ACCOUNT = "/restapi/v1.0/account/~"
 _CALL_KINDS = frozenset({"missed_call", "answered_call", "call"})
@@ -100,6 +118,88 @@ def normalise_filter(event_filter: str) -> str:
     return _ACCOUNT_ID.sub(_ACCOUNT, event_filter, count=1)
 
 
+class Leadership:
+    """Whether this process is the one that maintains the subscription.
+
+    PostgreSQL: a session-level advisory lock taken with `pg_try_advisory_lock` on a
+    connection held only for this (in autocommit: no transaction stays open). The lock
+    lives as long as that database session, so `check()` asks the connection before every
+    round: if the connection dropped, the lock went with it and leadership is lost. The
+    connection is never given back to the pool (a pooled session would keep the lock):
+    `release()` unlocks and closes it. SQLite: always the leader (one process).
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, *, key: int = LEADER_LOCK_KEY, retry: float = LEADER_RETRY
+    ) -> None:
+        self._engine = engine
+        self.key = key
+        self.retry = retry
+        self._conn: AsyncConnection | None = None
+        self._shared = engine.dialect.name == "postgresql"
+
+    def __repr__(self) -> str:
+        return f"Leadership(key={self.key}, leading={self.leading})"
+
+    @property
+    def leading(self) -> bool:
+        """As of the last `check()`."""
+        return not self._shared or self._conn is not None
+
+    async def check(self) -> bool:
+        """True while this process leads: keep the lock if it is still held, else try to
+        take it (False when another process holds it, or the database is unreachable)."""
+        if not self._shared:
+            return True
+        if self._conn is not None:
+            try:
+                await self._conn.execute(text("SELECT 1"))
+                return True
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("lost the subscription lead: %s", type(exc).__name__)
+                await self._drop()
+        try:
+            conn = await self._engine.connect()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("cannot reach the database to take the lead: %s", type(exc).__name__)
+            return False
+        try:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            got = await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key})
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("cannot take the subscription lead: %s", type(exc).__name__)
+            await _discard(conn)
+            return False
+        if not got:
+            await conn.close()  # this session holds no lock: the pool may have it back
+            return False
+        self._conn = conn
+        log.info("this process now maintains the webhook subscription")
+        return True
+
+    async def release(self) -> None:
+        """Stop leading (another process takes over at its next attempt)."""
+        if self._conn is None:
+            return
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            await self._conn.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+        await self._drop()
+        log.info("released the subscription lead")
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await _discard(conn)
+
+
+async def _discard(conn: AsyncConnection) -> None:
+    """Close `conn` for good: its session, and any advisory lock of it, ends."""
+    with contextlib.suppress(SQLAlchemyError, DBAPIError, OSError):
+        await conn.invalidate()
+    with contextlib.suppress(SQLAlchemyError, DBAPIError, OSError):
+        await conn.close()
+
+
 class SubscriptionManager:
     """Keeps exactly one webhook subscription for this server at RingCentral."""
 
@@ -114,8 +214,10 @@ class SubscriptionManager:
         expires_in: int = DEFAULT_EXPIRES_IN,
         renew_before: float = DEFAULT_RENEW_BEFORE,
         pending_grace: float = 120.0,
+        leadership: Leadership | None = None,
     ) -> None:
         self._rc = rc
+        self._leadership = leadership
         self._store = store
         self._address = address
         self._filters = list(dict.fromkeys(filters))
@@ -181,16 +283,26 @@ class SubscriptionManager:
         return lines
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
-        """`sync()` every `interval` seconds of the injected clock until `stop` is set.
-        A failed round never ends the loop: it is logged and tried again next round."""
-        while not stop.is_set():
-            try:
-                await self.sync()
-            except RingCentralError as exc:
-                log.warning("subscription sync failed, retrying in %.0f s: %s", interval, exc)
-            except Exception:
-                log.exception("subscription sync crashed, retrying in %.0f s", interval)
-            await self._pause(stop, interval)
+        """`sync()` every `interval` seconds of the injected clock until `stop` is set,
+        while this process leads (see `Leadership`); a follower asks again every
+        `leadership.retry` seconds. A failed round never ends the loop: it is logged and
+        tried again next round."""
+        leadership = self._leadership
+        try:
+            while not stop.is_set():
+                if leadership is not None and not await leadership.check():
+                    await self._pause(stop, leadership.retry)
+                    continue
+                try:
+                    await self.sync()
+                except RingCentralError as exc:
+                    log.warning("subscription sync failed, retrying in %.0f s: %s", interval, exc)
+                except Exception:
+                    log.exception("subscription sync crashed, retrying in %.0f s", interval)
+                await self._pause(stop, interval)
+        finally:
+            if leadership is not None:
+                await asyncio.shield(leadership.release())
 
     # -- the steps of sync() ------------------------------------------------------------
 

@@ -1,4 +1,12 @@
-"""`serve`: the server (Procfile `web: python -m bot serve`)."""
+"""`serve`: the server (Procfile `web: python -m bot serve`).
+
+SIGTERM (or SIGINT) stops it gracefully within `EXIT_WITHIN` seconds (RELIABILITY R17):
+no new connection is accepted, in-flight requests get `REQUEST_GRACE` seconds to finish,
+the dispatcher takes no new rows and releases the ones it holds, background work gets
+what is left of `bot.server.SHUTDOWN_GRACE`, and the process exits 0. Should the cleanup
+still not be done by `EXIT_WITHIN`, it is abandoned (claimed rows are leased: another
+process takes them when the lease runs out) and the process exits all the same.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +26,9 @@ from bot.store import connect
 from bot.store.migrate import SchemaOutOfDate, ensure_schema
 
 log = logging.getLogger("bot.serve")
+
+REQUEST_GRACE = 3.0  # seconds for in-flight HTTP requests once stopping
+EXIT_WITHIN = 9.0  # seconds from the signal to the end of the cleanup, at the latest
 
 
 def add_parser(commands: Any) -> None:
@@ -45,7 +56,7 @@ async def run(_args: argparse.Namespace) -> int:
         log.warning(
             "no [[routes]] in bridge.toml and no DEFAULT_CHANNEL: serving slash commands only"
         )
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=REQUEST_GRACE)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
@@ -56,5 +67,9 @@ async def run(_args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.warning("stopping")
-    await runner.cleanup()
+    try:
+        await asyncio.wait_for(runner.cleanup(), timeout=EXIT_WITHIN)
+    except TimeoutError:
+        log.error("shutdown took over %.0f s: exiting without finishing it", EXIT_WITHIN)
+    log.warning("stopped")
     return EXIT_OK

@@ -2,7 +2,7 @@
 rate-limit pacing, errors. Imports nothing of Slack or the bridge."""
 
 from ._auth import Credentials, MemoryTokenStore, TokenManager, TokenSet, TokenStore
-from ._client import DEFAULT_MEDIA_URL, DEFAULT_SERVER_URL, RingCentralClient
+from ._client import DEFAULT_MEDIA_URL, DEFAULT_SERVER_URL, Exchange, RingCentralClient
 from ._errors import (
     ApiError,
     AuthError,
@@ -34,6 +34,7 @@ __all__ = [
     "Credentials",
     "Download",
     "ErrorDetail",
+    "Exchange",
     "FilePart",
     "GroupStatus",
     "MemoryPenaltyStore",

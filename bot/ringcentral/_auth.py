@@ -12,6 +12,11 @@ Rules followed (reference/ringcentral.md §1, RELIABILITY.md §3 and R6/R7):
 - A failed login is remembered: for `relogin_interval` seconds (R7: at most one attempt
   per 5 minutes) every call raises the same AuthError without asking RingCentral ("if
   the token request fails, send no other API requests").
+
+An optional `on_grant(grant, outcome)` observer (the server's metrics) hears of every token
+request: `grant` is "jwt", "refresh_token" or "authorization_code"; `outcome` is "ok",
+the OAuth `error` RingCentral answered ("invalid_grant", …), or "rate_limited",
+"server_error", "transport_error", "invalid_response".
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..clock import Clock
-from ._errors import AuthError, auth_error
+from ._errors import ApiError, AuthError, RateLimited, TransportError, auth_error
 from .models._base import Id
 
 __all__ = ["Credentials", "MemoryTokenStore", "TokenManager", "TokenSet", "TokenStore"]
@@ -41,6 +46,9 @@ REVOKE_PATH = "/restapi/oauth/revoke"
 
 SendFn = Callable[[httpx.Request], Awaitable[httpx.Response]]
 """Sends a request paced in its rate-limit group; raises TransportError / RateLimited."""
+
+GrantObserver = Callable[[str, str], None]
+"""`on_grant(grant, outcome)`; see the module docstring."""
 
 
 class Credentials(BaseModel):
@@ -154,8 +162,10 @@ class TokenManager:
         server_url: httpx.URL,
         refresh_margin: float = 60.0,
         relogin_interval: float = 300.0,
+        on_grant: GrantObserver | None = None,
     ) -> None:
         self._credentials = credentials
+        self.on_grant = on_grant  # settable later; must not raise, must not block
         self._store = store
         self._clock = clock
         self._send = send
@@ -298,6 +308,32 @@ class TokenManager:
         return httpx.Request("POST", self._server_url.join(path), data=form, headers=headers)
 
     async def _grant(self, form: dict[str, str], kind: str) -> TokenSet:
+        try:
+            tokens = await self._grant_once(form, kind)
+        except AuthError as err:
+            self._observe(kind, err.error)
+            raise
+        except RateLimited:
+            self._observe(kind, "rate_limited")
+            raise
+        except ApiError:
+            self._observe(kind, "server_error")
+            raise
+        except TransportError:
+            self._observe(kind, "transport_error")
+            raise
+        self._observe(kind, "ok")
+        return tokens
+
+    def _observe(self, grant: str, outcome: str) -> None:
+        if self.on_grant is None:
+            return
+        try:
+            self.on_grant(grant, outcome)
+        except Exception:  # an observer's bug must not fail a login
+            log.exception("the token grant observer failed")
+
+    async def _grant_once(self, form: dict[str, str], kind: str) -> TokenSet:
         response = await self._send(self._token_request(TOKEN_PATH, form))
         if not response.is_success:
             err = auth_error(response)

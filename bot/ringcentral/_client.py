@@ -7,7 +7,8 @@ is not (RingCentral restarts the penalty on every request sent during it), and a
 RingOut may have been carried out before a timeout.
 
 Logs name the method, path, status, errorCode and group; never a header, a token, the JWT
-or a token request's form body.
+or a token request's form body. An optional `on_exchange` observer (the server's metrics)
+hears of every request sent, token requests included, as an `Exchange`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import email.message
 import json as jsonlib
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -30,12 +33,30 @@ from ._requester import Download, FilePart, QueryParams
 from ._urls import Origins
 from .resources import Account, CallLog, Messages, RingOut, Subscriptions
 
-__all__ = ["DEFAULT_MEDIA_URL", "DEFAULT_SERVER_URL", "RingCentralClient"]
+__all__ = ["DEFAULT_MEDIA_URL", "DEFAULT_SERVER_URL", "Exchange", "RingCentralClient"]
 
 log = logging.getLogger("bot.ringcentral.client")
 
 DEFAULT_SERVER_URL = "https://platform.ringcentral.com"
 DEFAULT_MEDIA_URL = "https://media.ringcentral.com"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request sent to RingCentral and how it ended, for an observer (metrics).
+
+    `path` carries account and extension ids: fine for a log, not for a metric label.
+    `status` is 0 when no HTTP answer came; `error_code` is RingCentral's errorCode for a
+    non-2xx answer (`HTTP-<status>` when the body has none), the transport error's class
+    name when `status` is 0, and "" for a 2xx.
+    """
+
+    method: str
+    path: str
+    group: str
+    status: int
+    error_code: str
+    seconds: float
 
 
 class RingCentralClient:
@@ -60,8 +81,10 @@ class RingCentralClient:
         max_wait: float = 120.0,
         refresh_margin: float = 60.0,
         relogin_interval: float = 300.0,
+        on_exchange: Callable[[Exchange], None] | None = None,
     ) -> None:
         self._http = http
+        self.on_exchange = on_exchange  # settable later; must not raise, must not block
         self._origins = Origins(server_url, media_url)
         self._clock: Clock = clock or SystemClock()
         self._credentials = credentials
@@ -200,16 +223,33 @@ class RingCentralClient:
 
     async def _transmit(self, request: httpx.Request, group: str) -> tuple[httpx.Response, str]:
         method, path = request.method, request.url.path
+        started = time.perf_counter()
         try:
             response = await self._http.send(request, follow_redirects=False)
         except httpx.TransportError as exc:
             log.warning("%s %s -> %s group=%s", method, path, type(exc).__name__, group)
+            self._observe(request, group, 0, type(exc).__name__, time.perf_counter() - started)
             raise TransportError(
                 f"RingCentral could not be reached for {method} {path} ({type(exc).__name__})"
             ) from exc
+        seconds = time.perf_counter() - started
         group = await self.rate_limiter.record(method, path, response, identity=self.identity)
         log.debug("%s %s -> %d group=%s", method, path, response.status_code, group)
+        if self.on_exchange is not None:  # an error body is read only for an observer
+            code = "" if response.is_success else api_error(response).error_code
+            self._observe(request, group, response.status_code, code, seconds)
         return response, group
+
+    def _observe(
+        self, request: httpx.Request, group: str, status: int, error_code: str, seconds: float
+    ) -> None:
+        if self.on_exchange is None:
+            return
+        exchange = Exchange(request.method, request.url.path, group, status, error_code, seconds)
+        try:
+            self.on_exchange(exchange)
+        except Exception:  # an observer's bug must not fail a RingCentral call
+            log.exception("the RingCentral exchange observer failed")
 
     def _raise_for_status(
         self, request: httpx.Request, response: httpx.Response, group: str

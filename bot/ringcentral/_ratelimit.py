@@ -10,7 +10,11 @@ request sent during the penalty restarts it, so the limiter:
 - learns each endpoint's real group from `X-Rate-Limit-Group`, and the group's limit and
   window from `X-Rate-Limit-Limit` / `-Window` (RingCentral raises limits on request);
 - after a 429 sends nothing to that group until the penalty ends, and keeps the penalty in
-  a `PenaltyStore` so that a database-backed store can share it between processes;
+  a `PenaltyStore` so that a database-backed store can share it between processes; the
+  store is read again at most every `penalty_refresh` seconds per group (1 s for a shared
+  store), and always right before sending while a penalty is known (active, or ended
+  within the last window: another process may have drawn a new one), so a penalty another
+  process met is honoured without a database read per request;
 - refuses (RateLimited, `sent=False`) instead of waiting when the wait exceeds `max_wait`.
 
 The sliding windows are per process; only penalties are meant to be shared.
@@ -45,6 +49,7 @@ LIGHT, MEDIUM, HEAVY, AUTH, SMS = "Light", "Medium", "Heavy", "Auth", "SMS"
 DEFAULT_LIMITS: Mapping[str, int] = {LIGHT: 50, MEDIUM: 40, HEAVY: 10, AUTH: 5, SMS: 40}
 WINDOW = 60.0  # RingCentral: limits are "per minute", sliding window
 PENALTY_WITHOUT_RETRY_AFTER = 30.0  # RingCentral: "if absent, retry after at least 30 s"
+PENALTY_REFRESH = 1.0  # seconds between reads of a shared penalty store, per group
 
 _EXT = r"/restapi/v1\.0/account/[^/]+/extension/[^/]+"
 _ACC = r"/restapi/v1\.0/account/[^/]+"
@@ -138,11 +143,17 @@ class RateLimiter:
         max_wait: float = 120.0,
         penalty_store: PenaltyStore | None = None,
         learn_limits: bool = True,
+        penalty_refresh: float | None = None,
     ) -> None:
         self._clock = clock
         self._limits = {**DEFAULT_LIMITS, **(limits or {})}
         self.max_wait = max_wait
         self._store: PenaltyStore = penalty_store or MemoryPenaltyStore()
+        if penalty_refresh is None:  # a process's own memory costs nothing to read
+            shared = not isinstance(self._store, MemoryPenaltyStore)
+            penalty_refresh = PENALTY_REFRESH if shared else 0.0
+        self.penalty_refresh = penalty_refresh
+        self._penalty_read: dict[tuple[str, str], float] = {}  # monotonic time of last read
         self._learn_limits = learn_limits
         self._state: dict[tuple[str, str], GroupStatus] = {}
         self._learned: dict[tuple[str, str], str] = {}  # (method, path shape) -> group
@@ -219,14 +230,20 @@ class RateLimiter:
                 await self._clock.sleep_until(slot)
             if not penalised:
                 # A 429 that arrived while we slept restarts the wait (a request sent
-                # during a penalty restarts it).
-                await self._sync_penalty(identity, group)
+                # during a penalty restarts it); here, another process's as well.
+                await self._sync_penalty(identity, group, before_send=True)
                 if self.status(group, identity=identity).penalty_until <= self._clock.now():
                     return group
 
-    async def _sync_penalty(self, identity: str, group: str) -> None:
-        until = await self._store.load(identity, group)
+    async def _sync_penalty(self, identity: str, group: str, *, before_send: bool = False) -> None:
         state = self.status(group, identity=identity)
+        key, now = (identity, group), self._clock.monotonic()
+        last = self._penalty_read.get(key)
+        known = state.penalty_until > 0 and state.penalty_until + state.window > self._clock.now()
+        if last is not None and now - last < self.penalty_refresh and not (before_send and known):
+            return
+        self._penalty_read[key] = now
+        until = await self._store.load(identity, group)
         if until is not None and until > state.penalty_until:
             state.penalty_until = until
 

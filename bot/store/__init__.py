@@ -5,15 +5,19 @@ The same code runs on both; DATABASE_URL picks one (see `bot.config.Settings.sql
 
 from bot.store.audit import AuditEntry, AuditLog
 from bot.store.engine import connect, create_schema
+from bot.store.penalties import DatabasePenaltyStore
 from bot.store.posts import Conversation, PostedNotice, Posts
 from bot.store.schema import Base
 from bot.store.subscriptions import SubscriptionRecord, SubscriptionStore
+from bot.store.tokens import DatabaseTokenStore
 
 __all__ = [
     "AuditEntry",
     "AuditLog",
     "Base",
     "Conversation",
+    "DatabasePenaltyStore",
+    "DatabaseTokenStore",
     "PostedNotice",
     "Posts",
     "SubscriptionRecord",
