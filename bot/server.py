@@ -53,6 +53,7 @@ from bot.slack.app import build_bolt_app
 from bot.slack.deps import SlackDeps
 from bot.store import AuditLog, Posts, SubscriptionStore, connect
 from bot.store.migrate import ensure_schema
+from bot.store.work import release_leases
 from bot.tasks import Tasks
 from bot.wiring import shared_ringcentral_client
 
@@ -126,6 +127,8 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     settings, clock = app[SETTINGS], app[CLOCK]
     engine = connect(settings.sqlalchemy_url)
     await ensure_schema(engine)
+    if engine.dialect.name == "sqlite" and (released := await release_leases(engine)):
+        log.warning("took back %d claims left by the previous run", released)
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),

@@ -34,6 +34,9 @@ from .poster import LEASE, Poster, backoff
 log = logging.getLogger("bot.bridge.dispatcher")
 
 CALL_QUIET = timedelta(seconds=60)  # a call with no event this long is judged as it stands
+# …or this long when every leg we know of has ended: a subscription to one extension never
+# sees the other legs, so waiting a full minute would only make the notice late.
+ENDED_QUIET = timedelta(seconds=10)
 DELIVERY_MAX_AGE = timedelta(hours=24)
 
 
@@ -196,19 +199,25 @@ class Dispatcher:
                 (
                     await session.scalars(
                         select(CallState)
-                        .where(CallState.open, CallState.updated_at < now - CALL_QUIET)
-                        .limit(self.batch)
+                        .where(CallState.open, CallState.updated_at < now - ENDED_QUIET)
+                        .order_by(CallState.updated_at)
+                        .limit(200)  # calls still connected are skipped below
                         .with_for_update(skip_locked=True)
                     )
                 ).all()
             )
+            judged = 0
             for row in rows:
                 state = calls.SessionState.model_validate_json(row.state)
+                quiet = ENDED_QUIET if all(p.final for p in state.parties) else CALL_QUIET
+                if now - row.updated_at < quiet:
+                    continue  # a leg is still connected or ringing: give it the full minute
+                judged += 1
                 state, notices = calls.expire(
-                    state, watched=self.ingest.watched, now=now, quiet=CALL_QUIET
+                    state, watched=self.ingest.watched, now=now, quiet=quiet
                 )
                 await self.ingest.save_call(session, row, row.session_id, state, now)
                 row.open = False  # judged as it stands; a late event reopens it
                 for notice in notices:
                     await self.ingest.add_posts(session, f"expired:{row.session_id}", notice, now)
-        return len(rows)
+        return judged

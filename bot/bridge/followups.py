@@ -27,7 +27,7 @@ from bot.store.schema import Followup, Post, Upload
 from bot.store.work import claim
 
 from .classify import transcript_attachment
-from .poster import LEASE, backoff
+from .poster import LEASE, UPLOAD_LEASE, backoff
 from .slack_errors import read_failure
 
 log = logging.getLogger("bot.bridge.followups")
@@ -52,7 +52,7 @@ class Uploader:
     async def run_once(self) -> int:
         now = datetime.fromtimestamp(self.clock.now(), UTC)
         async with self._sessions.begin() as session:
-            uploads = await claim(session, Upload, now=now, lease=LEASE, limit=self.batch)
+            uploads = await claim(session, Upload, now=now, lease=UPLOAD_LEASE, limit=self.batch)
         for upload in uploads:
             await self._upload(upload, now)
         return len(uploads)

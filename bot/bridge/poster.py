@@ -41,7 +41,11 @@ from .slack_errors import Failure, read_failure
 
 log = logging.getLogger("bot.bridge.poster")
 
-LEASE = timedelta(seconds=60)
+# A claim lasts this long: a killed process's rows come due again after it (RELIABILITY
+# R4: within 30 s). Slack calls time out well inside it (the dispatcher's client: 10 s).
+LEASE = timedelta(seconds=30)
+# A file transfer (RingCentral download, then Slack upload) may take longer.
+UPLOAD_LEASE = timedelta(minutes=3)
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0  # RELIABILITY R5: full jitter, capped at 5 minutes
 THREAD_WAIT = timedelta(seconds=1)  # a reply waits for its thread's first message

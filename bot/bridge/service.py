@@ -78,6 +78,7 @@ async def build(
         token=settings.secret("slack_bot_token"),
         base_url=settings.slack_api_url,
         retry_handlers=[metrics.slack_calls],
+        timeout=10,  # well inside a claim's lease (bot.bridge.poster.LEASE)
     )
     router = Router(bridge.routes, settings.default_channel, watch.extension_numbers)
     if router.named_channels:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from bot.cli import api, db, demo, manifest, serve, subscriptions
 from bot.cli._common import EXIT_USAGE
 from bot.config import ConfigError
+from bot.logs import configure as configure_logging
 
 __all__ = ["main"]
 
@@ -37,11 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # One-shot commands print their own one-line outcome; the log only speaks up for
     # what went wrong unexpectedly. `serve` switches to LOG_LEVEL.
-    logging.basicConfig(
-        level=logging.ERROR,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(logging.ERROR)
     try:
         code: int = asyncio.run(args.run(args))
     except ConfigError as exc:

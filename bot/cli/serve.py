@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli._common import EXIT_OK
 from bot.config import ConfigError, load_bridge_config, load_settings
+from bot.logs import configure as configure_logging
 from bot.server import create_app
 from bot.store import connect
 from bot.store.migrate import SchemaOutOfDate, ensure_schema
@@ -41,7 +42,7 @@ def add_parser(commands: Any) -> None:
 async def run(_args: argparse.Namespace) -> int:
     settings = load_settings()
     bridge = load_bridge_config(settings.bridge_config)
-    logging.getLogger().setLevel(settings.log_level)
+    configure_logging(settings.log_level)
     engine = connect(settings.sqlalchemy_url)
     try:
         await ensure_schema(engine)

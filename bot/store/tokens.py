@@ -40,13 +40,6 @@ __all__ = ["DatabaseTokenStore", "token_from_json", "token_json"]
 
 log = logging.getLogger("bot.store.tokens")
 
-# aiosqlite logs every statement with its parameters at DEBUG, which would put the tokens
-# (and the subscriptions' verification tokens) in the log at LOG_LEVEL=DEBUG. Unless the
-# operator configured that logger, it says nothing below INFO (RELIABILITY R19).
-_aiosqlite_log = logging.getLogger("aiosqlite")
-if _aiosqlite_log.level == logging.NOTSET:
-    _aiosqlite_log.setLevel(logging.INFO)
-
 
 def token_json(tokens: TokenSet) -> str:
     """The TokenSet as JSON, secrets included (the only place they are written out)."""

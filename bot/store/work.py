@@ -19,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.store.schema import Base, Delivery, Post, Upload, UTCDateTime
 
-__all__ = ["claim", "insert_ignoring_duplicates", "pending_depth"]
+__all__ = [
+    "claim",
+    "insert_ignoring_duplicates",
+    "pending_depth",
+    "release_leases",
+]
 
 Row = TypeVar("Row", Delivery, Post, Upload)
 
@@ -80,3 +85,16 @@ async def pending_depth(engine: AsyncEngine, now: datetime) -> tuple[int, float]
         count, oldest = (await conn.execute(query)).one()
     age = (now - oldest).total_seconds() if oldest is not None else 0.0
     return int(count), max(0.0, age)
+
+
+async def release_leases(engine: AsyncEngine) -> int:
+    """Clear every lease: at the start of the one process a SQLite database has, the
+    leases left are those of its own previous life (killed), so they are due at once."""
+    released = 0
+    async with engine.begin() as conn:
+        for model in (Delivery, Post, Upload):
+            result = await conn.execute(
+                update(model).where(model.claimed_until.is_not(None)).values(claimed_until=None)
+            )
+            released += result.rowcount or 0
+    return released

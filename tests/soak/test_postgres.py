@@ -124,12 +124,6 @@ async def test_r3_r4_processes_killed_others_take_over(soak: bool, figures: dict
             assert not leaks, leaks
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R4: rows a killed worker leased are due again only after LEASE = 60 s "
-    "(bot/bridge/poster.py, also used for deliveries); RELIABILITY R4 asks recovery within "
-    "the heartbeat timeout (30 s) + 1 poll",
-)
 def test_r4_lease_within_heartbeat_timeout() -> None:
     from bot.bridge.poster import LEASE
 
