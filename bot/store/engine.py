@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -11,6 +12,11 @@ def connect(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        # aiosqlite logs every statement with its parameters at DEBUG: the stored tokens
+        # and verification tokens must not follow a DEBUG log level into the log.
+        quiet = logging.getLogger("aiosqlite")
+        if quiet.level == logging.NOTSET:
+            quiet.setLevel(logging.INFO)
     return engine
 
 
