@@ -42,7 +42,14 @@ def ringcentral_client(
         server_url=settings.ringcentral_server_url,
         media_url=settings.ringcentral_media_url,
         token_store=token_store,
-        rate_limiter=RateLimiter(clock, penalty_store=penalty_store),
+        # With a shared store, read it before every request (one small query): a penalty
+        # another process just met must stop this one too (RELIABILITY R8: "from any
+        # process"; the penalty restarts on every request sent during it).
+        rate_limiter=RateLimiter(
+            clock,
+            penalty_store=penalty_store,
+            penalty_refresh=0.0 if penalty_store is not None else None,
+        ),
         identity=identity,
         clock=clock,
     )
