@@ -195,7 +195,7 @@ class SlackCall:
 
 
 # Operations for benchmarks (bench/rc_economy.py): real account events, answered by the child.
-_BENCH_OPS = frozenset({"rc_event"})
+_BENCH_OPS = frozenset({"rc_event", "slack_post_log"})
 _RC_EVENTS = frozenset({"incoming_sms", "incoming_voicemail", "incoming_fax", "call"})
 
 # Operations for tests, answered by the child; anything else (e.g. "stop") ends it.
@@ -257,7 +257,7 @@ def _faulty_slack(base: type[Any]) -> type[Any]:
 async def _test_op(op: str, arg: Any, rc: Any, slack: Any) -> Any:
     """One test operation, in the simulator process (see `Simulators`' methods)."""
     if op in _BENCH_OPS:
-        return await _bench_op(op, arg, rc)
+        return await _bench_op(op, arg, rc, slack)
     if op == "slack_fail":
         slack.fail(**arg)
         return None
@@ -362,10 +362,35 @@ def _rc_group(method: str, path: str) -> str:
     return found[0].group if found is not None else ""
 
 
-async def _bench_op(op: str, arg: Any, rc: Any) -> Any:
+def _slack_post_log(slack: Any, since: float | None) -> list[dict[str, Any]]:
+    """Every chat.postMessage received (at or after `since`, simulator wall clock): time,
+    status, ok, channel, thread_ts and the metadata's rc_uuid ("" without one)."""
+    found = []
+    for c in slack.calls("chat.postMessage"):
+        if since is not None and c.time < since:
+            continue
+        metadata = c.params.get("metadata")
+        payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
+        found.append(
+            {
+                "time": c.time,
+                "status": c.status,
+                "ok": c.ok,
+                "channel": str(c.params.get("channel") or ""),
+                "thread_ts": c.params.get("thread_ts"),
+                "rc_uuid": str((payload or {}).get("rc_uuid") or ""),
+            }
+        )
+    return found
+
+
+async def _bench_op(op: str, arg: Any, rc: Any, slack: Any) -> Any:
     """`rc_event`: (method, kwargs) — one of the RingCentral simulator's account events
     (`incoming_sms`, `incoming_voicemail`, `incoming_fax`, `call`), at the service user's
-    extension unless kwargs name another; answers the event's id."""
+    extension unless kwargs name another; answers the event's id. `slack_post_log`: see
+    `_slack_post_log`."""
+    if op == "slack_post_log":
+        return _slack_post_log(slack, arg)
     method, kwargs = arg
     if method not in _RC_EVENTS:
         raise ValueError(f"{op}: unknown RingCentral event {method!r}")
@@ -900,6 +925,25 @@ async def rc_event(sims: Simulators, method: str, **kwargs: Any) -> str:
     return str(made)
 
 
+async def slack_post_log(sims: Simulators, since: float | None = None) -> list[dict[str, Any]]:
+    """Every chat.postMessage the Slack simulator received (at or after `since`, its wall
+    clock): time, status, ok, channel, thread_ts, rc_uuid (from the message metadata)."""
+    log = await sims._test("slack_post_log", since)
+    assert isinstance(log, list)
+    return log
+
+
+def read_backlog(database: Path) -> dict[str, int]:
+    """Work the server has not finished (read from its SQLite): deliveries pending, posts
+    pending or sending."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as c:
+        deliveries = c.execute("SELECT count(*) FROM inbox WHERE state = 'pending'").fetchone()
+        posts = c.execute(
+            "SELECT count(*) FROM posts WHERE state IN ('pending', 'sending')"
+        ).fetchone()
+    return {"pending_deliveries": int(deliveries[0]), "pending_posts": int(posts[0])}
+
+
 def read_webhook_token(database: Path) -> str | None:
     """The verification token of the server's newest subscription (read from its SQLite)."""
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as c:
@@ -949,8 +993,11 @@ async def add_webhook_token(database: Path, token: str, subscription_id: str = "
 SMS_EVENT = "/restapi/v1.0/account/~/extension/~/message-store/instant?type=SMS"
 
 
-def sms_envelope(uuid: str, *, text: str = "bench", sender: str = "+16505550100") -> bytes:
-    """A RingCentral instant-SMS delivery (the documented shape, made-up ids)."""
+def sms_envelope(
+    uuid: str, *, text: str = "bench", sender: str = "+16505550100", to: str = "+16505550001"
+) -> bytes:
+    """A RingCentral instant-SMS delivery (the documented shape, made-up ids) from `sender`
+    to the company number `to`."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     return json.dumps(
         {
@@ -961,7 +1008,7 @@ def sms_envelope(uuid: str, *, text: str = "bench", sender: str = "+16505550100"
             "ownerId": "1",
             "body": {
                 "id": uuid,
-                "to": [{"phoneNumber": "+16505550001", "target": True}],
+                "to": [{"phoneNumber": to, "target": True}],
                 "from": {"phoneNumber": sender},
                 "type": "SMS",
                 "creationTime": now,

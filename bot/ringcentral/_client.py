@@ -28,7 +28,7 @@ from ..clock import Clock, SystemClock
 from ._auth import Credentials, MemoryTokenStore, TokenManager, TokenSet, TokenStore
 from ._errors import ApiError, RateLimited, TransportError, api_error
 from ._pkce import authorize_url
-from ._ratelimit import RateLimiter
+from ._ratelimit import MAX_WAIT, RateLimiter
 from ._requester import Download, FilePart, QueryParams
 from ._urls import Origins
 from .resources import Account, CallLog, Messages, RingOut, Subscriptions
@@ -78,7 +78,7 @@ class RingCentralClient:
         clock: Clock | None = None,
         rate_limiter: RateLimiter | None = None,
         identity: str = "default",
-        max_wait: float = 120.0,
+        max_wait: float = MAX_WAIT,
         refresh_margin: float = 60.0,
         relogin_interval: float = 300.0,
         on_exchange: Callable[[Exchange], None] | None = None,
@@ -144,8 +144,10 @@ class RingCentralClient:
         are `true`/`false`. `files` makes a multipart/form-data body, parts in the given
         order; with `json` as well, the JSON body is the first part (named `json`, as
         RingCentral's MMS examples and SDK do). Raises a RingCentralError for non-2xx."""
-        # Merge, not replace: navigation links (`nextPage.uri`) carry their own query.
-        url = self._origins.resolve(path).copy_merge_params(_query(params))
+        url = self._origins.resolve(path)
+        if params:
+            # Merge, not replace: navigation links (`nextPage.uri`) carry their own query.
+            url = url.copy_merge_params(_query(params))
         base_headers = {"Accept": "application/json"}
         if headers:
             base_headers.update({k: v for k, v in headers.items() if k.lower() != "authorization"})
@@ -227,6 +229,7 @@ class RingCentralClient:
         try:
             response = await self._http.send(request, follow_redirects=False)
         except httpx.TransportError as exc:
+            self.rate_limiter.answered(method, path, identity=self.identity)
             log.warning("%s %s -> %s group=%s", method, path, type(exc).__name__, group)
             self._observe(request, group, 0, type(exc).__name__, time.perf_counter() - started)
             raise TransportError(

@@ -7,6 +7,11 @@ request sent during the penalty restarts it, so the limiter:
 
 - paces each group (and the SMS sub-bucket) with a local sliding window: a request that
   would exceed it reserves the first free slot and sleeps until then (`clock.sleep_until`);
+- counts a request in its window from when its answer came, not from its reserved slot:
+  RingCentral counts it when it arrives, which may be later (a burst queues for the
+  connection pool), and a window measured from the earlier slot lets the request that
+  opens the next window arrive less than a window after it — a 429 and a penalty. A
+  request that slept for its slot looks at the window again before it is sent;
 - learns each endpoint's real group from `X-Rate-Limit-Group`, and the group's limit and
   window from `X-Rate-Limit-Limit` / `-Window` (RingCentral raises limits on request);
 - after a 429 sends nothing to that group until the penalty ends, and keeps the penalty in
@@ -22,8 +27,10 @@ The sliding windows are per process; only penalties are meant to be shared.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from bisect import insort
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +57,9 @@ DEFAULT_LIMITS: Mapping[str, int] = {LIGHT: 50, MEDIUM: 40, HEAVY: 10, AUTH: 5, 
 WINDOW = 60.0  # RingCentral: limits are "per minute", sliding window
 PENALTY_WITHOUT_RETRY_AFTER = 30.0  # RingCentral: "if absent, retry after at least 30 s"
 PENALTY_REFRESH = 1.0  # seconds between reads of a shared penalty store, per group
+# Longest wait for a slot before refusing: a burst of 100 SMS at 40 a minute (DESIGN §6)
+# needs the third window, 120 s plus the answers' time, so 120 s would refuse its tail.
+MAX_WAIT = 180.0
 
 _EXT = r"/restapi/v1\.0/account/[^/]+/extension/[^/]+"
 _ACC = r"/restapi/v1\.0/account/[^/]+"
@@ -129,7 +139,49 @@ class GroupStatus:
     window: float = WINDOW
     remaining: int | None = None  # from the last response's X-Rate-Limit-Remaining
     penalty_until: float = 0.0  # wall clock
-    sent: deque[float] = field(default_factory=deque)  # monotonic send slots, sorted
+    # Monotonic times of the requests in the window, sorted: the answer's time once it
+    # came, until then the slot reserved (`pending` holds those, sorted).
+    sent: deque[float] = field(default_factory=deque)
+    pending: deque[float] = field(default_factory=deque)
+
+    def reserve(self, slot: float) -> None:
+        insort(self.sent, slot)
+        insort(self.pending, slot)
+
+    def unreserve(self, slot: float) -> None:
+        for times in (self.sent, self.pending):
+            with contextlib.suppress(ValueError):
+                times.remove(slot)
+
+    def answered(self, now: float) -> None:
+        """A request of this bucket was answered at `now`: count it from now (the oldest
+        reservation stands for it: the times are interchangeable counts)."""
+        if not self.pending or self.pending[0] > now:
+            return
+        self.unreserve(self.pending[0])
+        insort(self.sent, now)
+
+    def in_window(self, now: float) -> int:
+        """Requests counted in the window ending at `now` (not those reserved for later)."""
+        sent = self.sent
+        while sent and sent[0] <= now - self.window:
+            sent.popleft()
+        while self.pending and self.pending[0] <= now - self.window:
+            self.pending.popleft()
+        later = 0
+        for slot in reversed(sent):
+            if slot <= now:
+                break
+            later += 1
+        return len(sent) - later
+
+    def room_at(self, now: float) -> float:
+        """When the window holds at most `limit` of the requests counted by `now` (a
+        reservation due by then included): `now` if it already does."""
+        count = self.in_window(now)
+        if self.limit <= 0 or count <= self.limit:
+            return now
+        return self.sent[count - self.limit - 1] + self.window
 
 
 class RateLimiter:
@@ -140,7 +192,7 @@ class RateLimiter:
         clock: Clock,
         *,
         limits: Mapping[str, int] | None = None,
-        max_wait: float = 120.0,
+        max_wait: float = MAX_WAIT,
         penalty_store: PenaltyStore | None = None,
         learn_limits: bool = True,
         penalty_refresh: float | None = None,
@@ -197,8 +249,7 @@ class RateLimiter:
         wall = self._clock.now()
         for name in buckets:
             state = self.status(name, identity=identity)
-            while state.sent and state.sent[0] <= now - state.window:
-                state.sent.popleft()
+            state.in_window(now)  # drops what has left the window
             if len(state.sent) >= state.limit > 0:
                 slot = max(slot, state.sent[-state.limit] + state.window)
             if state.sent:
@@ -224,16 +275,42 @@ class RateLimiter:
             penalised = self.status(group, identity=identity).penalty_until > self._clock.now()
             if not penalised:
                 for name in buckets:
-                    self.status(name, identity=identity).sent.append(slot)
+                    self.status(name, identity=identity).reserve(slot)
             if slot > now:
                 log.debug("waiting %.1f s for group=%s", slot - now, group)
                 await self._clock.sleep_until(slot)
+                if not penalised:
+                    await self._window_room(buckets, identity, slot, start)
             if not penalised:
                 # A 429 that arrived while we slept restarts the wait (a request sent
                 # during a penalty restarts it); here, another process's as well.
                 await self._sync_penalty(identity, group, before_send=True)
                 if self.status(group, identity=identity).penalty_until <= self._clock.now():
                     return group
+
+    async def _window_room(
+        self, buckets: tuple[str, ...], identity: str, slot: float, start: float
+    ) -> None:
+        """After sleeping until `slot` (reserved): answers that came after their own slots
+        count later than was known when `slot` was chosen, so wait (moving the
+        reservation) until the window ending then has room for this request."""
+        while True:
+            now = max(slot, self._clock.monotonic())
+            room_at = max(self.status(name, identity=identity).room_at(now) for name in buckets)
+            if room_at <= now:
+                return
+            for name in buckets:
+                state = self.status(name, identity=identity)
+                state.unreserve(slot)
+                state.reserve(room_at)
+            slot = room_at
+            if slot - start > self.max_wait:
+                for name in buckets:
+                    self.status(name, identity=identity).unreserve(slot)
+                log.info("refused without sending: group=%s wait=%.1f s", buckets[0], slot - now)
+                raise RateLimited(slot - now, buckets[0], error_code="CLIENT-PACING", sent=False)
+            log.debug("waiting %.2f s more for group=%s", slot - now, buckets[0])
+            await self._clock.sleep_until(slot)
 
     async def _sync_penalty(self, identity: str, group: str, *, before_send: bool = False) -> None:
         state = self.status(group, identity=identity)
@@ -254,13 +331,15 @@ class RateLimiter:
     ) -> str:
         """Learn from a response's X-Rate-Limit-* headers; on 429 start the penalty and
         return the group it applies to."""
+        self.answered(method, path, identity=identity)
         group = self.group(method, path)
         said = response.headers.get("X-Rate-Limit-Group")
         if said and _canonical(said) != group:
             log.info("endpoint %s %s is in group %s, not %s", method, path, said, group)
             self._learned[self._shape(method, path)] = group = _canonical(said)
-            # This request was counted in the wrong bucket: count it where it belongs.
-            self.status(group, identity=identity).sent.append(self._clock.monotonic())
+            # This request was counted in the wrong bucket: count it where it belongs
+            # (in order: the bucket may hold slots reserved for later).
+            insort(self.status(group, identity=identity).sent, self._clock.monotonic())
         state = self.status(group, identity=identity)
         self._learn(state, response.headers)
         if response.status_code == 429:
@@ -271,6 +350,12 @@ class RateLimiter:
             await self._store.save(identity, group, state.penalty_until)
             log.warning("429 from RingCentral: group=%s penalty=%.0f s", group, delay)
         return group
+
+    def answered(self, method: str, path: str, *, identity: str = "default") -> None:
+        """The request ended (an answer, or no answer): count it in its window from now."""
+        now = self._clock.monotonic()
+        for name in self._buckets(method, path):
+            self.status(name, identity=identity).answered(now)
 
     def _learn(self, state: GroupStatus, headers: httpx.Headers) -> None:
         limit = _int(headers.get("X-Rate-Limit-Limit"))
@@ -285,13 +370,11 @@ class RateLimiter:
             return
         # RingCentral counts requests we did not see (another process with the same user):
         # when it says fewer remain than we think, count phantom requests from now.
+        # Once per response, so not a scan of the whole window (up to `limit` slots).
         now = self._clock.monotonic()
-        used = sum(1 for t in state.sent if now - state.window < t <= now)
-        missing = (state.limit - used) - remaining
+        missing = (state.limit - state.in_window(now)) - remaining
         for _ in range(max(0, missing)):
-            state.sent.append(now)
-        if missing > 0:
-            state.sent = deque(sorted(state.sent))
+            insort(state.sent, now)
 
 
 def _int(value: str | None) -> int | None:
