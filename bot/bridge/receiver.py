@@ -124,7 +124,9 @@ class WebhookReceiver:
         values = {
             "uuid": uuid,
             "received_at": now,
-            "body": body.decode("utf-8", errors="replace"),
+            # PostgreSQL's text holds no NUL; a body that has one is no JSON anyway (JSON
+            # escapes control characters), so it is kept as a dead letter with U+FFFD.
+            "body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
             "state": state,
             "attempts": 0,
             "next_attempt_at": now,
