@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.notices import Party
 from bot.phone import InvalidPhoneNumber, parse
-from bot.slack.notices import Party
 
 # What RingCentral sends is digits; libphonenumber would read letters as a keypad
 # ("+1650224XXXX", a masked sample, would become +16502249999), so those stay as sent.

@@ -52,8 +52,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.notices import CallNotice, Party
 from bot.ringcentral.models.events import TelephonySessionEvent
-from bot.slack.notices import CallNotice, Party
 
 from ._people import e164, party
 from ._session import Endpoint, NoticeKind, PartyState, SessionState, StatusSeen, Watched

@@ -13,15 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.ringcentral.models.events import (
-    Event,
-    FaxEvent,
-    InstantMessageEvent,
-    MessageStoreEvent,
-    VoicemailEvent,
-)
-from bot.ringcentral.models.messages import MessageAttachment, MessageParty, MessageRecord
-from bot.slack.notices import (
+from bot.notices import (
     Attachment,
     FaxNotice,
     Notice,
@@ -30,6 +22,14 @@ from bot.slack.notices import (
     SmsNotice,
     VoicemailNotice,
 )
+from bot.ringcentral.models.events import (
+    Event,
+    FaxEvent,
+    InstantMessageEvent,
+    MessageStoreEvent,
+    VoicemailEvent,
+)
+from bot.ringcentral.models.messages import MessageAttachment, MessageParty, MessageRecord
 
 from ._people import e164, party
 

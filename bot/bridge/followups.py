@@ -13,16 +13,16 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
+from bot.notices import VoicemailNotice, dump_notice, load_notice
 from bot.ringcentral import ApiError, RingCentralClient, RingCentralError, UnsafeURLError
-from bot.slack.notices import VoicemailNotice, dump_notice, load_notice
-from bot.slack.notify import render_notice
+from bot.slack.render import Locale, render_notice
 from bot.store.schema import Followup, Post, Upload
 from bot.store.work import claim
 
@@ -123,6 +123,7 @@ class Transcripts:
     rc: RingCentralClient
     clock: Clock
     region: Callable[[], Awaitable[str]]
+    timezone: Callable[[], Awaitable[tzinfo]]  # the account's: the time fallbacks' zone
     batch: int = 5
 
     def __post_init__(self) -> None:
@@ -192,11 +193,11 @@ class Transcripts:
                     notice, transcript=transcript, transcript_status=status or "Unknown"
                 )
                 post.notice = dump_notice(notice)
-        region = await self.region()
+        locale = Locale(await self.region(), await self.timezone())
         for post in posts:
             if post.state != "done" or post.ts is None:
                 continue  # the poster renders the new notice when it posts
-            reply = render_notice(load_notice(post.notice), region=region)
+            reply = render_notice(load_notice(post.notice), locale=locale)
             try:
                 await self.slack.chat_update(
                     channel=post.channel, ts=post.ts, text=reply.text, blocks=reply.blocks

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.notices import Notice, VoicemailNotice, dump_notice
 from bot.ringcentral import RingCentralClient, RingCentralError
 from bot.ringcentral.models import (
     FaxEvent,
@@ -27,7 +28,6 @@ from bot.ringcentral.models import (
     VoicemailEvent,
     parse_event,
 )
-from bot.slack.notices import Notice, VoicemailNotice, dump_notice
 from bot.store.schema import CallState, Delivery, Followup, Post
 from bot.store.work import insert_ignoring_duplicates
 

@@ -11,8 +11,8 @@ import dataclasses
 import logging
 
 from bot.clock import Clock
+from bot.notices import Notice, Party
 from bot.ringcentral import RingCentralClient, RingCentralError
-from bot.slack.notices import Notice, Party
 
 log = logging.getLogger("bot.bridge.names")
 

@@ -15,7 +15,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
 from bot.metrics import Metrics
-from bot.slack.notices import (
+from bot.notices import (
     FaxNotice,
     Handled,
     Notice,
@@ -33,7 +33,7 @@ from bot.slack.notices import (
     VoicemailNotice,
     load_notice,
 )
-from bot.slack.notify import render_notice
+from bot.slack.render import Locale, render_notice
 from bot.store.schema import Post, Thread, Upload
 from bot.store.work import claim, insert_ignoring_duplicates
 
@@ -70,6 +70,7 @@ class Poster:
     clock: Clock
     metrics: Metrics
     region: Callable[[], Awaitable[str]]
+    timezone: Callable[[], Awaitable[tzinfo]]  # the account's: the time fallbacks' zone
     max_age: timedelta = timedelta(hours=24)
     pace: float = 1.0  # Slack: about one message per second per channel, sustained
     batch: int = 20
@@ -118,7 +119,7 @@ class Poster:
         notice = load_notice(post.notice)
         reply = render_notice(
             notice,
-            region=await self.region(),
+            locale=Locale(await self.region(), await self.timezone()),
             handled=_handled(post),
             thread_parent=thread_ts is None,
         )

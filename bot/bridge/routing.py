@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.config import Route
-from bot.slack.notices import Notice
+from bot.notices import Notice
 
 
 class Router:

@@ -87,9 +87,11 @@ async def build(
     dispatcher = Dispatcher(
         engine=engine,
         ingest=ingest,
-        poster=Poster(engine, slack, clock, metrics, region=facts.region),
+        poster=Poster(engine, slack, clock, metrics, region=facts.region, timezone=facts.timezone),
         uploader=Uploader(engine, slack, rc, clock),
-        transcripts=Transcripts(engine, slack, rc, clock, region=facts.region),
+        transcripts=Transcripts(
+            engine, slack, rc, clock, region=facts.region, timezone=facts.timezone
+        ),
         clock=clock,
     )
     address = webhook_address(settings.public_url)

@@ -1,5 +1,7 @@
-"""The Bolt app: slash commands and buttons. Every listener acks at once and does its
-RingCentral work afterwards in a tracked task, answering through `respond()`."""
+"""The Bolt app: which listener answers which slash command, button, modal and event. Every
+listener acks at once and does its work afterwards in a tracked task (`deps.tasks`),
+answering through the response_url, except where Slack wants the answer in the ack itself
+(`/ringcentral`, a modal's errors) or within 3 s of the click (opening a modal)."""
 
 from __future__ import annotations
 
@@ -8,26 +10,42 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks, call, calllog, notice_actions, notify, sms
+from bot.slack import actions, home, render
+from bot.slack.commands import call, calllog, ringcentral, sms
 from bot.slack.deps import SlackDeps
-from bot.slack.payloads import BlockAction, SlashCommand
+from bot.slack.payloads import BlockAction, MessageEvent, SlashCommand, ViewSubmission
 
 __all__ = ["build_bolt_app"]
 
 log = logging.getLogger("bot.slack.app")
 
-PERSONAL_LATER = (
-    "Personal RingCentral accounts are not available yet: for now RingBridge acts as the "
-    "one RingCentral user your admin configured. `/ringcentral help` lists what works today."
-)
+Command = Callable[[SlashCommand, AsyncRespond, AsyncWebClient], Coroutine[Any, Any, None]]
+Click = Callable[[BlockAction, AsyncRespond, AsyncWebClient], Coroutine[Any, Any, None]]
+
+
+class _GivenClient(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns
+    on every start that the token will be unused ("As you gave `client` as well…"). It is
+    unused on purpose: the client carries the token. No argument turns the lookup off
+    (`token or os.environ[…]`), so the one line is dropped here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_bolt_log = logging.getLogger("bot.slack.bolt")
+_bolt_log.addFilter(_GivenClient())
 
 
 def build_bolt_app(deps: SlackDeps, *, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
     app = AsyncApp(
         client=client,
         signing_secret=signing_secret,
+        # Bolt's loggers take this one's filters: the start warning above stays out.
+        logger=_bolt_log,
         # Bolt's default answers unknown requests with 404 after logging; keep it quiet.
         raise_error_for_unhandled_request=False,
         # Run listeners inline and answer when they return: ours only ack and spawn their
@@ -35,8 +53,7 @@ def build_bolt_app(deps: SlackDeps, *, client: AsyncWebClient, signing_secret: s
         process_before_response=True,
     )
 
-    def command(name: str, work: Callable[[SlashCommand, AsyncRespond, AsyncWebClient],
-                                          Coroutine[Any, Any, None]]) -> None:  # fmt: skip
+    def command(name: str, work: Command) -> None:
         async def listener(
             ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
         ) -> None:
@@ -51,72 +68,54 @@ def build_bolt_app(deps: SlackDeps, *, client: AsyncWebClient, signing_secret: s
     command("/calllog", lambda c, r, _: calllog.run(deps, c, r))
 
     @app.command("/ringcentral")
-    async def ringcentral(ack: AsyncAck, body: dict[str, Any]) -> None:
-        word = (SlashCommand.model_validate(body).text.split() or ["help"])[0].lower()
-        if word in ("connect", "disconnect", "status"):
-            reply = blocks.usage_error(PERSONAL_LATER)
-        else:
-            reply = blocks.help_reply()
+    async def ringcentral_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+        reply = ringcentral.answer(SlashCommand.model_validate(body))
         await ack(text=reply.text, blocks=reply.blocks)
 
-    def button(
-        action_id: str, work: Callable[[str, AsyncRespond], Coroutine[Any, Any, None]]
-    ) -> None:
-        async def listener(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-            await ack()
-            click = BlockAction.model_validate(body)
-            deps.tasks.spawn(work(click.action.value, respond), name=f"{action_id} click")
-
-        app.action(action_id)(listener)
-
-    button(blocks.SMS_LIST_ACTION, lambda v, r: sms.turn_page(deps, v, r))
-    button(blocks.CALLLOG_ACTION, lambda v, r: calllog.turn_page(deps, v, r))
-    button(blocks.RINGOUT_CANCEL_ACTION, lambda v, r: call.cancel(deps, v, r))
-
-    def notice_button(
-        action_id: str,
-        work: Callable[[BlockAction, AsyncRespond, AsyncWebClient], Coroutine[Any, Any, None]],
-    ) -> None:
+    def button(action_id: str, work: Click) -> None:
         async def listener(
             ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
         ) -> None:
             await ack()
             try:
                 click = BlockAction.model_validate(body)
-                coro = work(click, respond, client)
-            except ValueError:  # a forged or stale button value: nothing to do
-                log.warning("ignored a %s click with an unreadable value", action_id)
+            except ValueError:
+                log.warning("ignored a %s click Slack could not have sent", action_id)
                 return
-            deps.tasks.spawn(_logged(coro), name=f"{action_id} click")
+            deps.tasks.spawn(_logged(action_id, work(click, respond, client)), name=action_id)
 
         app.action(action_id)(listener)
 
-    notice_button(notify.CALL_BACK_ACTION, lambda c, r, _: notice_actions.call_back(deps, c, r))
-    notice_button(
-        notify.MARK_HANDLED_ACTION,
-        lambda c, r, w: notice_actions.mark_handled(deps, c, r, w),
-    )
+    button(render.SMS_LIST_ACTION, lambda c, r, _: actions.turn_sms_page(deps, c, r))
+    button(render.CALLLOG_ACTION, lambda c, r, _: actions.turn_calllog_page(deps, c, r))
+    button(render.RINGOUT_CANCEL_ACTION, lambda c, r, _: actions.cancel_ringout(deps, c, r))
+    button(render.CALL_BACK_ACTION, lambda c, r, _: actions.call_back(deps, c, r))
+    button(render.MARK_HANDLED_ACTION, lambda c, r, w: actions.mark_handled(deps, c, r, w))
 
-    @app.action(notify.TEXT_BACK_ACTION)
+    @app.action(render.TEXT_BACK_ACTION)
     async def text_back(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         # views.open must happen within 3 s of the click (the trigger_id expires): inline.
         try:
-            await notice_actions.open_text_back(deps, BlockAction.model_validate(body), client)
+            await actions.open_text_back(deps, BlockAction.model_validate(body), client)
         except ValueError:
             log.warning("ignored a Text back click with an unreadable value")
 
-    @app.view(notice_actions.TEXT_BACK_VIEW)
+    @app.view(render.TEXT_BACK_VIEW)
     async def text_back_sent(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        view = body.get("view") or {}
-        problem = notice_actions.text_back_problem(view)
+        try:
+            submission = ViewSubmission.model_validate(body)
+        except ValueError:
+            await ack()
+            log.warning("ignored a Text back submission Slack could not have sent")
+            return
+        problem = actions.text_back_problem(submission)
         if problem:
-            await ack(response_action="errors", errors={notice_actions.TEXT_INPUT: problem})
+            await ack(response_action="errors", errors={render.TEXT_INPUT: problem})
             return
         await ack()
-        user = str((body.get("user") or {}).get("id", ""))
-        send = notice_actions.send_text_back(deps, user, view, client)
-        deps.tasks.spawn(send, name="text back")
+        send = actions.send_text_back(deps, submission, client)
+        deps.tasks.spawn(_logged(render.TEXT_BACK_VIEW, send), name="text back")
 
     seen: dict[str, None] = {}
 
@@ -129,20 +128,23 @@ def build_bolt_app(deps: SlackDeps, *, client: AsyncWebClient, signing_secret: s
         seen[event_id] = None
         if len(seen) > 10_000:
             seen.pop(next(iter(seen)))
-        deps.tasks.spawn(notice_actions.thread_reply(deps, event, client), name="thread reply")
+        try:
+            reply = MessageEvent.model_validate(event)
+        except ValueError:
+            log.warning("ignored a message event Slack could not have sent")
+            return
+        deps.tasks.spawn(actions.thread_reply(deps, reply, client), name="thread reply")
 
     @app.event("app_home_opened")
-    async def home(event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab") == "home":
-            view = {"type": "home", "blocks": blocks.help_reply().blocks}
-            publish = client.views_publish(user_id=str(event["user"]), view=view)
-            deps.tasks.spawn(publish, name="home tab")
+            deps.tasks.spawn(home.publish(client, str(event["user"])), name="home tab")
 
     return app
 
 
-async def _logged(coro: Coroutine[Any, Any, None]) -> None:
+async def _logged(action: str, work: Coroutine[Any, Any, None]) -> None:
     try:
-        await coro
-    except ValueError:
-        log.warning("ignored a click with an unreadable value")
+        await work
+    except ValueError:  # a forged or stale value: nothing to do
+        log.warning("ignored a %s with an unreadable value", action)

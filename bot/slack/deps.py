@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.config import CommandsConfig
 from bot.ringcentral import AccountFacts, RingCentralClient
+from bot.slack.render import Locale
 from bot.store import AuditLog, Posts
 from bot.tasks import Tasks
 
@@ -54,7 +56,14 @@ class SlackDeps:
     ringout_poll_interval: float = 2.0
     ringout_give_up_after: float = 120.0
     queued_notice_after: float = 3.0  # say "queued, sending in N s" past this wait
+    # The shared Slack session (the server's): replies through a response_url use its
+    # connection pool. None: slack_sdk opens a connection per reply.
+    session: aiohttp.ClientSession | None = None
 
     async def now(self) -> datetime:
         """Now in the account's time zone: what `today` and `yesterday` mean."""
         return datetime.fromtimestamp(self.clock.now(), await self.facts.timezone())
+
+    async def locale(self) -> Locale:
+        """The account's country (how numbers read) and time zone (time fallbacks)."""
+        return Locale(await self.facts.region(), await self.facts.timezone())

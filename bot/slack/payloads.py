@@ -41,3 +41,41 @@ class BlockAction(_Inbound):
     @property
     def action(self) -> Action:
         return self.actions[0]
+
+
+class _Input(_Inbound):
+    value: str | None = None  # a plain_text_input's; None when left empty
+
+
+class _ViewState(_Inbound):
+    values: dict[str, dict[str, _Input]] = {}  # block_id → action_id → input
+
+
+class _View(_Inbound):
+    callback_id: str = ""
+    private_metadata: str = ""
+    state: _ViewState = _ViewState()
+
+
+class ViewSubmission(_Inbound):
+    """A modal's Submit (reference/slack.md §2.5)."""
+
+    user: _Id
+    view: _View
+
+    def typed(self, input_id: str) -> str:
+        """The text typed in the plain_text_input whose block_id and action_id are `input_id`."""
+        found = self.view.state.values.get(input_id, {}).get(input_id)
+        return (found.value or "") if found else ""
+
+
+class MessageEvent(_Inbound):
+    """A `message` event (message.channels, message.groups): a thread reply, among others."""
+
+    channel: str | None = None
+    user: str | None = None
+    text: str | None = None
+    ts: str | None = None
+    thread_ts: str | None = None
+    bot_id: str | None = None
+    subtype: str | None = None

@@ -16,7 +16,7 @@ class PostedNotice:
     id: int
     channel: str
     ts: str | None
-    notice: str  # JSON, bot.slack.notices.load_notice
+    notice: str  # JSON, bot.notices.load_notice
     handled_by: str | None
     handled_at: datetime | None
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.server import DEPS
-from bot.slack.blocks import RINGOUT_CANCEL_ACTION
+from bot.slack.render import RINGOUT_CANCEL_ACTION
 from bot.store import AuditLog
 from tests.bridge import CHANNEL, USER, Bridge
 

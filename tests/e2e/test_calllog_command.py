@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.slack.blocks import CALLLOG_ACTION
+from bot.slack.render import CALLLOG_ACTION
 from tests.bridge import CHANNEL, Bridge
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.phone import format_display
 from bot.server import DEPS
-from bot.slack.notify import CALL_BACK_ACTION, MARK_HANDLED_ACTION, TEXT_BACK_ACTION
+from bot.slack.render import CALL_BACK_ACTION, MARK_HANDLED_ACTION, TEXT_BACK_ACTION
 from tests.bridge import CALLS, TEXTS, USER, Bridge
 from tests.integration.test_notifications import buttons, golden, readable
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from bot.bridge.calls import Watched
 from bot.phone import format_display
 from bot.sim._slack_blocks import check_blocks
 from tests.bridge import CALLS, TEXTS, Bridge
+from tests.golden_files import assert_golden
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 _DATE_TOKEN = re.compile(r"<!date\^\d+\^\{[a-z_]+\}(?: \{[a-z_]+\})?\|[^<>]*>")
@@ -62,12 +62,7 @@ def golden(name: str, message: dict[str, Any], *, ours: str = "") -> None:
     kept = copy.deepcopy({k: message[k] for k in ("text", "blocks", "metadata") if k in message})
     if "metadata" in kept:  # delivery uuids are fresh on every run; tests assert them apart
         kept["metadata"]["event_payload"]["rc_uuid"] = "(delivery uuid)"
-    path = GOLDEN / f"pipeline_{name}.json"
-    if os.environ.get("UPDATE_GOLDEN") or not path.exists():
-        path.write_text(json.dumps(kept, indent=2, ensure_ascii=False) + "\n")
-        if not os.environ.get("UPDATE_GOLDEN"):
-            pytest.fail(f"{path.name} did not exist and was written: check it, then rerun")
-    assert kept == json.loads(path.read_text())
+    assert_golden(GOLDEN / f"pipeline_{name}.json", kept, sort_keys=False)
 
 
 @pytest.fixture

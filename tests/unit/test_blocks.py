@@ -2,19 +2,20 @@
 
 Every reply is also checked by the Slack simulator's block checker (what Slack refuses) and
 for control sequences: the only `<…>` allowed are our own `<!date^…>` tokens, so outside
-text never becomes a mention or a link. `UPDATE_GOLDEN=1 pytest tests/unit/test_blocks.py`
-rewrites the golden files.
+text never becomes a mention or a link. Times are rendered for an account in Los Angeles:
+the date tokens' fallbacks are in its zone (DESIGN §3.6).
+`UPDATE_GOLDEN=1 pytest tests/unit/test_render.py` rewrites the golden files.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -29,9 +30,10 @@ from bot.ringcentral.models import (
     RingOutStatusInfo,
 )
 from bot.sim._slack_blocks import check_blocks
-from bot.slack import blocks
-from bot.slack.blocks import Reply
-from bot.slack.grammar import UsageError, parse_sms
+from bot.slack import render
+from bot.slack.commands import UsageError, help_reply, parse_sms
+from bot.slack.render import CancelRingOutValue, Locale, PageValue, Reply, decode_button_value
+from tests.golden_files import assert_golden
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 HOSTILE = "<!channel> <@U123> see <https://evil.example|https://bank.com> Tom & Jerry"
@@ -39,6 +41,8 @@ HOSTILE_ESCAPED = (
     "&lt;!channel&gt; &lt;@U123&gt; see &lt;https://evil.example|https://bank.com&gt; "
     "Tom &amp; Jerry"
 )
+US = Locale("US", ZoneInfo("America/Los_Angeles"))
+TYPED_AT = datetime(2026, 3, 2, 9, 4, 11, tzinfo=ZoneInfo("America/Los_Angeles"))
 _DATE_TOKEN = re.compile(r"<!date\^\d+\^\{[a-z_]+\}(?: \{[a-z_]+\})?\|[^<>]*>")
 
 
@@ -67,13 +71,7 @@ def checked(reply: Reply) -> Reply:
 
 def golden(name: str, reply: Reply) -> None:
     checked(reply)
-    path = GOLDEN / f"blocks_{name}.json"
-    actual = {"text": reply.text, "blocks": reply.blocks}
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        GOLDEN.mkdir(exist_ok=True)
-        path.write_text(json.dumps(actual, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
-    assert path.is_file(), f"{path.name} missing: run with UPDATE_GOLDEN=1 and review it"
-    assert json.loads(path.read_text()) == actual, f"{path.name} differs (UPDATE_GOLDEN=1)"
+    assert_golden(GOLDEN / f"blocks_{name}.json", {"text": reply.text, "blocks": reply.blocks})
 
 
 def texts(reply: Reply) -> str:
@@ -89,6 +87,10 @@ def sections(reply: Reply) -> list[str]:
                 found.append(block["text"]["text"])
             found += [f["text"] for f in block.get("fields", [])]
     return found
+
+
+def typed_page(number: int, text: str = "today") -> PageValue:
+    return PageValue(text=text, page=number, at=TYPED_AT)
 
 
 def buttons(reply: Reply) -> list[dict[str, Any]]:
@@ -149,7 +151,7 @@ def message_page(records: list[MessageRecord], **paging: int) -> MessageList:
 
 
 def test_help_lists_every_command_with_its_placeholders_shown_as_typed() -> None:
-    reply = blocks.help_reply()
+    reply = help_reply()
     golden("help", reply)
     shown = texts(reply)
     for command in ("/sms", "/call", "/calllog", "/ringcentral"):
@@ -161,21 +163,21 @@ def test_help_lists_every_command_with_its_placeholders_shown_as_typed() -> None
 def test_usage_error_escapes_the_words_it_quotes() -> None:
     with pytest.raises(UsageError) as error:
         parse_sms("<@U123> hi", region="US", now=datetime(2026, 3, 2, 9, tzinfo=UTC))
-    reply = blocks.usage_error(str(error.value))
+    reply = render.usage_error(str(error.value))
     golden("usage_error", reply)
     assert sections(reply)[0].startswith(":warning: `&lt;@U123&gt;` is not a phone number")
     assert "<@U123>" not in json.dumps(reply.blocks) and "<@U123>" not in reply.text
 
 
 def test_ringcentral_refusal_is_one_escaped_sentence() -> None:
-    reply = checked(blocks.ringcentral_refused("RingCentral refused: Parameter [to] <invalid>."))
+    reply = checked(render.ringcentral_refused("RingCentral refused: Parameter [to] <invalid>."))
     assert sections(reply) == [":x: RingCentral refused: Parameter [to] &lt;invalid&gt;."]
 
 
 def test_sms_sent_names_both_numbers_the_text_status_and_id() -> None:
     response = sms(direction="Outbound", messageStatus="Queued", readStatus="Read")
-    reply = blocks.sms_sent(
-        "+14155550123", "+16505550100", "Running late, see you at 10", response, region="US"
+    reply = render.sms_sent(
+        "+14155550123", "+16505550100", "Running late, see you at 10", response, locale=US
     )
     golden("sms_sent", reply)
     head, quoted = sections(reply)
@@ -189,7 +191,7 @@ def test_sms_sent_names_both_numbers_the_text_status_and_id() -> None:
 
 def test_sms_sent_abroad_shows_international_form_and_failure() -> None:
     response = sms(messageStatus="SendingFailed", deliveryErrorCode="SMS-4001")
-    reply = checked(blocks.sms_sent("+442079460958", "+16505550100", "hi", response, region="US"))
+    reply = checked(render.sms_sent("+442079460958", "+16505550100", "hi", response, locale=US))
     assert sections(reply)[0].startswith(":x: Not sent to *+44 20 7946 0958*")
     assert "`SMS-4001`" in sections(reply)[0]
 
@@ -197,7 +199,7 @@ def test_sms_sent_abroad_shows_international_form_and_failure() -> None:
 def test_sms_text_cannot_ping_link_or_break_out() -> None:
     text = f"{HOSTILE}\nsecond line"
     response = sms(direction="Outbound", messageStatus="Queued", subject=text)
-    reply = blocks.sms_sent("+14155550123", "+16505550100", text, response, region="US")
+    reply = render.sms_sent("+14155550123", "+16505550100", text, response, locale=US)
     golden("sms_sent_hostile", reply)
     assert sections(reply)[1] == f">{HOSTILE_ESCAPED}\n>second line"
     assert "&lt;!channel&gt;" in reply.text and "<!channel>" not in reply.text
@@ -205,7 +207,7 @@ def test_sms_text_cannot_ping_link_or_break_out() -> None:
 
 @pytest.mark.parametrize("text", ["x" * 4000, "&" * 1000, "a&<" * 1400, "😀" * 3500])
 def test_long_text_is_cut_within_the_section_limit_after_escaping(text: str) -> None:
-    reply = checked(blocks.sms_sent("+14155550123", "+16505550100", text, sms(), region="US"))
+    reply = checked(render.sms_sent("+14155550123", "+16505550100", text, sms(), locale=US))
     quoted = sections(reply)[1]
     assert len(quoted) <= 3000
     assert quoted.endswith("…")
@@ -214,7 +216,7 @@ def test_long_text_is_cut_within_the_section_limit_after_escaping(text: str) -> 
 
 
 def test_sms_queued_says_when() -> None:
-    reply = checked(blocks.sms_queued("+14155550123", 11.2, region="US"))
+    reply = checked(render.sms_queued("+14155550123", 11.2, locale=US))
     assert sections(reply) == [
         ":hourglass_flowing_sand: Queued: sending to (415) 555-0123 in 12 s."
     ]
@@ -272,8 +274,8 @@ def _inbox() -> list[MessageRecord]:
 
 def test_message_list_newest_first_with_who_what_when() -> None:
     page = message_page(_inbox(), page=1, totalPages=3, perPage=6, totalElements=14)
-    reply = blocks.message_list(
-        page, region="US", description="last 7 days", prev_value="p1", next_value="p3"
+    reply = render.message_list(
+        page, locale=US, description="last 7 days", previous=typed_page(1), following=typed_page(3)
     )
     golden("message_list", reply)
     shown = texts(reply)
@@ -287,17 +289,17 @@ def test_message_list_newest_first_with_who_what_when() -> None:
     assert "*Fax* ← from" in shown and "_3 pages_" in shown
     assert "*Pager* ← from *Ann Lee* ext. 102" in shown
     assert shown.count("*Unread*") == 4
-    assert "<!date^1772472600^{date_short_pretty} {time}|2026-03-02 17:30 UTC>" in shown
+    assert "<!date^1772472600^{date_short_pretty} {time}|2026-03-02 09:30 PST>" in shown
     assert "Page 1 of 3 · 14 messages in all" in shown
-    assert [(b["text"]["text"], b["action_id"], b["value"]) for b in buttons(reply)] == [
-        ("Previous", "sms_list_page", "p1"),
-        ("Next", "sms_list_page", "p3"),
-    ]
+    assert [
+        (b["text"]["text"], b["action_id"], decode_button_value(b["action_id"], b["value"]))
+        for b in buttons(reply)
+    ] == [("Previous", "sms_list_page", typed_page(1)), ("Next", "sms_list_page", typed_page(3))]
     assert reply.text == "6 messages — last 7 days"
 
 
 def test_message_list_empty_says_so_without_buttons() -> None:
-    reply = blocks.message_list(message_page([]), region="US", description="unread, today")
+    reply = render.message_list(message_page([]), locale=US, description="unread, today")
     golden("message_list_empty", reply)
     assert sections(reply) == ["*Messages* — unread, today", "No messages match."]
     assert buttons(reply) == []
@@ -305,8 +307,8 @@ def test_message_list_empty_says_so_without_buttons() -> None:
 
 def test_message_list_only_next_when_on_first_page() -> None:
     reply = checked(
-        blocks.message_list(
-            message_page(_inbox()[:1]), region="US", description="x", next_value="n"
+        render.message_list(
+            message_page(_inbox()[:1]), locale=US, description="x", following=typed_page(2)
         )
     )
     assert [b["text"]["text"] for b in buttons(reply)] == ["Next"]
@@ -315,8 +317,12 @@ def test_message_list_only_next_when_on_first_page() -> None:
 def test_message_list_of_1000_stays_within_slack_limits() -> None:
     records = [sms(id=1000 + i, subject=HOSTILE * 4) for i in range(1000)]
     reply = checked(
-        blocks.message_list(
-            message_page(records), region="US", description="all", prev_value="a", next_value="b"
+        render.message_list(
+            message_page(records),
+            locale=US,
+            description="all",
+            previous=typed_page(1),
+            following=typed_page(3),
         )
     )
     assert len(reply.blocks) <= 50
@@ -346,7 +352,7 @@ def test_message_detail_sms_with_attachments() -> None:
             },
         ],
     )
-    reply = blocks.message_detail(message, region="US")
+    reply = render.message_detail(message, locale=US)
     golden("message_detail_mms", reply)
     title, sender, recipients, status, text, attachments = sections(reply)
     assert title.startswith("*SMS* sent <!date^")
@@ -368,7 +374,7 @@ def test_message_detail_voicemail_with_transcript() -> None:
             {"id": 6, "type": "AudioTranscription", "contentType": "text/plain"},
         ],
     )
-    reply = blocks.message_detail(message, region="US", transcript="Call me <!here> back")
+    reply = render.message_detail(message, locale=US, transcript="Call me <!here> back")
     golden("message_detail_voicemail", reply)
     shown = sections(reply)
     assert "*Subject:* Voice Message from Jane Smith" in shown
@@ -381,9 +387,9 @@ def test_message_detail_voicemail_with_transcript() -> None:
 
 def test_message_detail_voicemail_pending_and_fax_pages() -> None:
     pending = sms(type="VoiceMail", vmTranscriptionStatus="InProgress", subject=None)
-    assert "transcript in progress" in texts(checked(blocks.message_detail(pending, region="US")))
+    assert "transcript in progress" in texts(checked(render.message_detail(pending, locale=US)))
     fax = sms(type="Fax", faxPageCount=1, faxResolution="High", subject="Invoice")
-    reply = checked(blocks.message_detail(fax, region="US"))
+    reply = checked(render.message_detail(fax, locale=US))
     assert ":fax: 1 page, High resolution" in sections(reply)
 
 
@@ -392,9 +398,9 @@ def test_message_detail_voicemail_pending_and_fax_pages() -> None:
 
 def _ringout(call: str, caller: str, callee: str, **kw: Any) -> Reply:
     status = RingOutStatusInfo(call_status=call, caller_status=caller, callee_status=callee)
-    options: dict[str, Any] = {"ringout_id": "Y3MxNzE4NDI4", "cancellable": False, "region": "US"}
+    options: dict[str, Any] = {"ringout_id": "Y3MxNzE4NDI4", "cancellable": False, "locale": US}
     options.update(kw)
-    return checked(blocks.ringout_status("+14155550123", "+16505550111", status, **options))
+    return checked(render.ringout_status("+14155550123", "+16505550111", status, **options))
 
 
 def test_ringout_ringing_your_phone_with_cancel() -> None:
@@ -404,9 +410,12 @@ def test_ringout_ringing_your_phone_with_cancel() -> None:
         ":telephone_receiver: Ringing your phone (650) 555-0111… "
         "Answer it and you will be connected to *(415) 555-0123*."
     )
-    assert [(b["text"]["text"], b["action_id"], b["value"]) for b in buttons(reply)] == [
-        ("Cancel", "ringout_cancel", "Y3MxNzE4NDI4")
-    ]
+    ((cancel),) = buttons(reply)
+    assert (cancel["text"]["text"], cancel["action_id"]) == ("Cancel", "ringout_cancel")
+    # What the cancelled status shows again: the click does not bring the message back.
+    assert decode_button_value("ringout_cancel", cancel["value"]) == CancelRingOutValue(
+        ringout_id="Y3MxNzE4NDI4", to="+14155550123", from_number="+16505550111"
+    )
 
 
 @pytest.mark.parametrize(
@@ -483,9 +492,7 @@ def _calls() -> list[CallLogRecord]:
 
 
 def test_call_log_page_newest_first_with_parties_durations_results() -> None:
-    reply = blocks.call_log_page(
-        _calls(), region="US", description="today", prev_value=None, next_value="page-2"
-    )
+    reply = render.call_log_page(_calls(), locale=US, description="today", following=typed_page(2))
     golden("call_log_page", reply)
     shown = texts(reply)
     order = [shown.index(f"`{i}`") for i in ("IyQAlMhgV5xxzUA", "IyQAmlV2ORKZzUA", "IyQAkMissed")]
@@ -498,13 +505,14 @@ def test_call_log_page_newest_first_with_parties_durations_results() -> None:
     assert "*Missed* · :studio_microphone: voicemail" in shown
     assert ":fax: fax" in shown
     assert "4 calls on this page" in shown
-    assert [(b["text"]["text"], b["action_id"], b["value"]) for b in buttons(reply)] == [
-        ("Next", "calllog_page", "page-2")
-    ]
+    assert [
+        (b["text"]["text"], b["action_id"], decode_button_value(b["action_id"], b["value"]))
+        for b in buttons(reply)
+    ] == [("Next", "calllog_page", typed_page(2))]
 
 
 def test_call_log_empty_says_so_without_buttons() -> None:
-    reply = blocks.call_log_page([], region="US", description="missed, yesterday")
+    reply = render.call_log_page([], locale=US, description="missed, yesterday")
     golden("call_log_empty", reply)
     assert sections(reply) == ["*Calls* — missed, yesterday", "No calls match."]
     assert buttons(reply) == []
@@ -514,7 +522,9 @@ def test_call_log_of_1000_records_stays_within_slack_limits() -> None:
     hostile = {"phoneNumber": "+14155550188", "name": "&" * 300, "location": "<" * 300}
     records = [call(id=f"rec{i}", **{"from": hostile}) for i in range(1000)]
     reply = checked(
-        blocks.call_log_page(records, region="US", description="7d", prev_value="p", next_value="n")
+        render.call_log_page(
+            records, locale=US, description="7d", previous=typed_page(1), following=typed_page(3)
+        )
     )
     assert len(reply.blocks) <= 50
     assert all(len(s) <= 3000 for s in sections(reply))
@@ -546,10 +556,12 @@ def test_call_detail_shows_the_legs() -> None:
             },
         ],
     )
-    reply = blocks.call_detail(record, region="US")
+    reply = render.call_detail(record, locale=US)
     golden("call_detail", reply)
     shown = sections(reply)
-    assert shown[0].startswith("*Inbound call* · <!date^1772470683^{date_long_pretty} {time_secs}|")
+    assert shown[0] == (
+        "*Inbound call* · <!date^1772470683^{date_short_pretty} {time}|2026-03-02 08:58 PST>"
+    )
     assert "*From*\n*Jane Smith* (415) 555-0123 (San Mateo, CA)" in shown
     assert "*Duration*\n1:02:05" in shown
     assert "*Result*\nAccepted (The call was answered)" in shown
@@ -564,7 +576,7 @@ def test_call_detail_shows_the_legs() -> None:
 
 def test_call_detail_with_many_legs_stays_within_limits() -> None:
     leg = {"legType": "Forward" * 20, "from": {"name": "x" * 500}, "to": {"name": "&" * 500}}
-    reply = checked(blocks.call_detail(call(legs=[leg] * 400), region="US"))
+    reply = checked(render.call_detail(call(legs=[leg] * 400), locale=US))
     assert len(reply.blocks) <= 50
     assert "Showing" in texts(reply) and "of 400 legs." in texts(reply)
 
@@ -577,33 +589,33 @@ def test_examples_render(examples_dir: Path) -> None:
         return json.loads((examples_dir / name).read_text())
 
     listing = MessageList.model_validate(load("message-store-list-response.json"))
-    checked(blocks.message_list(listing, region="US", description="x", next_value="n"))
+    checked(render.message_list(listing, locale=US, description="x", following=typed_page(2)))
     for name in ("voicemail", "sms", "mms", "pager"):
         record = MessageRecord.model_validate(load(f"message-store-{name}-response.json"))
-        checked(blocks.message_detail(record, region="US"))
+        checked(render.message_detail(record, locale=US))
     sent = MessageRecord.model_validate(load("sms-send-response.json"))
-    reply = checked(blocks.sms_sent("+18551003738", "+18559100010", "hi", sent, region="US"))
+    reply = checked(render.sms_sent("+18551003738", "+18559100010", "hi", sent, locale=US))
     assert "Status: *Sent*" in texts(reply)
     for name in ("list-simple", "list-detailed", "account-list-simple"):
         calls = CallLogList.model_validate(load(f"call-log-{name}-response.json"))
-        checked(blocks.call_log_page(calls.records, region="US", description="x"))
+        checked(render.call_log_page(calls.records, locale=US, description="x"))
         for call_record in calls.records:
-            checked(blocks.call_detail(call_record, region="US"))
+            checked(render.call_detail(call_record, locale=US))
     checked(
-        blocks.call_detail(
-            CallLogRecord.model_validate(load("call-log-record-response.json")), region="US"
+        render.call_detail(
+            CallLogRecord.model_validate(load("call-log-record-response.json")), locale=US
         )
     )
     for name in ("create", "status"):
         ringout = RingOutStatus.model_validate(load(f"ringout-{name}-response.json"))
         checked(
-            blocks.ringout_status(
+            render.ringout_status(
                 "+14155550123",
                 None,
                 ringout.status,
                 ringout_id=ringout.id,
                 cancellable=ringout.in_progress,
-                region="US",
+                locale=US,
             )
         )
 
@@ -615,17 +627,17 @@ def test_examples_render(examples_dir: Path) -> None:
 @given(text=st.text(max_size=3000), name=st.text(max_size=300))
 def test_any_outside_text_renders_safely(text: str, name: str) -> None:
     message = sms(subject=text, **{"from": {"phoneNumber": "+14155550123", "name": name}})
-    checked(blocks.message_list(message_page([message]), region="US", description=name))
-    checked(blocks.message_detail(message, region="US", transcript=text))
-    checked(blocks.sms_sent("+14155550123", "+16505550100", text or "x", message, region="US"))
+    checked(render.message_list(message_page([message]), locale=US, description=name))
+    checked(render.message_detail(message, locale=US, transcript=text))
+    checked(render.sms_sent("+14155550123", "+16505550100", text or "x", message, locale=US))
     record = call(**{"from": {"name": name, "location": text[:300]}}, legs=[{"legType": name}])
-    checked(blocks.call_log_page([record], region="US", description=text[:100]))
-    checked(blocks.call_detail(record, region="US"))
+    checked(render.call_log_page([record], locale=US, description=text[:100]))
+    checked(render.call_detail(record, locale=US))
 
 
 def test_message_detail_with_many_long_attachments_stays_within_limits() -> None:
     attachment = {"type": "MmsAttachment", "contentType": "image/png", "fileName": "&" * 300}
     many = [{"id": i, **attachment} for i in range(30)]
-    reply = checked(blocks.message_detail(sms(attachments=many), region="US"))
+    reply = checked(render.message_detail(sms(attachments=many), locale=US))
     listed = next(s for s in sections(reply) if s.startswith("*Attachments*"))
     assert listed.count("• ") + int(re.findall(r"and (\d+) more", listed)[0]) == 30

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.bridge import SessionState, Watched, apply, expire
+from bot.notices import CallNotice, Party
 from bot.ringcentral.models.events import TelephonySessionEvent, parse_event
-from bot.slack.notices import CallNotice, Party
 
 NOW = datetime(2020, 6, 23, 2, 0, tzinfo=UTC)
 USER = "809646016"  # TESTER Babji, on every flow

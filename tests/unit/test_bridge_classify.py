@@ -19,9 +19,7 @@ from bot.bridge import (
     notice_from_message,
     transcript_attachment,
 )
-from bot.ringcentral.models.events import MessageStoreEvent, parse_event, parse_ws_notification
-from bot.ringcentral.models.messages import MessageRecord
-from bot.slack.notices import (
+from bot.notices import (
     Attachment,
     FaxNotice,
     PagerNotice,
@@ -29,6 +27,8 @@ from bot.slack.notices import (
     SmsNotice,
     VoicemailNotice,
 )
+from bot.ringcentral.models.events import MessageStoreEvent, parse_event, parse_ws_notification
+from bot.ringcentral.models.messages import MessageRecord
 
 
 def load(examples_dir: Path, name: str) -> Any:

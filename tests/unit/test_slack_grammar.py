@@ -2,7 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.slack.grammar import (
+from bot.ringcentral.models import utf16_units
+from bot.slack.commands import (
     CallLogQuery,
     Help,
     MessageQuery,
@@ -15,7 +16,6 @@ from bot.slack.grammar import (
     parse_call,
     parse_calllog,
     parse_sms,
-    utf16_units,
 )
 
 NOW = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)

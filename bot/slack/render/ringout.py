@@ -6,13 +6,15 @@ status word for the call and for each party (SPEC `CallingStatusInfo`, reference
 
 from __future__ import annotations
 
+import contextlib
+
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
 from bot.ringcentral.models import RingOutStatusInfo
 
-from ._blocks_base import Reply, clip, code, context, number, reply, section
-
-RINGOUT_CANCEL_ACTION = "ringout_cancel"
+from .blocks import Reply, context, reply, section
+from .format import Locale, clip, code, number
+from .values import RINGOUT_CANCEL_ACTION, CancelRingOutValue, encode_button_value
 
 # A sentence per failure value; `{who}` is the party whose status it is.
 _FAILURES: dict[str, tuple[str, str]] = {
@@ -55,29 +57,31 @@ def ringout_status(
     *,
     ringout_id: str,
     cancellable: bool,
-    region: str,
+    locale: Locale,
     cancelled: bool = False,
-    cancel_value: str | None = None,
 ) -> Reply:
     """Where a RingOut stands, as a sentence ("Ringing your phone (650) 555-0111…",
-    "Connected", "Busy", …); a Cancel button (action `ringout_cancel`, value the RingOut id)
-    only while `cancellable` (its value `cancel_value`, by default the id). `cancelled` is
-    the status after our own DELETE succeeded."""
-    callee = f"*{number(to, region)}*"
-    caller = f"your phone {number(from_number, region)}" if from_number else "your phone"
+    "Connected", "Busy", …); a Cancel button (action `ringout_cancel`, its value what the
+    cancelled status shows again) only while `cancellable` and the first leg is known.
+    `cancelled` is the status after our own DELETE succeeded."""
+    callee = f"*{number(to, locale)}*"
+    caller = f"your phone {number(from_number, locale)}" if from_number else "your phone"
     icon, label, sentence = _describe(status, caller, callee, cancelled=cancelled)
     head = sentence if sentence.startswith(label) else f"*{label}* — {sentence}"
     blocks: list[Block] = [section(f"{icon} {head}")]
-    route = f"from {number(from_number, region)} " if from_number else ""
-    blocks.append(context(f"RingOut {route}to {number(to, region)} · id {code(ringout_id)}"))
-    if cancellable and not cancelled:
-        button = ButtonElement(
-            text="Cancel",
-            action_id=RINGOUT_CANCEL_ACTION,
-            value=cancel_value or ringout_id,
-            style="danger",
-        )
-        blocks.append(ActionsBlock(block_id=RINGOUT_CANCEL_ACTION, elements=[button]))
+    route = f"from {number(from_number, locale)} " if from_number else ""
+    blocks.append(context(f"RingOut {route}to {number(to, locale)} · id {code(ringout_id)}"))
+    if cancellable and not cancelled and from_number:
+        value = CancelRingOutValue(ringout_id=ringout_id, to=to, from_number=from_number)
+        # A value no click could carry back (an odd id): no button rather than no reply.
+        with contextlib.suppress(ValueError):
+            button = ButtonElement(
+                text="Cancel",
+                action_id=RINGOUT_CANCEL_ACTION,
+                value=encode_button_value(value),
+                style="danger",
+            )
+            blocks.append(ActionsBlock(block_id=RINGOUT_CANCEL_ACTION, elements=[button]))
     return reply(sentence.replace("*", ""), blocks)
 
 

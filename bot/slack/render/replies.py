@@ -1,31 +1,16 @@
-"""Short replies: help, usage errors, an SMS sent or queued, RingCentral's refusals."""
+"""Short command replies: help, usage errors, an SMS sent or queued, RingCentral's refusals."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from slack_sdk.models.blocks import HeaderBlock, PlainTextObject
 
 from bot.ringcentral.models import MessageRecord
-from bot.slack.grammar import CALL_USAGE, CALLLOG_USAGE, SMS_USAGE
 
-from ._blocks_base import (
-    SECTION_MAX,
-    Reply,
-    clip,
-    code,
-    context,
-    number,
-    one_line,
-    quote,
-    reply,
-    section,
-)
-
-_RINGCENTRAL_USAGE = (
-    "`/ringcentral help` shows this list. `connect`, `disconnect` and `status` (your own "
-    "RingCentral account) come in a later version; until then the bridge acts for the company."
-)
+from .blocks import SECTION_MAX, Reply, context, reply, section
+from .format import Locale, clip, code, number, one_line, quote
 
 # RingCentral `messageStatus` of a sent SMS (SPEC `MessageStatusEnum`).
 _SMS_STATUS = {
@@ -38,20 +23,15 @@ _SMS_STATUS = {
 _FAILED = ("DeliveryFailed", "SendingFailed")
 
 
-def help_reply() -> Reply:
-    """The commands, each with its usage and an example."""
-    commands = (
-        ("/sms", SMS_USAGE),
-        ("/call", CALL_USAGE),
-        ("/calllog", CALLLOG_USAGE),
-        ("/ringcentral", _RINGCENTRAL_USAGE),
-    )
+def help_reply(commands: Sequence[tuple[str, str]]) -> Reply:
+    """The commands, each with its usage and an example: `(name, usage)` pairs."""
     # The usages are ours but hold `<number>`-style placeholders: escaped, they show as typed.
     blocks = [
         HeaderBlock(text=PlainTextObject(text="RingBridge commands", emoji=False)),
         *(section(f"*{name}*\n{clip(usage, SECTION_MAX - 20)}") for name, usage in commands),
     ]
-    return reply("RingBridge commands: /sms, /call, /calllog, /ringcentral help.", blocks)
+    names = ", ".join(name for name, _ in commands)
+    return reply(f"RingBridge commands: {names} help.", blocks)
 
 
 def usage_error(message: str) -> Reply:
@@ -67,14 +47,14 @@ def ringcentral_refused(sentence: str) -> Reply:
 
 
 def sms_sent(
-    to: str, from_number: str, text: str, response: MessageRecord, *, region: str
+    to: str, from_number: str, text: str, response: MessageRecord, *, locale: Locale
 ) -> Reply:
     """An SMS RingCentral accepted: who to, from which number, the text, status and id."""
     status = response.message_status or "Queued"
     failed = status in _FAILED
     icon = ":x:" if failed else ":white_check_mark:"
     verb = "Not sent" if failed else "Sent"
-    head = f"{verb} to *{number(to, region)}* from {number(from_number, region)}"
+    head = f"{verb} to *{number(to, locale)}* from {number(from_number, locale)}"
     sentence = _SMS_STATUS.get(status, f"Status: {clip(status, 100)}.")
     if failed and response.delivery_error_code:
         sentence += f" RingCentral error {code(response.delivery_error_code, 100)}."
@@ -86,13 +66,13 @@ def sms_sent(
         section(quote(text, SECTION_MAX)),
         context(" · ".join(facts)),
     ]
-    fallback = f"{verb} to {number(to, region)}: {clip(one_line(text), 200)}"
+    fallback = f"{verb} to {number(to, locale)}: {clip(one_line(text), 200)}"
     return reply(fallback, blocks)
 
 
-def sms_queued(to: str, seconds: float, *, region: str) -> Reply:
+def sms_queued(to: str, seconds: float, *, locale: Locale) -> Reply:
     """The client is pacing requests under RingCentral's limits (DESIGN §3.7)."""
     wait = max(1, math.ceil(seconds))
-    text = f"Queued: sending to {number(to, region)} in {wait} s."
+    text = f"Queued: sending to {number(to, locale)} in {wait} s."
     note = "RingCentral limits how fast the bridge may send, so commands wait their turn."
     return reply(text, [section(f":hourglass_flowing_sand: {text}"), context(note)])

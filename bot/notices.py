@@ -1,19 +1,33 @@
-"""What a notification says, before it is Block Kit: the bridge turns RingCentral events
-into these (bot/bridge), the renderers turn them into messages (bot/slack/notify.py).
+"""The bridge's vocabulary: what a notification says, before it is Block Kit. The bridge
+turns RingCentral events into these (bot/bridge), the renderers turn them into messages
+(bot/slack/render).
 
 Numbers are E.164; times are aware UTC datetimes; every string may have come from outside
 (caller names, SMS text, transcripts) and is escaped when rendered.
+
+A notice is stored as versioned JSON (the posts table keeps it to render the message again
+for a transcript or "Mark handled", possibly after an upgrade):
+
+- version 0 (the releases before the version field): the notice object itself,
+  `{"kind": "missed_call", "session_id": …}`;
+- version 1: `{"version": 1, "notice": {…the same object…}}`.
+
+A later change of a notice adds a version and a step in `_UPGRADES` that turns the stored
+object of the version before into its own, so every row ever written still loads.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
 __all__ = [
+    "NOTICE_VERSION",
     "Attachment",
     "CallNotice",
     "FaxNotice",
@@ -157,13 +171,35 @@ _NOTICE: TypeAdapter[Notice] = TypeAdapter(
 )
 
 
+NOTICE_VERSION = 1
+
+# Each step turns the stored notice object of version n into that of version n + 1.
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    0: lambda notice: notice,  # version 1 only added the envelope around the same object
+}
+
+
 def dump_notice(notice: Notice) -> str:
-    """A notice as JSON (the posts table keeps it, to re-render the message later)."""
-    return _NOTICE.dump_json(notice).decode()
+    """A notice as versioned JSON (the posts table keeps it, to re-render the message)."""
+    stored = {"version": NOTICE_VERSION, "notice": _NOTICE.dump_python(notice, mode="json")}
+    return json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
 
 
 def load_notice(text: str) -> Notice:
-    return _NOTICE.validate_json(text)
+    """A stored notice of any version this release or an earlier one wrote; ValueError for
+    one it cannot read (a newer release's, or not a notice)."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("a stored notice is a JSON object")
+    version: Any = data.get("version", 0)
+    notice: Any = data.get("notice") if "version" in data else data
+    if type(version) is not int or not 0 <= version <= NOTICE_VERSION:
+        raise ValueError(f"stored notice of version {version!r}; newest is {NOTICE_VERSION}")
+    if not isinstance(notice, dict):
+        raise ValueError("a stored notice holds a JSON object")
+    for step in range(version, NOTICE_VERSION):
+        notice = _UPGRADES[step](notice)
+    return _NOTICE.validate_python(notice)
 
 
 @dataclass(frozen=True, slots=True)

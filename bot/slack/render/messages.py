@@ -1,4 +1,6 @@
-"""`/sms list` and `/sms show`: message-store records (SMS/MMS, voicemail, fax, pager)."""
+"""Messages: the notifications (a fax, an SMS/MMS as a thread's first message or a later one
+in the thread, an internal pager message), and the `/sms list` and `/sms show` replies
+(message-store records: SMS/MMS, voicemail, fax, pager)."""
 
 from __future__ import annotations
 
@@ -6,32 +8,44 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import Block, SectionBlock
 
+from bot.notices import Attachment, FaxNotice, PagerNotice, SmsNotice
 from bot.ringcentral.models import MessageAttachment, MessageList, MessageParty, MessageRecord
 from bot.slack.text import escape
 
-from ._blocks_base import (
+from .blocks import (
     FIELD_MAX,
     MESSAGE_MAX_BLOCKS,
     SECTION_MAX,
     Reply,
-    clip,
-    code,
+    body,
     context,
-    duration,
     mrkdwn,
     newest_first,
-    one_line,
     pack,
     page_buttons,
+    reply,
+    section,
+)
+from .format import (
+    Locale,
+    clip,
+    code,
+    duration,
+    fallback,
+    label,
+    name,
+    number,
+    one_line,
     party,
     plural,
     quote,
-    reply,
-    section,
+    recipients,
     when,
+    who,
 )
+from .values import SMS_LIST_ACTION, PageValue
 
-SMS_LIST_ACTION = "sms_list_page"
+REPLY_HINT = "Reply in this thread to answer by SMS"
 PREVIEW_MAX = 200  # characters of a message shown in a list, after escaping
 _RECIPIENTS_SHOWN = 8  # a group text can have many; the rest are counted
 
@@ -48,24 +62,93 @@ _TRANSCRIPTION = {
 }
 
 
+# --- notifications ---------------------------------------------------------------------------
+
+
+def render_fax(notice: FaxNotice, *, locale: Locale) -> Reply:
+    """Sender, pages, when; the PDF itself is uploaded into the thread."""
+    head = f":fax: *Fax* from {who(notice.sender, locale)}"
+    if notice.pages is not None:
+        head += f" · {plural(notice.pages, 'page')}"
+    to, at = notice.to, when(notice.at, locale)
+    # Inbound fax events name no recipient (RingCentral's own sample has no `to`).
+    known = to.number or to.name or to.extension_number
+    line = f"To {who(to, locale)} · {at}" if known else at
+    blocks: list[Block] = [section(f"{head}\n{line}")]
+    if notice.document is not None:
+        blocks.append(context(":page_facing_up: PDF in thread"))
+    text = f"Fax from {label(notice.sender, locale)}"
+    if notice.pages is not None:
+        text += f", {plural(notice.pages, 'page')}"
+    return reply(text, blocks)
+
+
+def render_sms(notice: SmsNotice, *, locale: Locale, thread_parent: bool = True) -> Reply:
+    """An inbound SMS/MMS. As a thread's parent: the conversation (their number → ours), the
+    sender, the text and how to answer; in the thread: just the text, time and files."""
+    files = files_in_thread(notice.attachments)
+    at = when(notice.at, locale)
+    if thread_parent:
+        ours = number(notice.company_number, locale) or "_unknown_"
+        theirs = number(notice.sender.number, locale) or who(notice.sender, locale)
+        head = f":speech_balloon: *SMS* {theirs} → {ours}"
+        sender = name(notice.sender.name)
+        line = f"From *{sender}* · {at}" if sender and notice.sender.number else at
+        blocks: list[Block] = [section(f"{head}\n{line}")]
+        blocks += body(notice.text)
+        blocks.append(context(" · ".join(p for p in (files, REPLY_HINT) if p)))
+        to = number(notice.company_number, locale)
+        text = f"SMS from {label(notice.sender, locale)} to {to}"
+    else:
+        blocks = [*body(notice.text), context(" · ".join(p for p in (at, files) if p))]
+        text = f"SMS from {label(notice.sender, locale)}"
+    if not notice.text.strip() and files:
+        text += f" ({files_in_thread(notice.attachments, icon=False)})"
+    return reply(fallback(text, notice.text), blocks)
+
+
+def render_internal_message(notice: PagerNotice, *, locale: Locale) -> Reply:
+    """A company pager message: the sender extension, the recipients, the text."""
+    head = f":pager: *Message* from {who(notice.sender, locale)}"
+    to = f"To {recipients(notice.to, locale)} · {when(notice.at, locale)}"
+    blocks: list[Block] = [section(f"{head}\n{to}"), *body(notice.text)]
+    return reply(fallback(f"Message from {label(notice.sender, locale)}", notice.text), blocks)
+
+
+def files_in_thread(attachments: Sequence[Attachment], *, icon: bool = True) -> str:
+    """`:frame_with_picture: 2 images in thread`, or files; empty without attachments."""
+    images = sum(1 for a in attachments if a.content_type.lower().startswith("image/"))
+    others = len(attachments) - images
+    words = [plural(n, w) for n, w in ((images, "image"), (others, "file")) if n]
+    if not words:
+        return ""
+    phrase = f"{' and '.join(words)} in thread"
+    if not icon:
+        return phrase
+    return f"{':frame_with_picture:' if images else ':paperclip:'} {phrase}"
+
+
+# --- /sms list, /sms show --------------------------------------------------------------------
+
+
 def message_list(
     page: MessageList,
     *,
-    region: str,
+    locale: Locale,
     description: str,
-    prev_value: str | None = None,
-    next_value: str | None = None,
+    previous: PageValue | None = None,
+    following: PageValue | None = None,
 ) -> Reply:
-    """A page of messages, newest first, with Previous/Next buttons (action `sms_list_page`,
-    values opaque to us; a button is left out when its value is None)."""
+    """A page of messages, newest first, with Previous/Next buttons (action `sms_list_page`;
+    a button is left out when its page is None)."""
     records = sorted(page.records, key=lambda message: newest_first(message.creation_time))
     intro = section(f"*Messages* — {clip(description, 500)}")
-    buttons = page_buttons(SMS_LIST_ACTION, prev_value, next_value)
+    buttons = page_buttons(SMS_LIST_ACTION, previous, following)
     if not records:
         blocks: list[Block] = [intro, section("No messages match."), *buttons]
         return reply(f"No messages — {clip(description, 500)}", blocks)
     packed = pack(
-        (_list_item(m, region) for m in records),
+        (_list_item(m, locale) for m in records),
         max_sections=MESSAGE_MAX_BLOCKS - 2 - len(buttons),
     )
     notes = [_paging_note(page, len(records))]
@@ -82,15 +165,17 @@ def message_list(
     return reply(f"{plural(len(records), 'message')} — {clip(description, 500)}", blocks)
 
 
-def message_detail(message: MessageRecord, *, region: str, transcript: str | None = None) -> Reply:
+def message_detail(
+    message: MessageRecord, *, locale: Locale, transcript: str | None = None
+) -> Reply:
     """One message in full: parties, time, status, text, attachments, voicemail duration and
     transcript status (the transcript itself when the caller fetched it), fax pages."""
     kind = _kind(message)
     inbound = message.direction == "Inbound"
-    title = f"*{kind}* {'received' if inbound else 'sent'} {when(message.creation_time)}"
+    title = f"*{kind}* {'received' if inbound else 'sent'} {when(message.creation_time, locale)}"
     fields = [
-        f"*From*\n{_from(message, region)}",
-        f"*To*\n{_recipients(message.to, region)}",
+        f"*From*\n{_from(message, locale)}",
+        f"*To*\n{_recipients(message.to, locale)}",
         f"*Status*\n{_status(message)}",
     ]
     blocks: list[Block] = [SectionBlock(text=mrkdwn(title), fields=[mrkdwn(f) for f in fields])]
@@ -114,38 +199,39 @@ def message_detail(message: MessageRecord, *, region: str, transcript: str | Non
         facts.append(f"delivery error {code(message.delivery_error_code, 100)}")
     blocks.append(context(" · ".join(facts)))
     other = message.from_ if inbound else (message.to[0] if message.to else None)
-    fallback = f"{kind} {'from' if inbound else 'to'} {_plain_party(other, region)}"
-    return reply(fallback, blocks)
-
-
-# --- pieces ------------------------------------------------------------------------------
+    text = f"{kind} {'from' if inbound else 'to'} {_plain_party(other, locale)}"
+    return reply(text, blocks)
 
 
 def _kind(message: MessageRecord) -> str:
     return _KINDS.get(message.type.lower(), clip(message.type, 30))
 
 
-def _party(p: MessageParty | None, region: str) -> str:
+def _party(p: MessageParty | None, locale: Locale, *, location: bool = False) -> str:
     if p is None:
         return "_unknown_"
-    return party(p.name, p.phone_number, region, extension=p.extension_number)
+    return party(
+        p.name,
+        p.phone_number,
+        locale,
+        # The message store names an extension by its number only when it has no number.
+        extension=None if p.phone_number else p.extension_number,
+        location=p.location if location else None,
+    )
 
 
-def _plain_party(p: MessageParty | None, region: str) -> str:
-    return _party(p, region).replace("*", "")
+def _plain_party(p: MessageParty | None, locale: Locale) -> str:
+    return _party(p, locale).replace("*", "")
 
 
-def _from(message: MessageRecord, region: str) -> str:
-    p = message.from_
-    if p is None:
-        return "_unknown_"
-    return party(p.name, p.phone_number, region, extension=p.extension_number, location=p.location)
+def _from(message: MessageRecord, locale: Locale) -> str:
+    return _party(message.from_, locale, location=True)
 
 
-def _recipients(to: Sequence[MessageParty], region: str) -> str:
+def _recipients(to: Sequence[MessageParty], locale: Locale) -> str:
     if not to:
         return "_unknown_"
-    shown = [_party(p, region) for p in to[:_RECIPIENTS_SHOWN]]
+    shown = [_party(p, locale) for p in to[:_RECIPIENTS_SHOWN]]
     if len(to) > _RECIPIENTS_SHOWN:
         shown.append(f"and {len(to) - _RECIPIENTS_SHOWN} more")
     text = "\n".join(shown)
@@ -161,15 +247,15 @@ def _status(message: MessageRecord) -> str:
     return ", ".join(parts) or "–"
 
 
-def _list_item(message: MessageRecord, region: str) -> str:
+def _list_item(message: MessageRecord, locale: Locale) -> str:
     kind = _kind(message)
     if message.direction == "Inbound":
-        arrow, other = "← from", _party(message.from_, region)
+        arrow, other = "← from", _party(message.from_, locale)
     else:
-        arrow, other = "→ to", _recipients(message.to[:1], region)
+        arrow, other = "→ to", _recipients(message.to[:1], locale)
         if len(message.to) > 1:
             other += f" and {len(message.to) - 1} more"
-    head = f"*{kind}* {arrow} {other} · {when(message.creation_time)}"
+    head = f"*{kind}* {arrow} {other} · {when(message.creation_time, locale)}"
     if message.read_status == "Unread":
         head += " · *Unread*"
     head += f" · {code(message.id, 40)}"

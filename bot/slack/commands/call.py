@@ -1,24 +1,28 @@
 """`/call`: RingOut — ring the caller's phone, then the other party; the reply follows the
-call until its status is final (DESIGN §3.5)."""
+call until its status is final (DESIGN §3.5). Its grammar, and its work."""
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import dataclass
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
+from bot import phone
 from bot.ringcentral import ApiError, RingCentralError
 from bot.ringcentral.models import RingOutStatus, RingOutStatusInfo
-from bot.slack import blocks
+from bot.slack import render
 from bot.slack._audit import refused
 from bot.slack._reply import answer
 from bot.slack.deps import SlackDeps
 from bot.slack.explain import explain
-from bot.slack.grammar import Help, PlaceCall, UsageError, parse_call
 from bot.slack.payloads import SlashCommand
+from bot.slack.render import CancelRingOutValue, Locale, Reply
 from bot.slack.text import to_plain
 from bot.store import AuditEntry
+
+from ._grammar import Help, UsageError
+from .usage import CALL_USAGE, help_reply
 
 log = logging.getLogger("bot.slack.call")
 
@@ -31,14 +35,71 @@ NO_FIRST_LEG = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class PlaceCall:
+    to: str
+    from_number: str | None = None
+    from_label: str | None = None
+    caller_id: str | None = None
+    prompt: bool = False
+
+
+# --- grammar ---------------------------------------------------------------------------------
+
+
+def parse_call(text: str, *, region: str) -> PlaceCall | Help:
+    words = text.split()
+    if not words or words[0].lower() == "help":
+        return Help(CALL_USAGE)
+    to = phone.leading_number(text, region)
+    if to is None:
+        raise UsageError(f"`{words[0]}` is not a phone number I can call. {CALL_USAGE}")
+    rest = text[to.end :].split()
+    parts: dict[str, list[str]] = {}
+    current: str | None = None
+    prompt = False
+    for word in rest:
+        lowered = word.lower()
+        if lowered in ("from", "as"):
+            current = lowered
+            parts[current] = []
+        elif lowered == "prompt":
+            prompt, current = True, None
+        elif current is not None:
+            parts[current].append(word)
+        else:
+            raise UsageError(f"I don't know `{word}` here. {CALL_USAGE}")
+    from_number = from_label = caller_id = None
+    if "from" in parts:
+        value = " ".join(parts["from"])
+        if not value:
+            raise UsageError("Say which phone rings first: `from +16505550111` or `from Mobile`.")
+        try:
+            from_number = phone.parse(value, region)
+        except phone.InvalidPhoneNumber:
+            from_label = value  # a forwarding number named by its label (DESIGN §3.5)
+    if "as" in parts:
+        value = " ".join(parts["as"])
+        try:
+            caller_id = phone.parse(value, region)
+        except phone.InvalidPhoneNumber:
+            raise UsageError(
+                f"`as {value}` should be one of the company's numbers, e.g. `as +16505550100`."
+            ) from None
+    return PlaceCall(to.e164, from_number, from_label, caller_id, prompt)
+
+
+# --- work ------------------------------------------------------------------------------------
+
+
 async def run(deps: SlackDeps, command: SlashCommand, respond: AsyncRespond) -> None:
     try:
         request = parse_call(to_plain(command.text), region=await deps.facts.region())
     except UsageError as exc:
-        await answer(respond, blocks.usage_error(str(exc)))
+        await answer(deps, respond, render.usage_error(str(exc)))
         return
     if isinstance(request, Help):
-        await answer(respond, blocks.help_reply())
+        await answer(deps, respond, help_reply())
         return
     await place(deps, command.user_id, request, respond)
 
@@ -54,11 +115,11 @@ async def place(
     """RingOut for `user_id` (from /call, or a missed call's Call back button): ring the
     first leg, then `request.to`; the reply follows the call, replacing itself, or (for
     a button on a channel message, which a replace would overwrite) as new replies."""
-    region = await deps.facts.region()
+    locale = await deps.locale()
     try:
         from_number = await _first_leg(deps, request)
     except UsageError as exc:
-        await answer(respond, blocks.usage_error(str(exc)))
+        await answer(deps, respond, render.usage_error(str(exc)))
         return
     try:
         call = await deps.rc.ringout.create(
@@ -70,12 +131,12 @@ async def place(
     except RingCentralError as exc:
         log.warning("RingOut for %s refused: %s", user_id, type(exc).__name__)
         await deps.audit.record(refused(user_id, "ringout", request.to, from_number, exc))
-        await answer(respond, blocks.ringcentral_refused(explain(exc)))
+        await answer(deps, respond, render.ringcentral_refused(explain(exc)))
         return
     await deps.audit.record(
         AuditEntry(user_id, "ringout", request.to, "placed", from_number, call.id)
     )
-    await _follow(deps, respond, request.to, from_number, call, region, replace=replace)
+    await _follow(deps, respond, request.to, from_number, call, locale, replace=replace)
 
 
 async def _first_leg(deps: SlackDeps, request: PlaceCall) -> str:
@@ -108,22 +169,19 @@ async def _follow(
     to: str,
     from_number: str,
     call: RingOutStatus,
-    region: str,
+    locale: Locale,
     *,
     replace: bool,
 ) -> None:
     """Show the status, then each change, within the response_url budget, until final."""
 
-    # The click does not bring the message's context back: the button carries it.
-    cancel_value = json.dumps({"id": call.id, "to": to, "from": from_number})
-
-    def render(status: RingOutStatusInfo) -> blocks.Reply:
-        return blocks.ringout_status(
-            to, from_number, status, ringout_id=call.id, region=region,
-            cancellable=_cancellable(status), cancel_value=cancel_value,
+    def status_reply(status: RingOutStatusInfo) -> Reply:
+        return render.ringout_status(
+            to, from_number, status, ringout_id=call.id, locale=locale,
+            cancellable=_cancellable(status),
         )  # fmt: skip
 
-    await answer(respond, render(call.status))
+    await answer(deps, respond, status_reply(call.status))
     budget = RESPONSE_BUDGET - 1
     shown = call.status
     deadline = deps.clock.monotonic() + deps.ringout_give_up_after
@@ -143,31 +201,25 @@ async def _follow(
             continue
         final = status.call_status != "InProgress"
         if final or budget > 1:  # keep the last response for the final status
-            await answer(respond, render(status), replace=replace)
+            await answer(deps, respond, status_reply(status), replace=replace)
             budget -= 1
             shown = status
 
 
-async def cancel(deps: SlackDeps, value: str, respond: AsyncRespond) -> None:
+async def cancel(deps: SlackDeps, value: CancelRingOutValue, respond: AsyncRespond) -> None:
     """The Cancel button: hang up the RingOut while its first leg still rings."""
     try:
-        data = json.loads(value)
-        ringout_id, to, from_number = str(data["id"]), str(data["to"]), str(data["from"])
-    except (ValueError, KeyError, TypeError):
-        log.warning("ignored a Cancel click with a malformed value")
-        return
-    try:
-        await deps.rc.ringout.cancel(ringout_id)
+        await deps.rc.ringout.cancel(value.ringout_id)
     except RingCentralError as exc:
         if isinstance(exc, ApiError) and exc.status == 404:
             sentence = "Too late to cancel: the call has connected or ended."
         else:
             sentence = explain(exc)
-        await answer(respond, blocks.ringcentral_refused(sentence))
+        await answer(deps, respond, render.ringcentral_refused(sentence))
         return
-    deps.cancelled_ringouts.add(ringout_id)
-    reply = blocks.ringout_status(
-        to, from_number, RingOutStatusInfo(), ringout_id=ringout_id, cancellable=False,
-        region=await deps.facts.region(), cancelled=True,
+    deps.cancelled_ringouts.add(value.ringout_id)
+    reply = render.ringout_status(
+        value.to, value.from_number, RingOutStatusInfo(), ringout_id=value.ringout_id,
+        cancellable=False, locale=await deps.locale(), cancelled=True,
     )  # fmt: skip
-    await answer(respond, reply, replace=True)
+    await answer(deps, respond, reply, replace=True)

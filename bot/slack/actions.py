@@ -1,0 +1,206 @@
+"""What people do on our messages (DESIGN §3.6, §3.7): the buttons of notifications (Call
+back, Text back, Mark handled), the Text back modal, the Previous/Next and Cancel buttons of
+command replies, and replies typed in an SMS thread.
+
+A click carries everything its action needs in the button's value (Slack does not send the
+message's metadata with it); values are decoded strictly (`bot.slack.render.values`), and a
+forged one raises ValueError and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainTextObject
+from slack_sdk.models.views import View
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import phone
+from bot.notices import Handled, load_notice
+from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
+from bot.slack import render
+from bot.slack.commands import PlaceCall, call, calllog, sms
+from bot.slack.deps import SlackDeps
+from bot.slack.payloads import BlockAction, MessageEvent, ViewSubmission
+from bot.slack.render import (
+    CALL_BACK_ACTION,
+    CALLLOG_ACTION,
+    MARK_HANDLED_ACTION,
+    RINGOUT_CANCEL_ACTION,
+    SMS_LIST_ACTION,
+    TEXT_BACK_ACTION,
+    TEXT_BACK_VIEW,
+    TEXT_INPUT,
+    TextBackMetadata,
+    decode,
+    decode_button_value,
+    encode,
+)
+from bot.slack.text import escape, mentioned_users, to_plain
+
+log = logging.getLogger("bot.slack.actions")
+
+
+# --- notification buttons --------------------------------------------------------------------
+
+
+async def call_back(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
+    value = decode_button_value(CALL_BACK_ACTION, click.action.value)
+    await call.place(deps, click.user.id, PlaceCall(to=value.number), respond, replace=False)
+
+
+async def mark_handled(
+    deps: SlackDeps, click: BlockAction, respond: AsyncRespond, client: AsyncWebClient
+) -> None:
+    value = decode_button_value(MARK_HANDLED_ACTION, click.action.value)
+    channel = _channel(click)
+    post = await deps.posts.find(value.kind, value.item, channel) if channel else None
+    if channel is None or post is None or post.ts is None:
+        await respond(text="That notification is no longer known to RingBridge.")
+        return
+    now = datetime.fromtimestamp(deps.clock.now(), UTC)
+    if post.handled_by or not await deps.posts.mark_handled(post.id, click.user.id, now):
+        refreshed = await deps.posts.find(value.kind, value.item, channel)
+        who = refreshed.handled_by if refreshed else post.handled_by
+        await respond(text=f"Already handled by <@{_user_id(who)}>.", replace_original=False)
+        return
+    reply = render.render_notice(
+        load_notice(post.notice),
+        locale=await deps.locale(),
+        handled=Handled(click.user.id, now),
+    )
+    await client.chat_update(channel=channel, ts=post.ts, text=reply.text, blocks=reply.blocks)
+
+
+# --- the Text back modal ---------------------------------------------------------------------
+
+
+async def open_text_back(deps: SlackDeps, click: BlockAction, client: AsyncWebClient) -> None:
+    """A modal to type the SMS in; where it goes rides along in private_metadata."""
+    value = decode_button_value(TEXT_BACK_ACTION, click.action.value)
+    region = await deps.facts.region()
+    target = phone.format_display(value.number, region)  # plain_text: no markup to escape
+    metadata = TextBackMetadata(
+        to=value.number, company_number=value.company_number, channel=_channel(click)
+    )
+    await client.views_open(
+        trigger_id=click.trigger_id or "", view=text_back_view(target, metadata)
+    )
+
+
+def text_back_view(target: str, metadata: TextBackMetadata) -> View:
+    """The Text back modal: one multi-line input, as long as an SMS may be."""
+    return View(
+        type="modal",
+        callback_id=TEXT_BACK_VIEW,
+        private_metadata=encode(metadata),
+        title=PlainTextObject(text="Text back"),
+        submit=PlainTextObject(text="Send"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            InputBlock(
+                block_id=TEXT_INPUT,
+                label=PlainTextObject(text=f"SMS to {target}"),
+                element=PlainTextInputElement(
+                    action_id=TEXT_INPUT, multiline=True, max_length=SMS_MAX_UTF16_UNITS
+                ),
+            )
+        ],
+    )
+
+
+def text_back_problem(submission: ViewSubmission) -> str | None:
+    """Why the typed SMS cannot go (shown under the field), or None."""
+    text = submission.typed(TEXT_INPUT)
+    if not text.strip():
+        return "Type the message to send."
+    units = utf16_units(text)
+    if units > SMS_MAX_UTF16_UNITS:
+        return f"{units} characters: an SMS carries {SMS_MAX_UTF16_UNITS} (emoji count as 2)."
+    return None
+
+
+async def send_text_back(
+    deps: SlackDeps, submission: ViewSubmission, client: AsyncWebClient
+) -> None:
+    """Send what was typed; ValueError for metadata we did not write."""
+    metadata = decode(TextBackMetadata, submission.view.private_metadata)
+    user_id, channel = submission.user.id, metadata.channel
+
+    async def say(reply: render.Reply) -> None:
+        if channel:
+            await client.chat_postEphemeral(
+                channel=channel, user=user_id, text=reply.text, blocks=reply.blocks
+            )
+
+    # Plain text input is not Slack markup: it goes as typed.
+    typed = submission.typed(TEXT_INPUT)
+    await sms.send(deps, user_id, metadata.to, typed, say, from_number=metadata.company_number)
+
+
+# --- command reply buttons -------------------------------------------------------------------
+
+
+async def turn_sms_page(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
+    page = decode_button_value(SMS_LIST_ACTION, click.action.value)
+    await sms.show_page(deps, respond, page, replace=True)
+
+
+async def turn_calllog_page(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
+    page = decode_button_value(CALLLOG_ACTION, click.action.value)
+    await calllog.show_page(deps, respond, page, replace=True)
+
+
+async def cancel_ringout(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
+    value = decode_button_value(RINGOUT_CANCEL_ACTION, click.action.value)
+    await call.cancel(deps, value, respond)
+
+
+# --- thread replies --------------------------------------------------------------------------
+
+
+async def thread_reply(deps: SlackDeps, event: MessageEvent, client: AsyncWebClient) -> None:
+    """A person's reply in an SMS thread goes to the other party from the conversation's
+    company number (DESIGN §3.7); the bot's own and other bots' messages send nothing."""
+    channel, thread_ts, user = event.channel, event.thread_ts, event.user
+    if not (channel and thread_ts and user) or event.ts == thread_ts:
+        return
+    if event.bot_id or event.subtype not in (None, "thread_broadcast"):
+        return
+    conversation = await deps.posts.conversation(channel, thread_ts)
+    if conversation is None:
+        return  # a thread, but not an SMS conversation's
+    raw = event.text or ""
+    names = await deps.people.names(client, mentioned_users(raw))
+    text = to_plain(raw, names)
+    if not text.strip():
+        return
+
+    async def say(reply: render.Reply) -> None:
+        await client.chat_postEphemeral(
+            channel=channel, user=user, thread_ts=thread_ts, text=reply.text, blocks=reply.blocks
+        )
+
+    units = utf16_units(text)
+    if units > SMS_MAX_UTF16_UNITS:
+        await say(
+            render.usage_error(
+                f"Not sent: {units} characters, and an SMS carries {SMS_MAX_UTF16_UNITS} "
+                "(emoji count as 2). Shorten it and reply again."
+            )
+        )
+        return
+    await sms.send(
+        deps, user, conversation.other_number, text, say, from_number=conversation.company_number
+    )
+
+
+def _channel(click: BlockAction) -> str | None:
+    return click.channel.id if click.channel else None
+
+
+def _user_id(user: str | None) -> str:
+    # Ours, from the posts table; escape anyway so nothing odd becomes markup.
+    return escape(user or "someone")

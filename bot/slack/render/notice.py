@@ -1,0 +1,39 @@
+"""A notice in, its message out (DESIGN §3.6): `Reply(text, blocks)` for
+`chat.postMessage`/`chat.update`; the caller adds channel, thread and metadata."""
+
+from __future__ import annotations
+
+from bot.notices import CallNotice, FaxNotice, Handled, Notice, SmsNotice, VoicemailNotice
+
+from .blocks import Reply
+from .calls import render_answered_call, render_call, render_missed_call, render_voicemail
+from .format import Locale
+from .messages import render_fax, render_internal_message, render_sms
+
+
+def render_notice(
+    notice: Notice,
+    *,
+    locale: Locale,
+    handled: Handled | None = None,
+    thread_parent: bool = True,
+) -> Reply:
+    """The message for `notice`. `locale` reads numbers and gives the time fallbacks their
+    zone; `handled` (missed calls only, ValueError otherwise) shows who handled it instead
+    of the button; `thread_parent` (SMS only) picks the thread's first message or a compact
+    reply in it."""
+    if handled is not None and notice.kind != "missed_call":
+        raise ValueError(f"only a missed call is marked handled, not a {notice.kind}")
+    if isinstance(notice, CallNotice):
+        if notice.kind == "missed_call":
+            return render_missed_call(notice, locale=locale, handled=handled)
+        if notice.kind == "answered_call":
+            return render_answered_call(notice, locale=locale)
+        return render_call(notice, locale=locale)
+    if isinstance(notice, VoicemailNotice):
+        return render_voicemail(notice, locale=locale)
+    if isinstance(notice, FaxNotice):
+        return render_fax(notice, locale=locale)
+    if isinstance(notice, SmsNotice):
+        return render_sms(notice, locale=locale, thread_parent=thread_parent)
+    return render_internal_message(notice, locale=locale)
