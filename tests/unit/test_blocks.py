@@ -581,6 +581,54 @@ def test_call_detail_with_many_legs_stays_within_limits() -> None:
     assert "Showing" in texts(reply) and "of 400 legs." in texts(reply)
 
 
+# --- times and right-to-left text, as in notifications ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [
+        ("America/Los_Angeles", "2026-07-01 09:00 PDT"),  # summer time: not the fixed bias
+        ("Europe/Paris", "2026-07-01 18:00 CEST"),
+        ("UTC", "2026-07-01 16:00 UTC"),
+    ],
+)
+def test_every_time_is_one_date_token_with_the_accounts_zone_in_the_fallback(
+    zone: str, shown: str
+) -> None:
+    """DESIGN §3.6: each reader sees their own zone; the fallback is the account's."""
+    locale = Locale("US", ZoneInfo(zone))
+    token = "<!date^1782921600^{date_short_pretty} {time}|" + shown + ">"
+    message = sms(creationTime="2026-07-01T16:00:00Z")
+    record = call(startTime="2026-07-01T16:00:00Z")
+    replies = [
+        render.message_list(message_page([message]), locale=locale, description="x"),
+        render.message_detail(message, locale=locale),
+        render.call_log_page([record], locale=locale, description="x"),
+        render.call_detail(record, locale=locale),
+    ]
+    for reply in replies:
+        assert token in texts(checked(reply))
+
+
+RTL = "שלום مرحبا"
+
+
+def test_right_to_left_names_are_isolated_in_calllog_and_sms_list() -> None:
+    """A right-to-left name (or a bidi override) cannot reorder the number next to it."""
+    rtl = {"phoneNumber": "+14155550123", "name": RTL, "location": "\u202eevil"}
+    isolated = f"*\u2068{RTL}\u2069* (415) 555-0123"
+    calls = render.call_log_page([call(**{"from": rtl})], locale=US, description="x")
+    assert f"← *In* {isolated} → *Front Desk*" in texts(checked(calls))
+    detail = sections(checked(render.call_detail(call(**{"from": rtl}), locale=US)))
+    assert f"*From*\n{isolated} (\u2068\u202eevil\u2069)" in detail
+    listing = render.message_list(message_page([sms(**{"from": rtl})]), locale=US, description="x")
+    assert f"*SMS* ← from {isolated} · " in texts(checked(listing))
+    shown = sections(checked(render.message_detail(sms(**{"from": rtl}), locale=US)))
+    assert f"*From*\n{isolated} (\u2068\u202eevil\u2069)" in shown
+    plain = render.message_list(message_page([sms()]), locale=US, description="x")
+    assert "\u2068" not in texts(plain)  # left-to-right text is left alone
+
+
 # --- RingCentral's own example payloads ----------------------------------------------------
 
 
