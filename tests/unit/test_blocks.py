@@ -4,7 +4,7 @@ Every reply is also checked by the Slack simulator's block checker (what Slack r
 for control sequences: the only `<…>` allowed are our own `<!date^…>` tokens, so outside
 text never becomes a mention or a link. Times are rendered for an account in Los Angeles:
 the date tokens' fallbacks are in its zone (DESIGN §3.6).
-`UPDATE_GOLDEN=1 pytest tests/unit/test_render.py` rewrites the golden files.
+`UPDATE_GOLDEN=1 pytest tests/unit/test_blocks.py` rewrites the golden files.
 """
 
 from __future__ import annotations
@@ -410,7 +410,7 @@ def test_ringout_ringing_your_phone_with_cancel() -> None:
         ":telephone_receiver: Ringing your phone (650) 555-0111… "
         "Answer it and you will be connected to *(415) 555-0123*."
     )
-    ((cancel),) = buttons(reply)
+    (cancel,) = buttons(reply)
     assert (cancel["text"]["text"], cancel["action_id"]) == ("Cancel", "ringout_cancel")
     # What the cancelled status shows again: the click does not bring the message back.
     assert decode_button_value("ringout_cancel", cancel["value"]) == CancelRingOutValue(
