@@ -1,10 +1,15 @@
-"""`create_app()`: the one aiohttp application of RingBridge (DESIGN §3.3).
+"""The composition root (DESIGN §2): every client, store and service is built here from
+Settings and handed down; nothing below reads Settings or builds an HTTP client.
 
-`/slack/events` (Bolt, mounted with its aiohttp adapter functions), `/healthz`, `/metrics`.
-Everything long-lived is created and closed by one cleanup context.
+- `create_app()`: the one aiohttp application (DESIGN §3.3): `/slack/events` (Bolt,
+  `bot.slack.http`), `/ringcentral/webhook`, `/healthz` and `/metrics` (`bot.observe`).
+  One cleanup context builds and closes everything long-lived: the database engine, ONE
+  `httpx.AsyncClient` for RingCentral and ONE `aiohttp.ClientSession` for Slack, shared by
+  every Slack client (Bolt's per-request copies included), so calls reuse connections.
+- `ringcentral()`, `database()`: what a one-shot CLI command needs, built the same way.
 
-The RingCentral client keeps its session and rate-limit penalties in the database, so the
-processes serving one bridge share them (`bot.wiring.shared_ringcentral_client`).
+The server's RingCentral client keeps its session and rate-limit penalties in the
+database, so the processes serving one bridge share them (`shared_ringcentral_client`).
 
 Shutdown (`AppRunner.cleanup()`, on SIGTERM in `bot.cli.serve`): the listening socket
 closes; `on_shutdown` tells the dispatcher and the subscription upkeep to stop at once
@@ -18,46 +23,70 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import parse_qsl
+from pathlib import Path
+from typing import Literal
 
+import aiohttp
 import httpx
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.request.async_internals import build_async_context
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import service as notifications
 from bot.bridge.receiver import WebhookReceiver
-from bot.bridge.subscriptions import WEBHOOK_PATH
+from bot.bridge.subscriptions import WEBHOOK_PATH, webhook_address
 from bot.clock import Clock, SystemClock
 from bot.config import BridgeConfig, ConfigError, Settings
-from bot.metrics import CONTENT_TYPE_LATEST, Metrics
-from bot.metrics_state import ServiceState, read_state
-from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
+from bot.observe import HEALTH, Health, Metrics, add_routes
+from bot.ringcentral import (
+    AccountFacts,
+    Credentials,
+    PenaltyStore,
+    RateLimiter,
+    RingCentralClient,
+    TokenStore,
+)
 from bot.slack.app import build_bolt_app
 from bot.slack.deps import SlackDeps
-from bot.store import AuditLog, Posts, SubscriptionStore, connect
-from bot.store.migrate import ensure_schema
+from bot.slack.http import SlackRequestHandler
+from bot.store import (
+    AuditLog,
+    DatabasePenaltyStore,
+    DatabaseTokenStore,
+    Posts,
+    SubscriptionStore,
+    connect,
+)
+from bot.store.migrate import SchemaOutOfDate, ensure_schema, require_schema
 from bot.store.work import release_leases
 from bot.tasks import Tasks
-from bot.wiring import shared_ringcentral_client
 
-__all__ = ["DEPS", "create_app"]
+__all__ = [
+    "DEPS",
+    "ENGINE",
+    "METRICS",
+    "NOTIFICATIONS",
+    "RINGCENTRAL",
+    "SETTINGS",
+    "check_settings",
+    "create_app",
+    "database",
+    "ringcentral",
+]
 
 log = logging.getLogger("bot.server")
 
@@ -67,9 +96,10 @@ CLOCK = web.AppKey("clock", Clock)
 METRICS = web.AppKey("metrics", Metrics)
 ENGINE = web.AppKey("engine", AsyncEngine)
 RINGCENTRAL = web.AppKey("ringcentral", RingCentralClient)
-BOLT = web.AppKey("bolt", AsyncApp)
+SLACK = web.AppKey("slack", SlackRequestHandler)
 DEPS = web.AppKey("deps", SlackDeps)
 RECEIVER = web.AppKey("receiver", WebhookReceiver)
+# Set only with `background=False` (tests drive the dispatcher step by step).
 NOTIFICATIONS = web.AppKey("notifications", notifications.Notifications)
 BACKGROUND = web.AppKey("background", bool)
 
@@ -89,6 +119,23 @@ MAX_BODY = 1024**2
 # Background work (the dispatcher's step, command replies) gets this long from the start
 # of shutdown; the whole exit must fit in 10 s (RELIABILITY R17), see `bot.cli.serve`.
 SHUTDOWN_GRACE = 6.0
+# Every Slack call, each attempt: the dispatcher's must end well inside a claim's lease
+# (`bot.bridge.poster.LEASE`), and a shared session has one timeout for all its clients.
+SLACK_TIMEOUT = 10
+SERVE_REQUIRES = (
+    "slack_bot_token",
+    "slack_signing_secret",
+    "ringcentral_client_id",
+    "ringcentral_client_secret",
+    "ringcentral_jwt",
+)
+
+
+def check_settings(settings: Settings) -> None:
+    """Raise ConfigError naming the first setting `serve` needs that is unset or
+    malformed (DATABASE_URL included). Touches nothing: no file, no database, no network."""
+    settings.require(*SERVE_REQUIRES)
+    _ = settings.sqlalchemy_url  # raises for a malformed DATABASE_URL or SQLite on Heroku
 
 
 def create_app(
@@ -100,13 +147,7 @@ def create_app(
 ) -> web.Application:
     """The server. `background=False` builds the dispatcher without running it (tests
     drive it step by step)."""
-    settings.require(
-        "slack_bot_token",
-        "slack_signing_secret",
-        "ringcentral_client_id",
-        "ringcentral_client_secret",
-        "ringcentral_jwt",
-    )
+    check_settings(settings)
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[BRIDGE] = bridge
@@ -116,77 +157,103 @@ def create_app(
     app[SHUTDOWN] = Shutdown()
     app.on_shutdown.append(_stop_taking_work)
     app.cleanup_ctx.append(_lifetime)
-    app.router.add_post("/slack/events", slack_events)
-    app.router.add_post(WEBHOOK_PATH, ringcentral_webhook)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/slack/events", _slack_events)
+    app.router.add_post(WEBHOOK_PATH, _ringcentral_webhook)
+    add_routes(app)
     return app
 
 
+async def _slack_events(request: web.Request) -> web.Response:
+    return await request.app[SLACK].handle(request)
+
+
+async def _ringcentral_webhook(request: web.Request) -> web.Response:
+    return await request.app[RECEIVER].handle(request)
+
+
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
-    settings, clock = app[SETTINGS], app[CLOCK]
-    engine = connect(settings.sqlalchemy_url)
-    await ensure_schema(engine)
-    if engine.dialect.name == "sqlite" and (released := await release_leases(engine)):
-        log.warning("took back %d claims left by the previous run", released)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(30.0, connect=10.0),
-        limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
-    )
-    rc = shared_ringcentral_client(settings, http, engine, clock=clock)
-    _observe_ringcentral(app[METRICS], rc)  # metrics
-    slack = AsyncWebClient(
-        token=settings.secret("slack_bot_token"),
-        base_url=settings.slack_api_url,
-        # Interactive replies retry here (DESIGN §3.7); the dispatcher's posts will not.
-        retry_handlers=[
-            app[METRICS].slack_calls,  # metrics: counts every attempt, never retries
-            AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-    tasks = Tasks()
-    deps = SlackDeps(
-        rc=rc,
-        facts=AccountFacts(rc.account, clock),
-        audit=AuditLog(engine),
-        commands=app[BRIDGE].commands,
-        clock=clock,
-        tasks=tasks,
-        posts=Posts(engine),
-    )
-    app[ENGINE], app[RINGCENTRAL], app[DEPS] = engine, rc, deps
-    app[BOLT] = build_bolt_app(
-        deps, client=slack, signing_secret=settings.secret("slack_signing_secret")
-    )
-    stop = app[SHUTDOWN].stop
-    receiver = WebhookReceiver(engine, SubscriptionStore(engine), clock, app[METRICS])
-    app[RECEIVER] = receiver
-    background: asyncio.Task[None] | None = None
-    if notifications.enabled(app[BRIDGE], settings):
-        if app[BACKGROUND]:
-            background = asyncio.create_task(
-                _notifications(app, receiver, stop), name="notifications"
-            )
-        else:
-            built = await _build_notifications(app)
-            app[NOTIFICATIONS] = built
+    settings, bridge, clock, metrics = app[SETTINGS], app[BRIDGE], app[CLOCK], app[METRICS]
+    async with contextlib.AsyncExitStack() as resources:  # closed in reverse order
+        engine = connect(settings.sqlalchemy_url)
+        resources.push_async_callback(engine.dispose)
+        await ensure_schema(engine)
+        if engine.dialect.name == "sqlite" and (released := await release_leases(engine)):
+            log.warning("took back %d claims left by the previous run", released)
+        http = _ringcentral_http()
+        resources.push_async_callback(http.aclose)
+        rc = shared_ringcentral_client(settings, http, engine, clock=clock)
+        # Metrics hear of every RingCentral request and token grant (bot/ringcentral stays
+        # free of Prometheus: it only calls these observers).
+        rc.on_exchange = metrics.ringcentral_exchange
+        rc.auth.on_grant = metrics.token_grant
+        session = _slack_session()
+        resources.push_async_callback(session.close)
+        tasks = Tasks()
+        deps = SlackDeps(
+            rc=rc,
+            facts=AccountFacts(rc.account, clock),
+            audit=AuditLog(engine),
+            commands=bridge.commands,
+            clock=clock,
+            tasks=tasks,
+            posts=Posts(engine),
+        )
+        app[ENGINE], app[RINGCENTRAL], app[DEPS] = engine, rc, deps
+        bolt = build_bolt_app(
+            deps,
+            client=_interactive_slack(settings, session, metrics),
+            signing_secret=settings.secret("slack_signing_secret"),
+        )
+        app[SLACK] = SlackRequestHandler(bolt, on_request=metrics.slack_request)
+        receiver = WebhookReceiver(engine, SubscriptionStore(engine), clock, metrics)
+        app[RECEIVER] = receiver
+        enabled = notifications.enabled(bridge, settings.default_channel)
+        health = Health(
+            engine,
+            clock,
+            metrics,
+            auth_failure=lambda: rc.auth.failure,
+            subscription_expected=enabled and bool(settings.public_url),
+            notifications="starting" if enabled else "off",
+        )
+        app[HEALTH] = health
+
+        def ready(built: notifications.Notifications) -> None:
             receiver.on_stored = built.dispatcher.wake
-    else:
-        log.warning("no [[routes]] and no DEFAULT_CHANNEL: serving slash commands only")
-    try:
-        yield
-    finally:
-        started = app[SHUTDOWN].started or time.monotonic()
-        stop.set()
-        grace = max(0.5, started + SHUTDOWN_GRACE - time.monotonic())
-        # Both at once, within what is left of the grace: the dispatcher finishes the
-        # delivery in hand and releases the rest (anything cancelled is leased, and due
-        # again when the lease runs out); command replies finish or are cancelled.
-        await asyncio.gather(_finish(background, grace), tasks.close(grace=grace))
-        await rc.close()
-        await engine.dispose()
+            health.notifications = "running"
+
+        build = functools.partial(
+            notifications.build,
+            bridge=bridge,
+            default_channel=settings.default_channel,
+            address=webhook_address(settings.public_url),
+            engine=engine,
+            rc=rc,
+            slack=_dispatch_slack(settings, session, metrics),
+            facts=deps.facts,
+            clock=clock,
+            metrics=metrics,
+        )
+        stop = app[SHUTDOWN].stop
+        background: asyncio.Task[None] | None = None
+        if not enabled:
+            log.warning("no [[routes]] and no DEFAULT_CHANNEL: serving slash commands only")
+        elif app[BACKGROUND]:
+            start = notifications.run_when_ready(build, stop, ready)
+            background = asyncio.create_task(start, name="notifications")
+        else:
+            app[NOTIFICATIONS] = built = await build()
+            ready(built)
+        try:
+            yield
+        finally:
+            started = app[SHUTDOWN].started or time.monotonic()
+            stop.set()
+            grace = max(0.5, started + SHUTDOWN_GRACE - time.monotonic())
+            # Both at once, within what is left of the grace: the dispatcher finishes the
+            # delivery in hand and releases the rest (anything cancelled is leased, and due
+            # again when the lease runs out); command replies finish or are cancelled.
+            await asyncio.gather(_finish(background, grace), tasks.close(grace=grace))
 
 
 async def _stop_taking_work(app: web.Application) -> None:
@@ -204,144 +271,167 @@ async def _finish(task: asyncio.Task[None] | None, grace: float) -> None:
         await asyncio.wait_for(task, timeout=grace)
 
 
-async def _build_notifications(app: web.Application) -> notifications.Notifications:
-    return await notifications.build(
-        settings=app[SETTINGS],
-        bridge=app[BRIDGE],
-        engine=app[ENGINE],
-        rc=app[RINGCENTRAL],
-        facts=app[DEPS].facts,
-        clock=app[CLOCK],
-        metrics=app[METRICS],
+# -- the clients ----------------------------------------------------------------------------
+
+
+def _ringcentral_http() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(30.0, connect=10.0),
+        limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
     )
 
 
-async def _notifications(
-    app: web.Application, receiver: WebhookReceiver, stop: asyncio.Event
-) -> None:
-    """Start the notification side once RingCentral answers; deliveries are stored by the
-    receiver meanwhile, and dispatched when this starts."""
-    delay = 5.0
-    while not stop.is_set():
-        try:
-            built = await _build_notifications(app)
-        except ConfigError as exc:
-            log.critical("notifications are off: %s", exc)
-            return
-        except RingCentralError as exc:
-            log.error("cannot start notifications yet (%s); retrying in %.0f s", exc, delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            delay = min(delay * 2, 300.0)
-            continue
-        app[NOTIFICATIONS] = built
-        receiver.on_stored = built.dispatcher.wake
-        built.dispatcher.wake()  # deliveries stored before we were ready
-        await built.run(stop)
-        return
+def _slack_session() -> aiohttp.ClientSession:
+    """The one connection pool to Slack. slack_sdk opens (and closes) a session of its own
+    for every call of a client given none: a new TCP and TLS handshake each time."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT))
 
 
-async def ringcentral_webhook(request: web.Request) -> web.Response:
-    return await request.app[RECEIVER].handle(request)
+def _interactive_slack(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
+) -> AsyncWebClient:
+    """Bolt's client: interactive replies retry here (DESIGN §3.7)."""
+    return AsyncWebClient(
+        token=settings.secret("slack_bot_token"),
+        base_url=settings.slack_api_url,
+        session=session,
+        timeout=SLACK_TIMEOUT,
+        retry_handlers=[
+            metrics.slack_calls,  # counts every attempt, never retries
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
 
 
-async def slack_events(request: web.Request) -> web.Response:
-    started = time.perf_counter()
-    bolt_request = _mend_body(await to_bolt_request(request))
-    response = await to_aiohttp_response(await request.app[BOLT].async_dispatch(bolt_request))
-    metrics = request.app[METRICS]
-    metrics.slack_ack_seconds.observe(time.perf_counter() - started)
-    metrics.slack_requests.labels(_kind(bolt_request.body), str(response.status)).inc()
-    return response
+def _dispatch_slack(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
+) -> AsyncWebClient:
+    """The dispatcher's client retries nothing by itself: its retries go through the
+    database with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner").
+    Its one handler only counts calls for /metrics."""
+    return AsyncWebClient(
+        token=settings.secret("slack_bot_token"),
+        base_url=settings.slack_api_url,
+        session=session,
+        timeout=SLACK_TIMEOUT,
+        retry_handlers=[metrics.slack_calls],
+    )
 
 
-def _mend_body(bolt_request: AsyncBoltRequest) -> AsyncBoltRequest:
-    """slack_bolt 1.30 `parse_body` takes any form body containing the substring "payload"
-    for an interactivity payload, so `/sms +1… here is the payload` arrives empty and is
-    dropped as unhandled. Parse such a form as the form it is."""
-    raw = bolt_request.raw_body
-    if bolt_request.body or not raw or raw.startswith("{"):
-        return bolt_request
-    form = dict(parse_qsl(raw, keep_blank_values=True))
-    if "payload" in form:
-        return bolt_request  # a real interactivity payload Bolt could not read: leave it
-    bolt_request.body = form
-    bolt_request.context = build_async_context(AsyncBoltContext({}), form)
-    return bolt_request
+def ringcentral_client(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    *,
+    clock: Clock | None = None,
+    token_store: TokenStore | None = None,
+    penalty_store: PenaltyStore | None = None,
+    identity: str = "default",
+) -> RingCentralClient:
+    """The service user's client (JWT), talking to RINGCENTRAL_SERVER_URL. Without stores
+    its tokens and penalties live in this process only (the CLI's one-shot commands)."""
+    settings.require("ringcentral_client_id", "ringcentral_client_secret", "ringcentral_jwt")
+    clock = clock or SystemClock()
+    return RingCentralClient(
+        http=http,
+        credentials=Credentials(
+            client_id=settings.ringcentral_client_id or "",
+            client_secret=settings.ringcentral_client_secret,
+            jwt=settings.ringcentral_jwt,
+        ),
+        server_url=settings.ringcentral_server_url,
+        media_url=settings.ringcentral_media_url,
+        token_store=token_store,
+        # With a shared store, read it before every request (one small query): a penalty
+        # another process just met must stop this one too (RELIABILITY R8: "from any
+        # process"; the penalty restarts on every request sent during it).
+        rate_limiter=RateLimiter(
+            clock,
+            penalty_store=penalty_store,
+            penalty_refresh=0.0 if penalty_store is not None else None,
+        ),
+        identity=identity,
+        clock=clock,
+    )
 
 
-def _kind(body: dict[str, Any]) -> str:
-    if "command" in body:
-        return "command"
-    if "payload" in body or body.get("type") in ("block_actions", "view_submission"):
-        return "action"
-    return "event"
+def shared_ringcentral_client(
+    settings: Settings, http: httpx.AsyncClient, engine: AsyncEngine, *, clock: Clock
+) -> RingCentralClient:
+    """The server's client: its session and its rate-limit penalties are kept in the
+    database, so every process serving this bridge uses one RingCentral session, refreshes
+    it once, and honours a penalty another process met (RELIABILITY §3, DESIGN §3.7)."""
+    identity = service_identity(settings)
+    return ringcentral_client(
+        settings,
+        http,
+        clock=clock,
+        token_store=DatabaseTokenStore(engine, identity, clock=clock),
+        penalty_store=DatabasePenaltyStore(engine),
+        identity=identity,
+    )
 
 
-# -- /healthz and /metrics ------------------------------------------------------------------
-
-HEALTH_TIMEOUT = 5.0  # seconds: a probe gets its answer even while the database hangs
-
-
-def _observe_ringcentral(metrics: Metrics, rc: RingCentralClient) -> None:
-    """Metrics hear of every RingCentral request and token grant (bot/ringcentral stays
-    free of Prometheus: it only calls these observers)."""
-    rc.on_exchange = metrics.ringcentral_exchange
-    rc.auth.on_grant = metrics.token_grant
+def service_identity(settings: Settings) -> str:
+    """The key of the service user's row in `tokens` and `penalties`: the app and the JWT
+    (hashed, never stored), so new credentials never pick up another session's tokens."""
+    settings.require("ringcentral_client_id", "ringcentral_jwt")
+    jwt = settings.secret("ringcentral_jwt")
+    digest = hashlib.sha256(f"{settings.ringcentral_client_id}\0{jwt}".encode()).hexdigest()
+    return f"service:{digest[:16]}"
 
 
-async def _state(app: web.Application) -> ServiceState:
-    now = datetime.fromtimestamp(app[CLOCK].now(), UTC)
+# -- for one-shot commands (bot.cli) ----------------------------------------------------------
+
+
+@asynccontextmanager
+async def ringcentral(settings: Settings) -> AsyncIterator[RingCentralClient]:
+    """The service user's RingCentral client for one command; its tokens and penalties
+    live in this process only. Raises ConfigError naming a missing credential."""
+    client = ringcentral_client(settings, http := _ringcentral_http())
     try:
-        return await asyncio.wait_for(read_state(app[ENGINE], now), HEALTH_TIMEOUT)
-    except TimeoutError:
-        log.error("health: the database did not answer within %.0f s", HEALTH_TIMEOUT)
-        return ServiceState(database_ok=False)
+        yield client
+    finally:
+        await http.aclose()
 
 
-async def healthz(request: web.Request) -> web.Response:
-    """503 when this server cannot serve: the database does not answer, or RingCentral
-    refuses our sign-in (a rejected JWT; nothing works until someone fixes it). 200
-    otherwise.
+@asynccontextmanager
+async def database(
+    settings: Settings, *, schema: Literal["ensure", "require"] | None = None
+) -> AsyncIterator[AsyncEngine]:
+    """The database for one command, disposed after. `schema`:
 
-    A missing, blacklisted or expired webhook subscription is shown ("degraded") but is no
-    503: a load balancer would take the server out of rotation, which brings no
-    subscription back — the subscription manager recreates it, and RingCentral's creation
-    handshake needs this very server reachable — and would break slash commands that work.
-    Only codes and counts are shown: never a token, the JWT, or RingCentral's error text.
+    - "ensure", for a command that writes: as `serve` does, SQLite is upgraded and an old
+      PostgreSQL schema refused (ConfigError saying to run `db upgrade`);
+    - "require", for a command that only reads: never migrates, never creates a SQLite
+      file; SchemaOutOfDate unless the schema is this version's;
+    - None: nothing checked (`db upgrade` itself).
+
+    A database that cannot be opened is a ConfigError naming DATABASE_URL.
     """
-    app, settings = request.app, request.app[SETTINGS]
-    state = await _state(app)
-    failure = app[RINGCENTRAL].auth.failure
-    enabled = notifications.enabled(app[BRIDGE], settings)
-    if not state.database_ok or failure is not None:
-        status = "unavailable"
-    elif enabled and settings.public_url and state.subscription != "Active":
-        status = "degraded"
-    else:
-        status = "ok"
-    oldest = state.oldest_pending_seconds
-    body: dict[str, Any] = {
-        "status": status,
-        "database": "ok" if state.database_ok else "error",
-        "ringcentral_auth": "ok" if failure is None else "failing",
-        "notifications": "running" if NOTIFICATIONS in app else "starting" if enabled else "off",
-        "subscription": state.subscription,
-        "queue_depth": state.queue_depth,
-        "oldest_pending_seconds": round(oldest, 1) if oldest is not None else None,
-        "posts_pending": state.items.get(("posts", "pending")),
-        "posts_dead": state.items.get(("posts", "dead")),
-    }
-    if failure is not None:  # RingCentral's codes (invalid_grant OAU-140), not its text
-        body["ringcentral_auth_error"] = " ".join(filter(None, (failure.error, failure.error_code)))
-    return web.json_response(body, status=503 if status == "unavailable" else 200)
+    url = settings.sqlalchemy_url
+    if schema == "require" and _no_sqlite_file(url):
+        raise SchemaOutOfDate(None)
+    engine = connect(url)
+    try:
+        if schema is not None:
+            try:
+                await (ensure_schema if schema == "ensure" else require_schema)(engine)
+            except SchemaOutOfDate as exc:
+                if schema == "require":
+                    raise
+                raise ConfigError(f"DATABASE_URL: {exc}") from None
+            except (OSError, SQLAlchemyError) as exc:
+                raise ConfigError(
+                    f"DATABASE_URL: cannot open the database: {type(exc).__name__}"
+                ) from None
+        yield engine
+    finally:
+        await engine.dispose()
 
 
-async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text; the database gauges are read now, for this scrape."""
-    app = request.app
-    collector = app[METRICS].state
-    collector.state = await _state(app)
-    collector.ringcentral_auth_ok = app[RINGCENTRAL].auth.failure is None
-    body = app[METRICS].render()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+def _no_sqlite_file(url: str) -> bool:
+    parsed = make_url(url)
+    path = parsed.database or ""
+    return parsed.get_backend_name() == "sqlite" and path != ":memory:" and not Path(path).exists()

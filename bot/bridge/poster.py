@@ -24,7 +24,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
-from bot.metrics import Metrics
 from bot.notices import (
     FaxNotice,
     Handled,
@@ -33,6 +32,7 @@ from bot.notices import (
     VoicemailNotice,
     load_notice,
 )
+from bot.observe import Metrics
 from bot.slack.render import Locale, render_notice
 from bot.store.schema import Post, Thread, Upload
 from bot.store.work import claim, insert_ignoring_duplicates

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge._batch import MAX_ROWS, MAX_WAIT, GroupWriter, NotStored
 from bot.clock import Clock
-from bot.metrics import Metrics
+from bot.observe import Metrics
 from bot.store import SubscriptionStore
 from bot.store.schema import Delivery
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
@@ -11,9 +13,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
-from bot.config import BridgeConfig, ConfigError, Settings
-from bot.metrics import Metrics
-from bot.ringcentral import AccountFacts, RingCentralClient
+from bot.config import BridgeConfig, ConfigError
+from bot.observe import Metrics
+from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
 from bot.store import SubscriptionStore
 
 from .dispatcher import Dispatcher
@@ -22,7 +24,7 @@ from .ingest import Ingest
 from .names import Names
 from .poster import Poster
 from .routing import Router
-from .subscriptions import Leadership, SubscriptionManager, event_filters, webhook_address
+from .subscriptions import Leadership, SubscriptionManager, event_filters
 from .watch import Watch, resolve_watch
 
 log = logging.getLogger("bot.bridge")
@@ -54,33 +56,31 @@ class Notifications:
         await asyncio.gather(*tasks)
 
 
-def enabled(bridge: BridgeConfig, settings: Settings) -> bool:
-    return bool(bridge.routes or settings.default_channel)
+def enabled(bridge: BridgeConfig, default_channel: str | None) -> bool:
+    return bool(bridge.routes or default_channel)
 
 
 async def build(
     *,
-    settings: Settings,
     bridge: BridgeConfig,
+    default_channel: str | None,
+    address: str | None,
     engine: AsyncEngine,
     rc: RingCentralClient,
+    slack: AsyncWebClient,
     facts: AccountFacts,
     clock: Clock,
     metrics: Metrics,
 ) -> Notifications:
     """Everything the notifications need; raises ConfigError for a config RingCentral or
-    Slack contradicts (an unknown extension, a `#channel` that does not exist)."""
-    watch = await resolve_watch(bridge, settings, rc)
-    # The dispatcher's Slack client retries nothing by itself: its retries go through the
-    # database with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner").
-    # Its one handler only counts calls for /metrics and never retries.
-    slack = AsyncWebClient(
-        token=settings.secret("slack_bot_token"),
-        base_url=settings.slack_api_url,
-        retry_handlers=[metrics.slack_calls],
-        timeout=10,  # well inside a claim's lease (bot.bridge.poster.LEASE)
-    )
-    router = Router(bridge.routes, settings.default_channel, watch.extension_numbers)
+    Slack contradicts (an unknown extension, a `#channel` that does not exist).
+
+    `address`: where RingCentral delivers events (`webhook_address(PUBLIC_URL)`), or None.
+
+    `slack` must retry nothing by itself: the dispatcher's retries go through the database
+    with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner")."""
+    watch = await resolve_watch(bridge, rc, default_channel=default_channel)
+    router = Router(bridge.routes, default_channel, watch.extension_numbers)
     if router.named_channels:
         router = router.resolve(await _channel_ids(slack, router.named_channels))
     ingest = Ingest(rc, watch.watched, router, Names(rc, clock))
@@ -94,7 +94,6 @@ async def build(
         ),
         clock=clock,
     )
-    address = webhook_address(settings.public_url)
     manager = SubscriptionManager(
         rc,
         SubscriptionStore(engine),
@@ -105,6 +104,33 @@ async def build(
         leadership=Leadership(engine),
     )
     return Notifications(watch, dispatcher, manager)
+
+
+async def run_when_ready(
+    build: Callable[[], Awaitable[Notifications]],
+    stop: asyncio.Event,
+    on_ready: Callable[[Notifications], None],
+) -> None:
+    """Build the notification side once RingCentral answers (retrying with backoff), hand
+    it to `on_ready`, and run it until `stop`. Deliveries are stored by the receiver
+    meanwhile, and dispatched when this starts. A ConfigError turns notifications off."""
+    delay = 5.0
+    while not stop.is_set():
+        try:
+            built = await build()
+        except ConfigError as exc:
+            log.critical("notifications are off: %s", exc)
+            return
+        except RingCentralError as exc:
+            log.error("cannot start notifications yet (%s); retrying in %.0f s", exc, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, 300.0)
+            continue
+        on_ready(built)
+        built.dispatcher.wake()  # deliveries stored before we were ready
+        await built.run(stop)
+        return
 
 
 async def _channel_ids(slack: AsyncWebClient, names: set[str]) -> dict[str, str]:

@@ -34,6 +34,7 @@ from bot.config import Kind
 from bot.ringcentral import ApiError, RingCentralClient, RingCentralError
 from bot.ringcentral.models.subscriptions import SubscriptionInfo
 from bot.store import SubscriptionRecord, SubscriptionStore
+from bot.store.subscriptions import PENDING
 
 __all__ = [
     "DEFAULT_EXPIRES_IN",
@@ -54,8 +55,6 @@ WEBHOOK_PATH = "/ringcentral/webhook"
 # days to spare leaves many rounds of `run()` to get it done through an outage.
 DEFAULT_EXPIRES_IN = 7 * 24 * 3600
 DEFAULT_RENEW_BEFORE = 2 * 24 * 3600
-# The token is stored under a placeholder id before RingCentral has named the subscription.
-PENDING = "pending:"
 # pg_try_advisory_lock's key for "maintains the subscription" (any fixed bigint; this is
 # the first 8 bytes of sha256("ringbridge.subscriptions") as a signed integer).
 LEADER_LOCK_KEY = -0x5527A96E3E4B787F

@@ -1,7 +1,7 @@
 """What the bridge watches: which extensions, and which notification kinds.
 
-`resolve_watch()` turns the config (extension *numbers* such as "101", route kinds,
-DEFAULT_CHANNEL) into what RingCentral needs: extension *ids*, since event filters and
+`resolve_watch()` turns the config (extension *numbers* such as "101", route kinds, the
+default channel) into what RingCentral needs: extension *ids*, since event filters and
 telephony events name extensions by id (reference §3), and the kinds to subscribe to.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.config import KINDS, BridgeConfig, ConfigError, Kind, Settings
+from bot.config import KINDS, BridgeConfig, ConfigError, Kind
 from bot.ringcentral import RingCentralClient
 
 from .calls import Watched
@@ -42,15 +42,17 @@ class Watch:
         return Watched(extension_ids=frozenset(self.extension_ids), numbers=self.numbers)
 
 
-def subscribed_kinds(bridge: BridgeConfig, settings: Settings) -> frozenset[Kind]:
+def subscribed_kinds(bridge: BridgeConfig, default_channel: str | None) -> frozenset[Kind]:
     """The kinds named by routes; every kind when DEFAULT_CHANNEL catches the rest
     (DESIGN §3.1: with DEFAULT_CHANNEL every kind is subscribed)."""
-    if settings.default_channel:
+    if default_channel:
         return frozenset(KINDS)
     return frozenset(kind for route in bridge.routes for kind in route.events)
 
 
-async def resolve_watch(bridge: BridgeConfig, settings: Settings, rc: RingCentralClient) -> Watch:
+async def resolve_watch(
+    bridge: BridgeConfig, rc: RingCentralClient, *, default_channel: str | None = None
+) -> Watch:
     """Resolve `[ringcentral].extensions` numbers to ids (default: the JWT user's own
     extension), and check that every extension a route names is known and watched.
 
@@ -75,7 +77,7 @@ async def resolve_watch(bridge: BridgeConfig, settings: Settings, rc: RingCentra
     _check_routes(bridge, ids, set(watched.values()))
     return Watch(
         extension_ids=tuple(watched),
-        kinds=subscribed_kinds(bridge, settings),
+        kinds=subscribed_kinds(bridge, default_channel),
         extension_numbers=watched,
         numbers=frozenset(n for route in bridge.routes for n in route.numbers),
     )

@@ -17,7 +17,7 @@ from bot.cli._common import EXIT_USAGE
 from bot.config import ConfigError
 from bot.logs import configure as configure_logging
 
-__all__ = ["main"]
+__all__ = ["main", "main_async"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,15 +35,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The process's entry point: logging, an event loop, Ctrl-C."""
     # One-shot commands print their own one-line outcome; the log only speaks up for
     # what went wrong unexpectedly. `serve` switches to LOG_LEVEL.
     configure_logging(logging.ERROR)
     try:
-        code: int = asyncio.run(args.run(args))
+        return asyncio.run(main_async(argv))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def main_async(argv: Sequence[str] | None = None) -> int:
+    """Run one command in the running event loop (tests call this beside their simulators);
+    the exit status. Usage and configuration errors are one line on stderr, status 2."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage or the help
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        code: int = await args.run(args)
     except ConfigError as exc:
         print(f"ringbridge: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
     return code

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
+from bot import server
 from bot.cli._common import EXIT_OK, EXIT_REFUSED
 from bot.config import ConfigError, load_settings
 from bot.ringcentral import RingCentralError
-from bot.wiring import ringcentral_client
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -94,10 +94,7 @@ async def run(args: argparse.Namespace) -> int:
     query = parse_query(args.query)
     headers = parse_headers(args.headers)
     body = parse_body(args.data)
-    settings = load_settings()
-    settings.require("ringcentral_client_id", "ringcentral_client_secret", "ringcentral_jwt")
-    async with httpx.AsyncClient(timeout=30) as http:
-        client = ringcentral_client(settings, http)
+    async with server.ringcentral(load_settings()) as client:
         try:
             response = await client.request(
                 args.method, args.path, params=query, json=body, headers=headers

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bot import server
 from bot.cli._common import EXIT_OK
 from bot.config import load_settings
-from bot.store import connect
 from bot.store.migrate import current_revision, head_revision, upgrade
 
 
@@ -21,13 +21,10 @@ def add_parser(commands: Any) -> None:
 
 
 async def run(_args: argparse.Namespace) -> int:
-    engine = connect(load_settings().sqlalchemy_url)
-    try:
+    async with server.database(load_settings()) as engine:
         before = await current_revision(engine)
         await upgrade(engine)
         after = await current_revision(engine)
-    finally:
-        await engine.dispose()
     if before == after:
         print(f"the database schema is up to date ({after})")
     else:

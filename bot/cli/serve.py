@@ -17,14 +17,11 @@ import signal
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli._common import EXIT_OK
-from bot.config import ConfigError, load_bridge_config, load_settings
+from bot.config import load_bridge_config, load_settings
 from bot.logs import configure as configure_logging
-from bot.server import create_app
-from bot.store import connect
-from bot.store.migrate import SchemaOutOfDate, ensure_schema
+from bot.server import check_settings, create_app, database
 
 log = logging.getLogger("bot.serve")
 
@@ -41,17 +38,12 @@ def add_parser(commands: Any) -> None:
 
 async def run(_args: argparse.Namespace) -> int:
     settings = load_settings()
+    # Every setting first: a missing token must not leave a new database file behind.
+    check_settings(settings)
     bridge = load_bridge_config(settings.bridge_config)
     configure_logging(settings.log_level)
-    engine = connect(settings.sqlalchemy_url)
-    try:
-        await ensure_schema(engine)
-    except SchemaOutOfDate as exc:
-        raise ConfigError(f"DATABASE_URL: {exc}") from None
-    except (OSError, SQLAlchemyError) as exc:
-        raise ConfigError(f"DATABASE_URL: cannot open the database: {type(exc).__name__}") from None
-    finally:
-        await engine.dispose()
+    async with database(settings, schema="ensure"):
+        pass  # SQLite upgraded, PostgreSQL checked: a problem is one line, before we listen
     app = create_app(settings, bridge)
     if not bridge.routes and not settings.default_channel:
         log.warning(

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-import httpx
-
+from bot import server
 from bot.bridge.subscriptions import SubscriptionManager, event_filters, webhook_address
 from bot.bridge.watch import resolve_watch
 from bot.cli._common import EXIT_OK, EXIT_REFUSED
@@ -21,8 +20,9 @@ from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_bridge_config, load_settings
 from bot.ringcentral import ApiError, RingCentralClient, RingCentralError
 from bot.ringcentral.models.subscriptions import SubscriptionInfo
-from bot.store import SubscriptionStore, connect, create_schema
-from bot.wiring import ringcentral_client
+from bot.store import SubscriptionStore
+from bot.store.migrate import SchemaOutOfDate
+from bot.store.subscriptions import PENDING
 
 
 def add_parser(commands: Any) -> None:
@@ -46,22 +46,19 @@ def add_parser(commands: Any) -> None:
 
 @dataclass
 class _Context:
-    settings: Settings
     rc: RingCentralClient
     store: SubscriptionStore
 
 
 @asynccontextmanager
 async def _context(settings: Settings) -> AsyncIterator[_Context]:
-    settings.require("ringcentral_client_id", "ringcentral_client_secret", "ringcentral_jwt")
-    engine = connect(settings.sqlalchemy_url)
-    try:
-        # The verification token lives in the database, shared with every running server.
-        await create_schema(engine)
-        async with httpx.AsyncClient(timeout=30) as http:
-            yield _Context(settings, ringcentral_client(settings, http), SubscriptionStore(engine))
-    finally:
-        await engine.dispose()
+    """For a command that writes: the verification token lives in the database, shared
+    with every running server, whose schema is checked as `serve` checks it."""
+    async with (
+        server.ringcentral(settings) as rc,
+        server.database(settings, schema="ensure") as engine,
+    ):
+        yield _Context(rc, SubscriptionStore(engine))
 
 
 def _refused(exc: RingCentralError) -> int:
@@ -70,19 +67,27 @@ def _refused(exc: RingCentralError) -> int:
 
 
 async def run_list(args: argparse.Namespace) -> int:
+    """Reads only: it never migrates the schema (a shared PostgreSQL's is `db upgrade`'s
+    to change). Without this version's schema, RingCentral's list is shown unmarked."""
     del args
-    async with _context(load_settings()) as ctx:
+    settings = load_settings()
+    async with server.ringcentral(settings) as rc:
         try:
-            listing = await ctx.rc.subscriptions.list()
+            listing = await rc.subscriptions.list()
         except RingCentralError as exc:
             return _refused(exc)
-        ours = {record.id for record in await ctx.store.all()}
+    try:
+        async with server.database(settings, schema="require") as engine:
+            ours = {record.id for record in await SubscriptionStore(engine).all()}
+    except SchemaOutOfDate as exc:
+        ours = set()
+        print(f"ringbridge: {exc} (until then no subscription is marked [ours])", file=sys.stderr)
     if not listing.records:
         print("no subscriptions")
     for sub in listing.records:
         print_subscription(sub, ours=sub.id in ours)
     at_rc = {sub.id for sub in listing.records}
-    for missing in sorted(i for i in ours - at_rc if not i.startswith("pending:")):
+    for missing in sorted(i for i in ours - at_rc if not i.startswith(PENDING)):
         print(f"{missing}  in the database only: RingCentral no longer has it (sync forgets it)")
     return EXIT_OK
 
@@ -116,7 +121,7 @@ async def run_sync(args: argparse.Namespace) -> int:
     bridge = load_bridge_config(settings.bridge_config)
     async with _context(settings) as ctx:
         try:
-            watch = await resolve_watch(bridge, settings, ctx.rc)
+            watch = await resolve_watch(bridge, ctx.rc, default_channel=settings.default_channel)
             manager = SubscriptionManager(
                 ctx.rc,
                 ctx.store,

@@ -23,6 +23,7 @@ __all__ = [
     "current_revision",
     "ensure_schema",
     "head_revision",
+    "require_schema",
     "upgrade",
 ]
 
@@ -61,7 +62,22 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 
 class SchemaOutOfDate(Exception):
-    """PostgreSQL is not at this version's schema; `python -m bot db upgrade` fixes it."""
+    """The database is not at this version's schema (`current`: its revision, None when it
+    has none); `python -m bot db upgrade` fixes it."""
+
+    def __init__(self, current: str | None) -> None:
+        self.current = current
+        super().__init__(
+            f"the database schema is at {current or 'nothing'}, this version needs "
+            f"{head_revision()}: run `python -m bot db upgrade`"
+        )
+
+
+async def require_schema(engine: AsyncEngine) -> None:
+    """Raise SchemaOutOfDate unless the database is at this version's schema; reads only."""
+    current = await current_revision(engine)
+    if current != head_revision():
+        raise SchemaOutOfDate(current)
 
 
 async def ensure_schema(engine: AsyncEngine) -> None:
@@ -70,9 +86,4 @@ async def ensure_schema(engine: AsyncEngine) -> None:
     if engine.dialect.name == "sqlite":
         await upgrade(engine)
         return
-    current, head = await current_revision(engine), head_revision()
-    if current != head:
-        raise SchemaOutOfDate(
-            f"the database schema is at {current or 'nothing'}, this version needs {head}: "
-            "run `python -m bot db upgrade`"
-        )
+    await require_schema(engine)

@@ -9,6 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.store.schema import Subscription
 
+# The id prefix of a row stored before RingCentral has named the subscription (its
+# creation is under way): the token is kept first, so the handshake can be verified.
+PENDING = "pending:"
+
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionRecord:

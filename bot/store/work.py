@@ -13,16 +13,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.store.schema import Base, Delivery, Post, Upload, UTCDateTime
+from bot.store.schema import Base, Delivery, Post, Upload
 
 __all__ = [
     "claim",
     "insert_ignoring_duplicates",
-    "pending_depth",
     "release_leases",
 ]
 
@@ -75,16 +74,6 @@ async def insert_ignoring_duplicates(
     statement = insert(model).values(**values).on_conflict_do_nothing()
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
-
-
-async def pending_depth(engine: AsyncEngine, now: datetime) -> tuple[int, float]:
-    """Deliveries not yet dispatched, and the age in seconds of the oldest."""
-    oldest_received = func.min(Delivery.received_at, type_=UTCDateTime)
-    query = select(func.count(Delivery.id), oldest_received).where(Delivery.state == "pending")
-    async with engine.connect() as conn:
-        count, oldest = (await conn.execute(query)).one()
-    age = (now - oldest).total_seconds() if oldest is not None else 0.0
-    return int(count), max(0.0, age)
 
 
 async def release_leases(engine: AsyncEngine) -> int:

@@ -18,8 +18,8 @@ from sqlalchemy import event, select
 
 from bot.bridge.subscriptions import WEBHOOK_PATH
 from bot.clock import FakeClock
-from bot.metrics import Metrics
-from bot.metrics_slack import error_of, method_of
+from bot.observe import Metrics
+from bot.observe.slack_calls import error_of, method_of
 from bot.ringcentral import Credentials, Exchange, RingCentralClient, TransportError
 from bot.server import RINGCENTRAL, SETTINGS
 from bot.store.schema import Delivery

@@ -118,13 +118,13 @@ def test_kinds_are_those_routes_name() -> None:
             ]
         }
     )
-    assert subscribed_kinds(config, settings()) == {"missed_call", "voicemail", "sms"}
+    assert subscribed_kinds(config, None) == {"missed_call", "voicemail", "sms"}
 
 
 def test_default_channel_subscribes_every_kind() -> None:
     config = bridge({"routes": [{"events": ["sms"], "channel": "C2"}]})
-    assert subscribed_kinds(config, settings(default_channel="C9")) == set(KINDS)
-    assert subscribed_kinds(BridgeConfig(), settings()) == frozenset()
+    assert subscribed_kinds(config, "C9") == set(KINDS)
+    assert subscribed_kinds(BridgeConfig(), None) == frozenset()
 
 
 # --- resolve_watch against the simulator (in process) -------------------------------------
@@ -158,7 +158,7 @@ async def test_default_watch_is_the_jwt_users_own_extension(
 ) -> None:
     config = bridge({"routes": [{"events": ["sms", "fax"], "channel": "C1"}]})
 
-    watch = await resolve_watch(config, settings(), rc)
+    watch = await resolve_watch(config, rc)
 
     assert watch.extension_ids == (sim.extension_id,)
     assert watch.extension_numbers == {sim.extension_id: "101"}
@@ -182,7 +182,7 @@ async def test_configured_numbers_are_resolved_to_ids_in_config_order(
         }
     )
 
-    watch = await resolve_watch(config, settings(), rc)
+    watch = await resolve_watch(config, rc)
 
     assert watch.extension_ids == (ids["103"], ids["101"])
     assert watch.extension_numbers == {ids["103"]: "103", ids["101"]: "101"}
@@ -198,14 +198,14 @@ async def test_unknown_extension_numbers_are_named(rc: RingCentralClient) -> Non
     config = bridge({"ringcentral": {"extensions": ["101", "998", "999"]}})
 
     with pytest.raises(ConfigError, match=r"\[ringcentral\]\.extensions: .*998, 999"):
-        await resolve_watch(config, settings(), rc)
+        await resolve_watch(config, rc)
 
 
 async def test_a_route_on_an_unknown_extension_is_named(rc: RingCentralClient) -> None:
     config = bridge({"routes": [{"events": ["sms"], "channel": "C", "extensions": ["777"]}]})
 
     with pytest.raises(ConfigError, match=r"routes\[1\]\.extensions: no extension .*777"):
-        await resolve_watch(config, settings(), rc)
+        await resolve_watch(config, rc)
 
 
 async def test_a_route_on_an_unwatched_extension_says_to_watch_it(rc: RingCentralClient) -> None:
@@ -217,7 +217,7 @@ async def test_a_route_on_an_unwatched_extension_says_to_watch_it(rc: RingCentra
     )
 
     with pytest.raises(ConfigError, match=r"routes\[1\]\.extensions: 102 not watched"):
-        await resolve_watch(config, settings(), rc)
+        await resolve_watch(config, rc)
 
 
 def test_watch_gives_the_call_judge_what_it_needs() -> None:

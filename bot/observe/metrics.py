@@ -6,8 +6,9 @@ number, user id, token or free text ever becomes a label. The hooks that feed th
 - `ringcentral_exchange` / `token_grant`: observers the server sets on its RingCentral
   client (`on_exchange`) and token manager (`on_grant`); bot/ringcentral knows nothing of
   Prometheus.
-- `slack_calls`: a watching retry handler for the Slack clients (bot/metrics_slack.py).
-- `state`: gauges read from the database at scrape time (bot/metrics_state.py).
+- `slack_request`: the observer of the Slack HTTP edge (`bot.slack.http`).
+- `slack_calls`: a watching retry handler for the Slack clients (`bot.observe.slack_calls`).
+- `state`: gauges read from the database at scrape time (`bot.observe.state`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import re
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.metrics_slack import SlackCallCounter
-from bot.metrics_state import StateCollector
+from bot.observe.slack_calls import SlackCallCounter
+from bot.observe.state import StateCollector
 from bot.ringcentral import Exchange
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -29,6 +30,7 @@ GRANTS = frozenset({"jwt", "refresh_token", "authorization_code"})
 # or a transport error's class name (ConnectTimeout).
 _RC_CODE = re.compile(r"[A-Z]{2,5}-[0-9]{1,4}|[a-z][a-z_]{0,39}|[A-Z][A-Za-z]{0,39}")
 _OUTCOME = re.compile(r"[a-z][a-z_]{0,39}")
+SLACK_KINDS = frozenset({"command", "action", "event"})
 
 
 def _bounded(value: str, allowed: frozenset[str] | re.Pattern[str]) -> str:
@@ -97,6 +99,11 @@ class Metrics:
         self.slack_calls = SlackCallCounter(self.slack_api_calls)
         self.state = StateCollector()
         self.registry.register(self.state)
+
+    def slack_request(self, kind: str, status: int, seconds: float) -> None:
+        """`SlackRequestHandler.on_request`: one request from Slack and our answer."""
+        self.slack_ack_seconds.observe(seconds)
+        self.slack_requests.labels(_bounded(kind, SLACK_KINDS), str(status)).inc()
 
     def ringcentral_exchange(self, exchange: Exchange) -> None:
         """`RingCentralClient.on_exchange`."""

@@ -14,24 +14,14 @@ from datetime import datetime
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.bridge.subscriptions import PENDING
-from bot.store import SubscriptionStore
-from bot.store.schema import Delivery, Post, Upload
-from bot.store.work import pending_depth
+from bot.store.stats import read_stats
 
 __all__ = ["SUBSCRIPTION_STATUSES", "ServiceState", "StateCollector", "read_state"]
 
-log = logging.getLogger("bot.metrics")
+log = logging.getLogger("bot.observe")
 
-# Every (queue, state) shown, 0 when absent, so that a dashboard's series never vanish.
-QUEUES: dict[str, tuple[type[Delivery | Post | Upload], tuple[str, ...]]] = {
-    "deliveries": (Delivery, ("pending", "dead")),
-    "posts": (Post, ("pending", "sending", "dead")),
-    "uploads": (Upload, ("pending", "dead")),
-}
 # RingCentral's statuses, "Expired" (past `expires_at`: RingCentral sends nothing more) and
 # "none" (no subscription); anything else is shown as "other".
 SUBSCRIPTION_STATUSES = ("Active", "Suspended", "Blacklisted", "Expired", "none", "other")
@@ -48,30 +38,17 @@ class ServiceState:
 
 async def read_state(engine: AsyncEngine, now: datetime) -> ServiceState:
     try:
-        depth, oldest = await pending_depth(engine, now)
-        items: dict[tuple[str, str], int] = {}
-        async with engine.connect() as conn:
-            for queue, (model, states) in QUEUES.items():
-                query = (
-                    select(model.state, func.count(model.id))
-                    .where(model.state.in_(states))
-                    .group_by(model.state)
-                )
-                counts: dict[str, int] = dict((await conn.execute(query)).all())
-                items.update({(queue, state): int(counts.get(state, 0)) for state in states})
-        records = await SubscriptionStore(engine).all()
+        stats = await read_stats(engine, now)
     except Exception as exc:  # whatever it is, the database cannot serve us now
         log.error("database state unreadable: %s", type(exc).__name__)
         log.debug("database state unreadable", exc_info=True)
         return ServiceState(database_ok=False)
-    records = [r for r in records if not r.id.startswith(PENDING)]  # creations under way
-    status = "none"
-    if records:
-        newest = records[-1]  # by created_at: during a switch, the one replacing the other
-        expired = newest.expires_at is not None and newest.expires_at <= now
-        status = "Expired" if expired and newest.status == "Active" else newest.status
-        status = status if status in SUBSCRIPTION_STATUSES else "other"
-    return ServiceState(True, depth, oldest, items, status)
+    status = stats.subscription_status or "none"
+    expires_at = stats.subscription_expires_at
+    if status == "Active" and expires_at is not None and expires_at <= now:
+        status = "Expired"
+    status = status if status in SUBSCRIPTION_STATUSES else "other"
+    return ServiceState(True, stats.queue_depth, stats.oldest_pending_seconds, stats.items, status)
 
 
 class StateCollector(Collector):
