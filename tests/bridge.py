@@ -140,7 +140,8 @@ async def running_bridge(
     **settings: Any,
 ) -> AsyncIterator[Bridge]:
     """`slack_clock`: the Slack simulator's clock (default: wall time); pass the bridge's
-    FakeClock to read Slack-side times (post times, message ts) in fake time."""
+    FakeClock to read Slack-side times (post times, message ts) in fake time. `settings`
+    are added to (or replace) those pointing the bridge at both simulators."""
     slack = SlackSimulator(clock=slack_clock)
     slack.add_channel(CHANNEL, "general", member=True)
     slack.add_channel(CALLS, "calls", member=True)
@@ -148,18 +149,18 @@ async def running_bridge(
     slack.add_user(USER, "alice", real_name="Alice Example", display_name="Alice")
     port = _free_port()
     async with slack.serve():
-        config = Settings(
-            public_url=f"http://127.0.0.1:{port}",
-            slack_bot_token=slack.tokens[0],
-            slack_signing_secret=slack.signing_secret,
-            slack_api_url=slack.api_url,
-            ringcentral_server_url=rc.server_url,
-            ringcentral_media_url=rc.media_url,
-            ringcentral_client_id=rc.client_id,
-            ringcentral_client_secret=rc.client_secret,
-            ringcentral_jwt=rc.jwt,
-            **settings,
-        )
+        values: dict[str, Any] = {
+            "public_url": f"http://127.0.0.1:{port}",
+            "slack_bot_token": slack.tokens[0],
+            "slack_signing_secret": slack.signing_secret,
+            "slack_api_url": slack.api_url,
+            "ringcentral_server_url": rc.server_url,
+            "ringcentral_media_url": rc.media_url,
+            "ringcentral_client_id": rc.client_id,
+            "ringcentral_client_secret": rc.client_secret,
+            "ringcentral_jwt": rc.jwt,
+        }
+        config = Settings(**(values | settings))
         app = create_app(config, bridge_config or ROUTES, clock=clock, background=False)
         server = TestServer(app, host="127.0.0.1", port=port)
         await server.start_server()
