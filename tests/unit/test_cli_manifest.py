@@ -1,27 +1,46 @@
+"""`manifest --url URL | --socket`, in process (tests/cli.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
 import pytest
 
-from bot.cli import main
+from tests.cli import Cli
 
 
-def test_manifest_prints_the_http_manifest_for_the_url(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["manifest", "--url", "https://bridge.example.com/"]) == 0
-
-    out = capsys.readouterr().out
-    assert out.count('"https://bridge.example.com/slack/events"') >= 5  # 4 commands + events
-    assert "socket_mode_enabled: false" in out
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Cli:
+    return Cli(monkeypatch, capsys, tmp_path)
 
 
-def test_manifest_refuses_a_plain_http_url(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["manifest", "--url", "http://bridge.example.com"]) == 2
+async def test_manifest_prints_the_http_manifest_for_the_url(cli: Cli) -> None:
+    run = await cli("manifest", "--url", "https://bridge.example.com/")
 
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1
-    assert err[0].startswith("ringbridge: --url: the URL must start with https://")
+    assert run.code == 0
+    assert run.out.count('"https://bridge.example.com/slack/events"') >= 5  # 4 commands + events
+    assert "socket_mode_enabled: false" in run.out
 
 
-def test_socket_manifest(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["manifest", "--socket"]) == 0
+async def test_manifest_refuses_a_plain_http_url(cli: Cli) -> None:
+    run = await cli("manifest", "--url", "http://bridge.example.com")
 
-    out = capsys.readouterr().out
-    assert "socket_mode_enabled: true" in out
-    assert "https://" not in out.split("features:")[1].split("oauth_config")[0]
+    assert run.code == 2
+    (line,) = run.err.strip().splitlines()
+    assert line.startswith("ringbridge: --url: the URL must start with https://")
+
+
+async def test_socket_manifest(cli: Cli) -> None:
+    run = await cli("manifest", "--socket")
+
+    assert run.code == 0
+    assert "socket_mode_enabled: true" in run.out
+    assert "https://" not in run.out.split("features:")[1].split("oauth_config")[0]
+
+
+async def test_manifest_needs_url_or_socket(cli: Cli) -> None:
+    run = await cli("manifest")
+
+    assert run.code == 2
+    assert "one of the arguments --url --socket is required" in run.err
+    assert run.out == ""

@@ -1,30 +1,25 @@
-"""`python -m bot subscriptions list | sync | delete ID` as an admin runs it: a subprocess
-against the RingCentral simulator, with a small webhook endpoint answering the handshake."""
+"""`python -m bot subscriptions list | sync | delete ID` as an admin runs it, in process
+(`tests/cli.py`), against the RingCentral simulator, with a small webhook endpoint
+answering the handshake; and `list` reading, never migrating, the database."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from aiohttp import web
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.sim.ringcentral import RingCentralSimulator
-from bot.store import SubscriptionStore
+from bot.store import Base, SubscriptionStore, connect, create_schema
+from bot.store.migrate import head_revision
+from tests.cli import Cli
+from tests.conftest import database_url
 
 ROUTES = '[[routes]]\nevents = ["sms", "voicemail"]\nchannel = "C0123TEXTS"\n'
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
 
 
 async def handshake(request: web.Request) -> web.Response:
@@ -53,49 +48,90 @@ async def public_url() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-@dataclass
-class Cli:
-    sim: RingCentralSimulator
-    engine: AsyncEngine
-    env: dict[str, str]
-
-    async def __call__(self, *args: str, **env: str) -> Run:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *args,
-            env={**self.env, **env},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-        assert process.returncode is not None
-        run = Run(process.returncode, out.decode(), err.decode())
-        assert "Traceback" not in run.err, run.err
-        assert self.sim.jwt not in run.out + run.err
-        return run
-
-    @property
-    def store(self) -> SubscriptionStore:
-        return SubscriptionStore(self.engine)
-
-
-@pytest.fixture
-def cli(rc_sim: RingCentralSimulator, engine: AsyncEngine, public_url: str) -> Cli:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
+def ringcentral_env(rc_sim: RingCentralSimulator) -> dict[str, str]:
+    return {
         "RINGCENTRAL_SERVER_URL": rc_sim.server_url,
         "RINGCENTRAL_MEDIA_URL": rc_sim.media_url,
         "RINGCENTRAL_CLIENT_ID": rc_sim.client_id,
         "RINGCENTRAL_CLIENT_SECRET": rc_sim.client_secret,
         "RINGCENTRAL_JWT": rc_sim.jwt,
+    }
+
+
+@pytest.fixture
+def cli(
+    rc_sim: RingCentralSimulator,
+    engine: AsyncEngine,
+    public_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> Cli:
+    """The CLI on a database at this version's schema."""
+    env = ringcentral_env(rc_sim) | {
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "PUBLIC_URL": public_url,
         "BRIDGE_CONFIG": ROUTES,
     }
-    return Cli(rc_sim, engine, env)
+    return Cli(monkeypatch, capsys, tmp_path, env, secrets=[rc_sim.jwt, rc_sim.client_secret])
+
+
+@pytest.fixture
+async def bare_url(tmp_path: Path) -> str:
+    """A database without the schema: no SQLite file at all, or an emptied PostgreSQL."""
+    url = database_url(tmp_path)
+    if url.startswith("postgresql"):
+        db = connect(url)
+        async with db.begin() as conn:
+            await conn.run_sync(Base.metadata.drop_all)
+            await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        await db.dispose()
+    return url
+
+
+@pytest.fixture
+def bare(
+    rc_sim: RingCentralSimulator,
+    bare_url: str,
+    public_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> Cli:
+    """The CLI on a database without the schema (`bare_url`)."""
+    env = ringcentral_env(rc_sim) | {
+        "DATABASE_URL": bare_url,
+        "PUBLIC_URL": public_url,
+        "BRIDGE_CONFIG": ROUTES,
+    }
+    return Cli(monkeypatch, capsys, tmp_path, env, secrets=[rc_sim.jwt, rc_sim.client_secret])
+
+
+async def schema_of(url: str) -> tuple[list[str], str | None]:
+    """The tables of the database at `url` and its Alembic revision (None: none)."""
+    db = connect(url)
+    try:
+        async with db.connect() as conn:
+            tables = await conn.run_sync(lambda c: sorted(inspect(c).get_table_names()))
+            revision = None
+            if "alembic_version" in tables:
+                query = text("SELECT version_num FROM alembic_version")
+                revision = (await conn.execute(query)).scalar()
+        return tables, revision
+    finally:
+        await db.dispose()
+
+
+def sqlite_file(url: str) -> Path | None:
+    return Path(url.split(":///", 1)[1]) if url.startswith("sqlite") else None
+
+
+def store(engine: AsyncEngine) -> SubscriptionStore:
+    return SubscriptionStore(engine)
 
 
 async def test_sync_creates_the_subscription_and_says_so(
-    cli: Cli, rc_sim: RingCentralSimulator, public_url: str
+    cli: Cli, engine: AsyncEngine, rc_sim: RingCentralSimulator, public_url: str
 ) -> None:
     run = await cli("subscriptions", "sync")
 
@@ -111,7 +147,7 @@ async def test_sync_creates_the_subscription_and_says_so(
         f"{ext}/message-store/instant?type=SMS",
         f"{ext}/message-store",
     ]
-    (record,) = await cli.store.all()
+    (record,) = await store(engine).all()
     assert record.id == sub.id and record.verification_token == sub.verification_token
     assert sub.verification_token not in run.out + run.err
 
@@ -156,7 +192,7 @@ async def test_list_shows_id_status_expiry_and_filters_marking_ours(
 
 
 async def test_sync_replaces_a_blacklisted_subscription(
-    cli: Cli, rc_sim: RingCentralSimulator
+    cli: Cli, engine: AsyncEngine, rc_sim: RingCentralSimulator
 ) -> None:
     assert (await cli("subscriptions", "sync")).code == 0
     [old] = rc_sim.subscriptions
@@ -170,11 +206,11 @@ async def test_sync_replaces_a_blacklisted_subscription(
         f"deleted subscription {old}: Blacklisted (Webhook responses with code: [500])"
     )
     assert run.out.splitlines()[1].startswith(f"created subscription {new} at ")
-    assert [r.id for r in await cli.store.all()] == [new]
+    assert [r.id for r in await store(engine).all()] == [new]
 
 
 async def test_delete_removes_it_at_ringcentral_and_in_the_database(
-    cli: Cli, rc_sim: RingCentralSimulator
+    cli: Cli, engine: AsyncEngine, rc_sim: RingCentralSimulator
 ) -> None:
     assert (await cli("subscriptions", "sync")).code == 0
     [sub_id] = rc_sim.subscriptions
@@ -186,7 +222,7 @@ async def test_delete_removes_it_at_ringcentral_and_in_the_database(
         f"deleted subscription {sub_id} at RingCentral and its verification token in the database"
     ]
     assert not rc_sim.subscriptions
-    assert await cli.store.all() == []
+    assert await store(engine).all() == []
     assert (await cli("subscriptions", "list")).out == "no subscriptions\n"
 
 
@@ -242,3 +278,78 @@ async def test_bad_usage_exits_2(cli: Cli, rc_sim: RingCentralSimulator, args: l
 
     assert run.code == 2
     assert not rc_sim.requests
+
+
+# -- `list` reads the database and never changes its schema ----------------------------------
+
+
+async def theirs(cli: Cli, public_url: str) -> str:
+    """A subscription someone else made at RingCentral (no database involved): its id."""
+    body = {
+        "eventFilters": ["/restapi/v1.0/account/~/extension/~/fax?direction=Inbound"],
+        "deliveryMode": {"transportType": "WebHook", "address": f"{public_url}/someone-else"},
+    }
+    made = await cli("api", "POST", "/restapi/v1.0/subscription", "-d", json.dumps(body))
+    assert made.code == 0, made.err
+    return str(json.loads(made.out)["id"])
+
+
+async def test_list_on_a_database_without_the_schema_creates_nothing_and_says_what_to_do(
+    bare: Cli, bare_url: str, public_url: str
+) -> None:
+    sub_id = await theirs(bare, public_url)
+
+    run = await bare("subscriptions", "list")
+
+    assert run.code == 0, run.err
+    assert run.out.splitlines()[0].startswith(f"{sub_id}  Active  expires ")
+    assert "[ours]" not in run.out
+    assert run.err.splitlines() == [
+        f"ringbridge: the database schema is at nothing, this version needs {head_revision()}: "
+        "run `python -m bot db upgrade` (until then no subscription is marked [ours])"
+    ]
+    if (path := sqlite_file(bare_url)) is not None:
+        assert not path.exists()  # not even an empty file
+    else:
+        assert await schema_of(bare_url) == ([], None)
+
+
+async def test_list_on_a_schema_alembic_does_not_know_leaves_it_as_it_was(
+    bare: Cli, bare_url: str, public_url: str
+) -> None:
+    db = connect(bare_url)
+    await create_schema(db)
+    async with db.begin() as conn:  # as a schema at a revision other than this version's
+        await conn.execute(text("DELETE FROM alembic_version"))
+    await db.dispose()
+    before = await schema_of(bare_url)
+    sub_id = await theirs(bare, public_url)
+
+    run = await bare("subscriptions", "list")
+
+    assert run.code == 0, run.err
+    assert run.out.splitlines()[0].startswith(f"{sub_id}  Active  expires ")
+    assert "run `python -m bot db upgrade`" in run.err
+    assert await schema_of(bare_url) == before
+    assert before[1] is None and "subscriptions" in before[0]
+
+
+async def test_sync_on_a_database_without_the_schema_does_what_serve_does(
+    bare: Cli, bare_url: str, rc_sim: RingCentralSimulator
+) -> None:
+    """SQLite (one process owns the file) is upgraded; a shared PostgreSQL schema is left
+    to `db upgrade`, and nothing is made at RingCentral without a place for its token."""
+    run = await bare("subscriptions", "sync")
+
+    if sqlite_file(bare_url) is not None:
+        assert run.code == 0, run.err
+        assert (await schema_of(bare_url))[1] == head_revision()
+        assert len(rc_sim.subscriptions) == 1
+    else:
+        assert run.code == 2
+        assert run.err.splitlines() == [
+            f"ringbridge: DATABASE_URL: the database schema is at nothing, this version needs "
+            f"{head_revision()}: run `python -m bot db upgrade`"
+        ]
+        assert await schema_of(bare_url) == ([], None)
+        assert not rc_sim.subscriptions

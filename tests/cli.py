@@ -1,0 +1,54 @@
+"""`python -m bot …` run in the test's own process and event loop (`bot.cli.main_async`),
+beside the simulators: settings come from a monkeypatched environment (and nothing else:
+every setting the test does not give is unset, and no `.env` or `bridge.toml` is near),
+stdout and stderr are captured."""
+
+from __future__ import annotations
+
+import io
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main_async
+from bot.config import Settings
+
+# Every variable Settings reads (pydantic-settings: the field names, any case).
+SETTINGS_ENV = tuple(name.upper() for name in Settings.model_fields)
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class Cli:
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+    workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)  # never in what the command prints
+
+    async def __call__(self, *args: str, stdin: str | None = None, **env: str) -> Run:
+        """Run one command with `self.env` plus `env`; `stdin` is what it may read."""
+        with self.monkeypatch.context() as patch:
+            patch.chdir(self.workdir)
+            for name in SETTINGS_ENV:
+                patch.delenv(name, raising=False)
+            for name, value in (self.env | env).items():
+                patch.setenv(name, value)
+            if stdin is not None:
+                patch.setattr(sys, "stdin", io.StringIO(stdin))
+            self.capsys.readouterr()  # what came before is not this command's
+            code = await main_async(list(args))
+            out, err = self.capsys.readouterr()
+        run = Run(code, out, err)
+        assert "Traceback" not in run.err, run.err
+        for secret in self.secrets:
+            assert secret not in run.out + run.err
+        return run
