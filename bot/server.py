@@ -357,11 +357,12 @@ def ringcentral_client(
 
 
 def shared_ringcentral_client(
-    settings: Settings, http: httpx.AsyncClient, engine: AsyncEngine, *, clock: Clock
+    settings: Settings, http: httpx.AsyncClient, engine: AsyncEngine, *, clock: Clock | None = None
 ) -> RingCentralClient:
     """The server's client: its session and its rate-limit penalties are kept in the
     database, so every process serving this bridge uses one RingCentral session, refreshes
     it once, and honours a penalty another process met (RELIABILITY §3, DESIGN §3.7)."""
+    clock = clock or SystemClock()
     identity = service_identity(settings)
     return ringcentral_client(
         settings,

@@ -5,16 +5,18 @@ answering the handshake; and `list` reading, never migrating, the database."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.sim.ringcentral import RingCentralSimulator
-from bot.store import Base, SubscriptionStore, connect, create_schema
+from bot.store import SubscriptionStore, connect, create_schema
 from bot.store.migrate import head_revision
 from tests.cli import Cli
 from tests.conftest import database_url
@@ -77,16 +79,33 @@ def cli(
 
 
 @pytest.fixture
-async def bare_url(tmp_path: Path) -> str:
-    """A database without the schema: no SQLite file at all, or an emptied PostgreSQL."""
+async def bare_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A database without the schema: no SQLite file at all, or a new PostgreSQL database
+    of its own beside the suite's (named after it, and after the xdist worker if any)."""
     url = database_url(tmp_path)
-    if url.startswith("postgresql"):
-        db = connect(url)
-        async with db.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
-            await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        await db.dispose()
-    return url
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    suite = make_url(url)
+    name = f"{suite.database}_bare{os.environ.get('PYTEST_XDIST_WORKER', '')}"
+    await _admin(
+        suite, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
+    yield suite.set(database=name).render_as_string(hide_password=False)
+    await _admin(suite, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+async def _admin(suite: URL, *statements: str) -> None:
+    admin = connect(
+        suite.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        async with admin.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await admin.dispose()
 
 
 @pytest.fixture
