@@ -82,6 +82,7 @@ __all__ = [
     "NOTIFICATIONS",
     "RINGCENTRAL",
     "SETTINGS",
+    "SLACK",
     "check_settings",
     "create_app",
     "database",
@@ -197,6 +198,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             clock=clock,
             tasks=tasks,
             posts=Posts(engine),
+            session=session,  # replies to a response_url: the same connection pool
         )
         app[ENGINE], app[RINGCENTRAL], app[DEPS] = engine, rc, deps
         bolt = build_bolt_app(

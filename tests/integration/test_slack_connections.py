@@ -1,6 +1,7 @@
 """Every Slack client of the server shares one aiohttp session: its Web API calls — the
 dispatcher's posts, Bolt's own calls for a slash command — reuse one TCP connection
-instead of a new connection (and, against Slack, a new TLS handshake) per call."""
+instead of a new connection (and, against Slack, a new TLS handshake) per call; replies
+to a response_url use the same session."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.clock import FakeClock
+from bot.server import DEPS, SLACK
 from bot.sim.ringcentral import RingCentralSimulator
 from tests.bridge import TEXTS, running_bridge
 from tests.conftest import fresh_database
@@ -87,6 +89,9 @@ async def test_slack_calls_of_every_client_reuse_one_connection(
             methods = [call.method for call in bridge.slack.calls()]
             assert methods.count("chat.postMessage") == 3
             assert "auth.test" in methods
+            # Replies to a response_url (another host) borrow the same session.
+            app = bridge.server.app
+            assert app[DEPS].session is app[SLACK].app.client.session is not None
     finally:
         await relay.close()
 
