@@ -1,11 +1,12 @@
 """Async RingCentral REST client: auth (JWT, refresh, auth code + PKCE, single-flight),
 rate-limit pacing, errors. Imports nothing of Slack or the bridge."""
 
-from ._auth import Credentials, MemoryTokenStore, TokenManager, TokenSet, TokenStore
-from ._client import DEFAULT_MEDIA_URL, DEFAULT_SERVER_URL, Exchange, RingCentralClient
+from ._auth import BearerAuth, Credentials, TokenManager
+from ._client import DEFAULT_MEDIA_URL, DEFAULT_SERVER_URL, RingCentralClient
 from ._errors import (
     ApiError,
     AuthError,
+    DecodingError,
     ErrorDetail,
     RateLimited,
     RingCentralError,
@@ -23,6 +24,14 @@ from ._ratelimit import (
     group_of,
 )
 from ._requester import Download, FilePart, QueryParams, Requester
+from ._sending import Exchange
+from ._tokens import (
+    JsonTokenStore,
+    MemoryTokenStore,
+    TokenSet,
+    TokenStore,
+    TokenTextStore,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -31,12 +40,15 @@ __all__ = [
     "AccountFacts",
     "ApiError",
     "AuthError",
+    "BearerAuth",
     "Credentials",
+    "DecodingError",
     "Download",
     "ErrorDetail",
     "Exchange",
     "FilePart",
     "GroupStatus",
+    "JsonTokenStore",
     "MemoryPenaltyStore",
     "MemoryTokenStore",
     "PenaltyStore",
@@ -49,6 +61,7 @@ __all__ = [
     "TokenManager",
     "TokenSet",
     "TokenStore",
+    "TokenTextStore",
     "TransportError",
     "UnsafeURLError",
     "authorize_url",

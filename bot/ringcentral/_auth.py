@@ -1,4 +1,5 @@
-"""RingCentral OAuth: tokens, where they are kept, and the single-flight token manager.
+"""RingCentral OAuth: the single-flight token manager, and `BearerAuth`, its token on
+every API request (an `httpx.Auth`: on a 401, one refresh and one retry).
 
 Rules followed (reference/ringcentral.md §1, RELIABILITY.md §3 and R6/R7):
 
@@ -23,20 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..clock import Clock
 from ._errors import ApiError, AuthError, RateLimited, TransportError, auth_error
-from .models._base import Id
+from ._tokens import TokenSet, TokenStore
 
-__all__ = ["Credentials", "MemoryTokenStore", "TokenManager", "TokenSet", "TokenStore"]
+__all__ = ["BearerAuth", "Credentials", "TokenManager"]
 
 log = logging.getLogger("bot.ringcentral.auth")
 
@@ -63,90 +61,6 @@ class Credentials(BaseModel):
     client_id: str
     client_secret: SecretStr | None = None
     jwt: SecretStr | None = None
-
-
-class TokenSet(BaseModel):
-    """One RingCentral session. Times are wall-clock seconds since the epoch.
-
-    `repr`, `str` and `model_dump(mode="json")` mask both tokens; a store that must keep
-    them calls `get_secret_value()` explicitly.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    access_token: SecretStr
-    expires_at: float
-    refresh_token: SecretStr | None = None
-    refresh_expires_at: float | None = None
-    token_type: str = "bearer"  # noqa: S105 - the scheme name
-    scope: str = ""
-    owner_id: Id | None = None
-    session_id: Id | None = None
-
-    @classmethod
-    def from_response(cls, data: Mapping[str, Any], now: float) -> TokenSet:
-        """Build from a `TokenInfo` body (reference §1.2); `expires_in` is relative."""
-        refresh_in = data.get("refresh_token_expires_in")
-        return cls(
-            access_token=data["access_token"],
-            expires_at=now + float(data["expires_in"]),
-            refresh_token=data.get("refresh_token"),
-            refresh_expires_at=now + float(refresh_in) if refresh_in is not None else None,
-            token_type=data.get("token_type") or "bearer",
-            scope=data.get("scope") or "",
-            owner_id=data.get("owner_id"),
-            session_id=data.get("session_id"),
-        )
-
-    def access_fresh(self, now: float, margin: float) -> bool:
-        return now < self.expires_at - margin
-
-    def refresh_usable(self, now: float, margin: float) -> bool:
-        if self.refresh_token is None:
-            return False
-        return self.refresh_expires_at is None or now < self.refresh_expires_at - margin
-
-
-class TokenStore(Protocol):
-    """Where a TokenSet lives between requests and restarts.
-
-    `lock()` is held around every token request, after the in-process lock. A store
-    shared by several processes (the database store, DESIGN §4 `tokens`) takes its row
-    lock there (`SELECT … FOR UPDATE`, or `pg_advisory_xact_lock`) and keeps `load()` and
-    `save()` inside that transaction; the manager always calls `load()` again after
-    taking the lock, so a token another process just rotated is used, not refreshed again
-    (RELIABILITY §3, "re-read after lock").
-    """
-
-    async def load(self) -> TokenSet | None: ...
-
-    async def save(self, tokens: TokenSet) -> None: ...
-
-    async def clear(self) -> None: ...
-
-    def lock(self) -> AbstractAsyncContextManager[None]: ...
-
-
-class MemoryTokenStore:
-    """One process's tokens, gone at exit; the asyncio lock in the manager is enough."""
-
-    def __init__(self, tokens: TokenSet | None = None) -> None:
-        self._tokens = tokens
-
-    def __repr__(self) -> str:
-        return f"MemoryTokenStore(has_tokens={self._tokens is not None})"
-
-    async def load(self) -> TokenSet | None:
-        return self._tokens
-
-    async def save(self, tokens: TokenSet) -> None:
-        self._tokens = tokens
-
-    async def clear(self) -> None:
-        self._tokens = None
-
-    def lock(self) -> AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()
 
 
 class TokenManager:
@@ -352,3 +266,37 @@ class TokenManager:
             raise AuthError("invalid_response", "the token response could not be read") from None
         log.info("token grant=%s -> %d owner=%s", kind, response.status_code, tokens.owner_id)
         return tokens
+
+
+class BearerAuth(httpx.Auth):
+    """The manager's access token on a request; on a 401, one refresh and one retry.
+
+    RingCentral invalidates an access token at once when anyone refreshes it, so a 401 asks
+    `after_unauthorized`: one refresh (single flight), or the token another coroutine or
+    process just got. Async only.
+    """
+
+    requires_request_body = True  # buffered: the retry sends the same body again
+
+    def __init__(self, tokens: TokenManager) -> None:
+        self._tokens = tokens
+
+    def __repr__(self) -> str:
+        return f"BearerAuth({self._tokens!r})"
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("BearerAuth needs an httpx.AsyncClient: the token manager is async")
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        await request.aread()
+        token = await self._tokens.access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            token = await self._tokens.after_unauthorized(token)
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request

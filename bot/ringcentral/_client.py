@@ -1,70 +1,47 @@
-"""The async RingCentral REST client: authenticated, paced requests over injected httpx.
+"""The async RingCentral REST client over an injected `httpx.AsyncClient`.
 
-One request goes: URL check (`_urls`) → wait for its rate-limit slot (`_ratelimit`) → a
-valid access token (`_auth`) → send → learn X-Rate-Limit-* → on 401 refresh once and
-retry once → raise a RingCentralError for anything but 2xx. Nothing else is retried: a 429
-is not (RingCentral restarts the penalty on every request sent during it), and an SMS or a
-RingOut may have been carried out before a timeout.
+One request goes: URL check (`_urls`) → `Sender.send` (`_sending`: its rate-limit slot,
+then `BearerAuth`'s flow (`_auth`): a valid access token, and on a 401 one refresh and one
+retry, each paced and recorded) → a RingCentralError for anything but 2xx. The call path
+here is transport only: auth, pacing and error mapping each live in their own module.
 
-Logs name the method, path, status, errorCode and group; never a header, a token, the JWT
-or a token request's form body. An optional `on_exchange` observer (the server's metrics)
-hears of every request sent, token requests included, as an `Exchange`.
+An optional `on_exchange` observer (the server's metrics) hears of every request sent,
+token requests included, as an `Exchange`.
 """
 
 from __future__ import annotations
 
 import email.message
 import json as jsonlib
-import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
 from ..clock import Clock, SystemClock
-from ._auth import Credentials, MemoryTokenStore, TokenManager, TokenSet, TokenStore
-from ._errors import ApiError, RateLimited, TransportError, api_error
+from ._auth import BearerAuth, Credentials, TokenManager
 from ._pkce import authorize_url
 from ._ratelimit import MAX_WAIT, RateLimiter
 from ._requester import Download, FilePart, QueryParams
+from ._sending import Exchange, Sender
+from ._tokens import MemoryTokenStore, TokenSet, TokenStore
 from ._urls import Origins
 from .resources import Account, CallLog, Messages, RingOut, Subscriptions
 
-__all__ = ["DEFAULT_MEDIA_URL", "DEFAULT_SERVER_URL", "Exchange", "RingCentralClient"]
-
-log = logging.getLogger("bot.ringcentral.client")
+__all__ = ["DEFAULT_MEDIA_URL", "DEFAULT_SERVER_URL", "RingCentralClient"]
 
 DEFAULT_SERVER_URL = "https://platform.ringcentral.com"
 DEFAULT_MEDIA_URL = "https://media.ringcentral.com"
 
 
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """One request sent to RingCentral and how it ended, for an observer (metrics).
-
-    `path` carries account and extension ids: fine for a log, not for a metric label.
-    `status` is 0 when no HTTP answer came; `error_code` is RingCentral's errorCode for a
-    non-2xx answer (`HTTP-<status>` when the body has none), the transport error's class
-    name when `status` is 0, and "" for a 2xx.
-    """
-
-    method: str
-    path: str
-    group: str
-    status: int
-    error_code: str
-    seconds: float
-
-
 class RingCentralClient:
     """RingCentral over an injected `httpx.AsyncClient`; satisfies `Requester`.
 
-    `close()` closes the injected HTTP client too: the RingCentral client owns it.
-    Share one `rate_limiter` between clients that act as the same RingCentral user;
-    `identity` keys its state (and the penalties a shared store keeps).
+    The HTTP client is used as given (its pool, timeouts and proxies; never reconfigured);
+    `close()` closes it too: the RingCentral client owns it. Share one `rate_limiter`
+    between clients that act as the same RingCentral user; `identity` keys its state (and
+    the penalties a shared store keeps).
     """
 
     def __init__(
@@ -84,12 +61,12 @@ class RingCentralClient:
         on_exchange: Callable[[Exchange], None] | None = None,
     ) -> None:
         self._http = http
-        self.on_exchange = on_exchange  # settable later; must not raise, must not block
         self._origins = Origins(server_url, media_url)
         self._clock: Clock = clock or SystemClock()
         self._credentials = credentials
         self.identity = identity
         self.rate_limiter = rate_limiter or RateLimiter(self._clock, max_wait=max_wait)
+        self._sender = Sender(http, self.rate_limiter, identity=identity, on_exchange=on_exchange)
         self.auth = TokenManager(
             credentials=credentials,
             store=token_store if token_store is not None else MemoryTokenStore(),
@@ -99,6 +76,7 @@ class RingCentralClient:
             refresh_margin=refresh_margin,
             relogin_interval=relogin_interval,
         )
+        self._bearer = BearerAuth(self.auth)
         # The typed endpoints, each speaking through this client.
         self.messages = Messages(self, media_url=str(self._origins.media))
         self.ringout = RingOut(self)
@@ -112,6 +90,15 @@ class RingCentralClient:
             f"media_url={str(self._origins.media)!r}, "
             f"client_id={self._credentials.client_id!r}, identity={self.identity!r})"
         )
+
+    @property
+    def on_exchange(self) -> Callable[[Exchange], None] | None:
+        """Hears of every request sent (settable later); must not raise, must not block."""
+        return self._sender.on_exchange
+
+    @on_exchange.setter
+    def on_exchange(self, observer: Callable[[Exchange], None] | None) -> None:
+        self._sender.on_exchange = observer
 
     async def __aenter__(self) -> Self:
         return self
@@ -197,83 +184,17 @@ class RingCentralClient:
     # -- sending -------------------------------------------------------------------------
 
     async def _call(self, request: httpx.Request) -> httpx.Response:
-        request.read()  # a buffered body can be sent again after a 401
-        method, path = request.method, request.url.path
-        group = await self.rate_limiter.acquire(method, path, identity=self.identity)
-        token = await self.auth.access_token()
-        request.headers["Authorization"] = f"Bearer {token}"
-        response, group = await self._transmit(request, group)
-        if response.status_code == 401:
-            # RingCentral invalidates an access token at once when anyone refreshes it:
-            # refresh once (or take the token another coroutine just got) and retry once.
-            token = await self.auth.after_unauthorized(token)
-            group = await self.rate_limiter.acquire(method, path, identity=self.identity)
-            request.headers["Authorization"] = f"Bearer {token}"
-            response, group = await self._transmit(request, group)
-        self._raise_for_status(request, response, group)
+        response = await self._sender.send(request, self._bearer)
+        self._sender.raise_for_status(response)
         return response
 
     async def _send_token_request(self, request: httpx.Request) -> httpx.Response:
-        """The TokenManager's way out: paced in the Auth group, no Bearer."""
-        group = await self.rate_limiter.acquire(
-            request.method, request.url.path, identity=self.identity
-        )
-        response, group = await self._transmit(request, group)
+        """The TokenManager's way out: paced in the Auth group, no Bearer. It reads the
+        OAuth errors itself; a 429 and a 5xx are not OAuth's."""
+        response = await self._sender.send(request)
         if response.status_code == 429 or response.status_code >= 500:
-            self._raise_for_status(request, response, group)
+            self._sender.raise_for_status(response)
         return response
-
-    async def _transmit(self, request: httpx.Request, group: str) -> tuple[httpx.Response, str]:
-        method, path = request.method, request.url.path
-        started = time.perf_counter()
-        try:
-            response = await self._http.send(request, follow_redirects=False)
-        except httpx.TransportError as exc:
-            self.rate_limiter.answered(method, path, identity=self.identity)
-            log.warning("%s %s -> %s group=%s", method, path, type(exc).__name__, group)
-            self._observe(request, group, 0, type(exc).__name__, time.perf_counter() - started)
-            raise TransportError(
-                f"RingCentral could not be reached for {method} {path} ({type(exc).__name__})"
-            ) from exc
-        seconds = time.perf_counter() - started
-        group = await self.rate_limiter.record(method, path, response, identity=self.identity)
-        log.debug("%s %s -> %d group=%s", method, path, response.status_code, group)
-        if self.on_exchange is not None:  # an error body is read only for an observer
-            code = "" if response.is_success else api_error(response).error_code
-            self._observe(request, group, response.status_code, code, seconds)
-        return response, group
-
-    def _observe(
-        self, request: httpx.Request, group: str, status: int, error_code: str, seconds: float
-    ) -> None:
-        if self.on_exchange is None:
-            return
-        exchange = Exchange(request.method, request.url.path, group, status, error_code, seconds)
-        try:
-            self.on_exchange(exchange)
-        except Exception:  # an observer's bug must not fail a RingCentral call
-            log.exception("the RingCentral exchange observer failed")
-
-    def _raise_for_status(
-        self, request: httpx.Request, response: httpx.Response, group: str
-    ) -> None:
-        if response.is_success:
-            return
-        err: ApiError | RateLimited = api_error(response)
-        if response.status_code == 429:
-            retry_after = self.rate_limiter.wait_time(
-                request.method, request.url.path, identity=self.identity
-            )
-            err = RateLimited(retry_after, group, error_code=err.error_code)
-        log.warning(
-            "%s %s -> %d errorCode=%s group=%s",
-            request.method,
-            request.url.path,
-            response.status_code,
-            err.error_code,
-            group,
-        )
-        raise err
 
 
 def _query(params: QueryParams | None) -> httpx.QueryParams:

@@ -7,10 +7,19 @@
     ├── AuthError                 the OAuth token endpoint refused (`error`, `error_description`)
     ├── RateLimited               429, or a penalty still running: `retry_after`, `group`;
     │                             `sent` is False when the client refused before sending
-    └── ApiError                  any other non-2xx: `status`, `error_code`, `message`, `errors`
+    ├── ApiError                  any other non-2xx: `status`, `error_code`, `message`, `errors`
+    └── DecodingError             a 2xx answer that could not be read into its model (or
+                                  whose content encoding is broken): `endpoint`, `model`
 
 Messages name RingCentral's error code and message, never a token: error texts are built
-from RingCentral's error body, and RingCentral does not echo credentials in them.
+from RingCentral's error body, and RingCentral does not echo credentials in them. A
+DecodingError names the endpoint, the model and where the answer's shape was wrong, never
+a value from the body.
+
+`map_exceptions()` is the one place lower-level errors become these (as httpx's own
+`map_exceptions` turns httpcore's into httpx's): an `httpx.TransportError` becomes a
+TransportError, a pydantic `ValidationError` of an answer or an `httpx.DecodingError` a
+DecodingError. Anything else that escapes the client is a bug, not RingCentral.
 
 `api_error()` and `auth_error()` read RingCentral's two error shapes (reference §1.7):
 the API shape `{"errorCode", "message", "errors": [{"errorCode", "message",
@@ -22,14 +31,18 @@ JSON of another shape, and a caller must still get a RingCentralError.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 __all__ = [
     "ApiError",
     "AuthError",
+    "DecodingError",
     "ErrorDetail",
     "RateLimited",
     "RingCentralError",
@@ -37,9 +50,11 @@ __all__ = [
     "UnsafeURLError",
     "api_error",
     "auth_error",
+    "map_exceptions",
 ]
 
 _MAX_TEXT = 300  # an error body is untrusted: keep log lines and user messages short
+_MAX_PROBLEMS = 3  # of a ValidationError, in a DecodingError's message
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +117,45 @@ class ApiError(RingCentralError):
 
     def __str__(self) -> str:
         return f"RingCentral answered {self.status} {self.error_code}: {self.message}"
+
+
+class DecodingError(RingCentralError):
+    def __init__(self, endpoint: str, model: str | None, problems: tuple[str, ...] = ()) -> None:
+        self.endpoint = endpoint
+        self.model = model
+        self.problems = problems
+        what = f"read as {model}" if model else "decoded"
+        where = f" ({'; '.join(problems)})" if problems else ""
+        super().__init__(f"RingCentral's answer to {endpoint} could not be {what}{where}")
+
+
+@contextmanager
+def map_exceptions(endpoint: str, *, model: str | None = None) -> Iterator[None]:
+    """Turn lower-level errors raised inside into RingCentralErrors; `endpoint` ("GET
+    /restapi/…") and `model` name what was being done in the message."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise TransportError(
+            f"RingCentral could not be reached for {endpoint} ({type(exc).__name__})"
+        ) from exc
+    except httpx.DecodingError:
+        raise DecodingError(endpoint, None, ("content encoding",)) from None
+    except ValidationError as exc:
+        # `from None`: the ValidationError quotes the input, i.e. the body RingCentral sent.
+        raise DecodingError(endpoint, model or exc.title, _problems(exc)) from None
+
+
+def _problems(exc: ValidationError) -> tuple[str, ...]:
+    """Where the shape was wrong and how (`records.0.id: missing`), without the values."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    found = [
+        f"{'.'.join(str(part) for part in error['loc']) or '(root)'}: {error['type']}"
+        for error in errors[:_MAX_PROBLEMS]
+    ]
+    if len(errors) > _MAX_PROBLEMS:
+        found.append(f"{len(errors) - _MAX_PROBLEMS} more")
+    return tuple(found)
 
 
 def _text(value: Any) -> str:

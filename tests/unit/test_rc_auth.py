@@ -206,8 +206,7 @@ async def test_server_errors_of_the_token_endpoint_are_not_remembered(
             return fake.answers.pop(request.url.path)
         return fake(request)
 
-    client = make_client(fake, clock)
-    client._http = httpx.AsyncClient(transport=httpx.MockTransport(app))
+    client = make_client(fake, clock, app=app)
     with pytest.raises(ApiError) as info:
         await client.request("GET", EXT_INFO)
     assert info.value.error_code == "CMN-201"
@@ -223,8 +222,7 @@ async def test_malformed_token_response_is_an_auth_error_without_the_body(
     def app(_: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=body)
 
-    client = make_client(fake, clock)
-    client._http = httpx.AsyncClient(transport=httpx.MockTransport(app))
+    client = make_client(fake, clock, app=app)
     with pytest.raises(AuthError) as info:
         await client.request("GET", EXT_INFO)
     assert info.value.error == "invalid_response"

@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -234,13 +235,16 @@ def make_client(
     secret: str | None = CLIENT_SECRET,
     jwt: str | None = JWT,
     sync: bool = False,
+    app: Callable[[httpx.Request], httpx.Response] | None = None,
     **kwargs: Any,
 ) -> RingCentralClient:
     """`sync=True`: the fake answers without yielding, so a request is done before the
     next coroutine runs (FakeClock jumps when a sleeper sleeps: with requests still in
-    flight, the fake would stamp them with the later time)."""
+    flight, the fake would stamp them with the later time). `app` answers instead of the
+    fake."""
+    handler = app or (fake if sync else fake.handle)
     return RingCentralClient(
-        http=httpx.AsyncClient(transport=httpx.MockTransport(fake if sync else fake.handle)),
+        http=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
         server_url=SERVER,
         media_url=MEDIA,
         credentials=Credentials(client_id=CLIENT_ID, client_secret=secret, jwt=jwt),

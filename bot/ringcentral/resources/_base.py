@@ -1,4 +1,5 @@
-"""What every resource shares: the requester, the `~` path defaults, query encoding."""
+"""What every resource shares: the requester, the `~` path defaults, query encoding, and
+`_read`, the one way an answer becomes a model."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from .._requester import QueryValue, Requester
+from .._errors import map_exceptions
+from .._requester import FilePart, QueryValue, Requester
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -43,8 +45,23 @@ class Resource:
     async def _get(
         self, model: type[M], path: str, params: dict[str, QueryValue] | None = None
     ) -> M:
-        response = await self._rq.request("GET", path, params=params)
-        return model.model_validate_json(response.content)
+        return await self._read(model, "GET", path, params=params)
+
+    async def _read(
+        self,
+        model: type[M],
+        method: str,
+        path: str,
+        *,
+        params: dict[str, QueryValue] | None = None,
+        json: Any = None,
+        files: Sequence[tuple[str, FilePart]] | None = None,
+    ) -> M:
+        """Send, and read the answer into `model`: a DecodingError (naming the endpoint
+        and the model, never the body) when its shape is not the model's."""
+        response = await self._rq.request(method, path, params=params, json=json, files=files)
+        with map_exceptions(f"{method} {path}", model=model.__name__):
+            return model.model_validate_json(response.content)
 
 
 def seg(value: str) -> str:

@@ -132,10 +132,12 @@ class Account(Resource):
             page=page,
             per_page=per_page,
         )
-        response = await self._rq.request(
-            "POST", self._account_path("/directory/entries/search"), json=body.to_wire()
+        return await self._read(
+            DirectoryList,
+            "POST",
+            self._account_path("/directory/entries/search"),
+            json=body.to_wire(),
         )
-        return DirectoryList.model_validate_json(response.content)
 
     async def directory_entry(self, entry_id: str) -> DirectoryEntry:
         """`GET …/directory/entries/{entryId}`."""

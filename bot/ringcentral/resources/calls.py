@@ -50,10 +50,9 @@ class RingOut(Resource):
             play_prompt=play_prompt,
             country=RingOutCountry(id=country_id) if country_id else None,
         )
-        response = await self._rq.request(
-            "POST", self._extension_path("/ring-out"), json=body.to_wire()
+        return await self._read(
+            RingOutStatus, "POST", self._extension_path("/ring-out"), json=body.to_wire()
         )
-        return RingOutStatus.model_validate_json(response.content)
 
     async def status(self, ringout_id: str) -> RingOutStatus:
         """Poll a RingOut's status."""

@@ -72,8 +72,9 @@ class Messages(Resource):
             text=text,
             country=_country(country),
         )
-        response = await self._rq.request("POST", self._extension_path("/sms"), json=body.to_wire())
-        return MessageRecord.model_validate_json(response.content)
+        return await self._read(
+            MessageRecord, "POST", self._extension_path("/sms"), json=body.to_wire()
+        )
 
     async def send_mms(
         self,
@@ -114,8 +115,7 @@ class Messages(Resource):
             )
         ]
         files += [("attachment", part) for part in attachments]
-        response = await self._rq.request("POST", self._extension_path("/sms"), files=files)
-        return MessageRecord.model_validate_json(response.content)
+        return await self._read(MessageRecord, "POST", self._extension_path("/sms"), files=files)
 
     async def send_pager(
         self,
@@ -128,10 +128,9 @@ class Messages(Resource):
         """Send an internal (company pager) message to extensions; text ≤ 1024 UTF-16 units."""
         check_text(text, PAGER_MAX_UTF16_UNITS, "pager text")
         body = SendPagerRequest(from_=from_, to=list(to), text=text, reply_on=reply_on)
-        response = await self._rq.request(
-            "POST", self._extension_path("/company-pager"), json=body.to_wire()
+        return await self._read(
+            MessageRecord, "POST", self._extension_path("/company-pager"), json=body.to_wire()
         )
-        return MessageRecord.model_validate_json(response.content)
 
     async def list(
         self,

@@ -38,8 +38,7 @@ class Subscriptions(Resource):
                 address=address, verification_token=verification_token
             ),
         )
-        response = await self._rq.request("POST", _ROOT, json=body.to_wire())
-        return SubscriptionInfo.model_validate_json(response.content)
+        return await self._read(SubscriptionInfo, "POST", _ROOT, json=body.to_wire())
 
     async def list(self) -> SubscriptionList:
         """This user's and app's subscriptions (no paging)."""
@@ -50,18 +49,16 @@ class Subscriptions(Resource):
 
     async def renew(self, subscription_id: str) -> SubscriptionInfo:
         """Extend the lifetime by its `expiresIn` (kept across renewals since 1.0.38)."""
-        response = await self._rq.request("POST", f"{_ROOT}/{seg(subscription_id)}/renew")
-        return SubscriptionInfo.model_validate_json(response.content)
+        return await self._read(SubscriptionInfo, "POST", f"{_ROOT}/{seg(subscription_id)}/renew")
 
     async def update(
         self, subscription_id: str, event_filters: Sequence[str], *, expires_in: int | None = None
     ) -> SubscriptionInfo:
         """Replace the event filters (and lifetime); the delivery address cannot change."""
         body = UpdateSubscriptionRequest(event_filters=list(event_filters), expires_in=expires_in)
-        response = await self._rq.request(
-            "PUT", f"{_ROOT}/{seg(subscription_id)}", json=body.to_wire()
+        return await self._read(
+            SubscriptionInfo, "PUT", f"{_ROOT}/{seg(subscription_id)}", json=body.to_wire()
         )
-        return SubscriptionInfo.model_validate_json(response.content)
 
     async def delete(self, subscription_id: str) -> None:
         """Delete a subscription (RingCentral answers 204)."""
