@@ -55,6 +55,7 @@ from bot.observe import HEALTH, Health, Metrics, add_routes
 from bot.ringcentral import (
     AccountFacts,
     Credentials,
+    JsonTokenStore,
     PenaltyStore,
     RateLimiter,
     RingCentralClient,
@@ -370,7 +371,7 @@ def shared_ringcentral_client(
         settings,
         http,
         clock=clock,
-        token_store=DatabaseTokenStore(engine, identity, clock=clock),
+        token_store=JsonTokenStore(DatabaseTokenStore(engine, identity, clock=clock)),
         penalty_store=DatabasePenaltyStore(engine),
         identity=identity,
     )

@@ -1,6 +1,8 @@
 """The RingCentral session in the database, shared by every process (DESIGN §4 `tokens`).
 
-`DatabaseTokenStore` implements `bot.ringcentral.TokenStore`. The token manager holds
+`DatabaseTokenStore` keeps one identity's session as the text it is given (the RingCentral
+client's JSON; `bot.ringcentral.JsonTokenStore` converts, so nothing here knows what a
+token is). It has the shape of `bot.ringcentral.TokenTextStore`: the token manager holds
 `lock()` around every token request and re-reads the store after taking it
 (RELIABILITY §3), so with this store several processes use one RingCentral session and
 never refresh it twice:
@@ -13,55 +15,30 @@ never refresh it twice:
   transactions begin deferred), so it is the `BEGIN IMMEDIATE` of this transaction.
 
 While the lock is held by the current task, `load()` and `save()` run in its transaction;
-otherwise each runs in a short transaction of its own. The tokens are kept as JSON with
-the secret values written out explicitly; nothing here logs them, and `repr` shows none.
+otherwise each runs in a short transaction of its own. The text holds the secret values;
+nothing here logs it, and `repr` shows none of it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock, SystemClock
-from bot.ringcentral import TokenSet
 from bot.store.schema import Token
 
-__all__ = ["DatabaseTokenStore", "token_from_json", "token_json"]
-
-log = logging.getLogger("bot.store.tokens")
-
-
-def token_json(tokens: TokenSet) -> str:
-    """The TokenSet as JSON, secrets included (the only place they are written out)."""
-    data: dict[str, Any] = tokens.model_dump(mode="json")  # secrets masked here …
-    data["access_token"] = tokens.access_token.get_secret_value()  # … and written out here
-    refresh = tokens.refresh_token
-    data["refresh_token"] = refresh.get_secret_value() if refresh is not None else None
-    return json.dumps(data, separators=(",", ":"))
-
-
-def token_from_json(text: str) -> TokenSet | None:
-    """The TokenSet stored as `text`; None (logged, without content) when unreadable."""
-    try:
-        return TokenSet.model_validate(json.loads(text))
-    except (ValueError, TypeError, ValidationError):
-        # Never `exc_info`: the error would quote the stored tokens.
-        log.warning("stored RingCentral tokens are unreadable; logging in again")
-        return None
+__all__ = ["DatabaseTokenStore"]
 
 
 class DatabaseTokenStore:
-    """One identity's TokenSet in the `tokens` table; see the module docstring."""
+    """One identity's session text in the `tokens` table; see the module docstring."""
 
     def __init__(self, engine: AsyncEngine, identity: str, *, clock: Clock | None = None) -> None:
         self._engine = engine
@@ -73,20 +50,20 @@ class DatabaseTokenStore:
     def __repr__(self) -> str:
         return f"DatabaseTokenStore(identity={self.identity!r})"
 
-    # -- TokenStore ----------------------------------------------------------------------
+    # -- TokenTextStore ------------------------------------------------------------------
 
     def lock(self) -> AbstractAsyncContextManager[None]:
         return self._locked()
 
-    async def load(self) -> TokenSet | None:
+    async def load(self) -> str | None:
         conn = self._connection()
         if conn is not None:
             return await self._read(conn)
         async with self._engine.connect() as own:
             return await self._read(own)
 
-    async def save(self, tokens: TokenSet) -> None:
-        await self._write(token_json(tokens))
+    async def save(self, text: str) -> None:
+        await self._write(text)
 
     async def clear(self) -> None:
         await self._write(None)
@@ -125,9 +102,11 @@ class DatabaseTokenStore:
         values = {"identity": self.identity, "tokens": None, "updated_at": self._now()}
         return insert(Token).values(**values).on_conflict_do_nothing()
 
-    async def _read(self, conn: AsyncConnection) -> TokenSet | None:
-        stored = await conn.scalar(select(Token.tokens).where(Token.identity == self.identity))
-        return token_from_json(stored) if stored else None
+    async def _read(self, conn: AsyncConnection) -> str | None:
+        stored: str | None = await conn.scalar(
+            select(Token.tokens).where(Token.identity == self.identity)
+        )
+        return stored or None
 
     async def _write(self, stored: str | None) -> None:
         conn = self._connection()

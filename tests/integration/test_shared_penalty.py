@@ -17,7 +17,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FakeClock
-from bot.ringcentral import Credentials, RateLimited, RateLimiter, RingCentralClient
+from bot.ringcentral import (
+    Credentials,
+    JsonTokenStore,
+    RateLimited,
+    RateLimiter,
+    RingCentralClient,
+)
 from bot.sim.ringcentral import RingCentralSimulator
 from bot.store import DatabasePenaltyStore, DatabaseTokenStore, connect
 from tests.integration.test_shared_tokens import BACKENDS, database_for
@@ -48,7 +54,7 @@ class Process:
             credentials=Credentials(
                 client_id=sim.client_id, client_secret=sim.client_secret, jwt=sim.jwt
             ),
-            token_store=DatabaseTokenStore(self.engine, IDENTITY, clock=clock),
+            token_store=JsonTokenStore(DatabaseTokenStore(self.engine, IDENTITY, clock=clock)),
             rate_limiter=RateLimiter(clock, penalty_store=self.penalties),
             clock=clock,
             identity=IDENTITY,

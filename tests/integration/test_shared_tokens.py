@@ -1,15 +1,17 @@
 """One RingCentral session shared by several processes (RELIABILITY §3 multi-process, R6).
 
 Each "process" is a RingCentralClient of its own — its own HTTP client, database engine
-(connection pool) and DatabaseTokenStore — in this event loop, all on one database and
-one RingCentral simulator: the store's row lock is the only thing they share, exactly as
-separate `serve` processes would. Runs on SQLite, and on PostgreSQL when
-RINGBRIDGE_TEST_POSTGRES is set (in a database of its own, `rb_shared_tokens`).
+(connection pool) and DatabaseTokenStore (read through a JsonTokenStore) — in this event
+loop, all on one database and one RingCentral simulator: the store's row lock is the only
+thing they share, exactly as separate `serve` processes would. Runs on SQLite, and on
+PostgreSQL when RINGBRIDGE_TEST_POSTGRES is set (in a database of its own,
+`rb_shared_tokens`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -23,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FakeClock
-from bot.ringcentral import Credentials, RingCentralClient
+from bot.ringcentral import Credentials, JsonTokenStore, RingCentralClient, TokenSet
 from bot.sim.ringcentral import RingCentralSimulator
 from bot.store import DatabaseTokenStore, connect, create_schema
 from bot.store.schema import Token
@@ -77,7 +79,7 @@ class Process:
 
     def __init__(self, url: str, sim: RingCentralSimulator, clock: FakeClock) -> None:
         self.engine: AsyncEngine = connect(url)
-        self.store = DatabaseTokenStore(self.engine, IDENTITY, clock=clock)
+        self.store = JsonTokenStore(DatabaseTokenStore(self.engine, IDENTITY, clock=clock))
         self.client = RingCentralClient(
             http=httpx.AsyncClient(),
             server_url=sim.server_url,
@@ -127,7 +129,7 @@ async def stored_access_token(engine: AsyncEngine) -> str:
     async with engine.connect() as conn:
         stored = await conn.scalar(select(Token.tokens).where(Token.identity == IDENTITY))
     assert stored is not None
-    store = DatabaseTokenStore(engine, IDENTITY)
+    store = JsonTokenStore(DatabaseTokenStore(engine, IDENTITY))
     tokens = await store.load()
     assert tokens is not None
     return tokens.access_token.get_secret_value()
@@ -199,8 +201,6 @@ async def test_the_lock_serialises_processes_and_load_reads_inside_it(
 ) -> None:
     """While one process holds the row lock, another's lock() waits; once it has the lock
     it reads what the first saved (the "re-read after lock")."""
-    from bot.ringcentral import TokenSet
-
     first, second = processes[0].store, processes[1].store
     order: list[str] = []
 
@@ -219,3 +219,27 @@ async def test_the_lock_serialises_processes_and_load_reads_inside_it(
     assert order == ["first saved", "second locked"]
     assert seen is not None and seen.access_token.get_secret_value() == "rotated"
     assert "rotated" not in repr(seen)
+
+
+async def test_the_database_keeps_plain_text_and_the_client_reads_it(
+    processes: list[Process], rc_sim: RingCentralSimulator
+) -> None:
+    """`store/` keeps the session as text it does not interpret; JsonTokenStore, in
+    `ringcentral/`, makes a TokenSet of it (and logs in again when it cannot)."""
+    first = processes[0]
+    await first.client.request("GET", EXT)
+    texts = DatabaseTokenStore(first.engine, IDENTITY)
+    stored = await texts.load()
+    assert stored is not None
+    assert json.loads(stored)["access_token"] == await first.client.auth.access_token()
+    other = DatabaseTokenStore(first.engine, "service:other")
+    assert await other.load() is None
+    await other.save("not a token set")
+    assert await other.load() == "not a token set"
+    assert await JsonTokenStore(other).load() is None
+    await other.clear()
+    assert await other.load() is None
+    rc_sim.requests.clear()
+    await texts.save("garbage")  # unreadable: the next token request logs in again
+    await first.client.auth.after_unauthorized(await first.client.auth.access_token())
+    assert token_requests(rc_sim) == [JWT_GRANT]
