@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import math
 
-from bot.ringcentral import ApiError, AuthError, RateLimited, RingCentralError, TransportError
+from bot.ringcentral import (
+    ApiError,
+    AuthError,
+    DecodingError,
+    RateLimited,
+    RingCentralError,
+    TransportError,
+)
 
 # RingCentral message errors about the from-number (reference §4.1).
 _FROM_NUMBER_CODES = {"MSG-245", "MSG-367", "MSG-241", "MSG-380", "MSG-246"}
@@ -19,6 +26,8 @@ def explain(exc: RingCentralError, *, from_number: str | None = None) -> str:
         return "RingBridge cannot sign in to RingCentral right now; please tell your admin."
     if isinstance(exc, TransportError):
         return "RingCentral did not answer; try again in a minute."
+    if isinstance(exc, DecodingError):
+        return "RingCentral answered in a form RingBridge cannot read; try again later."
     if not isinstance(exc, ApiError):
         return "RingCentral refused the request."
     code, message = exc.error_code, exc.message.rstrip(".")
