@@ -39,18 +39,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench._harness import (
-    ServerProcess,
-    SimOptions,
-    Simulators,
-    WebhookSender,
-    add_webhook_token,
-    latency_summary,
-    read_backlog,
-    slack_post_log,
-    sms_envelope,
-)
+from bench._database import add_webhook_token, read_backlog
+from bench._figures import latency_summary
+from bench._load import open_loop
 from bot.bridge.subscriptions import WEBHOOK_PATH
+from bot.sim import ServerProcess, SimOptions, Simulators, WebhookSender, sms_envelope
 
 TARGET_P99_MS = 100.0
 TOKEN = "bench-e2e-token-" + "0" * 24
@@ -82,7 +75,14 @@ def bodies(prefix: str, count: int, channels: int, start: int = 0) -> list[tuple
     for k in range(start, start + count):
         i = k % channels
         uuid = f"{prefix}-{k}"
-        out.append((uuid, sms_envelope(uuid, text=f"e2e {k}", sender=sender(i), to=company(i))))
+        out.append(
+            (
+                uuid,
+                sms_envelope(
+                    uuid, text=f"e2e {k}", sender=sender(i), to=company(i), subscription_id="bench"
+                ),
+            )
+        )
     return out
 
 
@@ -94,7 +94,7 @@ async def wait_posted(
     deadline = time.monotonic() + within
     found: dict[str, float] = {}
     while True:
-        for call in await slack_post_log(sims, since):
+        for call in await sims.slack_post_log(since):
             if call["ok"] and call["rc_uuid"] in uuids and call["rc_uuid"] not in found:
                 found[call["rc_uuid"]] = float(call["time"])
         if len(found) >= len(uuids) or time.monotonic() > deadline:
@@ -107,7 +107,7 @@ async def latency_phase(
 ) -> dict[str, Any]:
     count = int(rate * args.seconds)
     since = time.time()
-    done, wall = await sender_.open_loop(bodies(prefix, count, args.channels), rate)
+    done, wall = await open_loop(sender_, bodies(prefix, count, args.channels), rate)
     acked = {d.uuid: d for d in done if d.status == 200}
     posted = await wait_posted(sims, set(acked), since)
     seconds = [posted[u] - d.sent_at for u, d in acked.items() if u in posted]
@@ -141,14 +141,16 @@ async def dispatch_phase(
 
     sampler = asyncio.create_task(sample())
     try:
-        done, wall = await sender_.open_loop(bodies("load", count, args.channels), args.ingest_rate)
+        done, wall = await open_loop(
+            sender_, bodies("load", count, args.channels), args.ingest_rate
+        )
         at_end = await asyncio.to_thread(read_backlog, server.database_path)
         sent_end = time.time()
         await asyncio.sleep(SETTLE_S)
         later = await asyncio.to_thread(read_backlog, server.database_path)
     finally:
         sampler.cancel()
-    log = [c for c in await slack_post_log(sims, started) if c["ok"]]
+    log = [c for c in await sims.slack_post_log(started) if c["ok"]]
     during = sum(1 for c in log if c["time"] <= sent_end)
     settle = sum(1 for c in log if sent_end < c["time"] <= sent_end + SETTLE_S)
     total_end, total_later = sum(at_end.values()), sum(later.values())
@@ -181,13 +183,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         hook = server.url + WEBHOOK_PATH
         async with WebhookSender(hook, TOKEN, connections=args.connections) as sender_:
             for i in range(50):  # the token is re-read within 1 s; this SMS has no route
-                probe = sms_envelope(f"probe-{i}", to="+14155550100")
+                probe = sms_envelope(f"probe-{i}", to="+14155550100", subscription_id="bench")
                 if (await sender_.send(f"probe-{i}", probe)).status == 200:
                     break
                 await asyncio.sleep(0.1)
             warm = bodies("warm", args.channels, args.channels)
             since = time.time()
-            await sender_.open_loop(warm, args.rate)
+            await open_loop(sender_, warm, args.rate)
             warmed = await wait_posted(sims, {u for u, _ in warm}, since)
             if len(warmed) < len(warm):
                 raise RuntimeError(

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench._harness import CHANNEL, ServerProcess, SimOptions, Simulators
+from bot.sim import CHANNEL, ServerProcess, SimOptions, Simulators
 
 TARGET_RSS_MB = 120.0
 TARGET_READY_S = 2.0

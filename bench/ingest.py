@@ -28,20 +28,20 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench._harness import (
-    HOST,
+from bench._database import add_webhook_token, read_inbox_uuids
+from bench._figures import latency_summary
+from bench._load import closed_loop, open_loop
+from bench._servers import HOST
+from bot.bridge.subscriptions import WEBHOOK_PATH
+from bot.sim import (
     ServerProcess,
     SimOptions,
     Simulators,
     WebhookSender,
-    add_webhook_token,
     free_port,
-    latency_summary,
-    read_inbox_uuids,
     sms_envelope,
     wait_ready,
 )
-from bot.bridge.subscriptions import WEBHOOK_PATH
 
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
@@ -90,14 +90,18 @@ class BareServer:
 
 def bodies(prefix: str, count: int) -> list[tuple[str, bytes]]:
     return [
-        (f"{prefix}-{i}", sms_envelope(f"{prefix}-{i}", text=f"ingest {i}")) for i in range(count)
+        (
+            f"{prefix}-{i}",
+            sms_envelope(f"{prefix}-{i}", text=f"ingest {i}", subscription_id="bench"),
+        )
+        for i in range(count)
     ]
 
 
-async def closed_loop(url: str, prefix: str, count: int, concurrency: int) -> dict[str, Any]:
+async def closed_round(url: str, prefix: str, count: int, concurrency: int) -> dict[str, Any]:
     async with WebhookSender(url, TOKEN, connections=concurrency) as sender:
-        await sender.closed_loop(bodies(prefix + "-warm", 200), concurrency)  # not counted
-        done, wall = await sender.closed_loop(bodies(prefix, count), concurrency)
+        await closed_loop(sender, bodies(prefix + "-warm", 200), concurrency)  # not counted
+        done, wall = await closed_loop(sender, bodies(prefix, count), concurrency)
     ok = sum(1 for d in done if d.status == 200)
     return {
         "deliveries": len(done),
@@ -126,16 +130,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.1)
         for r in range(args.rounds):
             rounds["bare"].append(
-                await closed_loop(
+                await closed_round(
                     bare.url + WEBHOOK_PATH, f"b{r}", args.deliveries, args.concurrency
                 )
             )
             rounds["ringbridge"].append(
-                await closed_loop(hook, f"r{r}", args.deliveries, args.concurrency)
+                await closed_round(hook, f"r{r}", args.deliveries, args.concurrency)
             )
         count = int(args.rate * args.seconds)
         async with WebhookSender(hook, TOKEN, connections=args.concurrency) as sender:
-            fixed, wall = await sender.open_loop(bodies("fixed", count), args.rate)
+            fixed, wall = await open_loop(sender, bodies("fixed", count), args.rate)
         acked = {d.uuid for d in fixed if d.status == 200}
         stored = await asyncio.to_thread(read_inbox_uuids, server.database_path)
     finally:

@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from bench._harness import SimInfo, SimOptions, Simulators
+from bot.sim import SimInfo, SimOptions, Simulators
 
 TARGET_SPEEDUP = 5.0
 LIMIT_PER_MIN = 1000

@@ -40,16 +40,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from bench._harness import (
-    RAISED_LIMITS,
-    ServerProcess,
-    SimOptions,
-    Simulators,
-    SlashClient,
-    endpoint,
-    rc_event,
-    slack_post_log,
-)
+from bench._slash import SlashClient
+from bot.sim import RAISED_LIMITS, ServerProcess, SimOptions, Simulators, endpoint
 
 TARGET_PER_NOTIFICATION = 1.0
 DOCUMENTED_LIMITS = {"Light": 50, "Medium": 40, "Heavy": 10, "Auth": 5, "sms": 40}
@@ -145,19 +137,19 @@ async def replay(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         kinds = Counter(method if method != "call" else "missed_call" for method, _ in plan)
         for method, kwargs in plan:
-            await rc_event(sims, method, **kwargs)
+            await sims.rc_event(method, **kwargs)
         expected = len(plan)
         deadline = time.monotonic() + 120
         posts: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
-            posts = [p for p in await slack_post_log(sims, since) if p["ok"] and p["rc_uuid"]]
+            posts = [p for p in await sims.slack_post_log(since) if p["ok"] and p["rc_uuid"]]
             if len(posts) >= expected:
                 break
             await asyncio.sleep(0.5)
         await settle_log(sims)  # uploads (voicemail audio) and transcripts follow the posts
         wall = time.perf_counter() - started
         log = (await sims.rc_request_log())[len(setup) :]
-        posts = [p for p in await slack_post_log(sims, since) if p["ok"] and p["rc_uuid"]]
+        posts = [p for p in await sims.slack_post_log(since) if p["ok"] and p["rc_uuid"]]
     finally:
         await server.close()
         await sims.close()

@@ -39,19 +39,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench._harness import (
-    Ack,
-    InProcessServer,
-    Server,
-    ServerProcess,
-    SimOptions,
-    SimStats,
-    Simulators,
-    SlashClient,
-    latency_summary,
-    metric_value,
-    metrics_text,
-)
+from bench._figures import latency_summary, metric_value
+from bench._servers import InProcessServer, Server, metrics_text
+from bench._slash import Ack, SlashClient
+from bot.sim import ServerProcess, SimOptions, SimStats, Simulators
 
 TARGET_P99_MS = 25.0  # DESIGN §6
 SLACK_LIMIT_MS = 3000.0

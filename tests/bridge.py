@@ -19,10 +19,8 @@ from bot.bridge.service import Notifications
 from bot.clock import FakeClock
 from bot.config import BridgeConfig, Route, Settings
 from bot.server import DEPS, ENGINE, NOTIFICATIONS, create_app
-from bot.sim._slack_sender import Delivery
-from bot.sim._slack_state import Clock as SimClock
-from bot.sim.ringcentral import RingCentralSimulator
-from bot.sim.slack import SlackSimulator
+from bot.sim import Delivery, RingCentralSimulator, SlackSimulator
+from bot.sim import SlackClock as SimClock
 from bot.store import SubscriptionStore
 from bot.store.schema import CallState, Post, Upload, UTCDateTime
 from bot.store.schema import Delivery as InboxRow

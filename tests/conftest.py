@@ -14,7 +14,11 @@ import pytest
 from bot.clock import FakeClock
 from bot.sim.ringcentral import RingCentralSimulator
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# The project's read-only documents sit beside the repository; a checkout elsewhere (a git
+# worktree) names them with RINGBRIDGE_SHARED.
+SHARED = Path(
+    os.environ.get("RINGBRIDGE_SHARED") or Path(__file__).resolve().parents[1].parent / "shared"
+)
 EXAMPLES = SHARED / "ringcentral" / "examples"
 OPENAPI = SHARED / "ringcentral" / "rc-public-openapi.yml"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.phone import format_display
-from bot.sim._rc_data import Upload
+from bot.sim import Upload
 
 from ._running import CALLS, CHANNELS, TEXTS, Demo
 from ._terminal import INDENT, terminal

@@ -22,8 +22,7 @@ from aiohttp import web
 
 from bot.config import BridgeConfig, CommandsConfig, RingCentralConfig, Route, Settings
 from bot.server import DEPS, create_app
-from bot.sim.ringcentral import RingCentralSimulator
-from bot.sim.slack import SlackSimulator
+from bot.sim import RingCentralSimulator, SlackSimulator
 
 CHANNEL = "C0GENERAL"  # where the typed slash commands come from
 CALLS = "C0CALLS"

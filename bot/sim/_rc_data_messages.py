@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.sim import _rc_data_media as media
+from bot.sim import media
 from bot.sim._rc_data_errors import (
     JSON,
     Content,

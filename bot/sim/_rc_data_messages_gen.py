@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from bot.sim import _rc_data_media as media
+from bot.sim import media
 from bot.sim._rc_data_account import Accounts
 from bot.sim._rc_data_calls_gen import MessageSeed, ext_party
 from bot.sim._rc_data_errors import JSON, Upload

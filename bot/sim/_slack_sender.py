@@ -1,4 +1,9 @@
-"""The simulator's inbound side: signed requests to the app, built as Slack builds them."""
+"""Signed requests to an app, built as Slack builds them: `SlackSender`.
+
+The Slack simulator is a sender (its clicks name messages it holds). Alone, a sender needs
+only the app's signing secret: it sends slash commands whose response_urls were made by a
+simulator elsewhere (another process), over its own keep-alive connections.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import itertools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 
@@ -19,8 +24,10 @@ from bot.sim._slack_inbound import (
     slack_encode,
     view_submission_payload,
 )
-from bot.sim._slack_state import Clock, add_reply, find_message, insert_message
-from bot.sim._slack_workspace import Workspace
+from bot.sim._slack_state import Clock, WallClock, add_reply, find_message, insert_message
+from bot.sim._slack_workspace import DEFAULT_SCOPES, Identity, Workspace
+
+FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,15 @@ class Delivery:
         return json.loads(self.body)
 
 
+@dataclass(frozen=True)
+class SignedRequest:
+    """A request as Slack would send it: raw body and headers (signature included)."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    fields: Mapping[str, Any]  # the form fields or payload it carries
+
+
 def _elements(blocks: Any) -> Iterator[tuple[str | None, Mapping[str, Any]]]:
     for block in blocks or []:
         for el in [*block.get("elements", []), block.get("accessory") or {}]:
@@ -45,14 +61,38 @@ def _elements(blocks: Any) -> Iterator[tuple[str | None, Mapping[str, Any]]]:
                 yield block.get("block_id"), el
 
 
-class InboundClient:
-    """Mixed into SlackSimulator: signs and sends what Slack sends to the app."""
+class SlackSender:
+    """Signs and sends what Slack sends to an app (slash commands, clicks, modal
+    submissions, events), as `signing_secret`'s Slack would.
 
-    workspace: Workspace
-    signing_secret: str
-    clock: Clock
-    _session: aiohttp.ClientSession | None
-    _event_ids: Iterator[int] = itertools.count(1)
+    Alone, use it as `async with SlackSender(secret) as sender:` (at most `connections`
+    keep-alive connections); its workspace is a fresh one with the default identity.
+    """
+
+    def __init__(
+        self,
+        signing_secret: str,
+        *,
+        clock: Clock | None = None,
+        workspace: Workspace | None = None,
+        connections: int = 8,
+    ) -> None:
+        self.signing_secret = signing_secret
+        self.clock = clock or WallClock()
+        self.workspace = workspace or Workspace(self.clock, Identity(), DEFAULT_SCOPES)
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+        self._event_ids = itertools.count(1)
+
+    async def __aenter__(self) -> Self:
+        connector = aiohttp.TCPConnector(limit=self._connections)
+        self._session = aiohttp.ClientSession(connector=connector)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def response_url(
         self,
@@ -61,7 +101,8 @@ class InboundClient:
         user_id: str | None = None,
         message_ts: str | None = None,
     ) -> str:
-        raise NotImplementedError
+        """A response_url for a request; only a simulator makes them (pass one instead)."""
+        raise RuntimeError("a sender alone makes no response_url: pass `response_url=`")
 
     def sign(self, body: bytes | str, timestamp: int | None = None) -> dict[str, str]:
         """The headers Slack adds to a request with this raw body (reference §2.2)."""
@@ -72,6 +113,30 @@ class InboundClient:
             "X-Slack-Signature": signature(self.signing_secret, ts, raw),
         }
 
+    def signed(
+        self,
+        body: bytes,
+        content_type: str,
+        fields: Mapping[str, Any],
+        *,
+        timestamp: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SignedRequest:
+        all_headers = {
+            "Content-Type": content_type,
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            **self.sign(body, timestamp),
+            **(headers or {}),
+        }
+        return SignedRequest(body, all_headers, fields)
+
+    async def post(self, url: str, request: SignedRequest) -> Delivery:
+        """Send a signed request; the app's answer."""
+        if self._session is None:
+            raise RuntimeError("use inside `async with sim.serve()` (or `async with sender`)")
+        async with self._session.post(url, data=request.body, headers=request.headers) as resp:
+            return Delivery(resp.status, await resp.text(), dict(resp.headers))
+
     async def post_signed(
         self,
         url: str,
@@ -81,27 +146,19 @@ class InboundClient:
         timestamp: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Delivery:
-        if self._session is None:
-            raise RuntimeError("use inside `async with sim.serve()`")
-        all_headers = {
-            "Content-Type": content_type,
-            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-            **self.sign(body, timestamp),
-            **(headers or {}),
-        }
-        async with self._session.post(url, data=body, headers=all_headers) as resp:
-            return Delivery(resp.status, await resp.text(), dict(resp.headers))
+        request = self.signed(body, content_type, {}, timestamp=timestamp, headers=headers)
+        return await self.post(url, request)
 
     def _user_name(self, user_id: str) -> str:
         user = self.workspace.users.get(user_id)
         return user.name if user else user_id.lower()
 
-    async def send_command(
+    def command_request(
         self,
-        url: str,
         command: str = "/sms",
         text: str = "",
         *,
+        response_url: str | None = None,
         user_id: str = "U0ALICE",
         channel_id: str = "C0GENERAL",
         encode: bool = True,
@@ -109,16 +166,12 @@ class InboundClient:
         links: Mapping[str, str] | None = None,
         autolink: bool = False,
         timestamp: int | None = None,
-    ) -> Delivery:
-        """A slash command; `text` is what the user typed, sent in Slack's encoding.
-
-        `mentions`, `links` and `autolink` are as in `slack_encode`; the manifest's
-        ``should_escape: true`` means Slack turns them into markup in commands too.
-        """
+    ) -> SignedRequest:
+        """A slash command as Slack posts it (see `send_command`), not yet sent."""
         ws = self.workspace
         channel = ws.channels.get(channel_id)
-        response_url = self.response_url(channel_id=channel_id, user_id=user_id)
-        trigger_id = ws.issue_trigger()
+        if response_url is None:
+            response_url = self.response_url(channel_id=channel_id, user_id=user_id)
         fields = {
             "token": "sim-verification-token",
             "team_id": ws.identity.team_id,
@@ -134,12 +187,53 @@ class InboundClient:
             "api_app_id": ws.identity.app_id,
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": trigger_id,
+            "trigger_id": ws.issue_trigger(),
         }
-        sent = await self.post_signed(
-            url, command_body(fields), "application/x-www-form-urlencoded", timestamp=timestamp
+        return self.signed(command_body(fields), FORM, fields, timestamp=timestamp)
+
+    async def send_command(
+        self,
+        url: str,
+        command: str = "/sms",
+        text: str = "",
+        *,
+        response_url: str | None = None,
+        user_id: str = "U0ALICE",
+        channel_id: str = "C0GENERAL",
+        encode: bool = True,
+        mentions: Mapping[str, str] | None = None,
+        links: Mapping[str, str] | None = None,
+        autolink: bool = False,
+        timestamp: int | None = None,
+    ) -> Delivery:
+        """A slash command; `text` is what the user typed, sent in Slack's encoding.
+
+        `mentions`, `links` and `autolink` are as in `slack_encode`; the manifest's
+        ``should_escape: true`` means Slack turns them into markup in commands too.
+        `response_url`: the simulator makes one unless given.
+        """
+        request = self.command_request(
+            command,
+            text,
+            response_url=response_url,
+            user_id=user_id,
+            channel_id=channel_id,
+            encode=encode,
+            mentions=mentions,
+            links=links,
+            autolink=autolink,
+            timestamp=timestamp,
         )
-        return Delivery(sent.status, sent.body, sent.headers, response_url, trigger_id, fields)
+        sent = await self.post(url, request)
+        fields = request.fields
+        return Delivery(
+            sent.status,
+            sent.body,
+            sent.headers,
+            fields["response_url"],
+            fields["trigger_id"],
+            fields,
+        )
 
     async def send_block_action(
         self,
@@ -198,9 +292,7 @@ class InboundClient:
             response_url=response_url,
             trigger_id=trigger_id,
         )
-        sent = await self.post_signed(
-            url, payload_body(payload), "application/x-www-form-urlencoded", timestamp=timestamp
-        )
+        sent = await self.post_signed(url, payload_body(payload), FORM, timestamp=timestamp)
         return Delivery(sent.status, sent.body, sent.headers, response_url, trigger_id, payload)
 
     async def send_view_submission(
@@ -240,9 +332,7 @@ class InboundClient:
             values=values,
             trigger_id=trigger_id,
         )
-        sent = await self.post_signed(
-            url, payload_body(payload), "application/x-www-form-urlencoded", timestamp=timestamp
-        )
+        sent = await self.post_signed(url, payload_body(payload), FORM, timestamp=timestamp)
         return Delivery(sent.status, sent.body, sent.headers, None, trigger_id, payload)
 
     async def send_event(

@@ -113,15 +113,6 @@ class Call:
 
 
 @dataclass
-class Fault:
-    method: str  # "*" matches every method
-    error: str
-    status: int
-    remaining: int
-    retry_after: int | None
-
-
-@dataclass
 class UploadedFile:
     id: str
     filename: str

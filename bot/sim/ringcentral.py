@@ -36,6 +36,7 @@ from ._rc_http import (
     gateway_not_found,
 )
 from ._rc_limits import RateLimiter
+from ._rc_openapi import SpecValidator
 from ._rc_ringout import RingOutScript, _ringouts
 from ._rc_server import SimUrls, serve_loopback
 from ._rc_state import Call, SimState, error_response
@@ -45,11 +46,16 @@ __all__ = [
     "RequestRecord",
     "RingCentralSimulator",
     "SimCall",
+    "SimError",
     "SimMessage",
     "SimPager",
     "SimRequest",
     "SimResponse",
     "SimUrls",
+    "SpecValidator",
+    "Upload",
+    "World",
+    "endpoints",
 ]
 
 
@@ -98,8 +104,6 @@ class RingCentralSimulator:
         self.requests: list[RequestRecord] = []
         self._validator: Any = None
         if openapi_path is not None:
-            from ._rc_openapi import SpecValidator  # openapi-core is a test extra
-
             self._validator = SpecValidator.for_path(Path(openapi_path))
         self._messages = MessageEvents(self)
         self._calls = CallEvents(self, self._messages)
@@ -152,6 +156,16 @@ class RingCentralSimulator:
     def jwt_for(self, extension_id: str) -> str:
         """A JWT credential logging in as another extension."""
         return self._state.auth.issue_jwt(extension_id)
+
+    def secrets(self) -> set[str]:
+        """Every secret it issued or holds (client secret, JWTs, access and refresh tokens,
+        webhook verification tokens): what must never appear in a log."""
+        auth = self._state.auth
+        found: set[str | None] = {auth.client_secret, *auth.jwts}
+        for session in auth.sessions.values():
+            found.update((session.access_token, session.refresh_token))
+        found.update(s.verification_token for s in self.subscriptions.values())
+        return {secret for secret in found if secret}
 
     # -- adapters ---------------------------------------------------------------------
 
@@ -451,6 +465,14 @@ class RingCentralSimulator:
 
     # -- request records ----------------------------------------------------------------
 
+    @staticmethod
+    def throttling_group(method: str, path: str) -> str:
+        """The group a request is throttled in (`Auth` for OAuth; "" for unknown paths)."""
+        if path.rstrip("/") in _rc_routes.OAUTH_PATHS:
+            return "Auth"
+        found = _rc_routes.match("platform", method, path)
+        return found[0].group if found is not None else ""
+
     def requests_to(self, path_regex: str, method: str | None = None) -> list[RequestRecord]:
         pattern = re.compile(path_regex)
         return [
@@ -458,6 +480,11 @@ class RingCentralSimulator:
             for r in self.requests
             if pattern.search(r.path) and (method is None or r.method == method.upper())
         ]
+
+
+def endpoints() -> list[tuple[str, str, str]]:
+    """(method, OpenAPI path template, throttling group) of every endpoint it serves."""
+    return [(route.method, route.template, route.group) for route in _rc_routes.ROUTES]
 
 
 def _record(req: SimRequest, resp: SimResponse, now: float) -> RequestRecord:

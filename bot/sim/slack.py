@@ -19,7 +19,6 @@ simulator that shares the code under test shares its bugs.
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import secrets
 from collections.abc import AsyncIterator, Mapping
@@ -31,15 +30,15 @@ from aiohttp import web
 
 from bot.sim._slack_api import JSON_ARGS, METHODS, Pace, read_arguments
 from bot.sim._slack_blocks import decode_json_param
+from bot.sim._slack_faults import Faults, SlackFault, make_fault
 from bot.sim._slack_inbound import slack_encode
 from bot.sim._slack_params import Params
 from bot.sim._slack_responses import respond
-from bot.sim._slack_sender import Delivery, InboundClient
+from bot.sim._slack_sender import Delivery, SignedRequest, SlackSender
 from bot.sim._slack_state import (
     Call,
     Channel,
     Clock,
-    Fault,
     ResponsePost,
     ResponseUrl,
     SlackError,
@@ -55,9 +54,13 @@ __all__ = [
     "DEFAULT_SCOPES",
     "Call",
     "Channel",
+    "Clock",
     "Delivery",
     "Identity",
     "ResponsePost",
+    "SignedRequest",
+    "SlackFault",
+    "SlackSender",
     "SlackSimulator",
     "UploadedFile",
     "User",
@@ -65,7 +68,7 @@ __all__ = [
 ]
 
 
-class SlackSimulator(InboundClient):
+class SlackSimulator(SlackSender):
     """A fake Slack workspace served on loopback; see the module docstring."""
 
     def __init__(
@@ -82,19 +85,17 @@ class SlackSimulator(InboundClient):
     ) -> None:
         """`channel_pace=(rate, burst)` makes chat.postMessage answer 429 past `rate`
         posts per second per channel (after a burst); without it posts are only recorded."""
-        self.tokens = (token,) if isinstance(token, str) else token
-        self.signing_secret = signing_secret
-        self.clock = clock or WallClock()
-        self.workspace = Workspace(
-            self.clock, identity or Identity(), scopes, home_tab_enabled=home_tab_enabled
+        clock = clock or WallClock()
+        workspace = Workspace(
+            clock, identity or Identity(), scopes, home_tab_enabled=home_tab_enabled
         )
+        super().__init__(signing_secret, clock=clock, workspace=workspace)
+        self.tokens = (token,) if isinstance(token, str) else token
         self._pace = Pace(*channel_pace) if channel_pace else None
         self._host = host
         self._calls: list[Call] = []
-        self._faults: list[Fault] = []
+        self._faults = Faults()
         self._response_urls: dict[str, ResponseUrl] = {}
-        self._session: aiohttp.ClientSession | None = None
-        self._event_ids = itertools.count(1)
         self.base_url = ""
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -188,35 +189,33 @@ class SlackSimulator(InboundClient):
         status: int = 200,
         times: int | None = 1,
         retry_after: int | None = None,
-    ) -> None:
+        channel: str | None = None,
+        store: bool = False,
+        disconnect: bool = False,
+    ) -> SlackFault:
         """Make the next `times` calls of `method` ("*": any) fail (None: until cleared).
 
         status 429 answers ``ratelimited`` with ``Retry-After`` (default 1 s); 5xx answers
-        that status; 200 answers ``{"ok": false, "error": error}``.
+        that status; 200 answers ``{"ok": false, "error": error}``. `channel`: only calls
+        to that channel. `store`: the call does its work first (a message is stored) and
+        fails only when the work succeeded. `disconnect`: the connection drops instead of
+        an answer. The fault is returned; changing its fields changes what comes next.
         """
-        if status == 429:
-            error = error or "ratelimited"
-            retry_after = 1 if retry_after is None else retry_after
-        elif status >= 500:
-            error = error or "internal_error"
-        elif not error:
-            raise ValueError("an ok:false fault needs an error code")
-        self._faults.append(
-            Fault(method, error, status, -1 if times is None else times, retry_after)
+        return self._faults.add(
+            make_fault(
+                method,
+                error=error,
+                status=status,
+                times=times,
+                retry_after=retry_after,
+                channel=channel,
+                store=store,
+                disconnect=disconnect,
+            )
         )
 
     def clear_faults(self) -> None:
         self._faults.clear()
-
-    def _take_fault(self, method: str) -> Fault | None:
-        for fault in self._faults:
-            if fault.method in (method, "*"):
-                if fault.remaining > 0:
-                    fault.remaining -= 1
-                    if fault.remaining == 0:
-                        self._faults.remove(fault)
-                return fault
-        return None
 
     # -- inspection -----------------------------------------------------------------------
 
@@ -305,27 +304,27 @@ class SlackSimulator(InboundClient):
 
     def _dispatch(self, method: str, request: web.Request, params: Params) -> web.Response:
         self._authenticate(request, params)
-        if (fault := self._take_fault(method)) is not None:
-            headers = (
-                {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            )
-            return web.json_response(
-                {"ok": False, "error": fault.error}, status=fault.status, headers=headers
-            )
+        raw_channel = str(params.get("channel") or "")
+        channels = (raw_channel, self._channel_key(raw_channel)) if raw_channel else ()
+        if (fault := self._faults.take(method, channels, stored=False)) is not None:
+            return fault.answer(request)
         handler = METHODS.get(method)
         if handler is None:
             raise SlackError("unknown_method")
         if method == "chat.postMessage" and self._pace is not None:
-            wait = self._pace.retry_after(
-                self._channel_key(params.get("channel")), self.clock.now()
-            )
+            wait = self._pace.retry_after(self._channel_key(raw_channel), self.clock.now())
             if wait is not None:
                 return web.json_response(
                     {"ok": False, "error": "ratelimited"},
                     status=429,
                     headers={"Retry-After": str(wait)},
                 )
-        return web.json_response(handler(self.workspace, params))
+        response = web.json_response(handler(self.workspace, params))
+        # Only work that succeeded can be "done, then failed": a SlackError raised above is
+        # Slack refusing, with nothing stored and the fault left for the next call.
+        if (fault := self._faults.take(method, channels, stored=True)) is not None:
+            return fault.answer(request)
+        return response
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]

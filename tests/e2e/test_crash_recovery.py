@@ -3,7 +3,7 @@ database: the message reaches Slack exactly once (RELIABILITY R1, R2; DESIGN §3
 
 `python -m bot serve` runs as a subprocess, as deployed, configured by environment variables
 only; the RingCentral and Slack simulators run in a child process of their own
-(bench/_harness.py), driven through its pipe. Everything is on loopback, every wait has a
+(`bot.sim.Simulators`), driven through its pipe. Everything is on loopback, every wait has a
 deadline, and every process is ended in `finally`.
 """
 
@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import aiohttp
 import pytest
 
-from bench._harness import CHANNEL, ServerProcess, Simulators
 from bot.bridge.subscriptions import WEBHOOK_PATH
+from bot.sim import CHANNEL, ServerProcess, Simulators
 
 pytestmark = pytest.mark.slow
 
@@ -201,7 +201,7 @@ async def test_killed_after_slack_stored_but_answered_500_reconciles_without_rep
     the server cannot know it was posted; it is killed before it can find out (history
     lookups fail until then), and the restarted server must find it, not post again."""
     await crash.subscribed()
-    await crash.sims.slack_store_then_fail("chat.postMessage", status=500, times=1)
+    await crash.sims.slack_fail("chat.postMessage", status=500, store=True)
     await crash.sims.slack_fail("conversations.history", status=500, times=None)
     await crash.sims.slack_fail("conversations.replies", status=500, times=None)
     sms = await crash.sims.rc_incoming_sms(SENDER, "crash test: stored, then 500")

@@ -22,24 +22,48 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench._harness import (
-    Delivered,
-    ServerProcess,
-    Simulators,
-    WebhookSender,
-    add_webhook_token,
-    read_inbox_uuids,
-    sms_envelope,
-)
 from bot.bridge._batch import GroupWriter, NotStored
 from bot.bridge.subscriptions import WEBHOOK_PATH
-from bot.store import connect, create_schema
+from bot.sim import SMS_EVENT, Delivered, ServerProcess, Simulators, WebhookSender, sms_envelope
+from bot.store import SubscriptionRecord, SubscriptionStore, connect, create_schema
 from bot.store.schema import Delivery
 
 TOKEN = "durability-token-" + "x" * 24
 SENDERS = 32
 DELIVERIES = 1200  # more than are sent before the kill
 KILL_AFTER = 400  # 200s received, then SIGKILL at once
+
+
+async def add_webhook_token(database: Path, token: str) -> None:
+    """Make the server at `database` accept `token`: a subscription row, as `subscriptions
+    sync` writes it (the receiver re-reads tokens within a second of an unknown one)."""
+    from datetime import UTC, datetime
+
+    engine = connect(f"sqlite+aiosqlite:///{database}")
+    try:
+        await SubscriptionStore(engine).save(
+            SubscriptionRecord(
+                id="durability",
+                address="http://127.0.0.1/ringcentral/webhook",
+                verification_token=token,
+                filters=(SMS_EVENT,),
+                expires_at=None,
+                status="Active",
+                created_at=datetime.now(UTC),
+            )
+        )
+    finally:
+        await engine.dispose()
+
+
+async def stored_uuids(database: Path) -> set[str]:
+    """The uuid of every delivery in the server's database (read beside the server)."""
+    engine = connect(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with engine.connect() as conn:
+            return set((await conn.execute(select(Delivery.uuid))).scalars())
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
@@ -104,7 +128,7 @@ async def test_every_delivery_acknowledged_before_a_sigkill_is_stored(
     assert killed.is_set()
     assert len(acked) == KILL_AFTER
     assert {d.status for d in answered} <= {200, 0}, "only 200s, or no answer after the kill"
-    stored = await asyncio.to_thread(read_inbox_uuids, server.database_path)
+    stored = await stored_uuids(server.database_path)
     missing = {d.uuid for d in acked} - stored
     assert not missing, f"{len(missing)} acknowledged deliveries lost: {sorted(missing)[:5]}"
 
@@ -117,7 +141,7 @@ async def test_every_delivery_acknowledged_before_a_sigkill_is_stored(
     async with aiohttp.ClientSession() as http, http.get(f"{server.url}/healthz") as resp:
         health: dict[str, Any] = await resp.json()
     assert health["queue_depth"] >= len({d.uuid for d in acked}) + 1
-    stored = await asyncio.to_thread(read_inbox_uuids, server.database_path)
+    stored = await stored_uuids(server.database_path)
     assert {d.uuid for d in acked} | {"after-restart"} <= stored
 
 

@@ -7,7 +7,7 @@
 - Subscription upkeep: one leader through the advisory lock; a follower takes over when
   the leader stops or its connection drops.
 - R17: SIGTERM on a real `python -m bot serve` (SQLite, simulators in a child process,
-  `bench._harness`): exit 0 within 10 s, and no delivery is left leased.
+  `bot.sim`): exit 0 within 10 s, and no delivery is left leased.
 
 The workers are OS processes running this file as a script (`claim` below). The
 PostgreSQL tests use databases of their own (`rb_mp_*`) and skip without
@@ -319,7 +319,7 @@ async def test_exactly_one_process_maintains_the_subscription() -> None:
 async def test_sigterm_on_serve_exits_0_within_10_s_and_leaves_nothing_leased() -> None:
     import sqlite3
 
-    from bench._harness import CHANNEL, ServerProcess, Simulators
+    from bot.sim import CHANNEL, ServerProcess, Simulators
 
     sims = Simulators()
     info = await sims.start()

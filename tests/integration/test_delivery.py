@@ -8,23 +8,20 @@ would see in the channel, then the Slack-side facts (which calls, when).
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.bridge.poster import BACKOFF_BASE, BACKOFF_CAP
 from bot.clock import FakeClock
 from bot.server import METRICS
-from bot.sim.ringcentral import RingCentralSimulator
-from bot.sim.slack import Call, SlackSimulator
+from bot.sim import Call, RingCentralSimulator, SlackFault, SlackSimulator
 from bot.store.schema import Post, Upload
 from tests.bridge import CALLS, TEXTS, Bridge, running_bridge
 from tests.conftest import fresh_database
@@ -44,49 +41,29 @@ async def live(
         yield running
 
 
-# -- Slack faults the simulator's own `fail` cannot express -------------------------------
+# -- Slack faults on one channel ----------------------------------------------------------
 
 
 @pytest.fixture
-def slack_fault(
-    live: Bridge, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., dict[str, Any]]]:
+def slack_fault(live: Bridge) -> Callable[..., SlackFault]:
     """`slack_fault(channel, times=1, store=…, answer=…)`: the next `times` chat.postMessage
-    calls to `channel` fail. `store=True`: Slack stores the message first, then fails (the
-    ambiguous case: "we cannot know whether it posted"). `answer` is "500" (an HTTP 500) or
-    "disconnect" (the connection drops before any answer, a network error)."""
-    sim = live.slack
-    original = sim._dispatch
-    faults: list[dict[str, Any]] = []
-
-    def dispatch(method: str, request: web.Request, params: Any) -> web.Response:
-        channel = str(params.get("channel", ""))
-        fault = next(
-            (f for f in faults if method == "chat.postMessage" and f["channel"] == channel),
-            None,
-        )
-        if fault is None:
-            return original(method, request, params)
-        fault["times"] -= 1
-        if fault["times"] == 0:
-            faults.remove(fault)
-        if fault["store"]:
-            stored = original(method, request, params)
-            assert json.loads(stored.text or "{}").get("ok"), "Slack stored the message"
-        if fault["answer"] == "disconnect":
-            assert request.transport is not None
-            request.transport.close()
-        return web.json_response({"ok": False, "error": "internal_error"}, status=500)
+    calls to `channel` fail with a 500. `store=True`: Slack stores the message first, then
+    fails (the ambiguous case: "we cannot know whether it posted"). `answer` is "500" (an
+    HTTP 500) or "disconnect" (the connection drops before any answer, a network error)."""
 
     def add(
         channel: str, *, times: int = 1, store: bool = False, answer: str = "500"
-    ) -> dict[str, Any]:
-        fault = {"channel": channel, "times": times, "store": store, "answer": answer}
-        faults.append(fault)
-        return fault  # the test may change it later
+    ) -> SlackFault:
+        return live.slack.fail(  # the test may change the fault later
+            "chat.postMessage",
+            status=500,
+            times=times,
+            channel=channel,
+            store=store,
+            disconnect=answer == "disconnect",
+        )
 
-    monkeypatch.setattr(sim, "_dispatch", dispatch)
-    yield add
+    return add
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -187,7 +164,7 @@ async def test_a_burst_to_one_channel_is_paced_near_one_post_per_second(live: Br
 
 
 async def test_5xx_backs_off_with_jitter_then_dead_letters_after_a_day_while_others_post(
-    live: Bridge, slack_fault: Callable[..., dict[str, Any]], caplog: pytest.LogCaptureFixture
+    live: Bridge, slack_fault: Callable[..., SlackFault], caplog: pytest.LogCaptureFixture
 ) -> None:
     slack_fault(TEXTS, times=100_000)  # Slack answers 500 for this channel, all day
     start = live.clock.now()
@@ -237,7 +214,7 @@ async def test_5xx_backs_off_with_jitter_then_dead_letters_after_a_day_while_oth
 
 
 async def test_a_last_ambiguous_attempt_slack_kept_is_found_not_dead_lettered(
-    live: Bridge, slack_fault: Callable[..., dict[str, Any]]
+    live: Bridge, slack_fault: Callable[..., SlackFault]
 ) -> None:
     fault = slack_fault(CALLS, times=100_000)
     start = live.clock.now()
@@ -248,7 +225,7 @@ async def test_a_last_ambiguous_attempt_slack_kept_is_found_not_dead_lettered(
     # The day's last attempt: Slack keeps the message but answers 500; the next look is
     # past the maximum age.
     live.clock.advance(start + DAY - 0.5 - live.clock.now())
-    fault["store"] = True
+    fault.store = True
     await live.dispatch(horizon=3600)
 
     (message,) = live.channel(CALLS)  # the voicemail, once
@@ -306,7 +283,7 @@ async def test_a_permanent_refusal_is_a_dead_letter_at_once(
 @pytest.mark.parametrize("answer", ["500", "disconnect"])
 async def test_a_post_slack_stored_before_failing_is_reconciled_not_reposted(
     live: Bridge,
-    slack_fault: Callable[..., dict[str, Any]],
+    slack_fault: Callable[..., SlackFault],
     answer: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -332,7 +309,7 @@ async def test_a_post_slack_stored_before_failing_is_reconciled_not_reposted(
 
 @pytest.mark.parametrize("answer", ["500", "disconnect"])
 async def test_a_sending_post_slack_does_not_have_is_posted_once_after_looking(
-    live: Bridge, slack_fault: Callable[..., dict[str, Any]], answer: str
+    live: Bridge, slack_fault: Callable[..., SlackFault], answer: str
 ) -> None:
     slack_fault(TEXTS, store=False, answer=answer)
     await live.rc.incoming_sms(live.rc.extension_id, CALLER, "hello")
@@ -354,7 +331,7 @@ async def test_a_sending_post_slack_does_not_have_is_posted_once_after_looking(
 
 
 async def test_a_thread_reply_stored_before_failing_is_found_in_the_thread(
-    live: Bridge, slack_fault: Callable[..., dict[str, Any]]
+    live: Bridge, slack_fault: Callable[..., SlackFault]
 ) -> None:
     await live.rc.incoming_sms(live.rc.extension_id, CALLER, "are you open?")
     await live.dispatch()

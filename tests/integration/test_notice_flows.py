@@ -112,7 +112,7 @@ async def test_fax_pdf_goes_into_the_thread(live: Bridge) -> None:
 
 
 async def test_mms_images_go_into_the_conversation_thread(live: Bridge) -> None:
-    from bot.sim._rc_data import Upload
+    from bot.sim import Upload
 
     image = Upload(b"\x89PNG\r\n\x1a\n" + b"0" * 64, "image/png", "photo.png")
     await live.rc.incoming_sms(live.rc.extension_id, CALLER, "look", attachments=[image])

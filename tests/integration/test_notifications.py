@@ -14,7 +14,7 @@ import pytest
 
 from bot.bridge.calls import Watched
 from bot.phone import format_display
-from bot.sim._slack_blocks import check_blocks
+from bot.sim import check_blocks
 from tests.bridge import CALLS, TEXTS, Bridge
 from tests.golden_files import assert_golden
 

@@ -25,7 +25,7 @@ from bot.ringcentral.models.events import (
     TelephonySessionEvent,
     VoicemailEvent,
 )
-from bot.sim._rc_data import Upload
+from bot.sim import Upload
 from bot.sim.ringcentral import RingCentralSimulator
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"

@@ -337,12 +337,11 @@ async def test_spec_validation_refuses_undeclared_and_out_of_enum_parameters(
 
 
 async def test_route_groups_match_the_spec(openapi_path: Path) -> None:
-    from bot.sim._rc_openapi import SpecValidator
-    from bot.sim._rc_routes import ROUTES
+    from bot.sim import SpecValidator, endpoints
 
     spec = SpecValidator.for_path(openapi_path)
-    for route in ROUTES:
-        assert spec.throttling_group(route.template, route.method) == route.group, route.template
+    for method, template, group in endpoints():
+        assert spec.throttling_group(template, method) == group, template
 
 
 # -- SMS ----------------------------------------------------------------------------------------

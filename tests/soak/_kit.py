@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from bench._harness import CHANNEL, ServerProcess, Simulators
 from bot.bridge.subscriptions import WEBHOOK_PATH
+from bot.sim import CHANNEL, ServerProcess, Simulators
 
 T = TypeVar("T")
 
@@ -395,7 +395,7 @@ class Bridge:
     async def secrets_in_logs(self) -> dict[str, int]:
         """RELIABILITY R19: every secret the simulators know, looked for in every server's
         log; {secret prefix: occurrences} of those found (empty is the pass)."""
-        secrets = await self.sims.rc_secrets()
+        secrets = await self.sims.secrets()
         logs = "\n".join(s.log_text() for s in self.servers)
         return {s[:6] + "…": logs.count(s) for s in secrets if len(s) >= 8 and s in logs}
 

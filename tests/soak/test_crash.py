@@ -105,7 +105,7 @@ async def test_r2_kill_between_post_and_commit(soak: bool, figures: dict[str, An
         items = make_items(b.target, cases, b.channel_ids, offset=500_000)
         async with Sender(b.target) as sender:
             for it in items:
-                await b.sims.slack_store_then_fail("chat.postMessage", status=500, times=1)
+                await b.sims.slack_fail("chat.postMessage", status=500, store=True)
                 await b.sims.slack_fail("conversations.history", status=500, times=None)
                 await b.sims.slack_fail("conversations.replies", status=500, times=None)
                 await sender.deliver(it.body, label=it.item)

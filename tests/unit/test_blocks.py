@@ -29,7 +29,7 @@ from bot.ringcentral.models import (
     RingOutStatus,
     RingOutStatusInfo,
 )
-from bot.sim._slack_blocks import check_blocks
+from bot.sim import check_blocks
 from bot.slack import render
 from bot.slack.commands import UsageError, help_reply, parse_sms
 from bot.slack.render import CancelRingOutValue, Locale, PageValue, Reply, decode_button_value

@@ -35,7 +35,7 @@ from bot.notices import (
     SmsNotice,
     VoicemailNotice,
 )
-from bot.sim._slack_blocks import check_blocks
+from bot.sim import check_blocks
 from bot.slack import render
 from bot.slack.render import (
     CallBackValue,

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.sim import _rc_data_media as media
-from bot.sim._rc_data import SimError, Upload, World
+from bot.sim import SimError, Upload, World, media
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 WIDE = (NOW - timedelta(days=40)).strftime("%Y-%m-%dT%H:%M:%S.000Z")

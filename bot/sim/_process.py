@@ -1,0 +1,245 @@
+"""`Simulators`: the RingCentral and Slack simulators served in a child process.
+
+The work the simulators do for the bridge then sits in neither the bridge's event loop nor
+the one of the client that measures or drives it. The parent talks to the child over a
+pipe: it gets the URLs and credentials (`SimInfo`), injects faults and account events, and
+reads what the simulators hold. Every wait is bounded.
+
+    async with Simulators() as sims:
+        server = ServerProcess(sims.info)
+        await sims.slack_fail("chat.postMessage", status=500, store=True)
+        await sims.rc_incoming_sms("+14155550123", "hello")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+from multiprocessing.connection import Connection
+from typing import Any, Self
+
+from bot.sim._process_child import run
+from bot.sim._process_data import (
+    CHANNEL,
+    SimFailure,
+    SimInfo,
+    SimOptions,
+    SimStats,
+    SlackCall,
+)
+
+PIPE_TIMEOUT = 30.0  # seconds for the simulator process to answer a request
+STOP_TIMEOUT = 5.0  # seconds for it to exit once asked
+
+
+class Simulators:
+    """Both simulators in a child process, seen from the parent."""
+
+    def __init__(self, options: SimOptions | None = None) -> None:
+        self.options = options or SimOptions()
+        self._conn: Connection | None = None
+        self._process: Any = None
+        self._info: SimInfo | None = None
+
+    @property
+    def info(self) -> SimInfo:
+        if self._info is None:
+            raise RuntimeError("Simulators not started")
+        return self._info
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> SimInfo:
+        # spawn: a fresh interpreter, never a fork of a process with an event loop and threads
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._process = ctx.Process(target=run, args=(child, self.options), name="simulators")
+        self._process.daemon = True
+        self._process.start()
+        child.close()
+        self._conn = parent
+        info = await self._recv()
+        assert isinstance(info, SimInfo)
+        self._info = info
+        return info
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError, EOFError, TimeoutError, RuntimeError):
+                self._conn.send(("stop", {}))
+                await self._recv()
+            self._conn.close()
+            self._conn = None
+        if self._process is not None:
+            await asyncio.to_thread(self._process.join, STOP_TIMEOUT)
+            if self._process.is_alive():
+                self._process.terminate()
+                await asyncio.to_thread(self._process.join, STOP_TIMEOUT)
+            self._process = None
+
+    async def _recv(self) -> Any:
+        conn = self._conn
+        assert conn is not None
+        try:
+            ready = await asyncio.to_thread(conn.poll, PIPE_TIMEOUT)
+            if not ready:
+                raise TimeoutError(f"simulator process silent for {PIPE_TIMEOUT} s")
+            return conn.recv()
+        except EOFError:
+            raise RuntimeError("the simulator process exited (its traceback is above)") from None
+
+    async def _ask(self, op: str, **kwargs: Any) -> Any:
+        if self._conn is None:
+            raise RuntimeError("Simulators not started")
+        self._conn.send((op, kwargs))
+        answer = await self._recv()
+        if isinstance(answer, SimFailure):
+            raise RuntimeError(f"simulator process: {answer.message}")
+        return answer
+
+    # -- for benchmarks: response_urls and counts -----------------------------------------
+
+    async def response_urls(self, count: int) -> list[str]:
+        """`count` response_urls of the Slack simulator (channel C0GENERAL, user U0ALICE)."""
+        urls = await self._ask("response_urls", count=count)
+        return [str(u) for u in urls]
+
+    async def stats(self) -> SimStats:
+        """Requests made to both, and the replies each response_url above received."""
+        stats = await self._ask("stats")
+        assert isinstance(stats, SimStats)
+        return stats
+
+    # -- Slack ------------------------------------------------------------------------------
+
+    async def slack_fail(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        times: int | None = 1,
+        retry_after: int | None = None,
+        channel: str | None = None,
+        store: bool = False,
+        disconnect: bool = False,
+    ) -> None:
+        """`SlackSimulator.fail`: the next `times` calls of `method` fail (None: until
+        `slack_clear_faults`); with `store`, after doing their work."""
+        await self._ask(
+            "slack_fail",
+            method=method,
+            error=error,
+            status=status,
+            times=times,
+            retry_after=retry_after,
+            channel=channel,
+            store=store,
+            disconnect=disconnect,
+        )
+
+    async def slack_clear_faults(self) -> None:
+        await self._ask("slack_clear_faults")
+
+    async def slack_add_channels(self, channels: list[str]) -> None:
+        """Public channels the bot is a member of."""
+        await self._ask("slack_add_channels", channels=list(channels))
+
+    async def slack_calls(self, method: str | None = None) -> list[SlackCall]:
+        """Every Slack Web API call received (of `method`), oldest first."""
+        calls = await self._ask("slack_calls", method=method)
+        assert isinstance(calls, list)
+        return calls
+
+    async def slack_messages(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
+        """A channel's top-level messages as Slack holds them (with metadata)."""
+        messages = await self._ask("slack_messages", channel=channel)
+        assert isinstance(messages, list)
+        return messages
+
+    async def slack_call_log(self, method: str | None = None) -> list[dict[str, Any]]:
+        """Every Slack call (of `method`): method, time (simulator wall clock), status, ok,
+        channel."""
+        calls = await self._ask("slack_call_log", method=method)
+        assert isinstance(calls, list)
+        return calls
+
+    async def slack_posts(self) -> list[dict[str, Any]]:
+        """Every message in every channel, thread replies included: channel, ts, thread_ts,
+        text, blocks, metadata."""
+        posts = await self._ask("slack_posts")
+        assert isinstance(posts, list)
+        return posts
+
+    async def slack_post_log(self, since: float | None = None) -> list[dict[str, Any]]:
+        """Every chat.postMessage received (at or after `since`, simulator wall clock):
+        time, status, ok, channel, thread_ts, rc_uuid (from the message metadata)."""
+        log = await self._ask("slack_post_log", since=since)
+        assert isinstance(log, list)
+        return log
+
+    # -- RingCentral ----------------------------------------------------------------------
+
+    async def rc_subscriptions(self) -> list[dict[str, Any]]:
+        """RingCentral's subscriptions: id, status, address, event_filters,
+        verification_token."""
+        subs = await self._ask("rc_subscriptions")
+        assert isinstance(subs, list)
+        return subs
+
+    async def rc_incoming_sms(
+        self,
+        from_number: str,
+        text: str,
+        *,
+        extension_id: str | None = None,
+        to_number: str | None = None,
+    ) -> dict[str, str]:
+        """An SMS arrives at `extension_id` (default: the service user's) and is delivered
+        to the matching subscriptions; returns {"id": message id, "extension_id": …}."""
+        answer = await self._ask(
+            "rc_incoming_sms",
+            from_number=from_number,
+            text=text,
+            extension_id=extension_id,
+            to_number=to_number,
+        )
+        assert isinstance(answer, dict)
+        return answer
+
+    async def rc_event(self, method: str, **kwargs: Any) -> str:
+        """One real account event (`incoming_sms`, `incoming_voicemail`, `incoming_fax`, or
+        `call` with `scenario=`), at the service user's extension unless `extension_id` is
+        given, delivered to the matching subscriptions; returns its id."""
+        return str(await self._ask("rc_event", method=method, kwargs=kwargs))
+
+    async def rc_expire_tokens(self) -> None:
+        """Every access token RingCentral issued expires now (the next use answers 401)."""
+        await self._ask("rc_expire_tokens")
+
+    async def rc_throttle(self, group: str, retry_after: float = 60) -> None:
+        """A 429 penalty on `group` for everyone; each request during it restarts it."""
+        await self._ask("rc_throttle", group=group, retry_after=retry_after)
+
+    async def rc_request_log(self) -> list[dict[str, Any]]:
+        """Every RingCentral request: time (wall clock), method, path, status, group."""
+        log = await self._ask("rc_request_log")
+        assert isinstance(log, list)
+        return log
+
+    async def secrets(self) -> list[str]:
+        """Every secret the simulators issued or hold (tokens, JWTs, verification tokens,
+        the Slack bot token and signing secret), to look for in logs."""
+        found = await self._ask("secrets")
+        assert isinstance(found, list)
+        return [str(s) for s in found]

@@ -1,0 +1,90 @@
+"""What crosses the pipe between `Simulators` and its child process (all picklable)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+HOST = "127.0.0.1"
+CHANNEL = "C0GENERAL"  # a public channel the bot is a member of
+USER = "U0ALICE"
+
+# Per minute; high enough that nothing a benchmark does is ever throttled by the simulator.
+RAISED_LIMITS: Mapping[str, int] = {
+    "Light": 1_000_000,
+    "Medium": 1_000_000,
+    "Heavy": 1_000_000,
+    "Auth": 10_000,
+    "sms": 1_000_000,
+}
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    latency: float = 0.0  # seconds the RingCentral simulator adds to every request
+    ringout_caller_after: float = 0.2  # seconds until a simulated RingOut's first leg answers
+    ringout_callee_after: float = 0.2  # then until the second leg answers
+    limits: Mapping[str, int] = field(default_factory=lambda: dict(RAISED_LIMITS))
+
+
+@dataclass(frozen=True)
+class SimInfo:
+    """What a server needs to reach the simulators (simulator credentials only)."""
+
+    rc_server_url: str
+    rc_media_url: str
+    rc_client_id: str
+    rc_client_secret: str
+    rc_jwt: str
+    slack_api_url: str
+    slack_bot_token: str
+    slack_signing_secret: str
+
+    def server_env(self) -> dict[str, str]:
+        """The environment variables of `python -m bot serve` that point at them."""
+        return {
+            "SLACK_BOT_TOKEN": self.slack_bot_token,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
+            "SLACK_API_URL": self.slack_api_url,
+            "RINGCENTRAL_SERVER_URL": self.rc_server_url,
+            "RINGCENTRAL_MEDIA_URL": self.rc_media_url,
+            "RINGCENTRAL_CLIENT_ID": self.rc_client_id,
+            "RINGCENTRAL_CLIENT_SECRET": self.rc_client_secret,
+            "RINGCENTRAL_JWT": self.rc_jwt,
+        }
+
+
+@dataclass(frozen=True)
+class SimStats:
+    rc_requests: int
+    rc_statuses: dict[int, int]
+    rc_endpoints: dict[str, int]
+    slack_api_calls: int
+    response_posts: dict[str, int]  # response_url -> posts received
+
+    @property
+    def replies(self) -> int:
+        return sum(self.response_posts.values())
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    method: str
+    status: int  # HTTP status answered
+    ok: bool  # the answer's "ok"
+
+
+@dataclass(frozen=True)
+class SimFailure:
+    """An operation the simulator process could not do (raised in the parent)."""
+
+    message: str
+
+
+_ID = re.compile(r"/(?!v1\.0/)(?=[^/]*\d)[^/]+")
+
+
+def endpoint(method: str, path: str) -> str:
+    """`GET /restapi/v1.0/account/~/extension/~/call-log` with ids folded to `{id}`."""
+    return f"{method} {_ID.sub('/{id}', path)}"

@@ -1,0 +1,93 @@
+"""Both simulators in a child process (`bot.sim.Simulators`), driven over the pipe: what
+the crash, durability and soak tests and the benchmarks rely on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import httpx
+import pytest
+import pytest_asyncio
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.sim import CHANNEL, Simulators
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")  # one child process for the module
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sims() -> AsyncIterator[Simulators]:
+    async with Simulators() as started:
+        yield started
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def slack(sims: Simulators) -> AsyncIterator[AsyncWebClient]:
+    async with aiohttp.ClientSession() as session:
+        yield AsyncWebClient(
+            token=sims.info.slack_bot_token, base_url=sims.info.slack_api_url, session=session
+        )
+
+
+async def test_slack_faults_and_what_slack_holds(sims: Simulators, slack: AsyncWebClient) -> None:
+    await sims.slack_fail("chat.postMessage", status=500, store=True)
+    with pytest.raises(SlackApiError) as failed:
+        await slack.chat_postMessage(channel=CHANNEL, text="stored, then 500")
+    assert failed.value.response.status_code == 500
+    await slack.chat_postMessage(channel=CHANNEL, text="then fine")
+
+    texts = [m["text"] for m in await sims.slack_messages(CHANNEL)]
+    assert texts[-2:] == ["stored, then 500", "then fine"]
+    calls = await sims.slack_calls("chat.postMessage")
+    assert [(c.status, c.ok) for c in calls[-2:]] == [(500, False), (200, True)]
+    log = await sims.slack_post_log()
+    assert [(p["status"], p["channel"]) for p in log[-2:]] == [(500, CHANNEL), (200, CHANNEL)]
+
+
+async def test_ringcentral_events_requests_and_secrets(sims: Simulators) -> None:
+    info = sims.info
+    async with httpx.AsyncClient(base_url=info.rc_server_url) as http:
+        token = await http.post(
+            "/restapi/oauth/token",
+            auth=(info.rc_client_id, info.rc_client_secret),
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": info.rc_jwt,
+            },
+        )
+    assert token.status_code == 200, token.text
+    access = token.json()["access_token"]
+
+    sms = await sims.rc_incoming_sms("+14155550123", "hello")
+    assert sms["id"] and sms["extension_id"]
+    assert await sims.rc_event("incoming_fax", from_number="+14155550124")
+
+    log = await sims.rc_request_log()
+    assert [(r["method"], r["group"], r["status"]) for r in log] == [("POST", "Auth", 200)]
+    secrets = set(await sims.secrets())
+    assert {info.rc_client_secret, info.rc_jwt, access, info.slack_bot_token} <= secrets
+    assert info.slack_signing_secret in secrets
+
+
+async def test_a_failed_operation_is_raised_here_and_the_child_keeps_serving(
+    sims: Simulators,
+) -> None:
+    with pytest.raises(RuntimeError, match="unknown RingCentral event"):
+        await sims.rc_event("earthquake")
+    with pytest.raises(RuntimeError, match="KeyError"):
+        await sims.slack_messages("C0NOWHERE")
+    assert await sims.rc_subscriptions() == []
+
+
+async def test_closed_simulators_answer_nothing() -> None:
+    sims = Simulators()
+    await sims.start()
+    url = sims.info.slack_api_url
+    await sims.close()
+    with pytest.raises(RuntimeError, match="not started"):
+        await sims.slack_calls()
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await session.post(f"{url}auth.test")
