@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FakeClock
-from bot.sim.ringcentral import RingCentralSimulator
+from bot.sim import RingCentralSimulator
+from bot.store import connect
+from tests.databases import fresh_database
 
 # The project's read-only documents sit beside the repository; a checkout elsewhere (a git
 # worktree) names them with RINGBRIDGE_SHARED.
@@ -86,20 +89,10 @@ def openapi_path() -> Path:
     return OPENAPI
 
 
-def database_url(tmp_path: Path) -> str:
-    """SQLite in a temp dir, or the PostgreSQL of RINGBRIDGE_TEST_POSTGRES
-    (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)."""
-    return os.environ.get("RINGBRIDGE_TEST_POSTGRES") or f"sqlite+aiosqlite:///{tmp_path}/t.db"
-
-
 @pytest.fixture
-async def engine(tmp_path: Path) -> Any:
-    """A fresh database with the schema (see `database_url`)."""
-    from bot.store import connect, create_schema
-
-    db = connect(database_url(tmp_path))
-    await _drop_everything(db)
-    await create_schema(db)
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty database at the latest schema (tests/databases.py)."""
+    db = connect(await fresh_database(tmp_path))
     yield db
     await db.dispose()
 
@@ -126,27 +119,3 @@ async def bridge(rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path)
         rc_sim, clock, database_url=await fresh_database(tmp_path)
     ) as running:
         yield running
-
-
-async def fresh_database(tmp_path: Path) -> str:
-    """The URL of an empty database at the latest schema (see `database_url`)."""
-    from bot.store import connect, create_schema
-
-    url = database_url(tmp_path)
-    if url.startswith("postgresql"):  # one database for the run: cleaned for each test
-        db = connect(url)
-        await _drop_everything(db)
-        await create_schema(db)
-        await db.dispose()
-    return url
-
-
-async def _drop_everything(engine: Any) -> None:
-    """Every table of the bridge, and Alembic's version table, gone (PostgreSQL runs)."""
-    from sqlalchemy import text
-
-    from bot.store import Base
-
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
-        await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))

@@ -10,7 +10,7 @@
   `bot.sim`): exit 0 within 10 s, and no delivery is left leased.
 
 The workers are OS processes running this file as a script (`claim` below). The
-PostgreSQL tests use databases of their own (`rb_mp_*`) and skip without
+PostgreSQL tests use databases of their own (`…_rb_mp_*`, tests/databases.py) and skip without
 RINGBRIDGE_TEST_POSTGRES. Sizes: CI 2,000 rows; RINGBRIDGE_SOAK=1 for 10,000.
 """
 
@@ -107,9 +107,9 @@ async def fresh_database(name: str, rows: int) -> str:
 
     from bot.store import connect, create_schema
     from bot.store.schema import Delivery
-    from tests.integration.test_shared_tokens import fresh_postgres_database
+    from tests.databases import postgres_database
 
-    url = await fresh_postgres_database(name)
+    url = await postgres_database(name)
     engine = connect(url)
     try:
         await create_schema(engine)
@@ -252,9 +252,9 @@ async def test_exactly_one_process_maintains_the_subscription() -> None:
     from bot.bridge.subscriptions import Leadership, SubscriptionManager
     from bot.clock import SystemClock
     from bot.store import SubscriptionStore, connect
-    from tests.integration.test_shared_tokens import fresh_postgres_database
+    from tests.databases import postgres_database
 
-    url = await fresh_postgres_database("rb_mp_leader")
+    url = await postgres_database("rb_mp_leader")
     engines = [connect(url) for _ in range(3)]
     rounds: Counter[int] = Counter()
     stops = [asyncio.Event() for _ in engines]

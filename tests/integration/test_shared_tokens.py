@@ -20,8 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FakeClock
@@ -29,6 +28,7 @@ from bot.ringcentral import Credentials, JsonTokenStore, RingCentralClient, Toke
 from bot.sim.ringcentral import RingCentralSimulator
 from bot.store import DatabaseTokenStore, connect, create_schema
 from bot.store.schema import Token
+from tests.databases import postgres_database
 
 POSTGRES = os.environ.get("RINGBRIDGE_TEST_POSTGRES")
 NO_POSTGRES = (
@@ -47,17 +47,8 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 async def fresh_postgres_database(name: str) -> str:
-    """A new, empty database `name` next to RINGBRIDGE_TEST_POSTGRES's; its URL."""
-    assert POSTGRES
-    base = make_url(POSTGRES)
-    admin = connect(POSTGRES, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+    """A new, empty database of this test process named after `name`; its URL."""
+    return await postgres_database(name)
 
 
 async def database_for(backend: str, tmp_path: Path, name: str) -> str:

@@ -18,7 +18,7 @@ import pytest
 
 from ._kit import Bridge, Sender, bridge, count_posts, exactly_once, make_items, until
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.long  # a long real-time run: its own CI step (README)
 
 # Leases are 60 s (bot/bridge/poster.py LEASE): rows a killed process held are due again
 # only then, so the backlog after the last kill may take that long, plus the posting pace.

@@ -20,7 +20,7 @@ import pytest
 
 from ._kit import Bridge, Item, Sender, bridge, exactly_once, make_items, sms_envelope, until
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.long  # a long real-time run: its own CI step (README)
 
 INJECTIONS = {
     "channel": ("<!channel> pay now", "&lt;!channel&gt;", "<!channel>"),

@@ -26,7 +26,7 @@ import pytest
 from ._kit import Sender, bridge, exactly_once, make_items, postgres_available
 from .test_ringcentral import penalty_breaches, run_expiries, token_windows
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.long  # a long real-time run: its own CI step (README)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_STATE = all(

@@ -24,7 +24,7 @@ import pytest
 
 from ._kit import Bridge, Sender, bridge, exactly_once, make_items, until
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.long  # a long real-time run: its own CI step (README)
 
 TOKEN_PATH = "/restapi/oauth/token"
 CLOCK_SLACK = 0.1  # s: the same wall clock on both sides; covers request latency

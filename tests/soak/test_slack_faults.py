@@ -20,7 +20,7 @@ import pytest
 
 from ._kit import Sender, bridge, exactly_once, make_items
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.long  # a long real-time run: its own CI step (README)
 
 CLOCK_SLACK = 0.1  # s: both sides read the same wall clock; this covers request latency
 
