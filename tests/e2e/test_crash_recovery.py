@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiohttp
 import pytest
 
 from bot.bridge.subscriptions import WEBHOOK_PATH
@@ -87,12 +86,8 @@ class Crash:
             return any(s["address"] == address and s["status"] == "Active" for s in subs)
 
         async def active_in_health() -> bool:
-            async with (
-                aiohttp.ClientSession() as session,
-                session.get(f"{self.server.url}/healthz") as resp,
-            ):
-                health: dict[str, Any] = await resp.json()
-                return health.get("subscription") == "Active"
+            _, health = await self.server.health()
+            return health.get("subscription") == "Active"
 
         await until("subscription at RingCentral", active_at_rc, SUBSCRIBED_WITHIN)
         await until("subscription recorded by the server", active_in_health, SUBSCRIBED_WITHIN)

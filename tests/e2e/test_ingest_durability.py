@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -138,8 +137,7 @@ async def test_every_delivery_acknowledged_before_a_sigkill_is_stored(
         again = await sender.send(acked[0].uuid, sms_envelope(acked[0].uuid))
         fresh = await sender.send("after-restart", sms_envelope("after-restart"))
     assert (again.status, fresh.status) == (200, 200)
-    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/healthz") as resp:
-        health: dict[str, Any] = await resp.json()
+    _, health = await server.health()
     assert health["queue_depth"] >= len({d.uuid for d in acked}) + 1
     stored = await stored_uuids(server.database_path)
     assert {d.uuid for d in acked} | {"after-restart"} <= stored
