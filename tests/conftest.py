@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import FakeClock
 from bot.sim import RingCentralSimulator
 from bot.store import connect
-from tests.databases import fresh_database
+from tests.databases import database_url as database_url  # tests import it from here
+from tests.databases import fresh_database as fresh_database
 
 # The project's read-only documents sit beside the repository; a checkout elsewhere (a git
 # worktree) names them with RINGBRIDGE_SHARED.

@@ -23,7 +23,7 @@ from bot.notices import (
     dump_notice,
     load_notice,
 )
-from bot.sim._slack_blocks import check_blocks
+from bot.sim import check_blocks
 from bot.slack.render import Locale, render_notice
 
 AT = datetime(2026, 3, 2, 17, 4, 11, tzinfo=UTC)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import bot.sim
@@ -13,8 +14,13 @@ import bot.sim
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def imports(folder: Path) -> Iterator[tuple[Path, str]]:
+@cache
+def imports(folder: Path) -> list[tuple[Path, str]]:
     """(file, module imported) for every import in the Python files under `folder`."""
+    return list(_imports(folder))
+
+
+def _imports(folder: Path) -> Iterator[tuple[Path, str]]:
     for path in sorted(folder.rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
