@@ -214,3 +214,5 @@ async def test_killed_after_slack_stored_but_answered_500_reconciles_without_rep
     history = await crash.sims.slack_calls("conversations.history")
     assert any(c.ok for c in history), history
     assert "reconciled=found" in crash.server.log_tail(1000)
+    # What an operator sees of it on the restarted server's /metrics.
+    assert 'ringbridge_slack_posts_total{outcome="reconciled"} 1.0' in await crash.server.metrics()
