@@ -40,12 +40,17 @@ def free_port() -> int:
         return port
 
 
-async def wait_ready(url: str, within: float = READY_TIMEOUT) -> float:
-    """Poll `url`/healthz until it answers 200; return the seconds it took."""
+async def wait_ready(
+    url: str, within: float = READY_TIMEOUT, process: subprocess.Popen[bytes] | None = None
+) -> float:
+    """Poll `url`/healthz until it answers 200; return the seconds it took. A `process`
+    that exits meanwhile (e.g. its port was taken) ends the wait at once."""
     started = time.perf_counter()
     deadline = started + within
     async with aiohttp.ClientSession() as session:
         while time.perf_counter() < deadline:
+            if process is not None and process.poll() is not None:
+                raise ChildProcessError(f"exited with {process.returncode} before it was ready")
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 async with session.get(f"{url}/healthz") as resp:
                     if resp.status == 200:
@@ -144,9 +149,10 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
             )
         try:
-            await wait_ready(self.url)
-        except TimeoutError:
-            raise RuntimeError(f"server did not start; its log:\n{self.log_tail()}") from None
+            await wait_ready(self.url, process=self._proc)
+        except (TimeoutError, ChildProcessError) as err:
+            tail = self.log_tail()
+            raise RuntimeError(f"server did not start ({err}); its log:\n{tail}") from None
         self.ready_seconds = time.perf_counter() - started
 
     async def health(self) -> tuple[int, dict[str, Any]]:

@@ -3,6 +3,7 @@ the crash, durability and soak tests and the benchmarks rely on."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -12,7 +13,7 @@ import pytest_asyncio
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sim import CHANNEL, Simulators
+from bot.sim import CHANNEL, ServerProcess, Simulators
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # one child process for the module
 
@@ -91,3 +92,15 @@ async def test_closed_simulators_answer_nothing() -> None:
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.ClientConnectionError):
             await session.post(f"{url}auth.test")
+
+
+async def test_a_server_that_exits_at_start_is_reported_at_once(sims: Simulators) -> None:
+    server = ServerProcess(sims.info, extra_env={"DATABASE_URL": "nowhere://at-all"})
+    started = time.monotonic()
+    try:
+        with pytest.raises(RuntimeError, match="exited with 2") as failed:
+            await server.start()
+    finally:
+        await server.close()
+    assert time.monotonic() - started < 10  # not the 20 s wait for /healthz
+    assert "DATABASE_URL" in str(failed.value)  # its log says why
