@@ -99,6 +99,14 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_level(cls, value: SecretStr | None) -> SecretStr | None:
+        # A bot token here is a common mix-up; Slack would refuse it at every reconnect.
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token (xapp-…) with connections:write")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
@@ -141,7 +149,10 @@ class Settings(BaseSettings):
 
 _WHY = {
     "slack_bot_token": "the bot token (xoxb-…) from the Slack app's OAuth page",
-    "slack_signing_secret": "the signing secret from the Slack app's Basic Information page",
+    "slack_signing_secret": "the signing secret from the Slack app's Basic Information page "
+    "(or set SLACK_APP_TOKEN for Socket Mode)",
+    "slack_app_token": "an app-level token (xapp-…) with connections:write, from the Slack "
+    "app's Basic Information page",
     "ringcentral_client_id": "the client ID of your RingCentral app",
     "ringcentral_client_secret": "the client secret of your RingCentral app",
     "ringcentral_jwt": "a JWT credential of the RingCentral user the bridge acts as",

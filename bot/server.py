@@ -2,17 +2,21 @@
 Settings and handed down; nothing below reads Settings or builds an HTTP client.
 
 - `create_app()`: the one aiohttp application (DESIGN §3.3): `/slack/events` (Bolt,
-  `bot.slack.http`), `/ringcentral/webhook`, `/healthz` and `/metrics` (`bot.observe`).
-  One cleanup context builds and closes everything long-lived: the database engine, ONE
-  `httpx.AsyncClient` for RingCentral and ONE `aiohttp.ClientSession` for Slack, shared by
-  every Slack client (Bolt's per-request copies included), so calls reuse connections.
+  `bot.slack.http`; only with SLACK_SIGNING_SECRET, never unverified),
+  `/ringcentral/webhook`, `/healthz` and `/metrics` (`bot.observe`). With SLACK_APP_TOKEN
+  the same Bolt app also takes Slack's traffic over Socket Mode (`bot.slack.socket`, an
+  outbound WebSocket of this process). One cleanup context builds and closes everything
+  long-lived: the database engine, ONE `httpx.AsyncClient` for RingCentral and ONE
+  `aiohttp.ClientSession` for Slack, shared by every Slack client (Bolt's per-request
+  copies included), so calls reuse connections.
 - `ringcentral()`, `database()`: what a one-shot CLI command needs, built the same way.
 
 The server's RingCentral client keeps its session and rate-limit penalties in the
 database, so the processes serving one bridge share them (`shared_ringcentral_client`).
 
 Shutdown (`AppRunner.cleanup()`, on SIGTERM in `bot.cli.serve`): the listening socket
-closes; `on_shutdown` tells the dispatcher and the subscription upkeep to stop at once
+closes; `on_shutdown` closes the Socket Mode connection (Slack sends what comes next to
+the app's other connections) and tells the dispatcher and the subscription upkeep to stop at once
 (the dispatcher finishes the delivery in hand and releases the rest), while aiohttp lets
 in-flight requests finish; the cleanup then gives background work what is left of
 `SHUTDOWN_GRACE` from that moment, cancels what remains (claimed rows are released or
@@ -64,6 +68,7 @@ from bot.ringcentral import (
 from bot.slack.app import build_bolt_app
 from bot.slack.deps import SlackDeps
 from bot.slack.http import SlackRequestHandler
+from bot.slack.socket import SlackSocket
 from bot.store import (
     AuditLog,
     DatabasePenaltyStore,
@@ -84,6 +89,7 @@ __all__ = [
     "RINGCENTRAL",
     "SETTINGS",
     "SLACK",
+    "SLACK_SOCKET",
     "check_settings",
     "create_app",
     "database",
@@ -100,6 +106,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 RINGCENTRAL = web.AppKey("ringcentral", RingCentralClient)
 SLACK = web.AppKey("slack", SlackRequestHandler)
 DEPS = web.AppKey("deps", SlackDeps)
+SLACK_SOCKET = web.AppKey("slack_socket", SlackSocket)  # set only with SLACK_APP_TOKEN
 RECEIVER = web.AppKey("receiver", WebhookReceiver)
 # Set only with `background=False` (tests drive the dispatcher step by step).
 NOTIFICATIONS = web.AppKey("notifications", notifications.Notifications)
@@ -126,7 +133,6 @@ SHUTDOWN_GRACE = 6.0
 SLACK_TIMEOUT = 10
 SERVE_REQUIRES = (
     "slack_bot_token",
-    "slack_signing_secret",
     "ringcentral_client_id",
     "ringcentral_client_secret",
     "ringcentral_jwt",
@@ -137,6 +143,8 @@ def check_settings(settings: Settings) -> None:
     """Raise ConfigError naming the first setting `serve` needs that is unset or
     malformed (DATABASE_URL included). Touches nothing: no file, no database, no network."""
     settings.require(*SERVE_REQUIRES)
+    if not settings.socket_mode:  # Slack can reach us only through a verified Request URL
+        settings.require("slack_signing_secret")
     _ = settings.sqlalchemy_url  # raises for a malformed DATABASE_URL or SQLite on Heroku
 
 
@@ -159,7 +167,8 @@ def create_app(
     app[SHUTDOWN] = Shutdown()
     app.on_shutdown.append(_stop_taking_work)
     app.cleanup_ctx.append(_lifetime)
-    app.router.add_post("/slack/events", _slack_events)
+    if settings.slack_signing_secret is not None:
+        app.router.add_post("/slack/events", _slack_events)
     app.router.add_post(WEBHOOK_PATH, _ringcentral_webhook)
     add_routes(app)
     return app
@@ -202,12 +211,25 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             session=session,  # replies to a response_url: the same connection pool
         )
         app[ENGINE], app[RINGCENTRAL], app[DEPS] = engine, rc, deps
+        interactive = _interactive_slack(settings, session, metrics)
+        signing_secret = settings.slack_signing_secret
         bolt = build_bolt_app(
             deps,
-            client=_interactive_slack(settings, session, metrics),
-            signing_secret=settings.secret("slack_signing_secret"),
+            client=interactive,
+            # None: no /slack/events route; Socket Mode envelopes carry no signature.
+            signing_secret=signing_secret.get_secret_value() if signing_secret else None,
         )
         app[SLACK] = SlackRequestHandler(bolt, on_request=metrics.slack_request)
+        socket: SlackSocket | None = None
+        if settings.socket_mode:
+            socket = SlackSocket(
+                bolt,
+                app_token=settings.secret("slack_app_token"),
+                client=interactive,  # apps.connections.open through the shared session
+                on_request=metrics.slack_request,
+                on_connect=metrics.slack_socket_connected,
+            )
+            app[SLACK_SOCKET] = socket
         receiver = WebhookReceiver(engine, SubscriptionStore(engine), clock, metrics)
         app[RECEIVER] = receiver
         enabled = notifications.enabled(bridge, settings.default_channel)
@@ -218,6 +240,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             auth_failure=lambda: rc.auth.failure,
             subscription_expected=enabled and bool(settings.public_url),
             notifications="starting" if enabled else "off",
+            slack_socket=(lambda: socket.state) if socket is not None else None,
         )
         app[HEALTH] = health
 
@@ -237,6 +260,9 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             clock=clock,
             metrics=metrics,
         )
+        if socket is not None:
+            resources.push_async_callback(socket.close)
+            await socket.start()
         stop = app[SHUTDOWN].stop
         background: asyncio.Task[None] | None = None
         if not enabled:
@@ -265,6 +291,8 @@ async def _stop_taking_work(app: web.Application) -> None:
     shutdown = app[SHUTDOWN]
     shutdown.started = time.monotonic()
     shutdown.stop.set()
+    if SLACK_SOCKET in app:
+        await app[SLACK_SOCKET].close()
 
 
 async def _finish(task: asyncio.Task[None] | None, grace: float) -> None:

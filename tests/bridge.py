@@ -1,5 +1,6 @@
 """The whole bridge on loopback for end-to-end tests: the real server (create_app) between
-the RingCentral and Slack simulators, talking to both over real HTTP."""
+the RingCentral and Slack simulators, talking to both over real HTTP (and, in Socket Mode,
+Slack's traffic over the app's WebSocket)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,6 +26,11 @@ from bot.sim import SlackClock as SimClock
 from bot.store import SubscriptionStore
 from bot.store.schema import CallState, Post, Upload, UTCDateTime
 from bot.store.schema import Delivery as InboxRow
+
+# Runs a test that uses the `bridge` fixture twice: Slack's traffic over HTTP (signed
+# requests to /slack/events) and over Socket Mode (envelopes on the bridge's WebSocket;
+# PUBLIC_URL still set, for RingCentral's webhooks).
+EITHER = pytest.mark.parametrize("bridge", ["http", "socket"], indirect=True)
 
 CHANNEL = "C0GENERAL"
 USER = "U0ALICE"
@@ -49,6 +56,7 @@ class Bridge:
     rc: RingCentralSimulator
     slack: SlackSimulator
     clock: FakeClock
+    socket_mode: bool = False
 
     @property
     def engine(self) -> AsyncEngine:
@@ -56,6 +64,10 @@ class Bridge:
 
     @property
     def events_url(self) -> str:
+        """Where Slack sends commands, clicks and events: the Request URL, or in Socket
+        Mode the simulator's envelopes on the bridge's connection."""
+        if self.socket_mode:
+            return self.slack.socket_mode_url
         return str(self.server.make_url("/slack/events"))
 
     async def settle(self) -> None:
@@ -135,11 +147,15 @@ async def running_bridge(
     bridge_config: BridgeConfig | None = None,
     *,
     slack_clock: SimClock | None = None,
+    socket_mode: bool = False,
+    connected: bool = True,
     **settings: Any,
 ) -> AsyncIterator[Bridge]:
     """`slack_clock`: the Slack simulator's clock (default: wall time); pass the bridge's
-    FakeClock to read Slack-side times (post times, message ts) in fake time. `settings`
-    are added to (or replace) those pointing the bridge at both simulators."""
+    FakeClock to read Slack-side times (post times, message ts) in fake time.
+    `socket_mode`: Slack's traffic over Socket Mode (SLACK_APP_TOKEN, no signing secret;
+    the bridge is connected when this yields, unless `connected` is False). `settings` are
+    added to (or replace) those pointing the bridge at both simulators."""
     slack = SlackSimulator(clock=slack_clock)
     slack.add_channel(CHANNEL, "general", member=True)
     slack.add_channel(CALLS, "calls", member=True)
@@ -150,7 +166,8 @@ async def running_bridge(
         values: dict[str, Any] = {
             "public_url": f"http://127.0.0.1:{port}",
             "slack_bot_token": slack.tokens[0],
-            "slack_signing_secret": slack.signing_secret,
+            "slack_signing_secret": None if socket_mode else slack.signing_secret,
+            "slack_app_token": slack.app_token if socket_mode else None,
             "slack_api_url": slack.api_url,
             "ringcentral_server_url": rc.server_url,
             "ringcentral_media_url": rc.media_url,
@@ -163,6 +180,11 @@ async def running_bridge(
         server = TestServer(app, host="127.0.0.1", port=port)
         await server.start_server()
         try:
-            yield Bridge(server, rc, slack, clock)
+            if socket_mode and connected:
+                await slack.socket.wait_connections(1)
+            yield Bridge(server, rc, slack, clock, socket_mode)
+            # Every envelope of the test was acked within Slack's 3 s, on its first try.
+            assert [e for e in slack.socket.envelopes if e.seconds_to_ack is None] == []
+            assert slack.socket.late_acks == []
         finally:
             await server.close()

@@ -112,11 +112,17 @@ async def rc_sim(clock: FakeClock) -> AsyncIterator[RingCentralSimulator]:
 
 
 @pytest.fixture
-async def bridge(rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path) -> Any:
-    """The real server between both simulators (tests/bridge.py)."""
+async def bridge(
+    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest
+) -> Any:
+    """The real server between both simulators (tests/bridge.py). Slack's traffic comes
+    over HTTP, or over Socket Mode where a test is parametrized so (`tests.bridge.EITHER`)."""
     from tests.bridge import running_bridge
 
     async with running_bridge(
-        rc_sim, clock, database_url=await fresh_database(tmp_path)
+        rc_sim,
+        clock,
+        database_url=await fresh_database(tmp_path),
+        socket_mode=getattr(request, "param", "http") == "socket",
     ) as running:
         yield running

@@ -33,7 +33,8 @@ HEALTH_TIMEOUT = 5.0  # seconds: a probe gets its answer even while the database
 class Health:
     """What the two endpoints read. `auth_failure`: the RingCentral sign-in's last refusal
     while it blocks new attempts; `subscription_expected`: notifications arrive by webhook,
-    so a subscription that is not Active degrades the service."""
+    so a subscription that is not Active degrades the service; `slack_socket`: the Socket
+    Mode connection's state (`bot.slack.socket`), when Slack's traffic comes that way."""
 
     engine: AsyncEngine
     clock: Clock
@@ -41,6 +42,7 @@ class Health:
     auth_failure: Callable[[], AuthError | None]
     subscription_expected: bool
     notifications: Literal["off", "starting", "running"] = "off"
+    slack_socket: Callable[[], str] | None = None
 
     async def state(self) -> ServiceState:
         now = datetime.fromtimestamp(self.clock.now(), UTC)
@@ -64,6 +66,8 @@ async def healthz(request: web.Request) -> web.Response:
     refuses our sign-in (a rejected JWT; nothing works until someone fixes it). 200
     otherwise.
 
+    A Socket Mode connection that is not up is shown ("degraded") the same way: while it
+    reconnects, Slack holds the envelopes for the app's other connections or retries them.
     A missing, blacklisted or expired webhook subscription is shown ("degraded") but is no
     503: a load balancer would take the server out of rotation, which brings no
     subscription back — the subscription manager recreates it, and RingCentral's creation
@@ -73,9 +77,11 @@ async def healthz(request: web.Request) -> web.Response:
     health = request.app[HEALTH]
     state = await health.state()
     failure = health.auth_failure()
+    slack_socket = health.slack_socket() if health.slack_socket is not None else None
+    events_missing = health.subscription_expected and state.subscription != "Active"
     if not state.database_ok or failure is not None:
         status = "unavailable"
-    elif health.subscription_expected and state.subscription != "Active":
+    elif events_missing or slack_socket not in (None, "connected"):
         status = "degraded"
     else:
         status = "ok"
@@ -91,6 +97,8 @@ async def healthz(request: web.Request) -> web.Response:
         "posts_pending": state.items.get(("posts", "pending")),
         "posts_dead": state.items.get(("posts", "dead")),
     }
+    if slack_socket is not None:  # Socket Mode only
+        body["slack_socket"] = slack_socket
     if failure is not None:  # RingCentral's codes (invalid_grant OAU-140), not its text
         body["ringcentral_auth_error"] = " ".join(filter(None, (failure.error, failure.error_code)))
     return web.json_response(body, status=503 if status == "unavailable" else 200)

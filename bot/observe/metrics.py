@@ -6,7 +6,8 @@ number, user id, token or free text ever becomes a label. The hooks that feed th
 - `ringcentral_exchange` / `token_grant`: observers the server sets on its RingCentral
   client (`on_exchange`) and token manager (`on_grant`); bot/ringcentral knows nothing of
   Prometheus.
-- `slack_request`: the observer of the Slack HTTP edge (`bot.slack.http`).
+- `slack_request`: the observer of the Slack HTTP edge (`bot.slack.http`) and of Socket
+  Mode envelopes (`bot.slack.socket`); `slack_socket_connected`: a Socket Mode `hello`.
 - `slack_calls`: a watching retry handler for the Slack clients (`bot.observe.slack_calls`).
 - `state`: gauges read from the database at scrape time (`bot.observe.state`).
 """
@@ -44,14 +45,22 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.slack_requests = Counter(
             "ringbridge_slack_requests",
-            "Requests from Slack, by kind (command, action, event) and HTTP status.",
+            "Requests from Slack (HTTP or Socket Mode), by kind (command, action, event) "
+            "and status (Bolt's, as HTTP would answer it).",
             ["kind", "status"],
             registry=self.registry,
         )
         self.slack_ack_seconds = Histogram(
             "ringbridge_slack_ack_seconds",
-            "Time from a Slack request's arrival to our answer (Slack allows 3 s).",
+            "Time from a Slack request's (or envelope's) arrival to our answer (Slack allows 3 s).",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3),
+            registry=self.registry,
+        )
+
+        self.slack_socket_connections = Counter(
+            "ringbridge_slack_socket_connections",
+            "Socket Mode connections this process opened (Slack said hello); more than one: "
+            "reconnects (Slack refreshes connections every few hours, networks drop them).",
             registry=self.registry,
         )
 
@@ -99,6 +108,9 @@ class Metrics:
         self.slack_calls = SlackCallCounter(self.slack_api_calls)
         self.state = StateCollector()
         self.registry.register(self.state)
+
+    def slack_socket_connected(self) -> None:
+        self.slack_socket_connections.inc()
 
     def slack_request(self, kind: str, status: int, seconds: float) -> None:
         """`SlackRequestHandler.on_request`: one request from Slack and our answer."""

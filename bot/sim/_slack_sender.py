@@ -1,8 +1,12 @@
-"""Signed requests to an app, built as Slack builds them: `SlackSender`.
+"""Requests to an app, built as Slack builds them: `SlackSender`.
 
 The Slack simulator is a sender (its clicks name messages it holds). Alone, a sender needs
 only the app's signing secret: it sends slash commands whose response_urls were made by a
 simulator elsewhere (another process), over its own keep-alive connections.
+
+Every `send_*` takes where to send: the app's Request URL (a signed HTTP POST), or a
+simulator's `socket_mode_url` (the same payload as a Socket Mode envelope on one of the
+app's connections, which only a simulator holds), so one test runs over either.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
 import aiohttp
@@ -28,11 +32,19 @@ from bot.sim._slack_state import Clock, WallClock, add_reply, find_message, inse
 from bot.sim._slack_workspace import DEFAULT_SCOPES, Identity, Workspace
 
 FORM = "application/x-www-form-urlencoded"
+# Where a `send_*` goes when it should travel over Socket Mode (`SlackSimulator.socket_mode_url`).
+SOCKET_MODE = "slack-socket-mode:"
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """The app's answer to one request the simulator sent it."""
+    """The app's answer to one request the simulator sent it.
+
+    Over Socket Mode: `status` 200 when the envelope was acked within Slack's 3 s (`body`
+    is then the ack's `payload` as JSON, "" without one), 408 when it never was (retries
+    included), 503 when the app had no connection open; `seconds_to_ack` is how long the
+    acked attempt took and `attempts` how many envelopes were sent.
+    """
 
     status: int
     body: str
@@ -40,6 +52,8 @@ class Delivery:
     response_url: str | None = None
     trigger_id: str | None = None
     sent: Mapping[str, Any] = field(default_factory=dict)  # the payload / form fields sent
+    seconds_to_ack: float | None = None  # Socket Mode only
+    attempts: int = 1
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -47,11 +61,13 @@ class Delivery:
 
 @dataclass(frozen=True)
 class SignedRequest:
-    """A request as Slack would send it: raw body and headers (signature included)."""
+    """A request as Slack would send it: raw body and headers (signature included), and
+    the same content as a Socket Mode envelope would carry it."""
 
     body: bytes
     headers: Mapping[str, str]
     fields: Mapping[str, Any]  # the form fields or payload it carries
+    envelope_type: str = ""  # slash_commands | interactive | events_api ("": HTTP only)
 
 
 def _elements(blocks: Any) -> Iterator[tuple[str | None, Mapping[str, Any]]]:
@@ -121,6 +137,7 @@ class SlackSender:
         *,
         timestamp: int | None = None,
         headers: Mapping[str, str] | None = None,
+        envelope_type: str = "",
     ) -> SignedRequest:
         all_headers = {
             "Content-Type": content_type,
@@ -128,14 +145,23 @@ class SlackSender:
             **self.sign(body, timestamp),
             **(headers or {}),
         }
-        return SignedRequest(body, all_headers, fields)
+        return SignedRequest(body, all_headers, fields, envelope_type)
 
     async def post(self, url: str, request: SignedRequest) -> Delivery:
-        """Send a signed request; the app's answer."""
+        """Send a request to `url` (a Request URL, or `socket_mode_url`); the app's answer."""
+        if url.startswith(SOCKET_MODE):
+            if not request.envelope_type:
+                raise ValueError("this request has no Socket Mode form: send it over HTTP")
+            return await self.deliver_envelope(request)
         if self._session is None:
             raise RuntimeError("use inside `async with sim.serve()` (or `async with sender`)")
         async with self._session.post(url, data=request.body, headers=request.headers) as resp:
             return Delivery(resp.status, await resp.text(), dict(resp.headers))
+
+    async def deliver_envelope(self, request: SignedRequest) -> Delivery:
+        """Send the request as a Socket Mode envelope: the simulator does (it holds the
+        app's connections)."""
+        raise RuntimeError("a sender alone holds no Socket Mode connection: use the simulator")
 
     async def post_signed(
         self,
@@ -189,7 +215,9 @@ class SlackSender:
             "response_url": response_url,
             "trigger_id": ws.issue_trigger(),
         }
-        return self.signed(command_body(fields), FORM, fields, timestamp=timestamp)
+        return self.signed(
+            command_body(fields), FORM, fields, timestamp=timestamp, envelope_type="slash_commands"
+        )
 
     async def send_command(
         self,
@@ -226,13 +254,8 @@ class SlackSender:
         )
         sent = await self.post(url, request)
         fields = request.fields
-        return Delivery(
-            sent.status,
-            sent.body,
-            sent.headers,
-            fields["response_url"],
-            fields["trigger_id"],
-            fields,
+        return replace(
+            sent, response_url=fields["response_url"], trigger_id=fields["trigger_id"], sent=fields
         )
 
     async def send_block_action(
@@ -292,8 +315,11 @@ class SlackSender:
             response_url=response_url,
             trigger_id=trigger_id,
         )
-        sent = await self.post_signed(url, payload_body(payload), FORM, timestamp=timestamp)
-        return Delivery(sent.status, sent.body, sent.headers, response_url, trigger_id, payload)
+        request = self.signed(
+            payload_body(payload), FORM, payload, timestamp=timestamp, envelope_type="interactive"
+        )
+        sent = await self.post(url, request)
+        return replace(sent, response_url=response_url, trigger_id=trigger_id, sent=payload)
 
     async def send_view_submission(
         self,
@@ -332,8 +358,11 @@ class SlackSender:
             values=values,
             trigger_id=trigger_id,
         )
-        sent = await self.post_signed(url, payload_body(payload), FORM, timestamp=timestamp)
-        return Delivery(sent.status, sent.body, sent.headers, None, trigger_id, payload)
+        request = self.signed(
+            payload_body(payload), FORM, payload, timestamp=timestamp, envelope_type="interactive"
+        )
+        sent = await self.post(url, request)
+        return replace(sent, trigger_id=trigger_id, sent=payload)
 
     async def send_event(
         self,
@@ -348,10 +377,16 @@ class SlackSender:
             self.workspace.identity, event, f"Ev0SIM{next(self._event_ids):08d}", self.clock.now()
         )
         body = json.dumps(envelope).encode()
-        sent = await self.post_signed(
-            url, body, "application/json", timestamp=timestamp, headers=headers
+        request = self.signed(
+            body,
+            "application/json",
+            envelope,
+            timestamp=timestamp,
+            headers=headers,
+            envelope_type="events_api",
         )
-        return Delivery(sent.status, sent.body, sent.headers, sent=envelope)
+        sent = await self.post(url, request)
+        return replace(sent, sent=envelope)
 
     async def send_message(
         self,

@@ -1,5 +1,6 @@
-"""A stateful Slack simulator on loopback: the Web API, upload URLs, response_urls, and a
-client that sends the app what Slack sends (signed slash commands, clicks, events).
+"""A stateful Slack simulator on loopback: the Web API, upload URLs, response_urls, Socket
+Mode (`bot.sim._slack_socket`), and a client that sends the app what Slack sends (signed
+slash commands, clicks, events; or the same as Socket Mode envelopes).
 
     sim = SlackSimulator(token="xoxb-test", signing_secret="secret")
     sim.add_channel("C0CALLS", "calls")
@@ -8,12 +9,13 @@ client that sends the app what Slack sends (signed slash commands, clicks, event
         await client.chat_postMessage(channel="C0CALLS", text="hi")   # -> not_in_channel
         ...
         await sim.send_command(bot_url, "/sms", "+1 415 555 0123 Tom & Jerry <3")
+        await sim.send_command(sim.socket_mode_url, "/sms", "…")  # to an app in Socket Mode
 
 It honours the contract of reference/slack.md §0: JSON, form and query-string arguments
 merged; bearer auth (``not_authed`` / ``invalid_auth``); errors as HTTP 200 ``ok: false``;
 429 with ``Retry-After``; unknown arguments ignored (Bolt adds ``team_id``). It refuses what
-Slack refuses (§4.1 limits, channel membership) and imports nothing from the product: a
-simulator that shares the code under test shares its bugs.
+Slack refuses (§4.1 limits, channel membership, a token of the wrong type) and imports
+nothing from the product: a simulator that shares the code under test shares its bugs.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from bot.sim._slack_faults import Faults, SlackFault, make_fault
 from bot.sim._slack_inbound import slack_encode
 from bot.sim._slack_params import Params
 from bot.sim._slack_responses import respond
-from bot.sim._slack_sender import Delivery, SignedRequest, SlackSender
+from bot.sim._slack_sender import SOCKET_MODE, Delivery, SignedRequest, SlackSender
+from bot.sim._slack_socket import SocketMode
 from bot.sim._slack_state import (
     Call,
     Channel,
@@ -62,6 +65,7 @@ __all__ = [
     "SlackFault",
     "SlackSender",
     "SlackSimulator",
+    "SocketMode",
     "UploadedFile",
     "User",
     "slack_encode",
@@ -76,6 +80,8 @@ class SlackSimulator(SlackSender):
         *,
         token: str | tuple[str, ...] = "xoxb-sim-token",  # noqa: S107  (a fake, by design)
         signing_secret: str = "sim-signing-secret",  # noqa: S107
+        app_token: str = "xapp-1-A0SIM-1-sim-app-token",  # noqa: S107
+        app_token_scopes: tuple[str, ...] = ("connections:write",),
         clock: Clock | None = None,
         identity: Identity | None = None,
         scopes: tuple[str, ...] = DEFAULT_SCOPES,
@@ -84,13 +90,16 @@ class SlackSimulator(SlackSender):
         host: str = "127.0.0.1",
     ) -> None:
         """`channel_pace=(rate, burst)` makes chat.postMessage answer 429 past `rate`
-        posts per second per channel (after a burst); without it posts are only recorded."""
+        posts per second per channel (after a burst); without it posts are only recorded.
+        `app_token`: the app-level token of Socket Mode, holding `app_token_scopes`."""
         clock = clock or WallClock()
         workspace = Workspace(
             clock, identity or Identity(), scopes, home_tab_enabled=home_tab_enabled
         )
         super().__init__(signing_secret, clock=clock, workspace=workspace)
         self.tokens = (token,) if isinstance(token, str) else token
+        self.app_token = app_token
+        self.socket = SocketMode(workspace.identity, {app_token: app_token_scopes})
         self._pace = Pace(*channel_pace) if channel_pace else None
         self._host = host
         self._calls: list[Call] = []
@@ -107,6 +116,12 @@ class SlackSimulator(SlackSender):
             raise RuntimeError("use inside `async with sim.serve()`")
         return f"{self.base_url}/api/"
 
+    @property
+    def socket_mode_url(self) -> str:
+        """Where to send commands, clicks and events for an app in Socket Mode: pass it to
+        `send_*` in place of a Request URL and they travel as envelopes on its connections."""
+        return f"{SOCKET_MODE}//{self.workspace.identity.app_id}"
+
     @asynccontextmanager
     async def serve(self) -> AsyncIterator[Self]:
         """Listen on a random loopback port until the block ends."""
@@ -114,6 +129,7 @@ class SlackSimulator(SlackSender):
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
         app.router.add_post("/response/{key}", self._response)
+        app.router.add_get("/link/", self.socket.serve_link)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -121,6 +137,7 @@ class SlackSimulator(SlackSender):
             await site.start()
             port = runner.addresses[0][1]
             self.base_url = f"http://{self._host}:{port}"
+            self.socket.base_url = self.base_url
             self.workspace.upload_base = f"{self.base_url}/upload/v1/"
             async with aiohttp.ClientSession() as session:
                 self._session = session
@@ -129,7 +146,22 @@ class SlackSimulator(SlackSender):
                 finally:
                     self._session = None
         finally:
+            await self.socket.close()
             await runner.cleanup()
+
+    async def deliver_envelope(self, request: SignedRequest) -> Delivery:
+        """A request sent to `socket_mode_url`: an envelope on one of the app's connections."""
+        fate = await self.socket.deliver(request.envelope_type, request.fields)
+        status = (200 if fate.acked else 408) if fate.connected else 503
+        body = json.dumps(fate.payload) if fate.payload else ""
+        return Delivery(
+            status,
+            body,
+            {},
+            sent=request.fields,
+            seconds_to_ack=fate.seconds_to_ack,
+            attempts=fate.attempts,
+        )
 
     # -- workspace setup ------------------------------------------------------------------
 
@@ -287,14 +319,20 @@ class SlackSimulator(SlackSender):
 
     # -- HTTP handlers --------------------------------------------------------------------
 
-    def _authenticate(self, request: web.Request, params: Mapping[str, Any]) -> None:
+    def _authenticate(self, method: str, request: web.Request, params: Mapping[str, Any]) -> str:
+        """The request's token; Slack refuses an app-level token for every method but
+        apps.connections.open, and any other token for that one."""
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
         token = token or str(params.get("token") or "")
         if not token:
             raise SlackError("not_authed")
-        if token not in self.tokens:
+        app_level = token in self.socket.app_tokens
+        if not app_level and token not in self.tokens:
             raise SlackError("invalid_auth")
+        if app_level != (method == "apps.connections.open"):
+            raise SlackError("not_allowed_token_type")
+        return token
 
     def _channel_key(self, ref: Any) -> str:
         try:
@@ -303,11 +341,13 @@ class SlackSimulator(SlackSender):
             return str(ref)
 
     def _dispatch(self, method: str, request: web.Request, params: Params) -> web.Response:
-        self._authenticate(request, params)
+        token = self._authenticate(method, request, params)
         raw_channel = str(params.get("channel") or "")
         channels = (raw_channel, self._channel_key(raw_channel)) if raw_channel else ()
         if (fault := self._faults.take(method, channels, stored=False)) is not None:
             return fault.answer(request)
+        if method == "apps.connections.open":
+            return web.json_response(self.socket.open(token))
         handler = METHODS.get(method)
         if handler is None:
             raise SlackError("unknown_method")
@@ -337,7 +377,12 @@ class SlackSimulator(SlackSender):
                 {"ok": False, "error": e.error, **e.extra}, headers={"x-slack-failure": e.error}
             )
         # Slack reports the token's scopes on every response; Bolt reads them (§1.1, §2.1).
-        response.headers["x-oauth-scopes"] = ",".join(self.workspace.scopes)
+        scopes = (
+            self.socket.app_tokens.get(self.app_token, ())
+            if method == "apps.connections.open"
+            else self.workspace.scopes
+        )
+        response.headers["x-oauth-scopes"] = ",".join(scopes)
         response.content_type = "application/json"
         response.charset = "utf-8"
         recorded = {k: decode_json_param(v) if k in JSON_ARGS else v for k, v in params.items()}

@@ -40,10 +40,15 @@ _bolt_log = logging.getLogger("bot.slack.bolt")
 _bolt_log.addFilter(_GivenClient())
 
 
-def build_bolt_app(deps: SlackDeps, *, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+def build_bolt_app(
+    deps: SlackDeps, *, client: AsyncWebClient, signing_secret: str | None
+) -> AsyncApp:
+    """`signing_secret` None: Socket Mode only (its envelopes carry no signature). Bolt then
+    gets "" rather than reading SLACK_SIGNING_SECRET itself, and would refuse any HTTP
+    request it were handed (an empty secret verifies nothing: it raises)."""
     app = AsyncApp(
         client=client,
-        signing_secret=signing_secret,
+        signing_secret=signing_secret or "",
         # Bolt's loggers take this one's filters: the start warning above stays out.
         logger=_bolt_log,
         # Bolt's default answers unknown requests with 404 after logging; keep it quiet.

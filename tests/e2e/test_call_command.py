@@ -10,7 +10,7 @@ import pytest
 from bot.server import DEPS
 from bot.slack.render import RINGOUT_CANCEL_ACTION
 from bot.store import AuditLog
-from tests.bridge import CHANNEL, USER, Bridge
+from tests.bridge import CHANNEL, EITHER, USER, Bridge
 
 TO = "+14155550123"
 FIRST = "+16505550111"
@@ -29,6 +29,7 @@ def buttons(message: dict[str, object]) -> list[dict[str, object]]:
     ]
 
 
+@EITHER
 async def test_call_rings_the_first_leg_then_the_other_party(bridge: Bridge) -> None:
     delivery = await bridge.command("/call", f"+1 415 555 0123 from {FIRST} prompt")
 
@@ -48,6 +49,7 @@ async def test_call_rings_the_first_leg_then_the_other_party(bridge: Bridge) -> 
     )  # fmt: skip
 
 
+@EITHER
 async def test_the_reply_names_a_busy_callee(bridge: Bridge) -> None:
     bridge.rc.ringout_script().callee_status = "Busy"
 
@@ -56,6 +58,7 @@ async def test_the_reply_names_a_busy_callee(bridge: Bridge) -> None:
     assert "Busy" in bridge.reply_text(delivery)
 
 
+@EITHER
 async def test_call_defaults_to_the_configured_first_leg(bridge: Bridge) -> None:
     bridge.server.app[DEPS].commands = bridge.server.app[DEPS].commands.model_copy(
         update={"ringout_from": FIRST}
@@ -72,6 +75,7 @@ async def test_call_from_a_label_uses_that_number(bridge: Bridge) -> None:
     assert ringouts(bridge)[0]["from"] == {"phoneNumber": "+14155550161"}
 
 
+@EITHER
 async def test_without_a_first_leg_the_reply_says_what_to_configure(bridge: Bridge) -> None:
     delivery = await bridge.command("/call", TO)
 
@@ -92,6 +96,7 @@ async def test_bad_call_input_gets_an_error_and_no_ringout(
     assert ringouts(bridge) == []
 
 
+@EITHER
 async def test_cancel_hangs_up_while_the_first_leg_rings(bridge: Bridge) -> None:
     bridge.rc.ringout_script().caller_after = 10_000  # the first phone keeps ringing
     bridge.server.app[DEPS].ringout_give_up_after = 20_000
@@ -114,6 +119,7 @@ async def test_cancel_hangs_up_while_the_first_leg_rings(bridge: Bridge) -> None
     assert "Cancelled" in bridge.reply_text(click)
 
 
+@EITHER
 async def test_cancel_after_the_first_leg_answered_says_it_is_too_late(bridge: Bridge) -> None:
     delivery = await bridge.command("/call", f"{TO} from {FIRST}")
     (cancel,) = buttons(bridge.replies(delivery)[0])

@@ -8,7 +8,7 @@ import pytest
 
 from bot.sim.ringcentral import RingCentralSimulator
 from bot.store import AuditLog
-from tests.bridge import USER, Bridge
+from tests.bridge import EITHER, USER, Bridge
 
 TO = "+14155550123"
 
@@ -21,6 +21,7 @@ def service_sms_number(rc: RingCentralSimulator) -> str:
     return rc.world.numbers_with_feature(rc.extension_id, "SmsSender")[0]
 
 
+@EITHER
 async def test_sms_sends_hi_to_the_typed_number(bridge: Bridge) -> None:
     delivery = await bridge.command("/sms", "+1 415 555 0123 hi")
 
@@ -50,6 +51,7 @@ AWKWARD = [
 ]
 
 
+@EITHER
 @pytest.mark.parametrize("typed", AWKWARD)
 async def test_sms_sends_exactly_the_typed_text(bridge: Bridge, typed: str) -> None:
     delivery = await bridge.command("/sms", f"{TO} {typed}")
@@ -57,6 +59,7 @@ async def test_sms_sends_exactly_the_typed_text(bridge: Bridge, typed: str) -> N
     assert [b["text"] for b in sent_sms(bridge)] == [typed], bridge.reply_text(delivery)
 
 
+@EITHER
 @pytest.mark.parametrize(
     ("typed", "slack_markup", "phone_shows"),
     [
@@ -76,6 +79,7 @@ async def test_slack_markup_reaches_ringcentral_as_plain_text(
     assert [b["text"] for b in sent_sms(bridge)] == [phone_shows]
 
 
+@EITHER
 @pytest.mark.parametrize(
     ("typed", "says"),
     [
@@ -100,6 +104,7 @@ async def test_bad_input_gets_a_short_error_and_no_ringcentral_call(
     assert reply.get("response_type", "ephemeral") == "ephemeral"
 
 
+@EITHER
 async def test_every_sms_sent_is_audited(bridge: Bridge) -> None:
     await bridge.command("/sms", f"{TO} first")
 
@@ -111,6 +116,7 @@ async def test_every_sms_sent_is_audited(bridge: Bridge) -> None:
     assert entry.ringcentral_id is not None
 
 
+@EITHER
 async def test_rate_limit_is_explained_and_audited(bridge: Bridge) -> None:
     bridge.rc.throttle("Medium", retry_after=60)
 

@@ -12,7 +12,7 @@ import pytest
 from bot.phone import format_display
 from bot.server import DEPS
 from bot.slack.render import CALL_BACK_ACTION, MARK_HANDLED_ACTION, TEXT_BACK_ACTION
-from tests.bridge import CALLS, TEXTS, USER, Bridge
+from tests.bridge import CALLS, EITHER, TEXTS, USER, Bridge
 from tests.integration.test_notifications import buttons, golden, readable
 
 CALLER = "+14155550123"
@@ -134,6 +134,7 @@ async def test_pager_message_posts_as_an_internal_message(live: Bridge) -> None:
     assert "Lunch at 12? &amp; &lt;b&gt;" in readable(message)
 
 
+@EITHER
 async def test_call_back_rings_the_users_phone_then_the_caller(live: Bridge) -> None:
     first_leg = "+16505550111"
     deps = live.server.app[DEPS]
@@ -154,6 +155,7 @@ async def test_call_back_rings_the_users_phone_then_the_caller(live: Bridge) -> 
     assert live.channel(CALLS)[0]["blocks"] == message["blocks"]  # the notice is untouched
 
 
+@EITHER
 async def test_text_back_opens_a_modal_and_sends_the_typed_text(live: Bridge) -> None:
     company = live.rc.world.numbers_with_feature(live.rc.extension_id, "SmsSender")[0]
     await live.rc.call(
@@ -184,6 +186,7 @@ async def test_text_back_opens_a_modal_and_sends_the_typed_text(live: Bridge) ->
     assert "Sent" in str(live.slack.ephemerals(CALLS, USER))
 
 
+@EITHER
 async def test_text_back_refuses_an_empty_message_in_the_modal(live: Bridge) -> None:
     await live.rc.call("missed", caller=CALLER, extension_id=live.rc.extension_id)
     await live.dispatch()
@@ -202,6 +205,7 @@ async def test_text_back_refuses_an_empty_message_in_the_modal(live: Bridge) -> 
     assert live.rc.requests_to(r"/sms$", "POST") == []
 
 
+@EITHER
 async def test_mark_handled_names_the_handler_and_a_second_click_changes_nothing(
     live: Bridge,
 ) -> None:
@@ -231,6 +235,7 @@ async def test_mark_handled_names_the_handler_and_a_second_click_changes_nothing
     assert live.channel(CALLS) == [handled]
 
 
+@EITHER
 async def test_a_forged_button_value_does_nothing(live: Bridge) -> None:
     await live.slack.send_block_action(
         live.events_url, action_id=CALL_BACK_ACTION, channel_id=CALLS, value='{"n":"; rm -rf"}'
@@ -240,6 +245,7 @@ async def test_a_forged_button_value_does_nothing(live: Bridge) -> None:
     assert live.rc.requests_to(r"/ring-out$", "POST") == []
 
 
+@EITHER
 async def test_a_reply_in_the_sms_thread_goes_out_as_sms_with_exactly_the_typed_text(
     live: Bridge,
 ) -> None:
@@ -260,6 +266,7 @@ async def test_a_reply_in_the_sms_thread_goes_out_as_sms_with_exactly_the_typed_
     assert sms["from"] == {"phoneNumber": company}
 
 
+@EITHER
 async def test_bot_messages_in_the_thread_send_nothing(live: Bridge) -> None:
     await live.rc.incoming_sms(live.rc.extension_id, CALLER, "hello")
     await live.dispatch()
