@@ -22,6 +22,7 @@ from typing import Any, Self
 from bot.sim._process_child import run
 from bot.sim._process_data import (
     CHANNEL,
+    USER,
     SimFailure,
     SimInfo,
     SimOptions,
@@ -187,6 +188,37 @@ class Simulators:
         log = await self._ask("slack_post_log", since=since)
         assert isinstance(log, list)
         return log
+
+    async def slack_socket_command(
+        self, command: str, text: str, *, user_id: str = USER, channel_id: str = CHANNEL
+    ) -> dict[str, Any]:
+        """A slash command over Socket Mode (on one of the app's connections): status (200:
+        acked within Slack's 3 s), body (the ack's payload), seconds_to_ack, response_url."""
+        answer = await self._ask(
+            "slack_socket_command",
+            command=command,
+            text=text,
+            user_id=user_id,
+            channel_id=channel_id,
+        )
+        assert isinstance(answer, dict)
+        return answer
+
+    async def slack_replies(self, response_url: str) -> list[dict[str, Any]]:
+        """What the app posted to a response_url, oldest first."""
+        replies = await self._ask("slack_replies", response_url=response_url)
+        assert isinstance(replies, list)
+        return replies
+
+    async def slack_socket_state(self) -> dict[str, int]:
+        """Socket Mode: connections open now, URLs handed out, envelopes sent."""
+        state = await self._ask("slack_socket_state")
+        assert isinstance(state, dict)
+        return state
+
+    async def slack_socket_disconnect(self, reason: str) -> int:
+        """Slack sends `disconnect` with `reason` on every connection; how many."""
+        return int(await self._ask("slack_socket_disconnect", reason=reason))
 
     # -- RingCentral ----------------------------------------------------------------------
 

@@ -61,6 +61,7 @@ async def _main(conn: Connection, options: SimOptions) -> None:
                 slack_api_url=slack.api_url,
                 slack_bot_token=slack.tokens[0],
                 slack_signing_secret=slack.signing_secret,
+                slack_app_token=slack.app_token,
             )
         )
         while True:
@@ -93,6 +94,10 @@ class _Operations:
             "slack_call_log",
             "slack_posts",
             "slack_post_log",
+            "slack_socket_command",
+            "slack_replies",
+            "slack_socket_state",
+            "slack_socket_disconnect",
             "rc_subscriptions",
             "rc_incoming_sms",
             "rc_event",
@@ -194,6 +199,32 @@ class _Operations:
             )
         return found
 
+    async def slack_socket_command(
+        self, command: str, text: str, user_id: str, channel_id: str
+    ) -> dict[str, Any]:
+        delivery = await self.slack.send_command(
+            self.slack.socket_mode_url, command, text, user_id=user_id, channel_id=channel_id
+        )
+        return {
+            "status": delivery.status,
+            "body": delivery.body,
+            "seconds_to_ack": delivery.seconds_to_ack,
+            "response_url": delivery.response_url,
+        }
+
+    async def slack_replies(self, response_url: str) -> list[dict[str, Any]]:
+        return [dict(p.body) for p in self.slack.responses(response_url)]
+
+    async def slack_socket_state(self) -> dict[str, int]:
+        return {
+            "open": len(self.slack.socket.open_connections()),
+            "opened": self.slack.socket.opened,
+            "envelopes": len(self.slack.socket.envelopes),
+        }
+
+    async def slack_socket_disconnect(self, reason: str) -> int:
+        return await self.slack.socket.disconnect(reason)
+
     # -- RingCentral ----------------------------------------------------------------------
 
     async def rc_subscriptions(self) -> list[dict[str, Any]]:
@@ -248,4 +279,5 @@ class _Operations:
 
     async def secrets(self) -> list[str]:
         found = self.rc.secrets() | set(self.slack.tokens) | {self.slack.signing_secret}
+        found |= set(self.slack.socket.app_tokens)
         return sorted(s for s in found if s)

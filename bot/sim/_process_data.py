@@ -40,12 +40,20 @@ class SimInfo:
     slack_api_url: str
     slack_bot_token: str
     slack_signing_secret: str
+    slack_app_token: str
 
-    def server_env(self) -> dict[str, str]:
-        """The environment variables of `python -m bot serve` that point at them."""
+    def server_env(self, *, socket_mode: bool = False) -> dict[str, str]:
+        """The environment variables of `python -m bot serve` that point at them; with
+        `socket_mode`, Slack's traffic comes over Socket Mode (an app token, no signing
+        secret: no Request URL at all)."""
+        slack = (
+            {"SLACK_APP_TOKEN": self.slack_app_token}
+            if socket_mode
+            else {"SLACK_SIGNING_SECRET": self.slack_signing_secret}
+        )
         return {
             "SLACK_BOT_TOKEN": self.slack_bot_token,
-            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
+            **slack,
             "SLACK_API_URL": self.slack_api_url,
             "RINGCENTRAL_SERVER_URL": self.rc_server_url,
             "RINGCENTRAL_MEDIA_URL": self.rc_media_url,

@@ -66,7 +66,9 @@ class ServerProcess:
 
     `kill()` ends it with SIGKILL (a crash) and leaves its directory; `start()` again runs a
     new process on the same port and the same database. `public_url=True` sets PUBLIC_URL
-    to the server's own loopback URL (the server then makes its webhook subscription)."""
+    to the server's own loopback URL (the server then makes its webhook subscription).
+    `socket_mode=True` gives it SLACK_APP_TOKEN and no signing secret: Slack's traffic
+    comes over its Socket Mode connection to the simulator."""
 
     mode = "subprocess"
 
@@ -76,8 +78,10 @@ class ServerProcess:
         *,
         extra_env: Mapping[str, str] | None = None,
         public_url: bool = False,
+        socket_mode: bool = False,
     ) -> None:
         self._info = info
+        self._socket_mode = socket_mode
         self._extra_env = dict(extra_env or {})
         self._dir = tempfile.TemporaryDirectory(prefix="ringbridge-server-")
         self._port = free_port()
@@ -123,7 +127,7 @@ class ServerProcess:
             for k, v in os.environ.items()
             if not k.startswith(_SERVER_ENV_PREFIXES) and k not in _SERVER_ENV_NAMES
         }
-        env.update(self._info.server_env())
+        env.update(self._info.server_env(socket_mode=self._socket_mode))
         env.update(
             HOST=HOST,
             PORT=str(self._port),

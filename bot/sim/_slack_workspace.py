@@ -33,6 +33,11 @@ DEFAULT_SCOPES = (
     "channels:read",
     "groups:read",
     "users:read",
+    "users:read.email",
+    "usergroups:read",
+    "reactions:write",
+    "im:write",
+    "im:history",
     "files:write",
     "files:read",
 )

@@ -1,4 +1,6 @@
-"""The Slack app manifest (reference §5), for ``python -m bot manifest --url https://host``.
+"""The Slack app manifest (reference §5), for ``python -m bot manifest --url https://host``
+and ``--socket``: one definition renders both modes (Socket Mode: the same app, no
+Request URLs, ``socket_mode_enabled``).
 
 The manifest lives here as data, not as a YAML file read at run time: the wheel then needs
 no data files and the product no YAML parser. ``manifests/slack-app.yaml`` and
@@ -16,10 +18,11 @@ from urllib.parse import urlsplit
 
 EVENTS_PATH = "/slack/events"  # one Request URL for commands, interactivity and events (§3.3)
 
-# Each scope, and the feature of DESIGN.md that needs it. Deliberately absent:
-# chat:write.public (the bot joins the public channels it posts to, which reading them
-# back for reconciliation needs anyway, §3.7), im:* (no DMs), reactions:write, emoji:read
-# (shortcodes map to the standard emoji set), users:read.email.
+# Each scope DESIGN §2 lists, and the feature of DESIGN.md that needs it: asked for at
+# install, so a feature that comes later needs no reinstall (a scope the token lacks
+# disables only its feature). Deliberately absent: chat:write.public (the bot joins the
+# public channels it posts to, which reading them back for reconciliation needs anyway,
+# §3.7), emoji:read (shortcodes map to the standard emoji set).
 BOT_SCOPES = (
     "commands",  # /sms, /call, /calllog, /ringcentral
     "chat:write",  # notifications, chat.update (transcripts, "Mark handled"), ephemerals
@@ -29,11 +32,21 @@ BOT_SCOPES = (
     "channels:read",  # conversations.info / resolving `#name` routes in bridge.toml
     "groups:read",  # the same for private channels
     "users:read",  # users.info: `<@U…>` in a reply becomes the person's name in the SMS
+    "users:read.email",  # people linked to extensions by email (§3.9)
+    "usergroups:read",  # `S…` / `@handle` user groups in [permissions] (§3.2)
+    "reactions:write",  # receipts on texted replies, the lock on internal ones (§3.8)
+    "im:write",  # DMs: `dm = "owner"` routes, a refused refresh, a reply's DM fallback
+    "im:history",  # its DMs read back after a crash, as channels:history for channels
     "files:write",  # voicemail audio, fax PDF and MMS images uploaded in thread
     "files:read",  # files attached to a thread reply, downloaded and sent as MMS
 )
 
-BOT_EVENTS = ("app_home_opened", "message.channels", "message.groups")
+BOT_EVENTS = (
+    "app_home_opened",  # the Home tab
+    "message.channels",  # replies in SMS threads, public channels
+    "message.groups",  # the same, private channels
+    "user_change",  # a deactivated person is disconnected (§3.9)
+)
 
 _COMMANDS = (
     ("/sms", "Send a text message, or list and show messages",
@@ -82,8 +95,8 @@ def manifest(url: str | None) -> dict[str, Any]:
         "features": {
             "app_home": {
                 "home_tab_enabled": True,  # views.publish on app_home_opened
-                "messages_tab_enabled": False,
-                "messages_tab_read_only_enabled": False,
+                "messages_tab_enabled": True,  # DMs from the bot land here (§2)
+                "messages_tab_read_only_enabled": True,  # people write in channels
             },
             "bot_user": {"display_name": "RingBridge", "always_online": True},
             "slash_commands": commands,

@@ -110,7 +110,16 @@ async def test_json_form_and_query_arguments_merge_alike(
 
 
 async def test_scopes_are_configurable(clock: FakeClock) -> None:
-    sim = SlackSimulator(token=TOKEN, clock=clock, scopes=(*DEFAULT_SCOPES, "reactions:write"))
+    without = tuple(s for s in DEFAULT_SCOPES if s != "reactions:write")
+    refusing = SlackSimulator(token=TOKEN, clock=clock, scopes=without)
+    refusing.add_channel("C1", member=True)
+    async with refusing.serve(), aiohttp.ClientSession() as session:
+        client = AsyncWebClient(token=TOKEN, base_url=refusing.api_url, session=session)
+        posted = await client.chat_postMessage(channel="C1", text="x")
+        react = client.reactions_add(channel="C1", timestamp=posted["ts"], name="eyes")
+        assert await error_of(react) == "missing_scope"  # a scope the token lacks: refused
+
+    sim = SlackSimulator(token=TOKEN, clock=clock)
     sim.add_channel("C1", member=True)
     async with sim.serve(), aiohttp.ClientSession() as session:
         client = AsyncWebClient(token=TOKEN, base_url=sim.api_url, session=session)
@@ -144,13 +153,6 @@ async def test_post_update_thread_and_permalink(
     assert link["permalink"].endswith(f"?thread_ts={posted['ts']}&cid=C0CALLS")
     replies = await client.conversations_replies(channel="C0CALLS", ts=posted["ts"])
     assert [m["ts"] for m in replies["messages"]] == [posted["ts"], reply["ts"]]
-    # reactions:write is not among the manifest's scopes: Slack would refuse.
-    assert (
-        await error_of(
-            client.reactions_add(channel="C0CALLS", timestamp=posted["ts"], name="white_check_mark")
-        )
-        == "missing_scope"
-    )
     assert await error_of(client.chat_update(channel="C0CALLS", ts="1.000001", text="x")) == (
         "message_not_found"
     )

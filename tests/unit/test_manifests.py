@@ -50,10 +50,45 @@ def test_shipped_files_equal_the_code() -> None:
     assert yaml.safe_load(render_socket_manifest()) == manifest(None)
 
 
-def test_socket_mode_has_no_request_urls() -> None:
-    data = load("slack-app.socket.yaml")
+def test_socket_mode_has_no_request_urls(validator: jsonschema.Draft7Validator) -> None:
+    data = yaml.safe_load(render_socket_manifest())
+    assert list(validator.iter_errors(data)) == []
     assert data["settings"]["socket_mode_enabled"] is True
     assert request_urls(data) == {None}
+
+
+def test_both_modes_are_one_app_but_for_where_slack_sends_requests() -> None:
+    http = manifest(PLACEHOLDER)
+    for command in http["features"]["slash_commands"]:
+        del command["url"]
+    del http["settings"]["event_subscriptions"]["request_url"]
+    del http["settings"]["interactivity"]["request_url"]
+    http["settings"]["socket_mode_enabled"] = True
+
+    assert http == manifest(None)
+
+
+# DESIGN §2, "Bot scopes (both)" and "Bot events"; App Home: home tab, messages tab read-only.
+DESIGN_SCOPES = {
+    "commands", "chat:write", "channels:join", "channels:history", "groups:history",
+    "channels:read", "groups:read", "users:read", "users:read.email", "usergroups:read",
+    "reactions:write", "im:write", "im:history", "files:read", "files:write",
+}  # fmt: skip
+DESIGN_EVENTS = {"app_home_opened", "message.channels", "message.groups", "user_change"}
+
+
+@pytest.mark.parametrize("url", [PLACEHOLDER, None])
+def test_both_modes_ask_for_the_scopes_and_events_of_the_design(url: str | None) -> None:
+    data = manifest(url)
+
+    assert set(data["oauth_config"]["scopes"]["bot"]) == DESIGN_SCOPES
+    assert len(data["oauth_config"]["scopes"]["bot"]) == len(DESIGN_SCOPES)
+    assert set(data["settings"]["event_subscriptions"]["bot_events"]) == DESIGN_EVENTS
+    assert data["features"]["app_home"] == {
+        "home_tab_enabled": True,
+        "messages_tab_enabled": True,
+        "messages_tab_read_only_enabled": True,
+    }
 
 
 @pytest.mark.parametrize("url", ["https://host", "https://host/", "https://h.example:8443/rb"])
