@@ -1,8 +1,11 @@
 """The demo's world: both simulators and the real server on loopback in this process.
 
-The server is started with PUBLIC_URL set to its own loopback address, so it makes its
-webhook subscription at the RingCentral simulator as it would at RingCentral, and its
-dispatcher runs in the background on the real clock, exactly as `serve` runs it.
+Slack's side runs over Socket Mode, as a bridge with no public address does: the server
+has SLACK_APP_TOKEN and no signing secret, opens its WebSocket to the Slack simulator,
+and the typed commands reach it as envelopes on it. The server is started with PUBLIC_URL
+set to its own loopback address, so it makes its webhook subscription at the RingCentral
+simulator as it would at RingCentral, and its dispatcher runs in the background on the
+real clock, exactly as `serve` runs it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ TEXTS = "C0TEXTS"
 CHANNELS = {CALLS: "calls", TEXTS: "texts"}
 USER = "U0DEMO"
 SUBSCRIBE_WITHIN = 20.0  # seconds for the server's own webhook subscription to be Active
+CONNECT_WITHIN = 10.0  # seconds for the server's Socket Mode connection to Slack
 
 ROUTES = [
     Route(events=["missed_call", "answered_call", "call", "voicemail", "fax"], channel=CALLS),
@@ -49,17 +53,18 @@ class Demo:
     url: str
 
     async def command(self, line: str) -> list[dict[str, Any]]:
-        """Send one typed slash command; return what the bridge answered the person."""
+        """Send one typed slash command over the bridge's Socket Mode connection; return
+        what the bridge answered the person (in the ack, then at the response_url)."""
         name, _, text = line.strip().partition(" ")
         delivery = await self.slack.send_command(
-            f"{self.url}/slack/events", name, text, user_id=USER, channel_id=CHANNEL
+            self.slack.socket_mode_url, name, text, user_id=USER, channel_id=CHANNEL
         )
         await self.app[DEPS].tasks.join()
         if delivery.status != 200:
-            return [{"text": f"(the bridge answered HTTP {delivery.status})"}]
+            return [{"text": "(the bridge did not acknowledge it within Slack's 3 s)"}]
         replies = [dict(p.body) for p in self.slack.responses(delivery.response_url)]
-        if delivery.body.strip():
-            replies.insert(0, {"text": delivery.body})
+        if delivery.body:
+            replies.insert(0, delivery.json())
         return replies
 
 
@@ -90,7 +95,7 @@ async def running_demo(workdir: Path) -> AsyncIterator[Demo]:
         settings = Settings(
             public_url=url,
             slack_bot_token=slack.tokens[0],
-            slack_signing_secret=slack.signing_secret,
+            slack_app_token=slack.app_token,  # Socket Mode: no signing secret, no Request URL
             slack_api_url=slack.api_url,
             ringcentral_server_url=rc.server_url,
             ringcentral_media_url=rc.media_url,
@@ -111,6 +116,10 @@ async def running_demo(workdir: Path) -> AsyncIterator[Demo]:
         try:
             await web.TCPSite(runner, "127.0.0.1", port).start()
             await _subscribed(url)
+            try:
+                await slack.socket.wait_connections(1, within=CONNECT_WITHIN)
+            except TimeoutError:
+                raise DemoError("the bridge opened no Socket Mode connection to Slack") from None
             yield Demo(rc, slack, app, url)
         finally:
             await runner.cleanup()

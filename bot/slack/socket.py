@@ -16,6 +16,9 @@ or silent for four intervals (a dropped network). What it gets wrong, and is cha
   again: here the next try waits `CROWDED_WAIT` (a rolling deploy briefly doubles the
   processes; the limit frees up when the old ones exit).
 
+Bolt reads an envelope's payload as the dict it is: Socket Mode needs none of the form
+repair of the HTTP edge (`bot.slack.http.mend_body`); tests send `/sms … payload …` both ways.
+
 Sessions: `apps.connections.open` goes through the Bolt app's client, so the server's one
 aiohttp session; the WebSocket itself cannot: the client makes an `aiohttp.ClientSession`
 of its own in its constructor (there is no parameter for one) and closes it in `close()`.

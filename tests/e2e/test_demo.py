@@ -7,10 +7,11 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from bot.demo import terminal
+from bot.demo import running_demo, terminal
 from bot.demo._terminal import channel
 
 TYPED = "/sms +1 415 555 0123 Running 10 min late & <b>\n/calllog 7d 3\n/sms hello\n"
@@ -119,6 +120,24 @@ def test_slash_commands_still_answer_after_the_replay(run: Run) -> None:
     assert ">Running 10 min late & <b>" in after
     assert "*Calls*" in after
     assert "`hello` is not a phone number" in after
+
+
+def test_the_banner_says_slack_comes_over_socket_mode(run: Run) -> None:
+    assert "Slack reaches it over Socket Mode" in run.out
+
+
+async def test_slack_reaches_the_demo_bridge_over_socket_mode_only(tmp_path: Path) -> None:
+    async with running_demo(tmp_path) as demo:
+        paths = {route.resource.canonical for route in demo.app.router.routes() if route.resource}
+        assert "/slack/events" not in paths  # no Request URL: no signing secret
+        assert len(demo.slack.socket.open_connections()) == 1
+
+        replies = await demo.command("/sms +1 415 555 0123 over the socket")
+
+        assert "Sent to *(415) 555-0123*" in str(replies)
+        (envelope,) = demo.slack.socket.envelopes
+        assert envelope.type == "slash_commands"
+        assert envelope.seconds_to_ack is not None and envelope.seconds_to_ack < 3
 
 
 def test_terminal_form_of_a_channel_with_a_thread() -> None:

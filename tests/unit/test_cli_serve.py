@@ -51,6 +51,7 @@ async def test_a_missing_setting_is_named_before_any_database_is_made(
         ("DYNO", "web.1", "DATABASE_URL: SQLite is refused on Heroku"),
         ("PORT", "eighty", "PORT: "),
         ("BRIDGE_CONFIG", "[[routes]]\nevents = []\n", "BRIDGE_CONFIG: routes.0"),
+        ("SLACK_APP_TOKEN", "xoxb-a-bot-token", "SLACK_APP_TOKEN: "),
     ],
 )
 async def test_a_malformed_setting_is_named_before_any_database_is_made(

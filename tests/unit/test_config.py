@@ -126,3 +126,35 @@ def test_bridge_config_errors_name_the_key(toml: str, message: str) -> None:
 def test_unreadable_bridge_config_file() -> None:
     with pytest.raises(ConfigError, match=r"^BRIDGE_CONFIG: cannot read nowhere\.toml"):
         load_bridge_config("nowhere.toml")
+
+
+SERVE = {
+    "slack_bot_token": "xoxb-1",
+    "ringcentral_client_id": "id",
+    "ringcentral_client_secret": "secret",
+    "ringcentral_jwt": "jwt",
+}
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    from bot.server import check_settings
+
+    check_settings(load_settings(**SERVE, slack_app_token="xapp-1-A1-1-x"))
+    with pytest.raises(ConfigError, match=r"^SLACK_SIGNING_SECRET is not set: .*SLACK_APP_TOKEN"):
+        check_settings(load_settings(**SERVE))
+
+
+def test_an_app_token_must_be_app_level_and_is_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xoxb-pasted-in-the-wrong-place")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value).startswith("SLACK_APP_TOKEN: ")
+    assert "xapp-" in str(info.value)
+    assert "pasted" not in str(info.value)
+
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A1-1-very-secret")
+    settings = load_settings()
+    assert settings.socket_mode
+    assert "very-secret" not in repr(settings)
