@@ -169,9 +169,23 @@ def create_app(
     app.cleanup_ctx.append(_lifetime)
     if settings.slack_signing_secret is not None:
         app.router.add_post("/slack/events", _slack_events)
+        _say_the_request_url(settings)
     app.router.add_post(WEBHOOK_PATH, _ringcentral_webhook)
     add_routes(app)
     return app
+
+
+def _say_the_request_url(settings: Settings) -> None:
+    """DESIGN §3.1: Slack must be told where to send requests (once, in the app's settings)."""
+    if settings.public_url is not None:
+        log.info("Slack's Request URL: %s/slack/events", str(settings.public_url).rstrip("/"))
+    elif not settings.socket_mode:
+        log.warning(
+            "PUBLIC_URL is not set: give Slack this server's public https address + "
+            "/slack/events as its Request URL (port %d here), or set SLACK_APP_TOKEN for "
+            "Socket Mode, which needs no address",
+            settings.port,
+        )
 
 
 async def _slack_events(request: web.Request) -> web.Response:

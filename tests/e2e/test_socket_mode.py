@@ -201,6 +201,18 @@ async def test_a_stopping_server_closes_its_connection(
     await until(lambda: not bridge.slack.socket.connections)
 
 
+async def test_without_public_url_or_app_token_the_log_says_where_slack_must_send(
+    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_bridge(
+        rc_sim, clock, public_url=None, database_url=await fresh_database(tmp_path)
+    ):
+        pass
+
+    (said,) = [r.getMessage() for r in caplog.records if "Request URL" in r.getMessage()]
+    assert "/slack/events" in said and "SLACK_APP_TOKEN" in said
+
+
 def test_settings_refuse_a_bot_token_as_the_app_token() -> None:
     with pytest.raises(ValueError, match="app-level token"):
         Settings(slack_app_token="xoxb-not-an-app-token", _env_file=None)
