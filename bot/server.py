@@ -16,11 +16,11 @@ database, so the processes serving one bridge share them (`shared_ringcentral_cl
 
 Shutdown (`AppRunner.cleanup()`, on SIGTERM in `bot.cli.serve`): the listening socket
 closes; `on_shutdown` closes the Socket Mode connection (Slack sends what comes next to
-the app's other connections) and tells the dispatcher and the subscription upkeep to stop at once
-(the dispatcher finishes the delivery in hand and releases the rest), while aiohttp lets
-in-flight requests finish; the cleanup then gives background work what is left of
-`SHUTDOWN_GRACE` from that moment, cancels what remains (claimed rows are released or
-their lease runs out), and closes the clients and the database.
+the app's other connections) and tells the dispatcher and the subscription upkeep to stop
+at once (the dispatcher finishes the delivery in hand and releases the rest), while
+aiohttp lets in-flight requests finish; the cleanup then gives background work what is
+left of `SHUTDOWN_GRACE` from that moment, cancels what remains (claimed rows are
+released or their lease runs out), and closes the clients and the database.
 """
 
 from __future__ import annotations

@@ -7,8 +7,11 @@ The public API, for the demo, the tests and the benchmarks:
 
 - `RingCentralSimulator`, `SlackSimulator`: each in this event loop (`async with
   sim.serve()`), with their test controls (`SlackSimulator.fail` injects Slack faults,
-  "store then fail" included; `RingCentralSimulator.throttle`, `expire_access_tokens` …);
-- `SlackSender`: signed requests to an app as Slack sends them (the simulator is one);
+  "store then fail" included; `SlackSimulator.socket` is Socket Mode: its connections,
+  envelopes, `disconnect(reason)`, `drop()`; `RingCentralSimulator.throttle`,
+  `expire_access_tokens` …);
+- `SlackSender`: signed requests to an app as Slack sends them (the simulator is one, and
+  sends the same as Socket Mode envelopes to its `socket_mode_url`);
 - `Simulators`: both simulators in a child process of their own, driven over a pipe;
 - `ServerProcess`: `python -m bot serve` as a subprocess pointed at them;
 - `WebhookSender`, `sms_envelope`: RingCentral's webhook deliveries, sent from any process;
