@@ -27,7 +27,15 @@ from ._requester import Download, FilePart, QueryParams
 from ._sending import Exchange, Sender
 from ._tokens import MemoryTokenStore, TokenSet, TokenStore
 from ._urls import Origins
-from .resources import Account, CallLog, Messages, RingOut, Subscriptions
+from .resources import (
+    Account,
+    CallLog,
+    CallLogSyncs,
+    Messages,
+    MessageSyncs,
+    RingOut,
+    Subscriptions,
+)
 
 __all__ = ["DEFAULT_MEDIA_URL", "DEFAULT_SERVER_URL", "RingCentralClient"]
 
@@ -83,6 +91,8 @@ class RingCentralClient:
         self.call_log = CallLog(self)
         self.account = Account(self)
         self.subscriptions = Subscriptions(self)
+        self.message_sync = MessageSyncs(self)
+        self.call_log_sync = CallLogSyncs(self)
 
     def __repr__(self) -> str:
         return (

@@ -41,11 +41,12 @@ from bot.sim._rc_data_people import (
     make_extensions,
     ringcentral_id,
 )
+from bot.sim._rc_data_sync import WorldSync
 
 __all__ = ["JSON", "Content", "MessageChange", "Query", "SimError", "Upload", "World"]
 
 
-class World(WorldMessages):
+class World(WorldMessages, WorldSync):
     """A simulated RingCentral account. Build it with `World.generate()`."""
 
     @classmethod

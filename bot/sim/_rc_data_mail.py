@@ -96,6 +96,7 @@ class WorldMessages(WorldBase):
         )
         body["vmTranscriptionStatus"] = "Completed"
         body["lastModifiedTime"] = iso(self.now())
+        self._store.touch(message.id)
         for ext_id in (message.mailbox_id, *message.shared_with):
             self._store.journal.append(MessageChange(ext_id, message.id, "VoiceMail", "Update"))
         return self._out(message.render(self._acc.path(message.mailbox_id)))  # type: ignore[no-any-return]

@@ -85,6 +85,14 @@ class MessageStore:
     conversations: dict[tuple[str, ...], int] = field(default_factory=dict)
     journal: list[MessageChange] = field(default_factory=list)
     tally: dict[str, int] = field(default_factory=dict)  # generated messages per mailbox
+    # Every add or change counts one up; message-sync tokens are positions in it.
+    revision: int = 0
+    revisions: dict[int, int] = field(default_factory=dict)  # message id -> last change
+
+    def touch(self, message_id: int) -> None:
+        """The message changed now (what an ISync after this answers)."""
+        self.revision += 1
+        self.revisions[message_id] = self.revision
 
     def new_id(self) -> int:
         while (candidate := self.rng.randrange(10**8, 10**9) * 1000 + 8) in self.messages:
@@ -100,6 +108,7 @@ class MessageStore:
 
     def add(self, message: Message, *, record: bool = True) -> Message:
         self.messages[message.id] = message
+        self.touch(message.id)
         if record:
             for ext_id in (message.mailbox_id, *message.shared_with):
                 self.journal.append(
@@ -164,6 +173,7 @@ class MessageStore:
                 raise invalid("availability", availability)
             message.body["availability"] = availability
         message.body["lastModifiedTime"] = iso(now)
+        self.touch(message.id)
         for ext_id in (message.mailbox_id, *message.shared_with):
             self.journal.append(MessageChange(ext_id, message.id, message.body["type"], "Update"))
         return message

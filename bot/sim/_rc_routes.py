@@ -7,6 +7,7 @@ from . import _rc_account as acct
 from . import _rc_messaging as msg
 from . import _rc_ringout as ro
 from . import _rc_subscriptions as sub
+from . import _rc_sync as sync
 from ._rc_state import Route
 
 A = "/restapi/v1.0/account/{accountId}"
@@ -38,6 +39,9 @@ ROUTES: tuple[Route, ...] = (
         acct.message_content,
         host="media",
     ),
+    Route("GET", E + "/message-sync", "Light", sync.message_sync),
+    Route("GET", E + "/call-log-sync", "Heavy", sync.call_log_sync_extension),
+    Route("GET", A + "/call-log-sync", "Heavy", sync.call_log_sync_account),
     Route("GET", A + "/directory/entries", "Medium", acct.directory_entries),
     Route("GET", A + "/directory/entries/{entryId}", "Medium", acct.directory_entry),
     Route("POST", A + "/directory/entries/search", "Heavy", acct.directory_search),

@@ -41,6 +41,7 @@ from ._rc_ringout import RingOutScript, _ringouts
 from ._rc_server import SimUrls, serve_loopback
 from ._rc_state import Call, SimState, error_response
 from ._rc_subscriptions import Subscription, _subs
+from ._rc_sync import sync_controls
 
 __all__ = [
     "RequestRecord",
@@ -282,6 +283,32 @@ class RingCentralSimulator:
 
     def reset_rate_limits(self) -> None:
         self._state.limiter.reset()
+
+    # -- test controls: sync ----------------------------------------------------------
+
+    def expire_sync_tokens(self) -> None:
+        """Every message-sync and call-log-sync token issued so far is refused from now on
+        (MSG-333, CLG-104): the client must sync in full."""
+        sync_controls(self._state).tokens.expire()
+
+    @property
+    def company_call_log(self) -> bool:
+        """Whether the service user has FullCompanyCallLog (the account-level call-log
+        sync answers 403 without it)."""
+        return sync_controls(self._state).company_call_log
+
+    @company_call_log.setter
+    def company_call_log(self, allowed: bool) -> None:
+        sync_controls(self._state).company_call_log = allowed
+
+    @property
+    def message_isync_limit(self) -> int:
+        """Records a message ISync may answer; more answer MSG-333 (a full sync)."""
+        return sync_controls(self._state).tokens.isync_limit
+
+    @message_isync_limit.setter
+    def message_isync_limit(self, count: int) -> None:
+        sync_controls(self._state).tokens.isync_limit = count
 
     # -- test controls: subscriptions, RingOut ----------------------------------------
 

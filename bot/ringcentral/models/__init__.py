@@ -103,6 +103,14 @@ from .subscriptions import (
     UpdateSubscriptionRequest,
     WebhookDeliveryMode,
 )
+from .sync import (
+    CallLogStatusGroup,
+    CallLogSync,
+    CallLogSyncInfo,
+    MessageSync,
+    MessageSyncInfo,
+    SyncType,
+)
 from .telephony import (
     MobilePickupData,
     PartyEndpoint,
@@ -129,6 +137,9 @@ __all__ = [
     "CallLogMessageRef",
     "CallLogParty",
     "CallLogRecord",
+    "CallLogStatusGroup",
+    "CallLogSync",
+    "CallLogSyncInfo",
     "CallLogView",
     "CallRecording",
     "CallTransport",
@@ -170,6 +181,8 @@ __all__ = [
     "MessageStoreBody",
     "MessageStoreChange",
     "MessageStoreEvent",
+    "MessageSync",
+    "MessageSyncInfo",
     "MessageType",
     "MobilePickupData",
     "Navigation",
@@ -207,6 +220,7 @@ __all__ = [
     "SubscriptionList",
     "SubscriptionReminderBody",
     "SubscriptionReminderEvent",
+    "SyncType",
     "TelephonyParty",
     "TelephonyRecording",
     "TelephonySessionBody",

@@ -151,6 +151,7 @@ class _CallCommon(Inbound):
     party_id: str | None = None
     internal_type: str | None = None
     billing: CallBilling | None = None
+    extension: Reference | None = None  # whose call log (account-level records, legs)
 
 
 class CallLogLeg(_CallCommon):
@@ -158,7 +159,6 @@ class CallLogLeg(_CallCommon):
 
     leg_type: str | None = None
     master: bool | None = None
-    extension: Reference | None = None
 
 
 class CallLogRecord(_CallCommon):
@@ -169,6 +169,7 @@ class CallLogRecord(_CallCommon):
     session_id: str | None = None
     last_modified_time: datetime | None = None
     delegate: Reference | None = None
+    deleted: bool | None = None  # ISync answers carry deleted records flagged so
     legs: tuple[CallLogLeg, ...] = ()
 
 

@@ -5,11 +5,25 @@ ringout        RingOut        click-to-call: create, status, cancel
 call_log       CallLog        extension and account call log
 account        Account        extensions, phone numbers, directory, contacts
 subscriptions  Subscriptions  webhook subscriptions
+message_sync   MessageSyncs   message sync (FSync, ISync)
+call_log_sync  CallLogSyncs   call-log sync, extension and account level
 """
 
 from .account import Account
 from .calls import CallLog, RingOut
 from .messages import DEFAULT_MEDIA_URL, Messages
 from .subscriptions import Subscriptions
+from .sync import RECORD_LIMIT, CallLogSyncs, MessageSyncs, needs_full_sync
 
-__all__ = ["DEFAULT_MEDIA_URL", "Account", "CallLog", "Messages", "RingOut", "Subscriptions"]
+__all__ = [
+    "DEFAULT_MEDIA_URL",
+    "RECORD_LIMIT",
+    "Account",
+    "CallLog",
+    "CallLogSyncs",
+    "MessageSyncs",
+    "Messages",
+    "RingOut",
+    "Subscriptions",
+    "needs_full_sync",
+]
