@@ -4,6 +4,7 @@ The same code runs on both; DATABASE_URL picks one (see `bot.config.Settings.sql
 """
 
 from bot.store.audit import AuditEntry, AuditLog
+from bot.store.cursors import CursorRecord, Cursors
 from bot.store.engine import connect, create_schema
 from bot.store.penalties import DatabasePenaltyStore
 from bot.store.posts import Conversation, PostedNotice, Posts
@@ -16,6 +17,8 @@ __all__ = [
     "AuditLog",
     "Base",
     "Conversation",
+    "CursorRecord",
+    "Cursors",
     "DatabasePenaltyStore",
     "DatabaseTokenStore",
     "PostedNotice",

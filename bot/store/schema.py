@@ -195,3 +195,21 @@ class Penalty(Base):
     identity: Mapped[str] = mapped_column(String(64), primary_key=True)
     group: Mapped[str] = mapped_column(String(32), primary_key=True)
     until: Mapped[datetime]
+
+
+class Cursor(Base):
+    """Where catch-up goes on reading one RingCentral source (DESIGN §3.10): a watched
+    extension's messages (`messages:<id>`), or the call log (`calls:account`,
+    `calls:<id>`). `token` continues the source's sync frame, `frame` says what that frame
+    was made for, `synced_at` is when the last successful sync began (our clock), and
+    `floors` (JSON, kind -> ISO time) is when each kind began to be watched here: nothing
+    that happened before it is ever posted, so a fresh install posts no history."""
+
+    __tablename__ = "cursors"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str | None] = mapped_column(Text)
+    frame: Mapped[str | None] = mapped_column(String(64))
+    synced_at: Mapped[datetime]
+    floors: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
