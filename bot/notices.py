@@ -13,7 +13,15 @@ for a transcript or "Mark handled", possibly after an upgrade):
 - version 1: `{"version": 1, "notice": {…the same object…}}`.
 
 A later change of a notice adds a version and a step in `_UPGRADES` that turns the stored
-object of the version before into its own, so every row ever written still loads.
+object of the version before into its own, so every row ever written still loads. A new
+field with a default needs no new version: a row without it loads with the default (so
+`late`, below, is still version 1).
+
+`late`: the notice was recovered by catch-up (DESIGN §3.10), not brought by its event. It
+is shown as "arrived late: happened at …" and marked `"late": true` in the post's
+metadata. `at` is when it happened: what routing by the hours of that time reads. A late
+notice never triggers an auto reply, and its reminders count from when it is posted (the
+features that will read this flag).
 """
 
 from __future__ import annotations
@@ -83,6 +91,7 @@ class CallNotice:
     result: str | None = None  # "Answered", "Missed", "Voicemail", "Busy", …
     extension_id: str | None = None  # the watched extension, for routing
     company_number: str | None = None  # our number involved, for routing and Text back
+    late: bool = False  # recovered by catch-up (see the module)
 
     @property
     def item(self) -> str:
@@ -102,6 +111,7 @@ class VoicemailNotice:
     audio: Attachment | None = None
     extension_id: str | None = None
     company_number: str | None = None
+    late: bool = False
 
     @property
     def item(self) -> str:
@@ -119,6 +129,7 @@ class FaxNotice:
     document: Attachment | None = None
     extension_id: str | None = None
     company_number: str | None = None
+    late: bool = False
 
     @property
     def item(self) -> str:
@@ -137,6 +148,7 @@ class SmsNotice:
     at: datetime
     attachments: tuple[Attachment, ...] = ()
     extension_id: str | None = None
+    late: bool = False
 
     @property
     def item(self) -> str:
@@ -154,6 +166,7 @@ class PagerNotice:
     text: str
     at: datetime
     extension_id: str | None = None
+    late: bool = False
 
     @property
     def item(self) -> str:

@@ -53,10 +53,10 @@ HISTORY_PAGES = 5  # how far back reconciliation reads a channel
 
 
 def metadata(post: Post) -> dict[str, Any]:
-    return {
-        "event_type": f"ringcentral_{post.kind}",
-        "event_payload": {"rc_uuid": post.rc_uuid, "item": post.item},
-    }
+    payload: dict[str, Any] = {"rc_uuid": post.rc_uuid, "item": post.item}
+    if load_notice(post.notice).late:  # recovered by catch-up (DESIGN §3.10)
+        payload["late"] = True
+    return {"event_type": f"ringcentral_{post.kind}", "event_payload": payload}
 
 
 def backoff(attempts: int) -> float:

@@ -22,6 +22,7 @@ from bot.slack.text import escape
 
 __all__ = [
     "Locale",
+    "arrived_late",
     "clip",
     "code",
     "duration",
@@ -221,6 +222,11 @@ def when(moment: datetime | None, locale: Locale) -> str:
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     there = aware.astimezone(locale.tz).strftime("%Y-%m-%d %H:%M %Z")
     return f"<!date^{int(aware.timestamp())}^{{date_short_pretty}} {{time}}|{escape(there)}>"
+
+
+def arrived_late(moment: datetime | None, locale: Locale) -> str:
+    """The mark of a notice catch-up recovered (DESIGN §3.10): when it really happened."""
+    return f":hourglass: Arrived late: happened at {when(moment, locale)}"
 
 
 def duration(seconds: int | None) -> str:

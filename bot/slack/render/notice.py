@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from bot.notices import CallNotice, FaxNotice, Handled, Notice, SmsNotice, VoicemailNotice
 
-from .blocks import Reply
+from .blocks import Reply, context
 from .calls import render_answered_call, render_call, render_missed_call, render_voicemail
-from .format import Locale
+from .format import Locale, arrived_late
 from .messages import render_fax, render_internal_message, render_sms
 
 
@@ -21,9 +21,20 @@ def render_notice(
     """The message for `notice`. `locale` reads numbers and gives the time fallbacks their
     zone; `handled` (missed calls only, ValueError otherwise) shows who handled it instead
     of the button; `thread_parent` (SMS only) picks the thread's first message or a compact
-    reply in it."""
+    reply in it. A `late` notice says when it happened, under its first block."""
     if handled is not None and notice.kind != "missed_call":
         raise ValueError(f"only a missed call is marked handled, not a {notice.kind}")
+    message = _render(notice, locale, handled, thread_parent)
+    if not notice.late:
+        return message
+    mark = context(arrived_late(notice.at, locale)).to_dict()
+    return Reply(
+        text=f"Arrived late: {message.text}",
+        blocks=[*message.blocks[:1], mark, *message.blocks[1:]],
+    )
+
+
+def _render(notice: Notice, locale: Locale, handled: Handled | None, thread_parent: bool) -> Reply:
     if isinstance(notice, CallNotice):
         if notice.kind == "missed_call":
             return render_missed_call(notice, locale=locale, handled=handled)
