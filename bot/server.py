@@ -93,6 +93,7 @@ __all__ = [
     "check_settings",
     "create_app",
     "database",
+    "notification_side",
     "ringcentral",
 ]
 
@@ -440,6 +441,39 @@ async def ringcentral(settings: Settings) -> AsyncIterator[RingCentralClient]:
         yield client
     finally:
         await http.aclose()
+
+
+@asynccontextmanager
+async def notification_side(
+    settings: Settings, bridge: BridgeConfig, *, clock: Clock | None = None
+) -> AsyncIterator[notifications.Notifications]:
+    """The notification side for one command (`catchup`), built as `serve` builds it: the
+    database's shared RingCentral session, the dispatcher's Slack client. Nothing runs
+    until the command drives it. Raises ConfigError for a missing setting, and for a
+    config RingCentral or Slack contradicts."""
+    settings.require(*(name for name in SERVE_REQUIRES if name != "slack_signing_secret"))
+    clock = clock or SystemClock()
+    metrics = Metrics()
+    async with (
+        contextlib.AsyncExitStack() as resources,
+        database(settings, schema="ensure") as engine,
+    ):
+        http = _ringcentral_http()
+        resources.push_async_callback(http.aclose)
+        session = _slack_session()
+        resources.push_async_callback(session.close)
+        rc = shared_ringcentral_client(settings, http, engine, clock=clock)
+        yield await notifications.build(
+            bridge=bridge,
+            default_channel=settings.default_channel,
+            address=webhook_address(settings.public_url),
+            engine=engine,
+            rc=rc,
+            slack=_dispatch_slack(settings, session, metrics),
+            facts=AccountFacts(rc.account, clock),
+            clock=clock,
+            metrics=metrics,
+        )
 
 
 @asynccontextmanager

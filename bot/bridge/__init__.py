@@ -1,6 +1,7 @@
 """The bridge: RingCentral events judged and classified into notices (pure logic here;
 the dispatcher that stores state and posts to Slack composes these)."""
 
+from ._call_log import calls_from_log
 from .calls import SessionState, Watched, apply, expire
 from .classify import (
     Followup,
@@ -20,6 +21,7 @@ __all__ = [
     "VoicemailFollowup",
     "Watched",
     "apply",
+    "calls_from_log",
     "dedupe_key",
     "expire",
     "message_store_followups",

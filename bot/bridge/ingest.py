@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -59,6 +60,8 @@ class Ingest:
     router: Router
     names: Names
     posts_made: int = field(default=0)
+    # Hears of every message-store change (catch-up keeps that mailbox's token current).
+    on_message_change: Callable[[MessageStoreEvent], None] | None = None
 
     async def prepare(self, body: str) -> tuple[object, list[Notice]]:
         """Parse and read what RingCentral must tell us (outside any transaction)."""
@@ -75,9 +78,16 @@ class Ingest:
             notice = notice_from_event(event)
             notices = [notice] if notice is not None else []
         elif isinstance(event, MessageStoreEvent):
+            if self.on_message_change is not None:
+                self.on_message_change(event)
             notices = await self._pager_messages(event)
         notices = [await self._transcript(n) for n in notices]
         return event, [await self.names.enrich(n) for n in notices]
+
+    async def complete(self, notice: Notice) -> Notice:
+        """A notice made outside an event (catch-up's): its transcript and names read as
+        `prepare` reads an event's."""
+        return await self.names.enrich(await self._transcript(notice))
 
     async def _transcript(self, notice: Notice) -> Notice:
         """A voicemail RingCentral already transcribed arrives without the text: read it

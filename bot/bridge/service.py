@@ -18,6 +18,7 @@ from bot.observe import Metrics
 from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
 from bot.store import SubscriptionStore
 
+from .catchup import Catchup
 from .dispatcher import Dispatcher
 from .followups import Transcripts, Uploader
 from .ingest import Ingest
@@ -37,11 +38,15 @@ class Notifications:
     watch: Watch
     dispatcher: Dispatcher
     subscriptions: SubscriptionManager
+    catchup: Catchup
 
     async def run(self, stop: asyncio.Event) -> None:
-        """The dispatcher and the subscription upkeep (in the leading process), until
-        `stop`; the dispatcher then finishes or releases what it holds."""
+        """The dispatcher, the subscription upkeep and catch-up (both in the leading
+        process), until `stop`; the dispatcher then finishes or releases what it holds."""
         tasks = [asyncio.create_task(self.dispatcher.run(stop), name="dispatcher")]
+        # Without a subscription to keep, catch-up takes the lead itself (DESIGN §3.10).
+        lead = not self.subscriptions.address
+        tasks.append(asyncio.create_task(self.catchup.run(stop, lead=lead), name="catchup"))
         if self.subscriptions.address:
             tasks.append(
                 asyncio.create_task(
@@ -94,16 +99,29 @@ async def build(
         ),
         clock=clock,
     )
+    # One process maintains the subscription and catches up (PostgreSQL advisory lock;
+    # SQLite: this one).
+    leadership = Leadership(engine)
+    catchup = Catchup(
+        engine=engine,
+        rc=rc,
+        ingest=ingest,
+        watch=watch,
+        clock=clock,
+        leadership=leadership,
+        on_posted=dispatcher.wake,
+    )
+    ingest.on_message_change = catchup.note_message_change
     manager = SubscriptionManager(
         rc,
         SubscriptionStore(engine),
         address=address,
         filters=event_filters(watch.kinds, watch.extension_ids),
         clock=clock,
-        # One process maintains the subscription (PostgreSQL advisory lock; SQLite: this one).
-        leadership=Leadership(engine),
+        leadership=leadership,
+        on_change=catchup.trigger,
     )
-    return Notifications(watch, dispatcher, manager)
+    return Notifications(watch, dispatcher, manager, catchup)
 
 
 async def run_when_ready(

@@ -214,9 +214,13 @@ class SubscriptionManager:
         renew_before: float = DEFAULT_RENEW_BEFORE,
         pending_grace: float = 120.0,
         leadership: Leadership | None = None,
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
         self._rc = rc
         self._leadership = leadership
+        # Told when this process starts leading, and when a subscription had to be made
+        # (missing, blacklisted or replaced): catch-up's trigger (DESIGN §3.10).
+        self.on_change = on_change
         self._store = store
         self._address = address
         self._filters = list(dict.fromkeys(filters))
@@ -287,9 +291,11 @@ class SubscriptionManager:
         `leadership.retry` seconds. A failed round never ends the loop: it is logged and
         tried again next round."""
         leadership = self._leadership
+        leading = False
         try:
             while not stop.is_set():
                 if leadership is not None and not await leadership.check():
+                    leading = False
                     await self._pause(stop, leadership.retry)
                     continue
                 try:
@@ -298,6 +304,9 @@ class SubscriptionManager:
                     log.warning("subscription sync failed, retrying in %.0f s: %s", interval, exc)
                 except Exception:
                     log.exception("subscription sync crashed, retrying in %.0f s", interval)
+                if not leading:  # at start, or taking over from a process that died
+                    leading = True
+                    self._changed("this process leads")
                 await self._pause(stop, interval)
         finally:
             if leadership is not None:
@@ -408,6 +417,11 @@ class SubscriptionManager:
             f"created subscription {sub.id} at {self._address}: "
             f"{len(sub.event_filters)} event filters, active until {_when(sub)}"
         )
+        self._changed(f"subscription {sub.id} created")
+
+    def _changed(self, reason: str) -> None:
+        if self.on_change is not None:
+            self.on_change(reason)
 
     async def _delete(self, subscription_id: str, say: _Say, line: str) -> None:
         try:

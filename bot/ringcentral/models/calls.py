@@ -152,6 +152,7 @@ class _CallCommon(Inbound):
     internal_type: str | None = None
     billing: CallBilling | None = None
     extension: Reference | None = None  # whose call log (account-level records, legs)
+    finished: bool | None = None  # False while the call goes on
 
 
 class CallLogLeg(_CallCommon):
