@@ -252,7 +252,8 @@ class Simulators:
     async def rc_event(self, method: str, **kwargs: Any) -> str:
         """One real account event (`incoming_sms`, `incoming_voicemail`, `incoming_fax`, or
         `call` with `scenario=`), at the service user's extension unless `extension_id` is
-        given, delivered to the matching subscriptions; returns its id."""
+        given, delivered to the matching subscriptions; returns its id (a message's, or a
+        call's telephony session id)."""
         return str(await self._ask("rc_event", method=method, kwargs=kwargs))
 
     async def rc_expire_tokens(self) -> None:

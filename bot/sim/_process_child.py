@@ -257,7 +257,8 @@ class _Operations:
             made = await self.rc.call(kwargs.pop("scenario"), extension_id=extension_id, **kwargs)
         else:
             made = await getattr(self.rc, method)(extension_id, **kwargs)
-        return str(getattr(made, "id", "") or getattr(made, "session_id", ""))
+        # A call's id is its telephony session's: what its events and call-log record carry.
+        return str(getattr(made, "id", "") or getattr(made, "telephony_session_id", ""))
 
     async def rc_expire_tokens(self) -> None:
         self.rc.expire_access_tokens()
