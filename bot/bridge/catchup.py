@@ -88,6 +88,9 @@ BACKFILL_MAX = timedelta(days=30)  # RingCentral's call-log sync reaches 30 days
 MESSAGE_KINDS = frozenset({"sms", "voicemail", "fax", "internal_message"})
 # Never `answered_call`: it is only news while it happens.
 CALL_KINDS = frozenset({"missed_call", "call"})
+ADVANCED = "message-store changes"  # the reason of a pass that keeps tokens current
+SECOND = ", second pass"
+COALESCE = 60.0  # seconds: second passes due closer than this are one
 _EXTENSION_IN_PATH = re.compile(r"/extension/(\d+)")
 _ALL_CALL_KINDS: tuple[NoticeKind, ...] = ("answered_call", "missed_call", "call")
 
@@ -188,6 +191,11 @@ class Catchup:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
+    @property
+    def leadership(self) -> Leadership | None:
+        """The subscription's leader lock this process must hold to catch up."""
+        return self._leadership
+
     # -- what to read ------------------------------------------------------------------------
 
     def sources(self) -> list[Source]:
@@ -213,9 +221,13 @@ class Catchup:
     # -- triggers ----------------------------------------------------------------------------
 
     def trigger(self, reason: str) -> None:
-        """A pass now and a second one `second_pass` seconds later (run by `run()`)."""
+        """A pass now and a second one `second_pass` seconds later (run by `run()`); the
+        second passes of triggers that came together are one."""
         now = self._clock.monotonic()
-        self._due += [(now, reason), (now + self.second_pass, f"{reason}, second pass")]
+        later = now + self.second_pass
+        self._due.append((now, reason))
+        if not any(abs(t - later) < COALESCE for t, r in self._due if r.endswith(SECOND)):
+            self._due.append((later, f"{reason}{SECOND}"))
         log.info("catch-up asked for: %s", reason)
         self._wake.set()
 
@@ -242,16 +254,20 @@ class Catchup:
         """Run the passes as they come due, until `stop`. With `lead` (no subscription
         manager runs in this process to take the lead and trigger), it takes the lead
         itself and triggers the first pass."""
-        if lead:
-            await self._take_lead(stop)
-        while not stop.is_set():
-            try:
-                await self.run_due()
-            except Exception:  # one failed pass must not end catch-up for good
-                log.exception("catch-up pass crashed")
-            self._wake.clear()
-            due = self.next_due()
-            await self._wait(stop, None if due is None else due - self._clock.monotonic())
+        try:
+            if lead:
+                await self._take_lead(stop)
+            while not stop.is_set():
+                try:
+                    await self.run_due()
+                except Exception:  # one failed pass must not end catch-up for good
+                    log.exception("catch-up pass crashed")
+                self._wake.clear()
+                due = self.next_due()
+                await self._wait(stop, None if due is None else due - self._clock.monotonic())
+        finally:
+            if lead and self._leadership is not None:
+                await asyncio.shield(self._leadership.release())
 
     async def _take_lead(self, stop: asyncio.Event) -> None:
         leadership = self._leadership
@@ -286,7 +302,7 @@ class Catchup:
         if reasons:
             return [await self.catch_up("; ".join(reasons))]
         if advances:
-            return [await self.catch_up("message-store changes", only=advances)]
+            return [await self.catch_up(ADVANCED, only=advances)]
         return []
 
     # -- a pass ------------------------------------------------------------------------------
@@ -403,16 +419,22 @@ class Catchup:
         """Those not shown yet: no post of theirs, and (calls) no call judged live."""
         if not notices:
             return []
-        items = {n.item for n in notices}
-        sessions = {n.session_id for n in notices if isinstance(n, CallNotice)}
+        items = sorted({n.item for n in notices})
+        sessions = sorted({n.session_id for n in notices if isinstance(n, CallNotice)})
+        posted: set[tuple[str, str]] = set()
+        judged: set[str] = set()
         async with self._sessions() as session:
-            rows = await session.execute(select(Post.kind, Post.item).where(Post.item.in_(items)))
-            posted = {(kind, item) for kind, item in rows}
-            judged = set(
-                await session.scalars(
-                    select(CallState.session_id).where(CallState.session_id.in_(sessions))
+            for chunk in _chunks(items):
+                rows = await session.execute(
+                    select(Post.kind, Post.item).where(Post.item.in_(chunk))
                 )
-            )
+                posted.update((kind, item) for kind, item in rows)
+            for chunk in _chunks(sessions):
+                judged.update(
+                    await session.scalars(
+                        select(CallState.session_id).where(CallState.session_id.in_(chunk))
+                    )
+                )
         return [
             n
             for n in notices
@@ -452,7 +474,9 @@ class Catchup:
 
     def _log(self, report: PassReport) -> None:
         started = [s.source for s in report.sources if s.started]
-        log.info(
+        quiet = not (report.recovered or report.errors or started)
+        log.log(
+            logging.DEBUG if quiet and report.reason == ADVANCED else logging.INFO,
             "catch-up (%s): %d sources, %d recovered, %d posts, %d RingCentral requests%s%s",
             report.reason,
             len(report.sources),
@@ -490,8 +514,8 @@ class Catchup:
                 read = await self._reader(source).full(since)
             except ApiError as exc:
                 if source.extension_id is None and exc.status == 403 and self.account_call_log:
-                    self.account_call_log = False
-                    sources = sources[:done] + [s for s in self.sources() if not s.messages]
+                    self.account_call_log = False  # each watched extension's log instead
+                    sources[done : done + 1] = [s for s in self.sources() if not s.messages]
                     continue
                 raise
             requests += read.requests
@@ -519,6 +543,11 @@ class Catchup:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.now(), UTC)
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    """Bound the parameters of one query (a full sync may answer thousands of records)."""
+    return (values[i : i + size] for i in range(0, len(values), size))
 
 
 def _judged_call(notice: CallNotice, now: datetime) -> dict[str, object]:

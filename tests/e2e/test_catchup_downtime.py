@@ -30,7 +30,7 @@ BRIDGE_CONFIG = (
 TEXTER = "+16505550199"
 CALLER = "+14155550123"
 STARTED_WITHIN = 20.0  # for the first catch-up to set its cursors
-POSTED_WITHIN = 40.0  # after the restart: the passes, then Slack's pace of 1 a second
+POSTED_WITHIN = 60.0  # after the restart: the passes, then Slack's pace of 1 a second
 SETTLE = 2.0  # seconds to keep watching for a second post
 
 

@@ -9,14 +9,16 @@ nothing is delivered, as when RingCentral blacklisted it or the bridge was down.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.bridge.catchup import SECOND_PASS, Catchup
+from bot.bridge.catchup import SECOND_PASS, Catchup, PassReport
 from bot.clock import FakeClock
 from bot.config import BridgeConfig, Route
 from bot.notices import CallNotice
@@ -46,6 +48,26 @@ def items(messages: list[dict[str, Any]]) -> list[str]:
 
 def catchup(bridge: Bridge) -> Catchup:
     return bridge.notifications.catchup
+
+
+@asynccontextmanager
+async def leading(bridge: Bridge) -> AsyncIterator[Bridge]:
+    """This process holds the subscription's leader lock (PostgreSQL: an advisory lock,
+    given back after; SQLite: always), as the subscription manager's rounds take it."""
+    leadership = catchup(bridge).leadership
+    assert leadership is None or await leadership.check()
+    try:
+        yield bridge
+    finally:
+        if leadership is not None:
+            await leadership.release()
+
+
+@pytest.fixture
+async def bridge(bridge: Bridge) -> AsyncIterator[Bridge]:
+    """The suite's bridge (tests/conftest.py), leading."""
+    async with leading(bridge) as running:
+        yield running
 
 
 async def started(bridge: Bridge) -> str:
@@ -234,9 +256,12 @@ async def three_extensions(
         routes=[Route(events=["missed_call", "sms"], channel=CALLS)],
         ringcentral={"extensions": numbers},
     )
-    async with running_bridge(
-        rc_sim, clock, config, database_url=await fresh_database(tmp_path)
-    ) as running:
+    async with (
+        running_bridge(
+            rc_sim, clock, config, database_url=await fresh_database(tmp_path)
+        ) as running,
+        leading(running),
+    ):
         yield running
 
 
@@ -297,3 +322,39 @@ async def test_a_source_that_fails_keeps_its_cursor_and_is_read_again(bridge: Br
     async with bridge.engine.connect() as conn:
         count = await conn.scalar(select(func.count()).select_from(Post))
     assert count == second.posts == 1
+
+
+async def test_without_a_subscription_to_keep_catch_up_takes_the_lead_and_runs_its_passes(
+    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
+) -> None:
+    """No PUBLIC_URL: no subscription manager runs to trigger it, so `run()` takes the lead
+    itself; the first pass starts the cursors and the second follows 10 min later (the
+    fake clock moves as the loop sleeps)."""
+    reports: list[PassReport] = []
+    two = asyncio.Event()
+
+    async def heard(report: PassReport) -> None:
+        reports.append(report)
+        if len(reports) == 2:
+            two.set()
+
+    async with running_bridge(
+        rc_sim, clock, database_url=await fresh_database(tmp_path), public_url=None
+    ) as bridge:
+        notifications = bridge.notifications
+        assert notifications.subscriptions.address is None
+        notifications.catchup.on_report = heard
+        started_at = clock.monotonic()
+        stop = asyncio.Event()
+        running = asyncio.create_task(notifications.run(stop))
+        try:
+            await asyncio.wait_for(two.wait(), 20)
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 20)
+
+    first, second = reports
+    assert first.reason == "start" and all(s.started for s in first.sources)
+    assert second.reason == "start, second pass" and second.recovered == []
+    assert clock.monotonic() - started_at >= SECOND_PASS
+    assert not rc_sim.subscriptions
