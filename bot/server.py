@@ -451,7 +451,7 @@ async def notification_side(
     database's shared RingCentral session, the dispatcher's Slack client. Nothing runs
     until the command drives it. Raises ConfigError for a missing setting, and for a
     config RingCentral or Slack contradicts."""
-    settings.require(*(name for name in SERVE_REQUIRES if name != "slack_signing_secret"))
+    settings.require(*SERVE_REQUIRES)
     clock = clock or SystemClock()
     metrics = Metrics()
     async with (

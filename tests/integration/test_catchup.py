@@ -30,6 +30,7 @@ from tests.conftest import fresh_database
 
 CALLER = "+14155550123"
 TEXTER = "+14155550188"
+OUR_NUMBER = "+16505550100"
 NEWCOMER = "+14155550177"  # texts first while the bridge is away: a thread of its own
 KINDS_DUE = ["fax", "missed_call", "missed_call", "sms", "voicemail"]  # see downtime()
 
@@ -358,3 +359,39 @@ async def test_without_a_subscription_to_keep_catch_up_takes_the_lead_and_runs_i
     assert second.reason == "start, second pass" and second.recovered == []
     assert clock.monotonic() - started_at >= SECOND_PASS
     assert not rc_sim.subscriptions
+
+
+async def test_a_full_call_log_isync_and_a_long_message_gap_are_read_in_full(
+    bridge: Bridge,
+) -> None:
+    """More than RingCentral answers at once: the call-log ISync comes back with its 250
+    (more may exist: a full sync, the older rest from the call log), and a message ISync
+    refused for too many changes (MSG-333) becomes a full sync read backwards page by page
+    while `olderRecordsExist`."""
+    rc, clock = bridge.rc, bridge.clock
+    sub = await started(bridge)
+    rc.delete_subscription(sub)
+    rc.message_isync_limit = 10
+    count = 260  # RECORD_LIMIT + 10
+    for n in range(count):
+        clock.advance(5)
+        rc.world.add_call(
+            rc.extension_id, direction="Inbound", other_number=CALLER, result="Missed"
+        )
+        rc.world.add_inbound_sms(rc.extension_id, f"+1415556{n:04d}", OUR_NUMBER, f"n {n}")
+    before = len(rc.requests)
+
+    report = await catchup(bridge).catch_up("a long gap")
+
+    made = [r.path.rsplit("/", 1)[-1] + ":" + r.query.get("syncType", ["-"])[0]
+            for r in rc.requests[before:]]  # fmt: skip
+    messages, calls = report.sources
+    assert messages.full and calls.full, report
+    assert sum(1 for n in report.recovered if n.kind == "sms") == count
+    assert sum(1 for n in report.recovered if n.kind == "missed_call") == count
+    assert made.count("message-sync:ISync") == 1 and made.count("message-sync:FSync") >= 2
+    assert made.count("call-log-sync:ISync") == 1 and made.count("call-log-sync:FSync") == 1
+    assert made.count("call-log:-") >= 1  # the rest, older than the sync's 250
+    async with bridge.engine.connect() as conn:
+        posts = await conn.scalar(select(func.count()).select_from(Post))
+    assert posts == report.posts == 2 * count
