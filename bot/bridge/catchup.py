@@ -240,6 +240,8 @@ class Catchup:
             or event.owner_id
         )
         key = f"messages:{extension}"
+        if self._leadership is not None and not self._leadership.leading:
+            return  # the leading process reads RingCentral; this one only delivers
         if key not in {s.key for s in self.sources()} or key in self._advances:
             return
         self._advances[key] = self._clock.monotonic() + self.advance_delay
