@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._rc_http import SimResponse, not_found
+from ._rc_permissions import permissions_of
 from ._rc_state import Call, SimState, json_ok
 
 # RingCentral answers comma-separated ids with 207 and this content type (reference §4.5)
@@ -17,7 +18,11 @@ def _multi(parts: list[dict[str, Any]]) -> SimResponse:
 
 
 async def extension_info(st: SimState, call: Call) -> SimResponse:
-    return json_ok(st.world.extension_info(call.extension(st.world)))
+    ext = call.extension(st.world)
+    info = st.world.extension_info(ext)
+    # `permissions.admin` tells what the permission model (_rc_permissions) grants.
+    info["permissions"]["admin"] = {"enabled": permissions_of(st.extras).is_admin(ext)}
+    return json_ok(info)
 
 
 async def extension_list(st: SimState, call: Call) -> SimResponse:

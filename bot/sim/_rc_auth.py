@@ -13,13 +13,13 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from ._rc_http import SimClock, SimRequest, SimResponse, api_error, oauth_error
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-SCOPE = "AccountInfo CallLog ExtensionInfo Messages ReadAccounts ReadCallLog ReadMessages SMS"
 AUTH_CODE_TTL = 60.0  # RingCentral: the code comes back with expires_in=60
 
 
@@ -78,6 +78,8 @@ class AuthState:
     by_refresh: dict[str, TokenSession] = field(default_factory=dict)
     codes: dict[str, AuthCode] = field(default_factory=dict)
     default_owner: str = ""
+    # The token's `scope`: the app's permissions when it is issued (_rc_permissions).
+    scope: Callable[[], str] = lambda: ""
 
     def issue_jwt(self, owner_id: str) -> str:
         jwt = make_jwt(owner_id, self.client_id)
@@ -182,7 +184,7 @@ class AuthState:
                 "expires_in": max(0, round(s.access_expires - now)),
                 "refresh_token": s.refresh_token,
                 "refresh_token_expires_in": max(0, round(s.refresh_expires - now)),
-                "scope": SCOPE,
+                "scope": self.scope(),
                 "owner_id": s.owner_id,
                 "session_id": s.session_id,
             },

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from ._rc_http import SimResponse, api_error, invalid_param, not_found
 from ._rc_messaging import BadRequest, _load_json
+from ._rc_permissions import permissions_of
 from ._rc_state import Call, SimState, json_ok
 from ._rc_webhook import WebhookClient, delivery_headers
 
@@ -41,6 +42,8 @@ class Subscription:
     status: str = "Active"
     blacklisted_data: dict[str, str] | None = None
     failures: int = 0
+    # filters asked for but not subscribed: {filter, reason, message} (_rc_permissions)
+    disabled_filters: list[dict[str, str]] = field(default_factory=list)
 
     def info(self, server_url: str, now: float) -> dict[str, Any]:
         # shape of examples/subscription-create-response-webhook.json; the
@@ -59,6 +62,8 @@ class Subscription:
                 "address": self.address,
             },
         }
+        if self.disabled_filters:
+            body["disabledFilters"] = [dict(d) for d in self.disabled_filters]
         if self.blacklisted_data is not None:
             body["blacklistedData"] = dict(self.blacklisted_data)
         return body
@@ -117,7 +122,8 @@ def _subs(st: SimState) -> Subscriptions:
     return value
 
 
-def _resolve_filters(st: SimState, call: Call, raw: Any) -> list[str]:
+def _resolve_filters(st: SimState, call: Call, raw: Any) -> tuple[list[str], list[dict[str, str]]]:
+    """(the filters subscribed, `~` resolved; the disabled ones with their reasons)."""
     if not isinstance(raw, list) or not raw or not all(isinstance(f, str) for f in raw):
         raise BadRequest(invalid_param("eventFilters"))
     out = []
@@ -132,7 +138,11 @@ def _resolve_filters(st: SimState, call: Call, raw: Any) -> list[str]:
         raise BadRequest(
             api_error(400, "SUB-515", "Subscription containing only reminder filter is not allowed")
         )
-    return out
+    perms = permissions_of(st.extras)
+    allowed, disabled, refusal = perms.split_filters(out, st.world.account_id, call.bearer.owner_id)
+    if refusal is not None:
+        raise BadRequest(refusal)
+    return allowed, disabled
 
 
 def _expires_in(raw: Any, default: int) -> int:
@@ -148,7 +158,7 @@ async def create(st: SimState, call: Call) -> SimResponse:
     now = st.clock.now()
     try:
         body = _load_json(call.req.body)
-        filters = _resolve_filters(st, call, body.get("eventFilters"))
+        filters, disabled = _resolve_filters(st, call, body.get("eventFilters"))
         mode = body.get("deliveryMode")
         if not isinstance(mode, dict) or mode.get("transportType") != "WebHook":
             raise BadRequest(invalid_param("deliveryMode.transportType"))
@@ -173,6 +183,7 @@ async def create(st: SimState, call: Call) -> SimResponse:
         owner_id=call.bearer.owner_id,
         client_id=call.bearer.client_id,
         event_filters=filters,
+        disabled_filters=disabled,
         address=address,
         verification_token=token,
         created=now,
@@ -215,7 +226,9 @@ async def update(st: SimState, call: Call) -> SimResponse:
         body = _load_json(call.req.body) if call.req.body.strip() else {}
         # SPEC: PUT takes eventFilters and expiresIn (others ignored); empty body = renew
         if "eventFilters" in body:
-            sub.event_filters = _resolve_filters(st, call, body["eventFilters"])
+            sub.event_filters, sub.disabled_filters = _resolve_filters(
+                st, call, body["eventFilters"]
+            )
         sub.expires_in = _expires_in(body.get("expiresIn"), sub.expires_in)
     except BadRequest as exc:
         return exc.response

@@ -37,6 +37,7 @@ from ._rc_http import (
 )
 from ._rc_limits import RateLimiter
 from ._rc_openapi import SpecValidator
+from ._rc_permissions import Permissions, permissions_of
 from ._rc_ringout import RingOutScript, _ringouts
 from ._rc_server import SimUrls, serve_loopback
 from ._rc_state import Call, SimState, error_response
@@ -96,6 +97,9 @@ class RingCentralSimulator:
         self._state = SimState(
             self.clock, self.world, auth, RateLimiter(self.clock, dict(limits or {}))
         )
+        perms = permissions_of(self._state.extras)
+        perms.admins.add(self.world.service_extension_id)  # as today: the service user is one
+        auth.scope = perms.scope
         self._state.set_urls(server_url, media_url)
         subs = _subs(self._state)
         subs.blacklist_after = blacklist_after
@@ -231,12 +235,27 @@ class RingCentralSimulator:
             return verdict.refusal
         resp = self._validator.check(req, route.template) if self._validator else None
         if resp is None:
+            resp = self.permissions.check(
+                req.method, route.template, bearer.owner_id, self._target(params, bearer.owner_id)
+            )
+        if resp is None:
             try:
                 resp = await route.handler(st, Call(req, params, bearer))
             except SimError as err:
                 resp = error_response(err)
         resp.headers.update(verdict.headers)
         return resp
+
+    def _target(self, params: Mapping[str, str], owner_id: str) -> str | None:
+        """The extension a path names (`~`: the token's owner); None for account-level
+        paths and for an unknown extension (its handler answers 404)."""
+        ext = params.get("extensionId")
+        if ext is None:
+            return None
+        try:
+            return self.world.resolve_extension_id(owner_id if ext == "~" else ext)
+        except SimError:
+            return None
 
     def _oauth(self, req: SimRequest) -> SimResponse:
         auth = self._state.auth
@@ -293,12 +312,18 @@ class RingCentralSimulator:
 
     @property
     def company_call_log(self) -> bool:
-        """Whether the service user has FullCompanyCallLog (the account-level call-log
-        sync answers 403 without it)."""
-        return sync_controls(self._state).company_call_log
+        """Whether the service user has FullCompanyCallLog (the account-level call log
+        and its sync answer 403 without it). The permission model decides: an admin has
+        it unless withheld, an ordinary user never (`service_user_admin`)."""
+        return "FullCompanyCallLog" in self.user_permissions(self.extension_id)
 
     @company_call_log.setter
     def company_call_log(self, allowed: bool) -> None:
+        withheld = self.permissions.withheld.setdefault(self.extension_id, set())
+        if allowed:
+            withheld.discard("FullCompanyCallLog")
+        else:
+            withheld.add("FullCompanyCallLog")
         sync_controls(self._state).company_call_log = allowed
 
     @property
@@ -309,6 +334,46 @@ class RingCentralSimulator:
     @message_isync_limit.setter
     def message_isync_limit(self, count: int) -> None:
         sync_controls(self._state).tokens.isync_limit = count
+
+    # -- test controls: permissions (bot/sim/_rc_permissions.py) --------------------------
+
+    @property
+    def permissions(self) -> Permissions:
+        """The app's permissions, the admins and permissions withheld from single users."""
+        return permissions_of(self._state.extras)
+
+    @property
+    def service_user_admin(self) -> bool:
+        """Whether the service user (`jwt`) is an admin; True unless a test says otherwise.
+        An ordinary user reads and subscribes to its own extension only."""
+        return self.permissions.is_admin(self.extension_id)
+
+    @service_user_admin.setter
+    def service_user_admin(self, admin: bool) -> None:
+        self.set_admin(self.extension_id, admin)
+
+    def set_admin(self, extension_id: str, admin: bool = True) -> None:
+        if admin:
+            self.permissions.admins.add(extension_id)
+        else:
+            self.permissions.admins.discard(extension_id)
+
+    @property
+    def app_permissions(self) -> frozenset[str]:
+        """What the app may do; the token's `scope` lists it."""
+        return frozenset(self.permissions.app)
+
+    def remove_app_permissions(self, *names: str) -> None:
+        """The app lacks these from now on (requests needing one get CMN-401)."""
+        self.permissions.app.difference_update(names)
+
+    def remove_user_permissions(self, extension_id: str, *names: str) -> None:
+        """That user's role lacks these from now on (requests needing one get CMN-408)."""
+        self.permissions.withheld.setdefault(extension_id, set()).update(names)
+
+    def user_permissions(self, extension_id: str) -> frozenset[str]:
+        """The user permissions of an extension's role (admins': the whole account's)."""
+        return self.permissions.of_user(extension_id)
 
     # -- test controls: subscriptions, RingOut ----------------------------------------
 
