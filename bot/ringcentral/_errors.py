@@ -24,6 +24,9 @@ DecodingError. Anything else that escapes the client is a bug, not RingCentral.
 `api_error()` and `auth_error()` read RingCentral's two error shapes (reference §1.7):
 the API shape `{"errorCode", "message", "errors": [{"errorCode", "message",
 "parameterName"}]}` and the OAuth shape `{"error", "error_description", "errors": [...]}`.
+The top-level code is not always the one that says what happened: a permission refusal
+carries `InsufficientPermissions` there and `CMN-401` (the app lacks it) or `CMN-408` (the
+user lacks it) in `errors[]`, with `permissionName`; `ApiError.has_code()` looks at both.
 They never fail on a malformed body: gateways and proxies answer HTML, empty bodies or
 JSON of another shape, and a caller must still get a RingCentralError.
 """
@@ -64,6 +67,7 @@ class ErrorDetail:
     error_code: str
     message: str
     parameter_name: str | None = None
+    permission_name: str | None = None
 
 
 class RingCentralError(Exception):
@@ -116,7 +120,18 @@ class ApiError(RingCentralError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"RingCentral answered {self.status} {self.error_code}: {self.message}"
+        detail = [d.error_code for d in self.errors if d.error_code != self.error_code]
+        more = f" ({', '.join(detail[:_MAX_PROBLEMS])})" if detail else ""
+        return f"RingCentral answered {self.status} {self.error_code}{more}: {self.message}"
+
+    def has_code(self, code: str) -> bool:
+        """Whether RingCentral named `code`, at the top level or in `errors[]`."""
+        return code == self.error_code or any(d.error_code == code for d in self.errors)
+
+    @property
+    def permission(self) -> str | None:
+        """The permission a refusal names (`permissionName`), if any."""
+        return next((d.permission_name for d in self.errors if d.permission_name), None)
 
 
 class DecodingError(RingCentralError):
@@ -178,9 +193,13 @@ def _details(body: dict[str, Any]) -> list[ErrorDetail]:
             continue
         # `code` is the directory service's (ADG) spelling of `errorCode`.
         code = _text(item.get("errorCode")) or _text(item.get("code"))
-        param = item.get("parameterName")
         details.append(
-            ErrorDetail(code, _text(item.get("message")), param if isinstance(param, str) else None)
+            ErrorDetail(
+                code,
+                _text(item.get("message")),
+                _text(item.get("parameterName")) or None,
+                _text(item.get("permissionName")) or None,
+            )
         )
     return details
 

@@ -40,12 +40,17 @@ def explain(exc: RingCentralError, *, from_number: str | None = None) -> str:
         )
     if code == "MSG-240":
         return f"International texts are not allowed on this account ({code})."
-    if code == "CMN-408":
-        return f"The RingCentral user RingBridge acts as lacks a permission ({message})."
-    if code == "CMN-401":
+    # Permission refusals say which in errors[] (`InsufficientPermissions` on top).
+    permission = f"the {exc.permission} permission" if exc.permission else "a permission"
+    if exc.has_code("CMN-401"):
         return (
-            f"The RingCentral app lacks a permission ({message}); your admin can add it in "
-            "the RingCentral developer console."
+            f"The RingCentral app lacks {permission} (CMN-401); your admin can add it in the "
+            "RingCentral developer console."
+        )
+    if exc.has_code("CMN-408"):
+        return (
+            f"The RingCentral user RingBridge acts as lacks {permission} for this (CMN-408); "
+            "a RingCentral admin can grant it to that user's role."
         )
     if exc.status == 404 or code in ("CMN-102", "AGW-404"):
         return f"RingCentral has no such record ({message})."
