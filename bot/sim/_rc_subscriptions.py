@@ -86,6 +86,8 @@ class Subscriptions:
     async def deliver_bytes(
         self, sub: Subscription, body: bytes, headers: dict[str, str], now: float
     ) -> int:
+        # One attempt, whatever the answer: RingCentral documents no redelivery of a
+        # notification the webhook did not take (reference §2.4); it only counts failures.
         outcome = await self.webhooks.post(sub.address, body, headers)
         self.deliveries.append((sub.id, body, outcome.status))
         if outcome.status == 200:
