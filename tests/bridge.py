@@ -21,7 +21,7 @@ from bot.bridge.service import Notifications
 from bot.clock import FakeClock
 from bot.config import BridgeConfig, Route, Settings
 from bot.server import DEPS, ENGINE, NOTIFICATIONS, create_app
-from bot.sim import Delivery, RingCentralSimulator, SlackSimulator
+from bot.sim import SLACK_CHANNEL_PACE, Delivery, RingCentralSimulator, SlackSimulator
 from bot.sim import SlackClock as SimClock
 from bot.store import SubscriptionStore
 from bot.store.schema import CallState, Post, Upload, UTCDateTime
@@ -152,11 +152,12 @@ async def running_bridge(
     **settings: Any,
 ) -> AsyncIterator[Bridge]:
     """`slack_clock`: the Slack simulator's clock (default: wall time); pass the bridge's
-    FakeClock to read Slack-side times (post times, message ts) in fake time.
-    `socket_mode`: Slack's traffic over Socket Mode (SLACK_APP_TOKEN, no signing secret;
-    the bridge is connected when this yields, unless `connected` is False). `settings` are
-    added to (or replace) those pointing the bridge at both simulators."""
-    slack = SlackSimulator(clock=slack_clock)
+    FakeClock to read Slack-side times (post times, message ts) in fake time. Slack's
+    per-channel pace is on, counted on the bridge's clock (the time its own pacing lives
+    in). `socket_mode`: Slack's traffic over Socket Mode (SLACK_APP_TOKEN, no signing
+    secret; the bridge is connected when this yields, unless `connected` is False).
+    `settings` are added to (or replace) those pointing the bridge at both simulators."""
+    slack = SlackSimulator(clock=slack_clock, channel_pace=SLACK_CHANNEL_PACE, pace_clock=clock)
     slack.add_channel(CHANNEL, "general", member=True)
     slack.add_channel(CALLS, "calls", member=True)
     slack.add_channel(TEXTS, "texts", member=True)

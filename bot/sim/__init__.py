@@ -11,7 +11,8 @@ The public API, for the demo, the tests and the benchmarks:
   envelopes, `disconnect(reason)`, `drop()`; `RingCentralSimulator.throttle`,
   `expire_access_tokens` …);
 - `SlackSender`: signed requests to an app as Slack sends them (the simulator is one, and
-  sends the same as Socket Mode envelopes to its `socket_mode_url`);
+  sends the same as Socket Mode envelopes to its `socket_mode_url`), Events API retries
+  over HTTP included (`EventRetries`);
 - `Simulators`: both simulators in a child process of their own, driven over a pipe;
 - `ServerProcess`: `python -m bot serve` as a subprocess pointed at them;
 - `WebhookSender`, `sms_envelope`: RingCentral's webhook deliveries, sent from any process;
@@ -47,8 +48,10 @@ from bot.sim.ringcentral import (
 )
 from bot.sim.slack import (
     DEFAULT_SCOPES,
+    SLACK_CHANNEL_PACE,
     Call,
     Delivery,
+    EventRetries,
     SignedRequest,
     SlackFault,
     SlackSender,
@@ -61,11 +64,13 @@ __all__ = [
     "CHANNEL",
     "DEFAULT_SCOPES",
     "RAISED_LIMITS",
+    "SLACK_CHANNEL_PACE",
     "SMS_EVENT",
     "USER",
     "Call",
     "Delivered",
     "Delivery",
+    "EventRetries",
     "RequestRecord",
     "RingCentralSimulator",
     "ServerProcess",

@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bot.sim._slack_api import SLACK_CHANNEL_PACE
+
 HOST = "127.0.0.1"
 CHANNEL = "C0GENERAL"  # a public channel the bot is a member of
 USER = "U0ALICE"
@@ -26,6 +28,8 @@ class SimOptions:
     ringout_caller_after: float = 0.2  # seconds until a simulated RingOut's first leg answers
     ringout_callee_after: float = 0.2  # then until the second leg answers
     limits: Mapping[str, int] = field(default_factory=lambda: dict(RAISED_LIMITS))
+    # Slack answers 429 past it (None: posts are only recorded)
+    slack_channel_pace: tuple[float, int] | None = SLACK_CHANNEL_PACE
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,15 @@ METHODS: dict[str, Method] = {
     "chat.postMessage": chat.post_message,
     "chat.update": chat.update,
     "chat.postEphemeral": chat.post_ephemeral,
+    "chat.delete": chat.delete,
     "chat.getPermalink": chat.get_permalink,
     "reactions.add": chat.reactions_add,
     "conversations.history": conversations.history,
     "conversations.replies": conversations.replies,
     "conversations.join": conversations.join,
     "conversations.info": conversations.info,
+    "conversations.list": conversations.list_,
+    "conversations.open": conversations.open_,
     "users.info": conversations.users_info,
     "views.open": surfaces.views_open,
     "views.publish": surfaces.views_publish,
@@ -41,9 +44,15 @@ METHODS: dict[str, Method] = {
 JSON_ARGS = ("blocks", "attachments", "metadata", "view", "files")
 
 
+# Slack: chat.postMessage "generally allows posting one message per second per channel",
+# "short bursts >1 allowed" (reference §3.2). The size of a burst is not documented: two
+# (the least that is "more than one") is the strict reading.
+SLACK_CHANNEL_PACE = (1.0, 2)
+
+
 class Pace:
-    """Slack's per-channel posting pace (§3.2: about one message per second per channel,
-    short bursts allowed), as a token bucket on the simulator's clock."""
+    """Slack's per-channel posting pace as a token bucket: `rate` posts per second,
+    `burst` at once; past it 429 with the Retry-After that lets the next one through."""
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, burst

@@ -1,4 +1,9 @@
-"""chat.* and reactions.add: messages in, Slack's rules enforced (reference §3, §4.1)."""
+"""chat.* and reactions.add: messages in, Slack's rules enforced (reference §3, §4.1).
+
+A reply to a thread whose parent is gone (deleted, or never there) is not refused: Slack
+posts it at the channel's top level and says so only by the answer's message carrying no
+`thread_ts` (issue #9; `thread_not_found` comes from conversations.replies alone).
+"""
 
 from __future__ import annotations
 
@@ -79,13 +84,10 @@ def post_message(ws: Workspace, p: Params) -> dict[str, Any]:
     message = ws.bot_message(content.pop("text"), ws.ts.next())
     message.update(content)
     thread_ts = text_param(p, "thread_ts")
-    if thread_ts:
-        parent = find_message(channel, thread_ts)
-        if parent is None:
-            # Not verified against Slack (it may post at top level instead): stricter, so a
-            # stale thread mapping in the bot shows up in tests.
-            raise SlackError("thread_not_found")
-        parent = find_message(channel, parent.get("thread_ts") or parent["ts"]) or parent
+    parent = find_message(channel, thread_ts) if thread_ts else None
+    if parent is not None and parent.get("thread_ts") not in (None, parent["ts"]):
+        parent = find_message(channel, parent["thread_ts"])  # a reply: its thread's parent
+    if parent is not None:
         message["thread_ts"] = parent["ts"]
         message["parent_user_id"] = parent.get("user", "")
         if flag(p, "reply_broadcast"):
@@ -96,6 +98,44 @@ def post_message(ws: Workspace, p: Params) -> dict[str, Any]:
     return _with_warnings(
         {"ok": True, "channel": channel.id, "ts": message["ts"], "message": copy.deepcopy(message)},
         warnings,
+    )
+
+
+def delete(ws: Workspace, p: Params) -> dict[str, Any]:
+    """chat.delete of the bot's own message; the workspace raises `message_deleted`."""
+    ws.need_scope("chat:write")
+    channel = ws.visible_channel(text_param(p, "channel"))
+    message = find_message(channel, text_param(p, "ts") or "")
+    if message is None:
+        raise SlackError("message_not_found")
+    if message.get("bot_id") != ws.identity.bot_id:
+        raise SlackError("cant_delete_message")  # a bot token deletes only its own messages
+    remove_message(ws, channel, message)
+    return {"ok": True, "channel": channel.id, "ts": message["ts"]}
+
+
+def remove_message(ws: Workspace, channel: Channel, message: dict[str, Any]) -> None:
+    """The message leaves the channel (its replies stay, orphaned: conversations.replies
+    of the parent then answers thread_not_found) and `message_deleted` is raised."""
+    channel.messages.remove(message)
+    root = message.get("thread_ts")
+    parent = find_message(channel, root) if root and root != message["ts"] else None
+    if parent is not None:
+        parent["reply_count"] = max(0, parent.get("reply_count", 1) - 1)
+    ts = ws.ts.next()
+    previous = {k: v for k, v in message.items() if k not in ("metadata", "reactions")}
+    ws.outbox.append(
+        {
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": True,
+            "channel": channel.id,
+            "ts": ts,
+            "deleted_ts": message["ts"],
+            "event_ts": ts,
+            "channel_type": channel.channel_type,
+            "previous_message": copy.deepcopy(previous),
+        }
     )
 
 

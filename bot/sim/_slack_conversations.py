@@ -41,7 +41,7 @@ def _page(
     if newest_first:
         selected.reverse()
     if cursor := text_param(p, "cursor"):
-        start_ts = decode_cursor(cursor)
+        start_ts = decode_cursor(cursor, "next_ts")
         after: Callable[[str], bool] = (
             (lambda ts: ts_key(ts) <= ts_key(start_ts))
             if newest_first
@@ -56,7 +56,9 @@ def _page(
         "ok": True,
         "messages": [_outward(m, with_metadata) for m in page],
         "has_more": bool(rest),
-        "response_metadata": {"next_cursor": encode_cursor(rest[0]["ts"]) if rest else ""},
+        "response_metadata": {
+            "next_cursor": encode_cursor(rest[0]["ts"], "next_ts") if rest else ""
+        },
     }
 
 
@@ -113,3 +115,79 @@ def users_info(ws: Workspace, p: Params) -> dict[str, Any]:
     if user is None:
         raise SlackError("user_not_found")
     return {"ok": True, "user": user.info()}
+
+
+# conversations.list `types` and the scope each needs (reference §3; docs.slack.dev).
+_LIST_SCOPES = {
+    "public_channel": "channels:read",
+    "private_channel": "groups:read",
+    "mpim": "mpim:read",
+    "im": "im:read",
+}
+
+
+def list_(ws: Workspace, p: Params) -> dict[str, Any]:
+    """conversations.list: `types` (default public_channel), `exclude_archived`, `limit`
+    (default 100, clamped to 999), `cursor`.
+
+    Slack pages before it filters, so a page may hold fewer than `limit` channels, even
+    none, while `next_cursor` says more follow (its pagination guide: check the cursor,
+    never the page's size). The simulator does the same, to catch a client that stops at
+    a short page. A private channel the bot is not in is not listed.
+    """
+    types = [t.strip() for t in (text_param(p, "types") or "public_channel").split(",")]
+    if not types or any(t not in _LIST_SCOPES for t in types):
+        raise SlackError("invalid_types")
+    for kind in types:
+        ws.need_scope(_LIST_SCOPES[kind])
+    everything = list(ws.channels.values())
+    start = 0
+    if cursor := text_param(p, "cursor"):
+        after = decode_cursor(cursor, "next_id")
+        start = next((i for i, c in enumerate(everything) if c.id == after), len(everything))
+    limit = integer(p, "limit", 100, low=1, high=999)
+    window, rest = everything[start : start + limit], everything[start + limit :]
+    archived_out = flag(p, "exclude_archived")
+    shown = [
+        c.info()
+        for c in window
+        if c.kind in types
+        and not (archived_out and c.is_archived)
+        and not (c.is_private and not c.is_member)
+    ]
+    next_cursor = encode_cursor(rest[0].id, "next_id") if rest else ""
+    return {"ok": True, "channels": shown, "response_metadata": {"next_cursor": next_cursor}}
+
+
+def open_(ws: Workspace, p: Params) -> dict[str, Any]:
+    """conversations.open of a DM with one person (`users`), or by its id (`channel`)."""
+    ws.need_scope("im:write")
+    users = [u for u in (text_param(p, "users") or "").split(",") if u]
+    if channel_id := text_param(p, "channel"):
+        channel = ws.channels.get(channel_id)
+        if channel is None or channel.im_user is None:
+            raise SlackError("channel_not_found")
+        opened = False
+    elif not users:
+        raise SlackError("users_list_not_supplied")
+    elif len(users) > 1:
+        # Group DMs (mpim:write) are not simulated: the bridge never opens one.
+        raise SlackError(
+            "invalid_arguments",
+            response_metadata={"messages": ["[ERROR] the simulator opens one-person DMs only"]},
+        )
+    else:
+        user = ws.users.get(users[0])
+        if user is None:
+            raise SlackError("user_not_found")
+        if user.is_bot:
+            raise SlackError("cannot_dm_bot")
+        channel, opened = ws.open_dm(user.id)
+    if flag(p, "return_im"):
+        info: dict[str, Any] = channel.info()
+    else:
+        info = {"id": channel.id}
+    response: dict[str, Any] = {"ok": True, "channel": info}
+    if not opened:
+        response.update(no_op=True, already_open=True)
+    return response

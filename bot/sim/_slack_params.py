@@ -52,16 +52,17 @@ def integer(p: Params, key: str, default: int, *, low: int, high: int) -> int:
     return max(low, min(high, number))
 
 
-def encode_cursor(ts: str) -> str:
-    """Slack's cursors are base64 of ``next_ts:<ts>`` (e.g. ``bmV4dF90czoxNTEy…``)."""
-    return base64.b64encode(f"next_ts:{ts}".encode()).decode()
+def encode_cursor(value: str, kind: str) -> str:
+    """Slack's cursors are base64 of ``<kind>:<value>`` (history: ``next_ts:<ts>``, e.g.
+    ``bmV4dF90czoxNTEy…``; lists: the next item's id)."""
+    return base64.b64encode(f"{kind}:{value}".encode()).decode()
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str, kind: str) -> str:
     try:
-        prefix, _, ts = base64.b64decode(cursor, validate=True).decode().partition(":")
+        prefix, _, value = base64.b64decode(cursor, validate=True).decode().partition(":")
     except ValueError:
         raise SlackError("invalid_cursor") from None
-    if prefix != "next_ts" or not ts:
+    if prefix != kind or not value:
         raise SlackError("invalid_cursor")
-    return ts
+    return value

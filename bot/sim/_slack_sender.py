@@ -7,10 +7,20 @@ simulator elsewhere (another process), over its own keep-alive connections.
 Every `send_*` takes where to send: the app's Request URL (a signed HTTP POST), or a
 simulator's `socket_mode_url` (the same payload as a Socket Mode envelope on one of the
 app's connections, which only a simulator holds), so one test runs over either.
+
+Events API deliveries over HTTP are retried as Slack documents (api.slack.com/apis/
+events-api, "Retries"): an event not answered with a 2xx within 3 seconds is sent again up
+to 3 times — nearly immediately, after 1 minute, after 5 minutes — with `X-Slack-Retry-Num`
+(1, 2, 3) and `X-Slack-Retry-Reason` (`http_timeout`, `http_error`, `connection_failed`,
+`too_many_redirects`); a non-2xx answer carrying `X-Slack-No-Retry: 1` stops them. On a
+timeout Slack does not wait for the late answer: the retry goes while the app may still be
+working on the first. `EventRetries` holds the schedule (tests shorten it) and may send
+the retries to other URLs (another process of the app).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import Iterator, Mapping
@@ -54,9 +64,30 @@ class Delivery:
     sent: Mapping[str, Any] = field(default_factory=dict)  # the payload / form fields sent
     seconds_to_ack: float | None = None  # Socket Mode only
     attempts: int = 1
+    # Events over HTTP: why Slack would retry this answer ("" when it was taken), and the
+    # retries that followed, in order.
+    failure: str = ""
+    retries: tuple[Delivery, ...] = ()
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class EventRetries:
+    """How Slack retries an event the app did not take over HTTP (module docstring).
+
+    `delays`: seconds before each retry (their number is the number of retries);
+    `timeout`: seconds an answer may take; `urls`: where retry n goes
+    (`urls[(n - 1) % len(urls)]`), default the event's own URL.
+    """
+
+    delays: tuple[float, ...] = (0.0, 60.0, 300.0)
+    timeout: float = 3.0
+    urls: tuple[str, ...] = ()
+
+    def url(self, first: str, retry: int) -> str:
+        return self.urls[(retry - 1) % len(self.urls)] if self.urls else first
 
 
 @dataclass(frozen=True)
@@ -99,6 +130,7 @@ class SlackSender:
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
         self._event_ids = itertools.count(1)
+        self.event_retries = EventRetries()
 
     async def __aenter__(self) -> Self:
         connector = aiohttp.TCPConnector(limit=self._connections)
@@ -372,21 +404,86 @@ class SlackSender:
         timestamp: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Delivery:
-        """An Events API delivery of `event`, in its event_callback envelope (§2.5)."""
+        """An Events API delivery of `event`, in its event_callback envelope (§2.5). Over
+        HTTP, with Slack's retries (`event_retries`) while the app does not take it: the
+        answer is the first attempt's, `retries` holds the others'."""
         envelope = event_envelope(
             self.workspace.identity, event, f"Ev0SIM{next(self._event_ids):08d}", self.clock.now()
         )
+        first = answer = await self.resend_event(
+            url, envelope, timestamp=timestamp, headers=headers
+        )
+        if url.startswith(SOCKET_MODE):
+            return first  # Socket Mode retries its envelopes itself (`attempts`)
+        policy = self.event_retries
+        retries: list[Delivery] = []
+        for number, delay in enumerate(policy.delays, start=1):
+            if not answer.failure:
+                break
+            await self._wait(delay)
+            answer = await self.resend_event(
+                policy.url(url, number),
+                envelope,
+                retry=(number, answer.failure),
+                timestamp=timestamp,
+                headers=headers,
+            )
+            retries.append(answer)
+        return replace(first, retries=tuple(retries))
+
+    async def resend_event(
+        self,
+        url: str,
+        envelope: Mapping[str, Any],
+        *,
+        retry: tuple[int, str] | None = None,
+        timestamp: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Delivery:
+        """One attempt at delivering an event envelope (as sent: `Delivery.sent`), signed
+        now; `retry=(number, reason)` makes it Slack's retry of it. No retries follow."""
+        extra = dict(headers or {})
+        if retry is not None:
+            extra.update({"X-Slack-Retry-Num": str(retry[0]), "X-Slack-Retry-Reason": retry[1]})
         body = json.dumps(envelope).encode()
         request = self.signed(
             body,
             "application/json",
             envelope,
             timestamp=timestamp,
-            headers=headers,
+            headers=extra,
             envelope_type="events_api",
         )
-        sent = await self.post(url, request)
-        return replace(sent, sent=envelope)
+        if url.startswith(SOCKET_MODE):
+            return replace(await self.post(url, request), sent=envelope)
+        if self._session is None:
+            raise RuntimeError("use inside `async with sim.serve()` (or `async with sender`)")
+        timeout = aiohttp.ClientTimeout(total=self.event_retries.timeout)
+        try:
+            async with self._session.post(
+                url, data=body, headers=request.headers, timeout=timeout, max_redirects=2
+            ) as resp:
+                text = await resp.text()
+                status, answered = resp.status, dict(resp.headers)
+                no_retry = resp.headers.get("X-Slack-No-Retry") == "1"
+        except TimeoutError:
+            return Delivery(0, "", {}, sent=envelope, failure="http_timeout")
+        except aiohttp.TooManyRedirects:
+            return Delivery(0, "", {}, sent=envelope, failure="too_many_redirects")
+        except aiohttp.ClientError:
+            return Delivery(0, "", {}, sent=envelope, failure="connection_failed")
+        failure = ""
+        if not 200 <= status < 300 and not no_retry:
+            failure = "http_error"
+        return Delivery(status, text, answered, sent=envelope, failure=failure)
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait on the sender's clock when it can (a fake clock moves on), else for real."""
+        sleep = getattr(self.clock, "sleep", None)
+        if sleep is not None:
+            await sleep(seconds)
+        else:
+            await asyncio.sleep(seconds)
 
     async def send_message(
         self,
@@ -430,7 +527,7 @@ class SlackSender:
             **message,
             "channel": channel_id,
             "event_ts": ts,
-            "channel_type": "group" if channel.is_private else "channel",
+            "channel_type": channel.channel_type,
         }
         return await self.send_event(url, event, timestamp=timestamp)
 

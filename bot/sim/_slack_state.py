@@ -44,8 +44,32 @@ class Channel:
     created: int = 1_700_000_000
     messages: list[dict[str, Any]] = field(default_factory=list)
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    im_user: str | None = None  # a DM between the bot and this user (conversations.open)
+
+    @property
+    def kind(self) -> str:
+        """The `types` value of conversations.list, and the events' `channel_type` stem."""
+        if self.im_user is not None:
+            return "im"
+        return "private_channel" if self.is_private else "public_channel"
+
+    @property
+    def channel_type(self) -> str:
+        """An event's `channel_type`: channel, group (private) or im."""
+        return {"im": "im", "private_channel": "group"}.get(self.kind, "channel")
 
     def info(self) -> dict[str, Any]:
+        if self.im_user is not None:
+            # conversations.open / conversations.list shape of a DM (reference §3)
+            return {
+                "id": self.id,
+                "created": self.created,
+                "is_im": True,
+                "is_org_shared": False,
+                "user": self.im_user,
+                "is_user_deleted": False,
+                "priority": 0,
+            }
         return {
             "id": self.id,
             "name": self.name,

@@ -4,6 +4,9 @@ Access rules (reference §3 error columns): a private channel the bot is not in 
 exist for it (``channel_not_found``); a public one it has not joined refuses posts
 (``not_in_channel``) unless the app holds ``chat:write.public``, and refuses reads
 (``not_in_channel``) whatever the scopes; an archived channel refuses posts (``is_archived``).
+A method the token lacks the scope of answers ``missing_scope`` with ``needed`` and
+``provided``. Events the workspace raises (a message deleted) wait in ``outbox`` until the
+simulator delivers them.
 """
 
 from __future__ import annotations
@@ -42,17 +45,11 @@ DEFAULT_SCOPES = (
     "files:read",
 )
 
-# Scope each method needs (reference §3 and §5). Reads of private channels need the
-# groups:* twin; `_needs_scope` picks it from the channel.
-METHOD_SCOPES: dict[str, str] = {
-    "chat.postMessage": "chat:write",
-    "chat.update": "chat:write",
-    "chat.postEphemeral": "chat:write",
-    "conversations.join": "channels:join",
-    "users.info": "users:read",
-    "files.getUploadURLExternal": "files:write",
-    "files.completeUploadExternal": "files:write",
-    "reactions.add": "reactions:write",
+# conversations.history / .replies need the history scope of the conversation's type.
+_HISTORY_SCOPES = {
+    "public_channel": "channels:history",
+    "private_channel": "groups:history",
+    "im": "im:history",
 }
 
 
@@ -91,6 +88,7 @@ class Workspace:
         self.upload_base = ""  # set by the server once it knows its port
         self.ts = TsSource(clock)
         self._ids = itertools.count(1)
+        self.outbox: list[dict[str, Any]] = []  # events to deliver (inner `event` objects)
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}0SIM{next(self._ids):06d}"
@@ -128,10 +126,22 @@ class Workspace:
 
     def readable_channel(self, ref: str | None) -> Channel:
         channel = self.visible_channel(ref)
-        self.need_scope("groups:history" if channel.is_private else "channels:history")
+        self.need_scope(_HISTORY_SCOPES[channel.kind])
         if not channel.is_member:
             raise SlackError("not_in_channel")
         return channel
+
+    def open_dm(self, user_id: str) -> tuple[Channel, bool]:
+        """The bot's DM with `user_id` (opened now unless it was already): (channel, new)."""
+        for channel in self.channels.values():
+            if channel.im_user == user_id:
+                return channel, False
+        dm_id = self.new_id("D")
+        channel = Channel(dm_id, dm_id, is_private=True, is_member=True, im_user=user_id)
+        channel.created = int(self.clock.now())
+        channel.members = {user_id, self.identity.bot_user_id}
+        self.channels[dm_id] = channel
+        return channel, True
 
     # -- shared message rules -------------------------------------------------------------
 

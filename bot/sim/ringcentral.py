@@ -37,7 +37,7 @@ from ._rc_http import (
 )
 from ._rc_limits import RateLimiter
 from ._rc_openapi import SpecValidator
-from ._rc_permissions import Permissions, permissions_of
+from ._rc_permissions import ROUTE_PERMISSIONS, Permissions, permissions_of
 from ._rc_ringout import RingOutScript, _ringouts
 from ._rc_server import SimUrls, serve_loopback
 from ._rc_state import Call, SimState, error_response
@@ -57,6 +57,7 @@ __all__ = [
     "SpecValidator",
     "Upload",
     "World",
+    "endpoint_permissions",
     "endpoints",
 ]
 
@@ -577,6 +578,11 @@ class RingCentralSimulator:
 def endpoints() -> list[tuple[str, str, str]]:
     """(method, OpenAPI path template, throttling group) of every endpoint it serves."""
     return [(route.method, route.template, route.group) for route in _rc_routes.ROUTES]
+
+
+def endpoint_permissions() -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """(method, OpenAPI path template) -> (app permission, user permission) it checks."""
+    return dict(ROUTE_PERMISSIONS)
 
 
 def _record(req: SimRequest, resp: SimResponse, now: float) -> RequestRecord:

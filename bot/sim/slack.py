@@ -14,12 +14,17 @@ slash commands, clicks, events; or the same as Socket Mode envelopes).
 It honours the contract of reference/slack.md §0: JSON, form and query-string arguments
 merged; bearer auth (``not_authed`` / ``invalid_auth``); errors as HTTP 200 ``ok: false``;
 429 with ``Retry-After``; unknown arguments ignored (Bolt adds ``team_id``). It refuses what
-Slack refuses (§4.1 limits, channel membership, a token of the wrong type) and imports
-nothing from the product: a simulator that shares the code under test shares its bugs.
+Slack refuses (§4.1 limits, channel membership, a token of the wrong type, scopes:
+``missing_scope``) and imports nothing from the product: a simulator that shares the code
+under test shares its bugs.
+
+With ``subscribe_events(url)`` it delivers the events its workspace raises (a message
+deleted) to the app as the Events API does, retries included (`_slack_sender`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import secrets
@@ -30,13 +35,14 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
-from bot.sim._slack_api import JSON_ARGS, METHODS, Pace, read_arguments
+from bot.sim._slack_api import JSON_ARGS, METHODS, SLACK_CHANNEL_PACE, Pace, read_arguments
 from bot.sim._slack_blocks import decode_json_param
+from bot.sim._slack_chat import remove_message
 from bot.sim._slack_faults import Faults, SlackFault, make_fault
 from bot.sim._slack_inbound import slack_encode
 from bot.sim._slack_params import Params
 from bot.sim._slack_responses import respond
-from bot.sim._slack_sender import SOCKET_MODE, Delivery, SignedRequest, SlackSender
+from bot.sim._slack_sender import SOCKET_MODE, Delivery, EventRetries, SignedRequest, SlackSender
 from bot.sim._slack_socket import SocketMode
 from bot.sim._slack_state import (
     Call,
@@ -55,10 +61,12 @@ from bot.sim._slack_workspace import DEFAULT_SCOPES, Identity, Workspace
 
 __all__ = [
     "DEFAULT_SCOPES",
+    "SLACK_CHANNEL_PACE",
     "Call",
     "Channel",
     "Clock",
     "Delivery",
+    "EventRetries",
     "Identity",
     "ResponsePost",
     "SignedRequest",
@@ -87,11 +95,14 @@ class SlackSimulator(SlackSender):
         scopes: tuple[str, ...] = DEFAULT_SCOPES,
         home_tab_enabled: bool = True,
         channel_pace: tuple[float, int] | None = None,
+        pace_clock: Clock | None = None,
         host: str = "127.0.0.1",
     ) -> None:
         """`channel_pace=(rate, burst)` makes chat.postMessage answer 429 past `rate`
-        posts per second per channel (after a burst); without it posts are only recorded.
-        `app_token`: the app-level token of Socket Mode, holding `app_token_scopes`."""
+        posts per second per channel (after a burst; Slack's: `SLACK_CHANNEL_PACE`),
+        counted on `pace_clock` (default `clock`: pass the app's clock when it is a fake
+        one); without it posts are only recorded. `app_token`: the app-level token of
+        Socket Mode, holding `app_token_scopes`."""
         clock = clock or WallClock()
         workspace = Workspace(
             clock, identity or Identity(), scopes, home_tab_enabled=home_tab_enabled
@@ -101,7 +112,12 @@ class SlackSimulator(SlackSender):
         self.app_token = app_token
         self.socket = SocketMode(workspace.identity, {app_token: app_token_scopes})
         self._pace = Pace(*channel_pace) if channel_pace else None
+        self._pace_clock = pace_clock or clock
         self._host = host
+        self.events_url: str | None = None
+        self.bot_events: frozenset[str] = frozenset()
+        self.event_deliveries: list[Delivery] = []  # of the events the workspace raised
+        self._event_tasks: set[asyncio.Task[None]] = set()
         self._calls: list[Call] = []
         self._faults = Faults()
         self._response_urls: dict[str, ResponseUrl] = {}
@@ -144,6 +160,8 @@ class SlackSimulator(SlackSender):
                 try:
                     yield self
                 finally:
+                    for task in self._event_tasks:
+                        task.cancel()
                     self._session = None
         finally:
             await self.socket.close()
@@ -207,9 +225,89 @@ class SlackSimulator(SlackSender):
         self.workspace.users[user_id] = user
         return user
 
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The token's scopes (`x-oauth-scopes`); methods needing another answer
+        `missing_scope`."""
+        return self.workspace.scopes
+
+    @scopes.setter
+    def scopes(self, scopes: tuple[str, ...]) -> None:
+        self.workspace.scopes = tuple(scopes)
+
+    def remove_scopes(self, *names: str) -> None:
+        self.scopes = tuple(s for s in self.scopes if s not in names)
+
     def new_trigger_id(self) -> str:
         """A trigger_id as an interaction would carry (usable once, for 3 s)."""
         return self.workspace.issue_trigger()
+
+    # -- Events API -------------------------------------------------------------------------
+
+    def subscribe_events(
+        self,
+        url: str,
+        bot_events: tuple[str, ...] = ("app_home_opened", "message.channels", "message.groups"),
+        *,
+        retries: EventRetries | None = None,
+    ) -> None:
+        """Deliver the workspace's events to `url` (the manifest's request URL and
+        bot events: message.channels, message.groups, message.im); `retries`: Slack's
+        schedule unless given."""
+        self.events_url = url
+        self.bot_events = frozenset(bot_events)
+        if retries is not None:
+            self.event_retries = retries
+
+    async def delete_message(self, channel: str, ts: str) -> Delivery | None:
+        """A person deletes a message (any author's, as its author or an admin would):
+        gone from the channel, and `message_deleted` delivered when subscribed. Returns
+        that delivery (None: not subscribed)."""
+        found = self.workspace.channels[channel]
+        message = next(m for m in found.messages if m["ts"] == ts)
+        remove_message(self.workspace, found, message)
+        (event,) = self._take_events()
+        return await self._deliver_event(event) if event is not None else None
+
+    async def events_delivered(self) -> list[Delivery]:
+        """Wait until the events raised so far are delivered (retries included); all the
+        deliveries made so far."""
+        while self._event_tasks:
+            await asyncio.gather(*list(self._event_tasks), return_exceptions=True)
+        return list(self.event_deliveries)
+
+    def _take_events(self) -> list[dict[str, Any] | None]:
+        """The outbox emptied: each event, or None where the app is not subscribed to it."""
+        events, self.workspace.outbox = self.workspace.outbox, []
+        return [e if self._subscribed(e) else None for e in events]
+
+    def _subscribed(self, event: Mapping[str, Any]) -> bool:
+        if self.events_url is None:
+            return False
+        if event.get("type") != "message":
+            return str(event.get("type")) in self.bot_events
+        channel = self.workspace.channels.get(str(event.get("channel")))
+        # Slack sends a channel's messages only to a member (message.channels &c.).
+        kind = {"channel": "channels", "group": "groups", "im": "im"}[event["channel_type"]]
+        return f"message.{kind}" in self.bot_events and bool(channel and channel.is_member)
+
+    async def _deliver_event(self, event: Mapping[str, Any]) -> Delivery:
+        assert self.events_url is not None
+        delivery = await self.send_event(self.events_url, event)
+        self.event_deliveries.append(delivery)
+        return delivery
+
+    def _schedule_events(self) -> None:
+        """Deliver what the last call raised in the background, as Slack does after
+        answering the call."""
+        for event in self._take_events():
+            if event is not None:
+                task = asyncio.get_running_loop().create_task(self._delivered(event))
+                self._event_tasks.add(task)
+                task.add_done_callback(self._event_tasks.discard)
+
+    async def _delivered(self, event: Mapping[str, Any]) -> None:
+        await self._deliver_event(event)
 
     # -- fault injection ------------------------------------------------------------------
 
@@ -352,7 +450,8 @@ class SlackSimulator(SlackSender):
         if handler is None:
             raise SlackError("unknown_method")
         if method == "chat.postMessage" and self._pace is not None:
-            wait = self._pace.retry_after(self._channel_key(raw_channel), self.clock.now())
+            key = self._channel_key(raw_channel)
+            wait = self._pace.retry_after(key, self._pace_clock.now())
             if wait is not None:
                 return web.json_response(
                     {"ok": False, "error": "ratelimited"},
@@ -385,6 +484,7 @@ class SlackSimulator(SlackSender):
         response.headers["x-oauth-scopes"] = ",".join(scopes)
         response.content_type = "application/json"
         response.charset = "utf-8"
+        self._schedule_events()
         recorded = {k: decode_json_param(v) if k in JSON_ARGS else v for k, v in params.items()}
         assert response.text is not None
         self._calls.append(

@@ -14,8 +14,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from bot.sim._rc_permissions import ROUTE_PERMISSIONS
-from bot.sim.ringcentral import RingCentralSimulator, endpoints
+from bot.sim.ringcentral import RingCentralSimulator, endpoint_permissions, endpoints
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 A = "/restapi/v1.0/account/~"
@@ -282,4 +281,4 @@ def test_the_permission_table_matches_the_spec(openapi_path: Path) -> None:
         if template.startswith("/restapi/v1.0/subscription"):
             continue  # the spec names none; the changelog names SubscriptionWebhook
         want = (operation.get("x-app-permission"), operation.get("x-user-permission"))
-        assert ROUTE_PERMISSIONS[(method, template)] == want, (method, template)
+        assert endpoint_permissions()[(method, template)] == want, (method, template)

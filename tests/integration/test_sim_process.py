@@ -104,3 +104,21 @@ async def test_a_server_that_exits_at_start_is_reported_at_once(sims: Simulators
         await server.close()
     assert time.monotonic() - started < 10  # not the 20 s wait for /healthz
     assert "DATABASE_URL" in str(failed.value)  # its log says why
+
+
+async def test_slack_paces_each_channel_as_slack_does(
+    sims: Simulators, slack: AsyncWebClient
+) -> None:
+    # SimOptions.slack_channel_pace: on by default, with Slack's numbers (1 a second, a
+    # burst of 2), so the bridges of the e2e and soak tests meet Slack's 429s.
+    await sims.slack_add_channels(["C0PACE"])
+    statuses = []
+    for text in ("1", "2", "3", "4"):
+        try:
+            await slack.chat_postMessage(channel="C0PACE", text=text)
+            statuses.append(200)
+        except SlackApiError as refused:
+            statuses.append(refused.response.status_code)
+            assert refused.response.headers["Retry-After"] == "1"
+    # Past the burst of 2 a post is refused, unless a whole second went by on a busy host.
+    assert statuses[:2] == [200, 200] and 429 in statuses
