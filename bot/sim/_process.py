@@ -220,7 +220,33 @@ class Simulators:
         """Slack sends `disconnect` with `reason` on every connection; how many."""
         return int(await self._ask("slack_socket_disconnect", reason=reason))
 
+    async def slack_subscribe_events(
+        self, url: str, *, delays: tuple[float, ...] | None = None
+    ) -> None:
+        """The Slack simulator delivers its events (a message deleted) to `url`, retried
+        after `delays` seconds (default Slack's: 0, 60, 300)."""
+        await self._ask("slack_subscribe_events", url=url, delays=delays)
+
+    async def slack_delete_message(self, channel: str, ts: str) -> int | None:
+        """A person deletes a message; the status the app answered `message_deleted`
+        with (None when no events URL is subscribed)."""
+        status = await self._ask("slack_delete_message", channel=channel, ts=ts)
+        return None if status is None else int(status)
+
+    async def slack_remove_scopes(self, *names: str) -> None:
+        """The Slack token loses these scopes (`x-oauth-scopes`; methods: missing_scope)."""
+        await self._ask("slack_remove_scopes", names=list(names))
+
     # -- RingCentral ----------------------------------------------------------------------
+
+    async def rc_set_service_user_admin(self, admin: bool) -> None:
+        """Whether the service user is an admin (an ordinary one reads and subscribes to
+        its own extension only)."""
+        await self._ask("rc_set_service_user_admin", admin=admin)
+
+    async def rc_remove_app_permissions(self, *names: str) -> None:
+        """The RingCentral app lacks these permissions from now on (CMN-401)."""
+        await self._ask("rc_remove_app_permissions", names=list(names))
 
     async def rc_subscriptions(self) -> list[dict[str, Any]]:
         """RingCentral's subscriptions: id, status, address, event_filters,

@@ -27,7 +27,7 @@ from bot.sim._process_data import (
     endpoint,
 )
 from bot.sim.ringcentral import RingCentralSimulator
-from bot.sim.slack import SlackSimulator
+from bot.sim.slack import EventRetries, SlackSimulator
 
 RC_EVENTS = frozenset({"incoming_sms", "incoming_voicemail", "incoming_fax", "call"})
 
@@ -98,6 +98,11 @@ class _Operations:
             "slack_replies",
             "slack_socket_state",
             "slack_socket_disconnect",
+            "slack_subscribe_events",
+            "slack_delete_message",
+            "slack_remove_scopes",
+            "rc_set_service_user_admin",
+            "rc_remove_app_permissions",
             "rc_subscriptions",
             "rc_incoming_sms",
             "rc_event",
@@ -225,7 +230,24 @@ class _Operations:
     async def slack_socket_disconnect(self, reason: str) -> int:
         return await self.slack.socket.disconnect(reason)
 
+    async def slack_subscribe_events(self, url: str, delays: tuple[float, ...] | None) -> None:
+        retries = EventRetries(delays=delays) if delays is not None else None
+        self.slack.subscribe_events(url, retries=retries)
+
+    async def slack_delete_message(self, channel: str, ts: str) -> int | None:
+        delivered = await self.slack.delete_message(channel, ts)
+        return delivered.status if delivered is not None else None
+
+    async def slack_remove_scopes(self, names: list[str]) -> None:
+        self.slack.remove_scopes(*names)
+
     # -- RingCentral ----------------------------------------------------------------------
+
+    async def rc_set_service_user_admin(self, admin: bool) -> None:
+        self.rc.service_user_admin = admin
+
+    async def rc_remove_app_permissions(self, names: list[str]) -> None:
+        self.rc.remove_app_permissions(*names)
 
     async def rc_subscriptions(self) -> list[dict[str, Any]]:
         return [

@@ -3,13 +3,16 @@ the crash, durability and soak tests and the benchmarks rely on."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import httpx
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -122,3 +125,51 @@ async def test_slack_paces_each_channel_as_slack_does(
             assert refused.response.headers["Retry-After"] == "1"
     # Past the burst of 2 a post is refused, unless a whole second went by on a busy host.
     assert statuses[:2] == [200, 200] and 429 in statuses
+
+
+async def test_permission_scope_and_deletion_controls_over_the_pipe(
+    sims: Simulators, slack: AsyncWebClient
+) -> None:
+    got: list[dict[str, Any]] = []
+
+    async def events(request: web.Request) -> web.Response:
+        got.append(json.loads(await request.read()))
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/slack/events", events)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        await sims.slack_subscribe_events(
+            f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events", delays=(0.0,)
+        )
+        await sims.slack_add_channels(["C0DELETE"])
+        posted = await slack.chat_postMessage(channel="C0DELETE", text="parent")
+        assert await sims.slack_delete_message("C0DELETE", posted["ts"]) == 200
+        assert [e["event"]["deleted_ts"] for e in got] == [posted["ts"]]
+    finally:
+        await runner.cleanup()
+
+    await sims.slack_remove_scopes("files:read")
+    assert "files:read" not in (await slack.auth_test()).headers["x-oauth-scopes"].split(",")
+
+    info = sims.info
+    async with httpx.AsyncClient(base_url=info.rc_server_url) as http:
+        await sims.rc_remove_app_permissions("RingOut")
+        await sims.rc_set_service_user_admin(False)
+        token = await http.post(
+            "/restapi/oauth/token",
+            auth=(info.rc_client_id, info.rc_client_secret),
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": info.rc_jwt,
+            },
+        )
+        assert "RingOut" not in token.json()["scope"].split(" ")
+        http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        company = await http.get("/restapi/v1.0/account/~/call-log")
+        assert company.json()["errors"][0]["errorCode"] == "CMN-408"
+        await sims.rc_set_service_user_admin(True)
+        assert (await http.get("/restapi/v1.0/account/~/call-log")).status_code == 200
