@@ -97,12 +97,13 @@ async def test_list_needs_the_scope_of_each_type(
 async def test_a_dm_is_opened_once_and_posted_into(
     sim: SlackSimulator, client: AsyncWebClient
 ) -> None:
-    # The manifest asks for no im:* scope: Slack refuses a DM until it does.
-    assert "im:write" not in DEFAULT_SCOPES
+    # Without im:write Slack refuses to open a DM.
+    sim.remove_scopes("im:write")
     refused = await failure(client.conversations_open(users="U0ALICE"))
     assert (refused["error"], refused["needed"]) == ("missing_scope", "im:write")
 
-    sim.scopes = (*DEFAULT_SCOPES, "im:write", "im:read", "im:history")
+    sim.scopes = (*DEFAULT_SCOPES, "im:read")
+    assert {"im:write", "im:history"} <= set(sim.scopes)  # the manifest's (DESIGN §2)
     opened = await client.conversations_open(users="U0ALICE")
     dm = opened["channel"]["id"]
     assert dm.startswith("D") and "already_open" not in opened.data
