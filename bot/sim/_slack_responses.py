@@ -12,7 +12,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from bot.sim._slack_chat import validated_content
+from bot.sim._slack_chat import remove_message, validated_content
 from bot.sim._slack_state import (
     ResponsePost,
     ResponseUrl,
@@ -32,7 +32,7 @@ def _apply(ws: Workspace, target: ResponseUrl, body: Mapping[str, Any]) -> None:
     original = find_message(channel, target.message_ts) if channel and target.message_ts else None
     if body.get("delete_original"):
         if channel is not None and original is not None:
-            channel.messages.remove(original)
+            remove_message(ws, channel, original)  # message_deleted, as chat.delete
         return
     warnings: list[str] = []
     content = validated_content(body, warnings)

@@ -516,4 +516,5 @@ class SlackSimulator(SlackSender):
         except ValueError:
             body = None
         status, answer = respond(self.workspace, target, body)
+        self._schedule_events()
         return web.Response(status=status, text=answer)

@@ -285,3 +285,16 @@ async def test_a_retry_can_be_sent_by_hand(sim: SlackSimulator, app: App) -> Non
     assert retried.status == 200
     assert app.retry_headers() == [(None, None), ("2", "http_timeout")]
     assert app.got[0][1] == app.got[1][1]
+
+
+async def test_delete_original_through_a_response_url_raises_the_event_too(
+    sim: SlackSimulator, client: AsyncWebClient, app: App
+) -> None:
+    sim.subscribe_events(app.url)
+    posted = await client.chat_postMessage(channel=CHANNEL, text="Missed call")
+    url = sim.response_url(channel_id=CHANNEL, user_id="U0ALICE", message_ts=posted["ts"])
+    async with aiohttp.ClientSession() as http, http.post(url, json={"delete_original": True}):
+        pass
+    (delivery,) = await sim.events_delivered()
+    assert delivery.sent["event"]["deleted_ts"] == posted["ts"]
+    assert sim.messages(CHANNEL) == []
