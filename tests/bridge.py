@@ -155,8 +155,10 @@ async def running_bridge(
     FakeClock to read Slack-side times (post times, message ts) in fake time. Slack's
     per-channel pace is on, counted on the bridge's clock (the time its own pacing lives
     in). `socket_mode`: Slack's traffic over Socket Mode (SLACK_APP_TOKEN, no signing
-    secret; the bridge is connected when this yields, unless `connected` is False).
-    `settings` are added to (or replace) those pointing the bridge at both simulators."""
+    secret; the bridge is connected when this yields, unless `connected` is False). The
+    events Slack raises itself (a message deleted) reach the bridge as its subscription
+    says. `settings` are added to (or replace) those pointing the bridge at both
+    simulators."""
     slack = SlackSimulator(clock=slack_clock, channel_pace=SLACK_CHANNEL_PACE, pace_clock=clock)
     slack.add_channel(CHANNEL, "general", member=True)
     slack.add_channel(CALLS, "calls", member=True)
@@ -183,7 +185,9 @@ async def running_bridge(
         try:
             if socket_mode and connected:
                 await slack.socket.wait_connections(1)
-            yield Bridge(server, rc, slack, clock, socket_mode)
+            running = Bridge(server, rc, slack, clock, socket_mode)
+            slack.subscribe_events(running.events_url)
+            yield running
             # Every envelope of the test was acked within Slack's 3 s, on its first try.
             assert [e for e in slack.socket.envelopes if e.seconds_to_ack is None] == []
             assert slack.socket.late_acks == []

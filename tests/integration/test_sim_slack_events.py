@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import FakeClock
 from bot.sim import EventRetries, SlackSimulator
+from tests.bridge import TEXTS, Bridge
 
 TOKEN = "xoxb-test-token"
 CHANNEL = "C0TEXTS"
@@ -298,3 +299,9 @@ async def test_delete_original_through_a_response_url_raises_the_event_too(
     (delivery,) = await sim.events_delivered()
     assert delivery.sent["event"]["deleted_ts"] == posted["ts"]
     assert sim.messages(CHANNEL) == []
+
+
+async def test_the_tests_bridge_is_subscribed_to_slacks_events(bridge: Bridge) -> None:
+    parent = await bridge.slack.send_message(bridge.events_url, channel_id=TEXTS, text="hi")
+    delivery = await bridge.slack.delete_message(TEXTS, parent.sent["event"]["ts"])
+    assert delivery is not None and delivery.status == 200 and delivery.retries == ()
