@@ -91,10 +91,10 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", A + "/directory/entries/{entryId}"): ("ReadAccounts", None),
     ("POST", A + "/directory/entries/search"): ("ReadAccounts", "ReadExtensions"),
     ("GET", E + "/address-book/contact"): ("ReadContacts", "ReadPersonalContacts"),
-    # Served by the catch-up and check work of issue #9 (listed here so they are checked
-    # the day they land). Account-level call-log sync: the spec names ReadCallLog, but
-    # RingCentral's call-log access guide (and DESIGN §3.10) have the company's call log
-    # need FullCompanyCallLog, as GET …/call-log does; the stricter reading is kept.
+    # Catch-up's sync endpoints, and check's reads (listed ahead of them, so they are
+    # checked the day they land). Account-level call-log sync: the spec names ReadCallLog,
+    # but DESIGN §3.10 has the company's call log need FullCompanyCallLog, as GET
+    # …/call-log does; the stricter reading is kept.
     ("GET", E + "/message-sync"): ("ReadMessages", "ReadMessages"),
     ("GET", E + "/call-log-sync"): ("ReadCallLog", "ReadCallLog"),
     ("GET", A + "/call-log-sync"): ("ReadCallLog", "FullCompanyCallLog"),
