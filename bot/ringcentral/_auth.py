@@ -7,8 +7,11 @@ Rules followed (reference/ringcentral.md §1, RELIABILITY.md §3 and R6/R7):
   refresh token itself has expired, log in with the JWT at once ("avoid refreshing tokens
   based on HTTP 401").
 - Refresh tokens are single-use and a refresh invalidates the previous access token at
-  once, so a refresh is single-flight: one `asyncio.Lock`, and inside it the store's own
-  lock and a re-read of the store (another coroutine or process may have refreshed).
+  once, so a refresh is single-flight: one `asyncio.Lock`, and inside it the store's claim
+  (`TokenStore.refreshing()`) and a re-read of the store (another coroutine or process may
+  have refreshed). No database transaction is held across a token request: the claim is
+  taken, the session read, the token request sent, and the result stored with a compare
+  (only if the stored session is still the one renewed; else the stored one is used).
 - `invalid_grant` on refresh means the session is gone: log in again with the JWT.
 - A failed login is remembered: for `relogin_interval` seconds (R7: at most one attempt
   per 5 minutes) every call raises the same AuthError without asking RingCentral ("if
@@ -117,7 +120,7 @@ class TokenManager:
 
     async def login(self, *, force: bool = False) -> TokenSet:
         """Log in with the JWT now (`force` ignores a remembered failure)."""
-        async with self._lock, self._store.lock():
+        async with self._lock, self._store.refreshing():
             if not force:
                 self._check_failure()
             return await self._keep(await self._jwt_login())
@@ -130,14 +133,14 @@ class TokenManager:
             "redirect_uri": redirect_uri,
             "code_verifier": verifier,
         }
-        async with self._lock, self._store.lock():
+        async with self._lock, self._store.refreshing():
             return await self._keep(await self._grant(form, "authorization_code"))
 
     async def revoke(self) -> None:
         """End the session at RingCentral (all its tokens) and forget it. RingCentral:
         "on revoke error, ignore, don't retry"."""
-        async with self._lock, self._store.lock():
-            tokens = await self._store.load() or self._tokens
+        async with self._lock, self._store.refreshing() as claim:
+            tokens = claim.current or self._tokens
             if tokens is not None:
                 form = {"token": tokens.access_token.get_secret_value()}
                 request = self._token_request(REVOKE_PATH, form)
@@ -146,29 +149,52 @@ class TokenManager:
                     log.info("revoke -> %d", response.status_code)
                 except Exception as exc:  # ignored, by RingCentral's advice
                     log.info("revoke failed, ignored: %s", type(exc).__name__)
-            await self._store.clear()
+            # Forget it only if no one stored another session meanwhile.
+            await claim.replace(None)
             self._tokens = None
+
+    async def has_session(self) -> bool:
+        """Whether this manager or its store holds a session (one to revoke at exit)."""
+        return self._tokens is not None or await self._store.load() is not None
 
     # -- inside the lock -----------------------------------------------------------------
 
     async def _ensure(self, *, rejected: str | None) -> TokenSet:
-        async with self._store.lock():
-            self._tokens = await self._store.load()  # re-read after lock
-            tokens, now = self._tokens, self._clock.now()
-            if (
-                tokens is not None
-                and tokens.access_fresh(now, self.refresh_margin)
-                and (rejected is None or tokens.access_token.get_secret_value() != rejected)
-            ):
+        # A plain read first: usually another coroutine or process has just renewed it.
+        tokens = await self._store.load()
+        if self._usable(tokens, rejected):
+            assert tokens is not None
+            self._tokens = tokens
+            return tokens
+        self._check_failure()  # no claim (database writes) while a login failure blocks
+        async with self._store.refreshing() as claim:
+            tokens = self._tokens = claim.current  # re-read under the claim
+            if self._usable(tokens, rejected):
+                assert tokens is not None
                 return tokens
             self._check_failure()
             try:
-                new = await self._renew(tokens, now)
+                new = await self._renew(tokens, self._clock.now())
             except AuthError as err:
                 self._failure, self._failed_at = err, self._clock.now()
                 log.error("RingCentral login failed: %s (%s)", err.error, err.error_code)
                 raise
-            return await self._keep(new)
+            stored = await claim.replace(new)
+            if stored is not None and stored != new:
+                # Someone stored another session while we renewed (our claim ran out, or a
+                # login ignored it): theirs is the one every process now uses.
+                log.warning("another session was stored while this one was renewed; using it")
+                new = stored
+            self._tokens = new
+            self._failure = None
+            return new
+
+    def _usable(self, tokens: TokenSet | None, rejected: str | None) -> bool:
+        return (
+            tokens is not None
+            and tokens.access_fresh(self._clock.now(), self.refresh_margin)
+            and (rejected is None or tokens.access_token.get_secret_value() != rejected)
+        )
 
     async def _renew(self, tokens: TokenSet | None, now: float) -> TokenSet:
         if (

@@ -9,11 +9,11 @@ is the one place the secret values are written out; nothing here logs them.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
 import logging
-from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
@@ -23,6 +23,8 @@ from .models._base import Id
 __all__ = [
     "JsonTokenStore",
     "MemoryTokenStore",
+    "Refresh",
+    "TextRefresh",
     "TokenSet",
     "TokenStore",
     "TokenTextStore",
@@ -73,15 +75,29 @@ class TokenSet(BaseModel):
         return self.refresh_expires_at is None or now < self.refresh_expires_at - margin
 
 
+class Refresh(Protocol):
+    """The right to renew one identity's session, held by one task at a time (across
+    processes for a shared store): what was stored when it was taken, and a
+    compare-and-set to put the renewed session in its place."""
+
+    @property
+    def current(self) -> TokenSet | None:
+        """The session stored when the claim was taken (read after taking it)."""
+
+    async def replace(self, tokens: TokenSet | None) -> TokenSet | None:
+        """Store `tokens` (None: forget the session) if the stored session is still
+        `current`; what is stored afterwards (another's session when it changed)."""
+
+
 class TokenStore(Protocol):
     """Where a TokenSet lives between requests and restarts.
 
-    `lock()` is held around every token request, after the in-process lock. A store
-    shared by several processes (the database store, DESIGN §4 `tokens`) takes its row
-    lock there (`SELECT … FOR UPDATE`, or `pg_advisory_xact_lock`) and keeps `load()` and
-    `save()` inside that transaction; the manager always calls `load()` again after
-    taking the lock, so a token another process just rotated is used, not refreshed again
-    (RELIABILITY §3, "re-read after lock").
+    `refreshing()` is held around every token request (after the manager's in-process
+    lock): it waits until no other task or process is renewing this identity's session,
+    then claims that right and reads the session again ("re-read after lock", RELIABILITY
+    §3), so a session another process just rotated is used, not refreshed again. No store
+    may hold a database transaction across it: the token request goes over the network
+    between the claim and `Refresh.replace`.
     """
 
     async def load(self) -> TokenSet | None: ...
@@ -90,12 +106,21 @@ class TokenStore(Protocol):
 
     async def clear(self) -> None: ...
 
-    def lock(self) -> AbstractAsyncContextManager[None]: ...
+    def refreshing(self) -> AbstractAsyncContextManager[Refresh]: ...
+
+
+class TextRefresh(Protocol):
+    """`Refresh` over the session as text."""
+
+    @property
+    def current(self) -> str | None: ...
+
+    async def replace(self, text: str | None) -> str | None: ...
 
 
 class TokenTextStore(Protocol):
     """A TokenStore's shape over plain text (the session as `token_json` wrote it), with
-    the same `lock()` contract."""
+    the same `refreshing()` contract."""
 
     async def load(self) -> str | None: ...
 
@@ -103,14 +128,16 @@ class TokenTextStore(Protocol):
 
     async def clear(self) -> None: ...
 
-    def lock(self) -> AbstractAsyncContextManager[None]: ...
+    def refreshing(self) -> AbstractAsyncContextManager[TextRefresh]: ...
 
 
 class MemoryTokenStore:
-    """One process's tokens, gone at exit; the asyncio lock in the manager is enough."""
+    """One process's tokens, gone at exit. Its claim is an asyncio lock (two managers
+    may share one store)."""
 
     def __init__(self, tokens: TokenSet | None = None) -> None:
         self._tokens = tokens
+        self._claim = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"MemoryTokenStore(has_tokens={self._tokens is not None})"
@@ -124,8 +151,28 @@ class MemoryTokenStore:
     async def clear(self) -> None:
         self._tokens = None
 
-    def lock(self) -> AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()
+    @asynccontextmanager
+    async def refreshing(self) -> AsyncIterator[Refresh]:
+        async with self._claim:
+            yield _MemoryRefresh(self, self._tokens)
+
+
+class _MemoryRefresh:
+    def __init__(self, store: MemoryTokenStore, current: TokenSet | None) -> None:
+        self._store = store
+        self._current = current
+
+    @property
+    def current(self) -> TokenSet | None:
+        return self._current
+
+    async def replace(self, tokens: TokenSet | None) -> TokenSet | None:
+        if await self._store.load() is self._current:
+            if tokens is None:
+                await self._store.clear()
+            else:
+                await self._store.save(tokens)
+        return await self._store.load()
 
 
 class JsonTokenStore:
@@ -147,8 +194,24 @@ class JsonTokenStore:
     async def clear(self) -> None:
         await self.texts.clear()
 
-    def lock(self) -> AbstractAsyncContextManager[None]:
-        return self.texts.lock()
+    @asynccontextmanager
+    async def refreshing(self) -> AsyncIterator[Refresh]:
+        async with self.texts.refreshing() as claim:
+            yield _JsonRefresh(claim)
+
+
+class _JsonRefresh:
+    def __init__(self, texts: TextRefresh) -> None:
+        self._texts = texts
+        self._current = token_from_json(texts.current) if texts.current else None
+
+    @property
+    def current(self) -> TokenSet | None:
+        return self._current
+
+    async def replace(self, tokens: TokenSet | None) -> TokenSet | None:
+        stored = await self._texts.replace(token_json(tokens) if tokens is not None else None)
+        return token_from_json(stored) if stored else None
 
 
 def token_json(tokens: TokenSet) -> str:

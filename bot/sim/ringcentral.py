@@ -67,7 +67,8 @@ class RingCentralSimulator:
 
     `clock`: any object with `now()` and `monotonic()` (epoch / monotonic seconds).
     `limits`: requests per minute by group (`Light`, `Medium`, `Heavy`, `Auth`).
-    `latency`: seconds added to every request (benchmarks).
+    `latency`: seconds added to every request (benchmarks); `auth_latency`, settable,
+    seconds added to every OAuth request (a slow token endpoint).
     """
 
     def __init__(
@@ -106,6 +107,7 @@ class RingCentralSimulator:
         subs.blacklist_after = blacklist_after
         subs.webhooks.timeout = webhook_timeout
         self.latency = latency
+        self.auth_latency = 0.0
         self.jwt = auth.issue_jwt(self.world.service_extension_id)
         self.requests: list[RequestRecord] = []
         self._validator: Any = None
@@ -223,6 +225,8 @@ class RingCentralSimulator:
     async def _dispatch(self, req: SimRequest) -> SimResponse:
         st = self._state
         if req.host == "platform" and req.path.rstrip("/") in _rc_routes.OAUTH_PATHS:
+            if self.auth_latency > 0:
+                await asyncio.sleep(self.auth_latency)
             return self._oauth(req)
         found = _rc_routes.match(req.host, req.method, req.path)
         if found is None:

@@ -213,3 +213,27 @@ class Cursor(Base):
     synced_at: Mapped[datetime]
     floors: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime]
+
+
+class TokenClaim(Base):
+    """Who is renewing an identity's RingCentral session right now, and until when: a
+    lease kept alive by its holder, so no database transaction is held across the token
+    request and a holder that died is replaced when its lease runs out."""
+
+    __tablename__ = "token_claims"
+
+    identity: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(32))
+    until: Mapped[datetime]
+
+
+class TokenRequest(Base):
+    """A request sent to RingCentral's token endpoint (token, revoke, wstoken): the app's
+    shared window, so every identity and process of one app stays under its Auth limit."""
+
+    __tablename__ = "token_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app: Mapped[str] = mapped_column(String(64), index=True)
+    identity: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)

@@ -14,20 +14,22 @@ import asyncio
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FakeClock
 from bot.ringcentral import Credentials, JsonTokenStore, RingCentralClient, TokenSet
 from bot.sim.ringcentral import RingCentralSimulator
 from bot.store import DatabaseTokenStore, connect, create_schema
-from bot.store.schema import Token
+from bot.store.schema import Token, TokenClaim
 from tests.databases import postgres_database
 
 POSTGRES = os.environ.get("RINGBRIDGE_TEST_POSTGRES")
@@ -187,29 +189,86 @@ async def test_a_token_rotated_by_one_process_is_used_by_the_others(
         assert all(secret not in t for t in texts)
 
 
-async def test_the_lock_serialises_processes_and_load_reads_inside_it(
+async def test_the_claim_serialises_processes_and_the_second_reads_what_the_first_stored(
     processes: list[Process], clock: FakeClock
 ) -> None:
-    """While one process holds the row lock, another's lock() waits; once it has the lock
-    it reads what the first saved (the "re-read after lock")."""
+    """While one process holds the claim, another's `refreshing()` waits; once it holds
+    it, it reads what the first stored (the "re-read after lock"). No transaction is held
+    meanwhile: a third process writes to the database while the claim is held."""
     first, second = processes[0].store, processes[1].store
     order: list[str] = []
 
     async def later() -> Any:
-        async with second.lock():
-            order.append("second locked")
-            return await second.load()
+        async with second.refreshing() as claim:
+            order.append("second claimed")
+            return claim.current
 
-    async with first.lock():
+    async with first.refreshing() as claim:
+        assert claim.current is None
         task = asyncio.create_task(later())
-        await asyncio.sleep(0.3)  # real time: the second is waiting in the database
+        await asyncio.sleep(0.3)  # real time: the second is polling the claim
         assert order == []
-        await first.save(TokenSet(access_token="rotated", expires_at=clock.now() + 3600))
-        order.append("first saved")
+        other = DatabaseTokenStore(processes[2].engine, "service:other", clock=clock)
+        await asyncio.wait_for(other.save("written while the claim is held"), timeout=1.0)
+        rotated = TokenSet(access_token="rotated", expires_at=clock.now() + 3600)
+        assert await claim.replace(rotated) == rotated
+        order.append("first stored")
     seen = await task
-    assert order == ["first saved", "second locked"]
+    assert order == ["first stored", "second claimed"]
     assert seen is not None and seen.access_token.get_secret_value() == "rotated"
     assert "rotated" not in repr(seen)
+
+
+async def test_a_claim_whose_holder_died_is_taken_over_when_its_lease_runs_out(
+    processes: list[Process], clock: FakeClock
+) -> None:
+    texts = DatabaseTokenStore(processes[0].engine, IDENTITY, clock=clock, lease=0.5)
+    async with processes[0].engine.begin() as conn:  # a holder that died: no one renews it
+        await conn.execute(
+            insert(TokenClaim).values(
+                identity=IDENTITY,
+                holder="dead",
+                until=datetime.fromtimestamp(time.time() + 0.5, UTC),
+            )
+        )
+    started = time.monotonic()
+    async with texts.refreshing():
+        waited = time.monotonic() - started
+    assert 0.4 <= waited < 3.0
+
+
+async def test_a_held_claim_is_kept_alive_past_its_lease(
+    processes: list[Process], clock: FakeClock
+) -> None:
+    """A holder that waits long (for its rate-limit slot) keeps the claim: its lease is
+    renewed, so no other process renews the session at the same time."""
+    first = DatabaseTokenStore(processes[0].engine, IDENTITY, clock=clock, lease=0.3)
+    second = DatabaseTokenStore(processes[1].engine, IDENTITY, clock=clock, lease=0.3)
+    async with first.refreshing():
+        waiting = asyncio.create_task(_claimed(second))
+        await asyncio.sleep(1.0)  # three leases
+        assert not waiting.done()
+    await asyncio.wait_for(waiting, timeout=2.0)
+
+
+async def _claimed(store: DatabaseTokenStore) -> None:
+    async with store.refreshing():
+        pass
+
+
+async def test_the_compare_keeps_a_session_another_process_stored(
+    processes: list[Process], clock: FakeClock
+) -> None:
+    texts = DatabaseTokenStore(processes[0].engine, IDENTITY, clock=clock)
+    await texts.save("old")
+    async with texts.refreshing() as claim:
+        assert claim.current == "old"
+        await DatabaseTokenStore(processes[1].engine, IDENTITY).save("theirs")
+        assert await claim.replace("ours") == "theirs"
+    assert await texts.load() == "theirs"
+    async with texts.refreshing() as claim:
+        assert await claim.replace("ours") == "ours"
+    assert await texts.load() == "ours"
 
 
 async def test_the_database_keeps_plain_text_and_the_client_reads_it(

@@ -17,6 +17,7 @@ from bot.ringcentral import (
     AuthError,
     Credentials,
     MemoryTokenStore,
+    Refresh,
     TokenSet,
     authorize_url,
     make_pkce,
@@ -231,26 +232,27 @@ async def test_malformed_token_response_is_an_auth_error_without_the_body(
 
 class RotatedElsewhereStore(MemoryTokenStore):
     """A store shared with 'another process' that rotates the token while we wait for
-    the lock: the manager must re-read after locking and use it."""
+    the claim: the manager must re-read under the claim and use it."""
 
     def __init__(self, initial: TokenSet, rotated: TokenSet) -> None:
         super().__init__(initial)
         self.rotated = rotated
         self.armed = False
-        self.locks = 0
+        self.claims = 0
 
-    def lock(self) -> AbstractAsyncContextManager[None]:
+    def refreshing(self) -> AbstractAsyncContextManager[Refresh]:
         @asynccontextmanager
-        async def held() -> AsyncIterator[None]:
-            self.locks += 1
+        async def held() -> AsyncIterator[Refresh]:
+            self.claims += 1
             if self.armed:
                 await self.save(self.rotated)
-            yield
+            async with super(RotatedElsewhereStore, self).refreshing() as claim:
+                yield claim
 
         return held()
 
 
-async def test_store_lock_and_re_read_avoid_a_second_refresh(
+async def test_store_claim_and_re_read_avoid_a_second_refresh(
     fake: FakeRingCentral, clock: FakeClock
 ) -> None:
     fake.access.update({"at-stale", "at-elsewhere"})
@@ -258,17 +260,17 @@ async def test_store_lock_and_re_read_avoid_a_second_refresh(
         tokens(clock, "at-stale"), tokens(clock, "at-elsewhere", refresh="rt-x")
     )
     client = make_client(fake, clock, store=store)
-    await client.request("GET", EXT_INFO)  # first use: loads the store under its lock
+    await client.request("GET", EXT_INFO)  # first use: a fresh token read from the store
     fake.access.discard("at-stale")  # another process refreshed: RingCentral killed it
     store.armed = True
-    await client.request("GET", EXT_INFO)  # 401 → lock, re-read → at-elsewhere, no refresh
+    await client.request("GET", EXT_INFO)  # 401 → claim, re-read → at-elsewhere, no refresh
     assert fake.token_requests() == []
     assert [r.headers["Authorization"] for r in fake.api_requests()] == [
         "Bearer at-stale",
         "Bearer at-stale",
         "Bearer at-elsewhere",
     ]
-    assert store.locks == 2
+    assert store.claims == 1
 
 
 # -- auth code + PKCE ------------------------------------------------------------------

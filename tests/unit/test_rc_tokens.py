@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,7 +20,7 @@ class TextStore:
 
     def __init__(self, text: str | None = None) -> None:
         self.text = text
-        self.locks = 0
+        self.claims = 0
 
     def __repr__(self) -> str:
         return "TextStore()"
@@ -34,9 +34,21 @@ class TextStore:
     async def clear(self) -> None:
         self.text = None
 
-    def lock(self) -> AbstractAsyncContextManager[None]:
-        self.locks += 1
-        return contextlib.nullcontext()
+    @contextlib.asynccontextmanager
+    async def refreshing(self) -> AsyncIterator[TextClaim]:
+        self.claims += 1
+        yield TextClaim(self, self.text)
+
+
+class TextClaim:
+    def __init__(self, store: TextStore, current: str | None) -> None:
+        self.store = store
+        self.current = current
+
+    async def replace(self, text: str | None) -> str | None:
+        if self.store.text == self.current:
+            self.store.text = text
+        return self.store.text
 
 
 async def test_a_token_set_round_trips_through_text(clock: FakeClock) -> None:
@@ -49,8 +61,17 @@ async def test_a_token_set_round_trips_through_text(clock: FakeClock) -> None:
     written = json.loads(texts.text)  # the one place the secrets are written out
     assert (written["access_token"], written["refresh_token"]) == ("at-SECRET-1", "rt-SECRET-1")
     assert await store.load() == saved
-    async with store.lock():
-        assert texts.locks == 1
+    async with store.refreshing() as claim:
+        assert texts.claims == 1
+        assert claim.current == saved
+        other = tokens(clock, "at-SECRET-2")
+        texts.text = json.dumps({**json.loads(texts.text), "access_token": "at-SECRET-3"})
+        elsewhere = await claim.replace(other)  # another process stored a session meanwhile
+        assert elsewhere is not None
+        assert elsewhere.access_token.get_secret_value() == "at-SECRET-3"
+    async with store.refreshing() as claim:
+        assert await claim.replace(other) == other  # unchanged since read: replaced
+    assert await store.load() == other
     await store.clear()
     assert texts.text is None and await store.load() is None
     assert "SECRET" not in repr(store)
