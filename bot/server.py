@@ -60,9 +60,12 @@ from bot.ringcentral import (
     AccountFacts,
     Credentials,
     JsonTokenStore,
+    MemoryTokenRequestLog,
     PenaltyStore,
     RateLimiter,
     RingCentralClient,
+    TokenPacer,
+    TokenRequestLog,
     TokenStore,
 )
 from bot.slack.app import build_bolt_app
@@ -72,6 +75,7 @@ from bot.slack.socket import SlackSocket
 from bot.store import (
     AuditLog,
     DatabasePenaltyStore,
+    DatabaseTokenRequestLog,
     DatabaseTokenStore,
     Posts,
     SubscriptionStore,
@@ -373,16 +377,18 @@ def ringcentral_client(
     clock: Clock | None = None,
     token_store: TokenStore | None = None,
     penalty_store: PenaltyStore | None = None,
+    token_requests: TokenRequestLog | None = None,
     identity: str = "default",
 ) -> RingCentralClient:
     """The service user's client (JWT), talking to RINGCENTRAL_SERVER_URL. Without stores
-    its tokens and penalties live in this process only (the CLI's one-shot commands)."""
+    its tokens, penalties and token-request window live in this process only."""
     settings.require("ringcentral_client_id", "ringcentral_client_secret", "ringcentral_jwt")
     clock = clock or SystemClock()
+    client_id = settings.ringcentral_client_id or ""
     return RingCentralClient(
         http=http,
         credentials=Credentials(
-            client_id=settings.ringcentral_client_id or "",
+            client_id=client_id,
             client_secret=settings.ringcentral_client_secret,
             jwt=settings.ringcentral_jwt,
         ),
@@ -399,15 +405,21 @@ def ringcentral_client(
         ),
         identity=identity,
         clock=clock,
+        # RingCentral's token endpoint is one per app (DESIGN §3.9): with a shared log,
+        # every process and identity of this app takes its turn in one window.
+        token_pacer=TokenPacer(
+            token_requests or MemoryTokenRequestLog(), clock, app=client_id, service=True
+        ),
     )
 
 
 def shared_ringcentral_client(
     settings: Settings, http: httpx.AsyncClient, engine: AsyncEngine, *, clock: Clock | None = None
 ) -> RingCentralClient:
-    """The server's client: its session and its rate-limit penalties are kept in the
-    database, so every process serving this bridge uses one RingCentral session, refreshes
-    it once, and honours a penalty another process met (RELIABILITY §3, DESIGN §3.7)."""
+    """The server's client: its session, its rate-limit penalties and the app's
+    token-request window are kept in the database, so every process serving this bridge
+    uses one RingCentral session, refreshes it once, honours a penalty another process met
+    and takes its turn at the token endpoint (RELIABILITY §3, R27, DESIGN §3.7, §3.9)."""
     clock = clock or SystemClock()
     identity = service_identity(settings)
     return ringcentral_client(
@@ -416,6 +428,7 @@ def shared_ringcentral_client(
         clock=clock,
         token_store=JsonTokenStore(DatabaseTokenStore(engine, identity, clock=clock)),
         penalty_store=DatabasePenaltyStore(engine),
+        token_requests=DatabaseTokenRequestLog(engine),
         identity=identity,
     )
 

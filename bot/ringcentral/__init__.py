@@ -2,7 +2,7 @@
 rate-limit pacing, errors. Imports nothing of Slack or the bridge."""
 
 from ._auth import BearerAuth, Credentials, TokenManager
-from ._client import DEFAULT_MEDIA_URL, DEFAULT_SERVER_URL, RingCentralClient
+from ._client import DEFAULT_MEDIA_URL, DEFAULT_SERVER_URL, RingCentralClient, app_identity
 from ._errors import (
     ApiError,
     AuthError,
@@ -25,6 +25,7 @@ from ._ratelimit import (
 )
 from ._requester import Download, FilePart, QueryParams, Requester
 from ._sending import Exchange
+from ._tokenpace import MemoryTokenRequestLog, TokenPacer, TokenRequestLog
 from ._tokens import (
     JsonTokenStore,
     MemoryTokenStore,
@@ -52,6 +53,7 @@ __all__ = [
     "GroupStatus",
     "JsonTokenStore",
     "MemoryPenaltyStore",
+    "MemoryTokenRequestLog",
     "MemoryTokenStore",
     "PenaltyStore",
     "QueryParams",
@@ -61,13 +63,16 @@ __all__ = [
     "Requester",
     "RingCentralClient",
     "RingCentralError",
+    "TextRefresh",
     "TokenManager",
+    "TokenPacer",
+    "TokenRequestLog",
     "TokenSet",
     "TokenStore",
     "TokenTextStore",
-    "TextRefresh",
     "TransportError",
     "UnsafeURLError",
+    "app_identity",
     "authorize_url",
     "group_of",
     "make_pkce",

@@ -25,6 +25,7 @@ from ._pkce import authorize_url
 from ._ratelimit import MAX_WAIT, RateLimiter
 from ._requester import Download, FilePart, QueryParams
 from ._sending import Exchange, Sender
+from ._tokenpace import MemoryTokenRequestLog, TokenPacer
 from ._tokens import MemoryTokenStore, TokenSet, TokenStore
 from ._urls import Origins
 from .resources import (
@@ -49,7 +50,9 @@ class RingCentralClient:
     The HTTP client is used as given (its pool, timeouts and proxies; never reconfigured);
     `close()` closes it too: the RingCentral client owns it. Share one `rate_limiter`
     between clients that act as the same RingCentral user; `identity` keys its state (and
-    the penalties a shared store keeps).
+    the penalties a shared store keeps). Token-endpoint requests take their turn in the
+    app's window (`token_pacer`; by default this client's own, as the service user) and
+    count their rate limits and penalties for the app (`app:<client id>`), not the user.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class RingCentralClient:
         refresh_margin: float = 60.0,
         relogin_interval: float = 300.0,
         on_exchange: Callable[[Exchange], None] | None = None,
+        token_pacer: TokenPacer | None = None,
     ) -> None:
         self._http = http
         self._origins = Origins(server_url, media_url)
@@ -75,6 +79,15 @@ class RingCentralClient:
         self.identity = identity
         self.rate_limiter = rate_limiter or RateLimiter(self._clock, max_wait=max_wait)
         self._sender = Sender(http, self.rate_limiter, identity=identity, on_exchange=on_exchange)
+        # RingCentral counts token requests per app (DESIGN §3.9): so do their pacing and
+        # any 429 penalty, shared by every identity of the app.
+        self._token_sender = Sender(
+            http, self.rate_limiter, identity=app_identity(credentials.client_id),
+            on_exchange=on_exchange,
+        )  # fmt: skip
+        self.token_pacer = token_pacer or TokenPacer(
+            MemoryTokenRequestLog(), self._clock, app=credentials.client_id, service=True
+        )
         self.auth = TokenManager(
             credentials=credentials,
             store=token_store if token_store is not None else MemoryTokenStore(),
@@ -109,6 +122,7 @@ class RingCentralClient:
     @on_exchange.setter
     def on_exchange(self, observer: Callable[[Exchange], None] | None) -> None:
         self._sender.on_exchange = observer
+        self._token_sender.on_exchange = observer
 
     async def __aenter__(self) -> Self:
         return self
@@ -199,12 +213,19 @@ class RingCentralClient:
         return response
 
     async def _send_token_request(self, request: httpx.Request) -> httpx.Response:
-        """The TokenManager's way out: paced in the Auth group, no Bearer. It reads the
-        OAuth errors itself; a 429 and a 5xx are not OAuth's."""
-        response = await self._sender.send(request)
+        """The TokenManager's way out: the app's turn at the token endpoint, then paced in
+        the Auth group, no Bearer. It reads the OAuth errors itself; a 429 and a 5xx are
+        not OAuth's."""
+        await self.token_pacer.acquire(self.identity)
+        response = await self._token_sender.send(request)
         if response.status_code == 429 or response.status_code >= 500:
-            self._sender.raise_for_status(response)
+            self._token_sender.raise_for_status(response)
         return response
+
+
+def app_identity(client_id: str) -> str:
+    """The rate-limit identity of the app's token requests (penalties are kept under it)."""
+    return f"app:{client_id}"[:64]
 
 
 def _query(params: QueryParams | None) -> httpx.QueryParams:

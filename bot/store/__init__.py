@@ -10,6 +10,7 @@ from bot.store.penalties import DatabasePenaltyStore
 from bot.store.posts import Conversation, PostedNotice, Posts
 from bot.store.schema import Base
 from bot.store.subscriptions import SubscriptionRecord, SubscriptionStore
+from bot.store.token_requests import DatabaseTokenRequestLog
 from bot.store.tokens import DatabaseTokenStore
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "CursorRecord",
     "Cursors",
     "DatabasePenaltyStore",
+    "DatabaseTokenRequestLog",
     "DatabaseTokenStore",
     "PostedNotice",
     "Posts",

@@ -1,0 +1,130 @@
+"""RingCentral's token endpoint is one per app, across identities and processes (DESIGN
+§3.9, RELIABILITY R27): every token request takes its turn in the app's window in the
+database, one slot kept for the service user.
+
+Each "process" has its own engine (connection pool) and HTTP client; each identity its own
+RingCentralClient and JWT (persons are simulated as clients logging in as extensions of
+the account). The window is shortened to `WINDOW` seconds of real time so the test runs in
+seconds; the simulator's own Auth limit (per minute) is lifted so that only the bridge's
+pacing is measured. SQLite and, with RINGBRIDGE_TEST_POSTGRES, PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import SystemClock
+from bot.ringcentral import Credentials, RingCentralClient, TokenPacer
+from bot.sim import RingCentralSimulator
+from bot.store import DatabaseTokenRequestLog, connect
+from tests.conftest import OPENAPI
+from tests.integration.test_shared_tokens import BACKENDS, database_for
+
+WINDOW = 1.5  # seconds: RingCentral's minute, shortened
+LIMIT = 5
+PERSONS = 12
+PROCESSES = 3
+EXT = "/restapi/v1.0/account/~/extension/~"
+TOKEN = "/restapi/oauth/token"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[RingCentralSimulator]:
+    """On the wall clock: the request log's times are when requests arrived."""
+    simulator = RingCentralSimulator(openapi_path=OPENAPI if OPENAPI.is_file() else None)
+    simulator.set_limit("Auth", 10_000)
+    async with simulator.serve():
+        yield simulator
+
+
+@pytest.fixture(params=BACKENDS)
+async def engines(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[list[AsyncEngine]]:
+    url = await database_for(request.param, tmp_path, "rb_token_endpoint")
+    made = [connect(url) for _ in range(PROCESSES)]
+    try:
+        yield made
+    finally:
+        for engine in made:
+            await engine.dispose()
+
+
+def client(
+    sim: RingCentralSimulator, engine: AsyncEngine, *, identity: str, jwt: str, service: bool
+) -> RingCentralClient:
+    clock = SystemClock()
+    return RingCentralClient(
+        http=httpx.AsyncClient(),
+        server_url=sim.server_url,
+        media_url=sim.media_url,
+        credentials=Credentials(client_id=sim.client_id, client_secret=sim.client_secret, jwt=jwt),
+        clock=clock,
+        identity=identity,
+        token_pacer=TokenPacer(
+            DatabaseTokenRequestLog(engine), clock, app=sim.client_id, service=service,
+            window=WINDOW,
+        ),
+    )  # fmt: skip
+
+
+async def test_token_requests_of_every_identity_and_process_share_the_apps_window(
+    sim: RingCentralSimulator, engines: list[AsyncEngine]
+) -> None:
+    extensions = sim.world.extension_ids()
+    persons = [
+        client(
+            sim,
+            engines[i % PROCESSES],
+            identity=f"person:{i}",
+            jwt=sim.jwt_for(extensions[i % len(extensions)]),
+            service=False,
+        )
+        for i in range(PERSONS)
+    ]
+    service = client(sim, engines[0], identity="service", jwt=sim.jwt, service=True)
+    try:
+        everyone = [asyncio.create_task(p.request("GET", EXT)) for p in persons]
+        await asyncio.sleep(0.3)  # the persons have filled the first window and wait
+        asked = time.time()
+        await service.request("GET", EXT)
+        service_waited = time.time() - asked
+        responses = await asyncio.gather(*everyone)
+    finally:
+        for made in [*persons, service]:
+            await made.close()
+
+    assert {r.status_code for r in responses} == {200}
+    grants = [r for r in sim.requests if r.path == TOKEN]
+    assert len(grants) == PERSONS + 1 and {r.status for r in grants} == {200}
+    arrived = sorted(r.time for r in grants)
+    for earlier, later in zip(arrived, arrived[LIMIT:], strict=False):
+        assert later - earlier >= WINDOW - 0.05, f"6 token requests within {later - earlier:.2f} s"
+    # The service user went at once, in the slot kept for it, ahead of waiting persons.
+    assert service_waited < 0.5 * WINDOW
+    service_at = next(r.time for r in grants if (r.form or {}).get("assertion") == sim.jwt)
+    assert sum(1 for t in arrived if t < service_at) <= LIMIT - 1
+
+
+async def test_the_database_window_counts_the_app_and_answers_when_it_has_room(
+    engines: list[AsyncEngine],
+) -> None:
+    first, second = (DatabaseTokenRequestLog(e) for e in engines[:2])
+    for i in range(4):
+        assert await first.take("app-1", f"p{i}", now=100.0 + i, window=60, limit=5) is None
+    assert await second.take("app-2", "other app", now=104.0, window=60, limit=1) is None
+    # A person may take four of five: the window holds four, so not now; room at 100 + 60.
+    assert await second.take("app-1", "p9", now=104.0, window=60, limit=4) == 160.0
+    assert await second.take("app-1", "service", now=104.5, window=60, limit=5) is None
+    assert await first.take("app-1", "service", now=105.0, window=60, limit=5) == 160.0
+    assert await first.take("app-1", "p9", now=160.0, window=60, limit=4) == 161.0
+    assert await first.take("app-1", "p9", now=161.0, window=60, limit=4) is None
+    on_record = await first.requests("app-1")
+    assert [who for who, _ in on_record] == ["p2", "p3", "service", "p9"]  # the rest left
