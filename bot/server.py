@@ -378,12 +378,15 @@ def ringcentral_client(
     token_store: TokenStore | None = None,
     penalty_store: PenaltyStore | None = None,
     token_requests: TokenRequestLog | None = None,
-    identity: str = "default",
+    identity: str | None = None,
 ) -> RingCentralClient:
     """The service user's client (JWT), talking to RINGCENTRAL_SERVER_URL. Without stores
-    its tokens, penalties and token-request window live in this process only."""
+    its tokens, penalties and token-request window live in this process only. `identity`
+    (default: `service_identity`) keys its rate limits: RingCentral counts them per user
+    and app, whichever process asks."""
     settings.require("ringcentral_client_id", "ringcentral_client_secret", "ringcentral_jwt")
     clock = clock or SystemClock()
+    identity = identity or service_identity(settings)
     client_id = settings.ringcentral_client_id or ""
     return RingCentralClient(
         http=http,
@@ -446,14 +449,72 @@ def service_identity(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def ringcentral(settings: Settings) -> AsyncIterator[RingCentralClient]:
-    """The service user's RingCentral client for one command; its tokens and penalties
-    live in this process only. Raises ConfigError naming a missing credential."""
-    client = ringcentral_client(settings, http := _ringcentral_http())
+async def ringcentral(
+    settings: Settings, *, engine: AsyncEngine | None = None
+) -> AsyncIterator[RingCentralClient]:
+    """The service user's RingCentral client for one command (DESIGN §3.9). Raises
+    ConfigError naming a missing credential.
+
+    When the bridge's database (`engine`, or DATABASE_URL when it is at this version's
+    schema: never created or migrated here) holds the running bridge's session, the
+    command uses that session, and the app's token-request window and penalties kept
+    there. Otherwise it opens a session of its own and revokes it at exit: RingCentral
+    keeps about five sessions per user and app and ends the oldest, which may be
+    `serve`'s. Its token requests still take their turn in the database's window when
+    there is one.
+    """
+    settings.require("ringcentral_client_id", "ringcentral_client_secret", "ringcentral_jwt")
+    async with contextlib.AsyncExitStack() as stack:
+        http = _ringcentral_http()
+        stack.push_async_callback(http.aclose)
+        if engine is None:
+            engine = await stack.enter_async_context(_existing_database(settings))
+        if engine is not None and await _holds_session(settings, engine):
+            yield shared_ringcentral_client(settings, http, engine)
+            return
+        client = ringcentral_client(
+            settings,
+            http,
+            penalty_store=DatabasePenaltyStore(engine) if engine is not None else None,
+            token_requests=DatabaseTokenRequestLog(engine) if engine is not None else None,
+        )
+        try:
+            yield client
+        finally:
+            if await client.auth.has_session():
+                await client.auth.revoke()
+
+
+async def _holds_session(settings: Settings, engine: AsyncEngine) -> bool:
+    store = DatabaseTokenStore(engine, service_identity(settings))
     try:
-        yield client
+        return await store.load() is not None
+    except (OSError, SQLAlchemyError):
+        return False
+
+
+@asynccontextmanager
+async def _existing_database(settings: Settings) -> AsyncIterator[AsyncEngine | None]:
+    """The bridge's database when it exists at this version's schema, else None: a
+    command that merely calls RingCentral must not fail for want of a database."""
+    try:
+        url = settings.sqlalchemy_url
+    except ConfigError:
+        yield None
+        return
+    if _no_sqlite_file(url):
+        yield None
+        return
+    engine = connect(url)
+    try:
+        try:
+            await require_schema(engine)
+        except Exception:  # unreachable, old, foreign: whatever it is, not ours to use
+            yield None
+            return
+        yield engine
     finally:
-        await http.aclose()
+        await engine.dispose()
 
 
 @asynccontextmanager

@@ -55,8 +55,8 @@ async def _context(settings: Settings) -> AsyncIterator[_Context]:
     """For a command that writes: the verification token lives in the database, shared
     with every running server, whose schema is checked as `serve` checks it."""
     async with (
-        server.ringcentral(settings) as rc,
         server.database(settings, schema="ensure") as engine,
+        server.ringcentral(settings, engine=engine) as rc,
     ):
         yield _Context(rc, SubscriptionStore(engine))
 

@@ -22,7 +22,7 @@ import httpx
 from ..clock import Clock, SystemClock
 from ._auth import BearerAuth, Credentials, TokenManager
 from ._pkce import authorize_url
-from ._ratelimit import MAX_WAIT, RateLimiter
+from ._ratelimit import AUTH, MAX_WAIT, RateLimiter
 from ._requester import Download, FilePart, QueryParams
 from ._sending import Exchange, Sender
 from ._tokenpace import MemoryTokenRequestLog, TokenPacer
@@ -218,6 +218,10 @@ class RingCentralClient:
         not OAuth's."""
         await self.token_pacer.acquire(self.identity)
         response = await self._token_sender.send(request)
+        # RingCentral raises an app's limits on request, and says so (X-Rate-Limit-*):
+        # the app's window follows what the rate limiter learned from the answer.
+        learned = self.rate_limiter.status(AUTH, identity=self._token_sender.identity)
+        self.token_pacer.learn(learned.limit, learned.window)
         if response.status_code == 429 or response.status_code >= 500:
             self._token_sender.raise_for_status(response)
         return response

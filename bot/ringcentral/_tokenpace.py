@@ -14,6 +14,8 @@ when it was let go; RingCentral counts it when it arrives, so the window is a li
 longer than RingCentral's (`MARGIN`). Waiting happens outside any database transaction
 (the log's `take` is one short transaction), on the injected clock; a wait longer than
 `max_wait` is refused without sending (RateLimited, `sent=False`), as the rate limiter's.
+RingCentral raises an app's limits on request and says so on every answer
+(`X-Rate-Limit-Limit`, `-Window`): with `learn`, the pacer follows what it says.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class TokenPacer:
         limit: int = LIMIT,
         window: float = WINDOW + MARGIN,
         max_wait: float = MAX_WAIT,
+        learn: bool = True,
     ) -> None:
         self._requests = requests
         self._clock = clock
@@ -96,9 +99,15 @@ class TokenPacer:
         self.limit = limit
         self.window = window
         self.max_wait = max_wait
+        self._learn = learn
 
     def __repr__(self) -> str:
         return f"TokenPacer(app={self.app!r}, service={self.service!r})"
+
+    def learn(self, limit: int, window: float) -> None:
+        """What RingCentral said of the Auth group's limit and window (seconds)."""
+        if self._learn and limit > 0 and window > 0:
+            self.limit, self.window = limit, window + MARGIN
 
     async def acquire(self, identity: str) -> None:
         """Wait for a slot in the app's window; RateLimited when it is too far off."""

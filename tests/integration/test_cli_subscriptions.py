@@ -60,6 +60,14 @@ def ringcentral_env(rc_sim: RingCentralSimulator) -> dict[str, str]:
     }
 
 
+def raise_auth_limit(rc_sim: RingCentralSimulator) -> None:
+    """Each command without a running bridge's session logs in and revokes at exit: two
+    token requests, and a test runs several commands while the simulator's clock stands
+    still. RingCentral raises an app's Auth limit on request; the CLI learns it from the
+    answers' X-Rate-Limit-Limit."""
+    rc_sim.set_limit("Auth", 100)
+
+
 @pytest.fixture
 def cli(
     rc_sim: RingCentralSimulator,
@@ -70,6 +78,7 @@ def cli(
     tmp_path: Path,
 ) -> Cli:
     """The CLI on a database at this version's schema."""
+    raise_auth_limit(rc_sim)
     env = ringcentral_env(rc_sim) | {
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "PUBLIC_URL": public_url,
@@ -118,6 +127,7 @@ def bare(
     tmp_path: Path,
 ) -> Cli:
     """The CLI on a database without the schema (`bare_url`)."""
+    raise_auth_limit(rc_sim)
     env = ringcentral_env(rc_sim) | {
         "DATABASE_URL": bare_url,
         "PUBLIC_URL": public_url,

@@ -6,7 +6,8 @@ Each "process" has its own engine (connection pool) and HTTP client; each identi
 RingCentralClient and JWT (persons are simulated as clients logging in as extensions of
 the account). The window is shortened to `WINDOW` seconds of real time so the test runs in
 seconds; the simulator's own Auth limit (per minute) is lifted so that only the bridge's
-pacing is measured. SQLite and, with RINGBRIDGE_TEST_POSTGRES, PostgreSQL.
+pacing is measured (and the pacers do not learn the lifted limit from its answers).
+SQLite and, with RINGBRIDGE_TEST_POSTGRES, PostgreSQL.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def client(
         identity=identity,
         token_pacer=TokenPacer(
             DatabaseTokenRequestLog(engine), clock, app=sim.client_id, service=service,
-            window=WINDOW,
+            window=WINDOW, learn=False,
         ),
     )  # fmt: skip
 

@@ -76,7 +76,9 @@ async def test_token_requests_are_paced_in_the_auth_group(
     start = clock.monotonic()
     await client.auth.login()
     await client.auth.login(force=True)
-    assert timeline(fake, start) == [(TOKEN, 0.0), (TOKEN, 60.0)]
+    # The app's window of token requests (its limit as the limiter knows it) counts a
+    # request from when it was let go, so it is a little longer than RingCentral's minute.
+    assert timeline(fake, start) == [(TOKEN, 0.0), (TOKEN, pytest.approx(62.0, abs=0.01))]
 
 
 async def test_the_token_is_taken_after_the_wait_for_the_slot(
