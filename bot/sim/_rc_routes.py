@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from . import _rc_account as acct
+from . import _rc_authz as authz
 from . import _rc_messaging as msg
 from . import _rc_ringout as ro
 from . import _rc_subscriptions as sub
@@ -18,6 +19,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", E, "Light", acct.extension_info),
     Route("GET", A + "/extension", "Medium", acct.extension_list),
     Route("GET", E + "/phone-number", "Light", acct.phone_numbers),
+    Route("GET", E + "/phone-number/{phoneNumberId}/sms-configuration", "Light", authz.sms_config),
+    Route("GET", E + "/authz-profile", "Medium", authz.authz_profile),
     Route("POST", E + "/sms", "Medium", msg.send_sms, sms=True),
     Route("POST", E + "/mms", "Medium", msg.send_sms, sms=True),
     Route("POST", E + "/company-pager", "Medium", msg.send_pager),

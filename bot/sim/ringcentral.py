@@ -23,6 +23,7 @@ import httpx
 
 from . import _rc_routes
 from ._rc_auth import AuthState
+from ._rc_authz import texting
 from ._rc_data import SimError, Upload, World
 from ._rc_events import MessageEvents, SimMessage, SimPager
 from ._rc_events_calls import CallEvents, SimCall
@@ -379,6 +380,11 @@ class RingCentralSimulator:
     def user_permissions(self, extension_id: str) -> frozenset[str]:
         """The user permissions of an extension's role (admins': the whole account's)."""
         return self.permissions.of_user(extension_id)
+
+    def set_texting_registration(self, phone_number: str, status: str | None) -> None:
+        """A number's TCR campaign status (`Confirmed`…; None: not registered), as its
+        `sms-configuration` answers (bot/sim/_rc_authz.py)."""
+        texting(self._state).campaigns[phone_number] = status
 
     # -- test controls: subscriptions, RingOut ----------------------------------------
 
