@@ -99,6 +99,7 @@ __all__ = [
     "database",
     "notification_side",
     "ringcentral",
+    "slack",
 ]
 
 log = logging.getLogger("bot.server")
@@ -469,7 +470,7 @@ async def ringcentral(
         stack.push_async_callback(http.aclose)
         if engine is None:
             engine = await stack.enter_async_context(_existing_database(settings))
-        if engine is not None and await _holds_session(settings, engine):
+        if engine is not None and await holds_session(settings, engine):
             yield shared_ringcentral_client(settings, http, engine)
             return
         client = ringcentral_client(
@@ -485,7 +486,8 @@ async def ringcentral(
                 await client.auth.revoke()
 
 
-async def _holds_session(settings: Settings, engine: AsyncEngine) -> bool:
+async def holds_session(settings: Settings, engine: AsyncEngine) -> bool:
+    """Whether the database holds the running bridge's RingCentral session."""
     store = DatabaseTokenStore(engine, service_identity(settings))
     try:
         return await store.load() is not None
@@ -548,6 +550,27 @@ async def notification_side(
             clock=clock,
             metrics=metrics,
         )
+
+
+@asynccontextmanager
+async def slack(settings: Settings) -> AsyncIterator[AsyncWebClient]:
+    """The bot's Slack client for one command, on a session of its own closed after.
+    Raises ConfigError when SLACK_BOT_TOKEN is unset."""
+    settings.require("slack_bot_token")
+    session = _slack_session()
+    try:
+        yield AsyncWebClient(
+            token=settings.secret("slack_bot_token"),
+            base_url=settings.slack_api_url,
+            session=session,
+            timeout=SLACK_TIMEOUT,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+            ],
+        )
+    finally:
+        await session.close()
 
 
 @asynccontextmanager

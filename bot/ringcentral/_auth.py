@@ -111,6 +111,13 @@ class TokenManager:
                 tokens = await self._ensure(rejected=None)
         return tokens.access_token.get_secret_value()
 
+    async def session(self) -> TokenSet:
+        """The session in use, renewed if need be (its `scope` lists the app's
+        permissions, its `owner_id` the user)."""
+        await self.access_token()
+        assert self._tokens is not None  # set by access_token, or it raised
+        return self._tokens
+
     async def after_unauthorized(self, rejected: str) -> str:
         """A token RingCentral answered 401 to: refresh once, unless another coroutine
         or process already replaced it, and return the token to retry with."""

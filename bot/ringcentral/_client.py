@@ -34,6 +34,7 @@ from .resources import (
     CallLogSyncs,
     Messages,
     MessageSyncs,
+    Permissions,
     RingOut,
     Subscriptions,
 )
@@ -106,6 +107,7 @@ class RingCentralClient:
         self.subscriptions = Subscriptions(self)
         self.message_sync = MessageSyncs(self)
         self.call_log_sync = CallLogSyncs(self)
+        self.permissions = Permissions(self)
 
     def __repr__(self) -> str:
         return (

@@ -93,6 +93,13 @@ from .messages import (
     SmsCountry,
 )
 from .paging import Listing, Navigation, NavigationLink, Paging
+from .permissions import (
+    ActivePermission,
+    AuthProfile,
+    PermissionRef,
+    SmsCampaignInfo,
+    SmsConfiguration,
+)
 from .subscriptions import (
     BlacklistedData,
     CreateSubscriptionRequest,
@@ -128,6 +135,8 @@ __all__ = [
     "MMS_MAX_TOTAL_BYTES",
     "PAGER_MAX_UTF16_UNITS",
     "SMS_MAX_UTF16_UNITS",
+    "ActivePermission",
+    "AuthProfile",
     "Availability",
     "BlacklistedData",
     "CallBilling",
@@ -193,6 +202,7 @@ __all__ = [
     "PartyEndpoint",
     "PartyStatus",
     "PeerId",
+    "PermissionRef",
     "PhoneNumber",
     "PhoneNumberInfoParts",
     "PhoneNumberList",
@@ -215,6 +225,8 @@ __all__ = [
     "ServiceFeature",
     "SessionOrigin",
     "SipData",
+    "SmsCampaignInfo",
+    "SmsConfiguration",
     "SmsCountry",
     "SubscriptionInfo",
     "SubscriptionList",

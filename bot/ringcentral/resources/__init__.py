@@ -4,6 +4,7 @@ messages       Messages       SMS, MMS, pager, message store, attachment content
 ringout        RingOut        click-to-call: create, status, cancel
 call_log       CallLog        extension and account call log
 account        Account        extensions, phone numbers, directory, contacts
+permissions    Permissions    the user's permissions, a number's texting registration
 subscriptions  Subscriptions  webhook subscriptions
 message_sync   MessageSyncs   message sync (FSync, ISync)
 call_log_sync  CallLogSyncs   call-log sync, extension and account level
@@ -12,6 +13,7 @@ call_log_sync  CallLogSyncs   call-log sync, extension and account level
 from .account import Account
 from .calls import CallLog, RingOut
 from .messages import DEFAULT_MEDIA_URL, Messages
+from .permissions import Permissions
 from .subscriptions import Subscriptions
 from .sync import RECORD_LIMIT, CallLogSyncs, MessageSyncs, needs_full_sync
 
@@ -23,6 +25,7 @@ __all__ = [
     "CallLogSyncs",
     "MessageSyncs",
     "Messages",
+    "Permissions",
     "RingOut",
     "Subscriptions",
     "needs_full_sync",

@@ -1,0 +1,289 @@
+"""`python -m bot check` as an admin runs it, in process (`tests/cli.py`), against both
+simulators: a good deployment passes (exit 0); each broken piece is one ✘ line naming it
+and what it turns off (exit 1); an unreadable configuration is exit 2."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.sim import DEFAULT_SCOPES, RingCentralSimulator, SlackSimulator
+from tests.cli import Cli, Run
+from tests.integration.test_cli_subscriptions import public_url as public_url  # the fixture
+from tests.integration.test_cli_subscriptions import raise_auth_limit, ringcentral_env
+
+CALLS, TEXTS = "C0CALLS", "C0TEXTS"
+ROUTES = (
+    f'[[routes]]\nevents = ["missed_call", "voicemail"]\nchannel = "{CALLS}"\n\n'
+    f'[[routes]]\nevents = ["sms"]\nchannel = "{TEXTS}"\n'
+)
+NO_LIST = "the Slack simulator has no conversations.list yet (issue #9 item 12)"
+
+
+def slack_sim(scopes: tuple[str, ...] = DEFAULT_SCOPES) -> SlackSimulator:
+    sim = SlackSimulator(scopes=scopes)
+    sim.add_channel(CALLS, "calls", member=True)
+    sim.add_channel(TEXTS, "texts", member=False)  # public: the bot joins at its first post
+    sim.add_channel("C0ARCHIVE", "old-calls", member=True, archived=True)
+    sim.add_channel("C0SECRET", "secret", private=True)
+    return sim
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackSimulator]:
+    sim = slack_sim()
+    async with sim.serve():
+        yield sim
+
+
+def slack_env(sim: SlackSimulator) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": sim.tokens[0],
+        "SLACK_SIGNING_SECRET": sim.signing_secret,
+        "SLACK_API_URL": sim.api_url,
+    }
+
+
+@pytest.fixture
+async def cli(
+    rc_sim: RingCentralSimulator,
+    slack: SlackSimulator,
+    engine: AsyncEngine,
+    public_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> Cli:
+    """A good deployment: both services, a database at this version's schema, the webhook
+    subscription made (`subscriptions sync`, as `serve` would)."""
+    raise_auth_limit(rc_sim)
+    env = (
+        ringcentral_env(rc_sim)
+        | slack_env(slack)
+        | {
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "PUBLIC_URL": public_url,
+            "BRIDGE_CONFIG": ROUTES,
+        }
+    )
+    secrets = [rc_sim.jwt, rc_sim.client_secret, slack.tokens[0], slack.signing_secret]
+    made = Cli(monkeypatch, capsys, tmp_path, env, secrets=secrets)
+    synced = await made("subscriptions", "sync")
+    assert synced.code == 0, synced.err
+    return made
+
+
+def bad_lines(run: Run) -> list[str]:
+    return [line for line in run.out.splitlines() if line.startswith("✘")]
+
+
+async def test_a_good_deployment_passes_every_check(cli: Cli, rc_sim: RingCentralSimulator) -> None:
+    run = await cli("check")
+
+    assert run.code == 0, run.out + run.err
+    lines = run.out.strip().splitlines()
+    assert bad_lines(run) == []
+    subjects = [line.split(":")[0] for line in lines if line.startswith("✔")]
+    for expected in (
+        "✔ configuration",
+        "✔ database",
+        "✔ RingCentral sign-in",
+        "✔ RingCentral app permissions",
+        "✔ RingCentral user permissions",
+        "✔ SMS numbers",
+        "✔ Slack sign-in",
+        "✔ Slack scopes",
+        f"✔ channel {CALLS} (routes[1])",
+        f"✔ channel {TEXTS} (routes[2])",
+    ):
+        assert expected in subjects, lines
+    assert any(s.startswith("✔ texting registration +1") for s in subjects), lines
+    assert any(s.startswith("✔ webhook subscription ") for s in subjects), lines
+    assert f"✔ channel {TEXTS} (routes[2]): #texts: the bot joins it at its first post" in lines
+    assert lines[-1] == f"All {len(lines) - 2} checks pass."
+    # It signed in on a session of its own (no bridge runs), and ended it at exit.
+    assert len(rc_sim.requests_to("/restapi/oauth/revoke")) == 2  # sync's, check's
+
+
+async def test_a_wrong_jwt_is_one_line_naming_the_sign_in(
+    cli: Cli, rc_sim: RingCentralSimulator
+) -> None:
+    wrong = rc_sim.jwt[:-8] + "AAAAAAAA"
+    cli.secrets.append(wrong)
+
+    run = await cli("check", RINGCENTRAL_JWT=wrong)
+
+    assert run.code == 1
+    (line,) = [line for line in bad_lines(run) if "RingCentral" in line]
+    assert line.startswith("✘ RingCentral sign-in: the JWT was refused (invalid_grant OAU-140)")
+    assert "set RINGCENTRAL_JWT" in line
+    assert "✔ Slack sign-in" in run.out  # the rest is still checked
+
+
+async def test_a_missing_slack_scope_names_it_and_what_it_turns_off(cli: Cli) -> None:
+    narrow = slack_sim(tuple(s for s in DEFAULT_SCOPES if s != "files:write"))
+    async with narrow.serve():
+        cli.secrets.append(narrow.tokens[0])
+        run = await cli("check", **slack_env(narrow))
+
+    assert run.code == 1
+    assert bad_lines(run) == [
+        "✘ Slack scope files:write: missing: voicemail audio, fax PDFs and MMS images in "
+        "threads — off. Add it to the app (OAuth & Permissions → Bot Token Scopes) and "
+        "reinstall the app"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("channel", "complaint"),
+    [
+        ("C0NOPE", "not found, or a private channel the bot is not in"),
+        ("C0ARCHIVE", "#old-calls is archived"),
+        ("C0SECRET", "not found, or a private channel the bot is not in"),
+    ],
+)
+async def test_a_route_to_a_channel_the_bot_cannot_post_to_is_named(
+    cli: Cli, channel: str, complaint: str
+) -> None:
+    routes = ROUTES + f'\n[[routes]]\nevents = ["fax"]\nchannel = "{channel}"\n'
+
+    run = await cli("check", BRIDGE_CONFIG=routes)
+
+    assert run.code == 1
+    (line,) = [line for line in bad_lines(run) if line.startswith("✘ channel")]
+    assert line.startswith(f"✘ channel {channel} (routes[3]): ")
+    assert complaint in line
+
+
+async def test_channel_names_are_looked_up(cli: Cli) -> None:
+    routes = ROUTES + '\n[[routes]]\nevents = ["fax"]\nchannel = "#texts"\n'
+    routes += '\n[[routes]]\nevents = ["call"]\nchannel = "#nope"\n'
+
+    run = await cli("check", BRIDGE_CONFIG=routes)
+
+    if "(unknown_method)" in run.out:
+        pytest.skip(NO_LIST)
+    assert run.code == 1
+    assert "✔ channel #texts (routes[3]): #texts: the bot joins it at its first post" in run.out
+    assert bad_lines(run) == [
+        "✘ channel #nope (routes[4]): no channel of that name that the bot can see: create "
+        "it, invite the bot to it, or write the channel ID"
+    ]
+
+
+async def test_a_missing_app_permission_names_the_feature(
+    cli: Cli, rc_sim: RingCentralSimulator
+) -> None:
+    rc_sim.app_permissions = [p for p in rc_sim.app_permissions if p not in ("ReadCallLog",)]
+
+    run = await cli("check")
+
+    assert run.code == 1
+    assert bad_lines(run) == [
+        "✘ RingCentral app permission ReadCallLog: missing: /calllog is off. Add it to the "
+        "app in the RingCentral developer console (the bridge's session has it from its next "
+        "login)"
+    ]
+
+
+async def test_a_missing_app_permission_of_a_routed_kind_names_those_notifications(
+    cli: Cli, rc_sim: RingCentralSimulator
+) -> None:
+    rc_sim.app_permissions = [p for p in rc_sim.app_permissions if p != "CallControl"]
+
+    run = await cli("check")
+
+    assert run.code == 1
+    [line] = bad_lines(run)
+    assert line.startswith("✘ RingCentral app permission CallControl: missing: missed, "
+                           "answered and finished call notifications are off.")  # fmt: skip
+
+
+async def test_the_users_permissions_and_texting_registration_are_read(
+    cli: Cli, rc_sim: RingCentralSimulator
+) -> None:
+    granted = {"ReadExtensions": ["Account"], "ReadUserPhoneNumbers": ["Self"],
+               "ReadMessages": ["Self"], "ReadCallLog": ["Self"],
+               "ReadPersonalContacts": ["Self"]}  # fmt: skip
+    rc_sim.set_user_permissions(rc_sim.extension_id, granted)
+    number = rc_sim.world.numbers_with_feature(rc_sim.extension_id, "SmsSender")[0]
+    rc_sim.set_texting_registration(number, "Submitted")
+
+    run = await cli("check")
+
+    assert run.code == 1
+    bad = bad_lines(run)
+    assert (
+        "✘ RingCentral user permission OutboundSMS: the service user lacks it: /sms, Text "
+        "back and texted thread replies cannot work. Give its role this permission in the "
+        "RingCentral admin portal (Users → Roles)"
+    ) in bad
+    assert (
+        f"✘ texting registration {number}: not registered for business texting (campaign "
+        "Submitted): carriers block or filter its texts. Register it (RingCentral admin "
+        "portal: Phone System → SMS registration)"
+    ) in bad
+    assert len(bad) == 2
+
+
+async def test_watching_other_extensions_needs_permission_beyond_the_user_itself(
+    cli: Cli, rc_sim: RingCentralSimulator
+) -> None:
+    rc_sim.set_user_permissions(
+        rc_sim.extension_id,
+        {"ReadExtensions": ["Account"], "ReadUserPhoneNumbers": ["Self"],
+         "OutboundSMS": ["Self"], "ReadMessages": ["Self"], "ReadCallLog": ["Self"],
+         "ReadPersonalContacts": ["Self"]},
+    )  # fmt: skip
+    config = ROUTES + '\n[ringcentral]\nextensions = ["101", "102"]\n'
+
+    run = await cli("check", BRIDGE_CONFIG=config)
+
+    assert run.code == 1
+    lines = [line for line in bad_lines(run) if "user permission" in line]
+    assert [line.split(":")[0] for line in lines] == [
+        "✘ RingCentral user permission ReadMessages",
+        "✘ RingCentral user permission ReadCallLog",
+    ]
+    assert "the messages of ext. 102 are not notified nor caught up" in lines[0]
+
+
+async def test_no_subscription_and_a_disabled_filter_are_named(
+    cli: Cli, rc_sim: RingCentralSimulator
+) -> None:
+    [sub] = rc_sim.subscriptions.values()
+    rc_sim.delete_subscription(sub.id)
+
+    run = await cli("check")
+
+    assert run.code == 1
+    [line] = bad_lines(run)
+    assert line.startswith("✘ webhook subscription: none delivers to http://127.0.0.1:")
+    assert "`python -m bot subscriptions sync`" in line
+
+
+async def test_an_unreadable_configuration_is_exit_2_and_one_line(cli: Cli) -> None:
+    run = await cli("check", BRIDGE_CONFIG="[[routes]\nnot toml")
+
+    assert run.code == 2
+    assert run.out == ""
+    (line,) = run.err.strip().splitlines()
+    assert line.startswith("ringbridge: BRIDGE_CONFIG: not valid TOML")
+
+
+async def test_missing_settings_are_named_and_their_side_skipped(cli: Cli) -> None:
+    del cli.env["SLACK_BOT_TOKEN"]
+    del cli.env["RINGCENTRAL_JWT"]
+
+    run = await cli("check")
+
+    assert run.code == 1
+    assert bad_lines(run) == [
+        "✘ SLACK_BOT_TOKEN: is not set: the bot token (xoxb-…) from the Slack app's OAuth page",
+        "✘ RINGCENTRAL_JWT: is not set: a JWT credential of the RingCentral user the bridge "
+        "acts as",
+    ]
+    assert "RingCentral sign-in" not in run.out and "Slack sign-in" not in run.out
