@@ -296,6 +296,31 @@ class Simulators:
         assert isinstance(log, list)
         return log
 
+    async def rc_extension_ids(self) -> list[str]:
+        """The ids of every extension of the simulated account."""
+        ids = await self._ask("rc_extension_ids")
+        assert isinstance(ids, list)
+        return [str(i) for i in ids]
+
+    async def rc_jwt_for(self, extension_id: str) -> str:
+        """A JWT credential logging in as `extension_id` (a person, or a second one of the
+        service user)."""
+        return str(await self._ask("rc_jwt_for", extension_id=extension_id))
+
+    async def rc_set_limit(self, group: str, limit: int) -> None:
+        """Requests per minute for `group` from now on (`Auth`: per app)."""
+        await self._ask("rc_set_limit", group=group, limit=limit)
+
+    async def rc_reset_rate_limits(self) -> None:
+        """Every rate-limit window and penalty forgotten (as if a quiet while had passed)."""
+        await self._ask("rc_reset_rate_limits")
+
+    async def rc_sessions(self) -> list[dict[str, Any]]:
+        """Every session RingCentral opened: owner_id, session_id, alive."""
+        found = await self._ask("rc_sessions")
+        assert isinstance(found, list)
+        return found
+
     async def secrets(self) -> list[str]:
         """Every secret the simulators issued or hold (tokens, JWTs, verification tokens,
         the Slack bot token and signing secret), to look for in logs."""

@@ -109,6 +109,11 @@ class _Operations:
             "rc_expire_tokens",
             "rc_throttle",
             "rc_request_log",
+            "rc_extension_ids",
+            "rc_jwt_for",
+            "rc_set_limit",
+            "rc_reset_rate_limits",
+            "rc_sessions",
             "secrets",
         }
     )
@@ -299,6 +304,21 @@ class _Operations:
             }
             for r in self.rc.requests
         ]
+
+    async def rc_extension_ids(self) -> list[str]:
+        return self.rc.world.extension_ids()
+
+    async def rc_jwt_for(self, extension_id: str) -> str:
+        return self.rc.jwt_for(extension_id)
+
+    async def rc_set_limit(self, group: str, limit: int) -> None:
+        self.rc.set_limit(group, limit)
+
+    async def rc_reset_rate_limits(self) -> None:
+        self.rc.reset_rate_limits()
+
+    async def rc_sessions(self) -> list[dict[str, Any]]:
+        return self.rc.sessions()
 
     async def secrets(self) -> list[str]:
         found = self.rc.secrets() | set(self.slack.tokens) | {self.slack.signing_secret}

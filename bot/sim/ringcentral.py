@@ -287,6 +287,13 @@ class RingCentralSimulator:
     def expire_access_tokens(self) -> None:
         self._state.auth.expire_access_tokens()
 
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every session opened (owner_id, session_id, alive): what a revoke ended."""
+        return [
+            {"owner_id": s.owner_id, "session_id": s.session_id, "alive": s.alive}
+            for s in self._state.auth.sessions.values()
+        ]
+
     def revoke_all_tokens(self) -> None:
         self._state.auth.revoke_all()
 

@@ -5,7 +5,8 @@
 advisory lock on the app (`pg_advisory_xact_lock`, released at commit), on SQLite by the
 write lock its first statement (an insert) takes. Inside it the request is recorded,
 the window counted, and the record taken back when the window was already full. The
-caller waits outside the transaction. Rows that left the window are deleted as it goes.
+caller waits outside the transaction. Rows are kept for an hour (`KEEP`), who asked the
+token endpoint when (a few hundred rows at most), and deleted as it goes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.schema import TokenRequest
 
-__all__ = ["DatabaseTokenRequestLog"]
+__all__ = ["KEEP", "DatabaseTokenRequestLog"]
+
+KEEP = 3600.0  # seconds a request stays on record
 
 
 def _wall(seconds: float) -> datetime:
@@ -60,8 +63,9 @@ class DatabaseTokenRequestLog:
                     .order_by(TokenRequest.at, TokenRequest.id)
                 )
             ).all()
+            forgotten = _wall(now - max(window, KEEP))
             await conn.execute(
-                delete(TokenRequest).where(TokenRequest.app == app, TokenRequest.at <= since)
+                delete(TokenRequest).where(TokenRequest.app == app, TokenRequest.at <= forgotten)
             )
             if len(others) < limit:
                 return None
@@ -69,7 +73,7 @@ class DatabaseTokenRequestLog:
         return others[len(others) - limit].timestamp() + window
 
     async def requests(self, app: str) -> list[tuple[str, float]]:
-        """(identity, time) of the app's requests still on record, oldest first."""
+        """(identity, time) of the app's requests of the last hour, oldest first."""
         query = (
             select(TokenRequest.identity, TokenRequest.at)
             .where(TokenRequest.app == app)

@@ -128,4 +128,6 @@ async def test_the_database_window_counts_the_app_and_answers_when_it_has_room(
     assert await first.take("app-1", "p9", now=160.0, window=60, limit=4) == 161.0
     assert await first.take("app-1", "p9", now=161.0, window=60, limit=4) is None
     on_record = await first.requests("app-1")
-    assert [who for who, _ in on_record] == ["p2", "p3", "service", "p9"]  # the rest left
+    assert [who for who, _ in on_record] == ["p0", "p1", "p2", "p3", "service", "p9"]
+    assert await first.take("app-1", "later", now=3800.0, window=60, limit=4) is None
+    assert [who for who, _ in await first.requests("app-1")] == ["later"]  # kept an hour
