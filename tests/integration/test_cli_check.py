@@ -287,3 +287,12 @@ async def test_missing_settings_are_named_and_their_side_skipped(cli: Cli) -> No
         "acts as",
     ]
     assert "RingCentral sign-in" not in run.out and "Slack sign-in" not in run.out
+
+
+async def test_over_socket_mode_no_signing_secret_is_needed(cli: Cli) -> None:
+    del cli.env["SLACK_SIGNING_SECRET"]
+
+    run = await cli("check", SLACK_APP_TOKEN="xapp-1-A0SIM-check")
+
+    assert run.code == 0, run.out
+    assert "SLACK_SIGNING_SECRET" not in run.out
