@@ -29,8 +29,9 @@ from tests.conftest import OPENAPI
 from tests.integration.test_shared_tokens import BACKENDS, database_for
 
 WINDOW = 1.5  # seconds: RingCentral's minute, shortened
+MARGIN = 1.0  # as the product's window is longer than RingCentral's (a request's way there)
 LIMIT = 5
-PERSONS = 12
+PERSONS = 9
 PROCESSES = 3
 EXT = "/restapi/v1.0/account/~/extension/~"
 TOKEN = "/restapi/oauth/token"
@@ -71,7 +72,7 @@ def client(
         identity=identity,
         token_pacer=TokenPacer(
             DatabaseTokenRequestLog(engine), clock, app=sim.client_id, service=service,
-            window=WINDOW, learn=False,
+            window=WINDOW + MARGIN, learn=False,
         ),
     )  # fmt: skip
 
@@ -107,9 +108,9 @@ async def test_token_requests_of_every_identity_and_process_share_the_apps_windo
     assert len(grants) == PERSONS + 1 and {r.status for r in grants} == {200}
     arrived = sorted(r.time for r in grants)
     for earlier, later in zip(arrived, arrived[LIMIT:], strict=False):
-        assert later - earlier >= WINDOW - 0.05, f"6 token requests within {later - earlier:.2f} s"
+        assert later - earlier >= WINDOW, f"6 token requests within {later - earlier:.2f} s"
     # The service user went at once, in the slot kept for it, ahead of waiting persons.
-    assert service_waited < 0.5 * WINDOW
+    assert service_waited < WINDOW
     service_at = next(r.time for r in grants if (r.form or {}).get("assertion") == sim.jwt)
     assert sum(1 for t in arrived if t < service_at) <= LIMIT - 1
 
