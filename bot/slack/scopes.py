@@ -23,8 +23,7 @@ SCOPE_FEATURES: Mapping[str, str] = {
     "users:read.email": "linking Slack people to extensions by email",
     "usergroups:read": "user groups (`S…`, `@handle`) in [permissions]",
     "reactions:write": "receipts on texted replies, and the lock on internal ones",
-    "im:write": "direct messages (`dm = \"owner\"` routes, a refused sign-in, a reply's "
-    "fallback)",
+    "im:write": 'direct messages (`dm = "owner"` routes, a refused sign-in, a reply\'s fallback)',
     "im:history": "reading the bot's direct messages back after a crash",
     "files:write": "voicemail audio, fax PDFs and MMS images in threads",
     "files:read": "files in a thread reply sent as MMS",

@@ -28,7 +28,6 @@ secret values; nothing here logs it, and `repr` shows none of it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -39,6 +38,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock, SystemClock
@@ -105,9 +105,10 @@ class DatabaseTokenStore:
             yield _Claim(self, await self.load())
         finally:
             keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-            await self._release(holder)
+            try:
+                await self._release(holder)
+            finally:
+                await asyncio.wait([keeper])  # never raises the keeper's cancellation
 
     async def _try_claim(self, holder: str) -> bool:
         now = time.time()
@@ -133,8 +134,13 @@ class DatabaseTokenStore:
                 .where(TokenClaim.identity == self.identity, TokenClaim.holder == holder)
                 .values(until=_wall(time.time() + self.lease))
             )
-            async with self._engine.begin() as conn:
-                kept = (await conn.execute(statement)).rowcount
+            try:
+                async with self._engine.begin() as conn:
+                    kept = (await conn.execute(statement)).rowcount
+            except SQLAlchemyError as exc:  # tried again at the next beat
+                log.warning("the token claim of %s was not renewed: %s", self.identity,
+                            type(exc).__name__)  # fmt: skip
+                continue
             if not kept:
                 log.warning("the token claim of %s ran out while it was held", self.identity)
                 return
@@ -143,8 +149,12 @@ class DatabaseTokenStore:
         statement = delete(TokenClaim).where(
             TokenClaim.identity == self.identity, TokenClaim.holder == holder
         )
-        async with self._engine.begin() as conn:
-            await conn.execute(statement)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(statement)
+        except SQLAlchemyError as exc:  # the session is stored; the lease runs out by itself
+            log.warning("the token claim of %s was not released: %s", self.identity,
+                        type(exc).__name__)  # fmt: skip
 
     async def compare_and_set(self, expected: str | None, text: str | None) -> str | None:
         """`text` stored if the row still holds `expected`; what it holds afterwards."""
