@@ -9,6 +9,7 @@ from . import _rc_messaging as msg
 from . import _rc_ringout as ro
 from . import _rc_subscriptions as sub
 from . import _rc_sync as sync
+from . import _rc_websocket as ws
 from ._rc_state import Route
 
 A = "/restapi/v1.0/account/{accountId}"
@@ -55,6 +56,8 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", S + "/{subscriptionId}", "Medium", sub.update),
     Route("POST", S + "/{subscriptionId}/renew", "Light", sub.renew),
     Route("DELETE", S + "/{subscriptionId}", "Medium", sub.delete),
+    # Bearer-authenticated, unlike the other OAuth paths: a route like the API's.
+    Route("POST", "/restapi/oauth/wstoken", "Auth", ws.wstoken),
 )
 
 OAUTH_PATHS = ("/restapi/oauth/token", "/restapi/oauth/authorize", "/restapi/oauth/revoke")

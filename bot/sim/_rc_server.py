@@ -12,6 +12,7 @@ from aiohttp import web
 from ._rc_http import HostKind, SimRequest, SimResponse
 
 Handler = Callable[[SimRequest], Awaitable[SimResponse]]
+WsHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # SPEC x-request-max-body-size for /sms is 10m; MMS attachments alone may reach 1.5 MB
 MAX_BODY = 16 * 1024 * 1024
@@ -23,7 +24,7 @@ class SimUrls:
     media_url: str
 
 
-def _app(handle: Handler, kind: HostKind) -> web.Application:
+def _app(handle: Handler, kind: HostKind, ws: WsHandler | None) -> web.Application:
     async def entry(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         sim_req = SimRequest.build(
@@ -39,17 +40,21 @@ def _app(handle: Handler, kind: HostKind) -> web.Application:
         return web.Response(status=resp.status, headers=headers, body=resp.body or None)
 
     app = web.Application(client_max_size=MAX_BODY)
+    if ws is not None and kind == "platform":
+        app.router.add_get("/ws", ws)  # the WebSocket gateway (bot/sim/_rc_websocket.py)
     app.router.add_route("*", "/{tail:.*}", entry)
     return app
 
 
 @asynccontextmanager
-async def serve_loopback(handle: Handler, host: str = "127.0.0.1") -> AsyncIterator[SimUrls]:
+async def serve_loopback(
+    handle: Handler, host: str = "127.0.0.1", ws: WsHandler | None = None
+) -> AsyncIterator[SimUrls]:
     runners: list[web.AppRunner] = []
     urls: list[str] = []
     try:
         for kind in ("platform", "media"):
-            runner = web.AppRunner(_app(handle, kind), access_log=None)
+            runner = web.AppRunner(_app(handle, kind, ws), access_log=None)
             await runner.setup()
             runners.append(runner)
             site = web.TCPSite(runner, host, 0)

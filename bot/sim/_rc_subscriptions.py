@@ -44,23 +44,25 @@ class Subscription:
     failures: int = 0
     # filters asked for but not subscribed: {filter, reason, message} (_rc_permissions)
     disabled_filters: list[dict[str, str]] = field(default_factory=list)
+    transport: str = "WebHook"  # or WebSocket (bot/sim/_rc_websocket.py): no address
 
     def info(self, server_url: str, now: float) -> dict[str, Any]:
         # shape of examples/subscription-create-response-webhook.json; the
-        # verificationToken is write-only and never echoed back
+        # verificationToken is write-only and never echoed back. A WebSocket
+        # subscription lives as long as its session: its expiry is renewed all along.
+        expires_at = now + self.expires_in if self.transport == "WebSocket" else self.expires_at
+        mode: dict[str, Any] = {"transportType": self.transport, "encryption": False}
+        if self.transport == "WebHook":
+            mode["address"] = self.address
         body: dict[str, Any] = {
             "uri": f"{server_url}/restapi/v1.0/subscription/{self.id}",
             "id": self.id,
             "creationTime": iso(self.created),
             "status": self.status,
             "eventFilters": list(self.event_filters),
-            "expirationTime": iso(self.expires_at),
-            "expiresIn": max(0, int(self.expires_at - now)),
-            "deliveryMode": {
-                "transportType": "WebHook",
-                "encryption": False,
-                "address": self.address,
-            },
+            "expirationTime": iso(expires_at),
+            "expiresIn": max(0, int(expires_at - now)),
+            "deliveryMode": mode,
         }
         if self.disabled_filters:
             body["disabledFilters"] = [dict(d) for d in self.disabled_filters]
@@ -220,10 +222,19 @@ async def get(st: SimState, call: Call) -> SimResponse:
     return json_ok(sub.info(st.server_url, st.clock.now()))
 
 
+def _http_refused(sub: Subscription) -> SimResponse | None:
+    # SPEC: WebSocket subscriptions cannot be updated via HTTP (renewed while the session lives)
+    if sub.transport != "WebSocket":
+        return None
+    return api_error(400, "CMN-101", "WebSocket subscriptions cannot be updated via HTTP")
+
+
 async def update(st: SimState, call: Call) -> SimResponse:
     sub = _find(st, call)
     if sub is None:
         return not_found("subscriptionId")
+    if (refusal := _http_refused(sub)) is not None:
+        return refusal
     try:
         body = _load_json(call.req.body) if call.req.body.strip() else {}
         # SPEC: PUT takes eventFilters and expiresIn (others ignored); empty body = renew
@@ -241,6 +252,8 @@ async def renew(st: SimState, call: Call) -> SimResponse:
     sub = _find(st, call)
     if sub is None:
         return not_found("subscriptionId")
+    if (refusal := _http_refused(sub)) is not None:
+        return refusal
     return _renewed(st, sub)
 
 

@@ -1,5 +1,5 @@
 """A stateful RingCentral simulator: OAuth, rate limits, the REST endpoints the bridge calls,
-WebHook subscriptions with the handshake, and event deliveries.
+WebHook subscriptions with the handshake, the WebSocket gateway, and event deliveries.
 
 `RingCentralSimulator.handle(SimRequest) -> SimResponse` does everything; two thin adapters
 carry HTTP to it: `serve()` (two loopback aiohttp listeners, the platform host and the media
@@ -44,6 +44,7 @@ from ._rc_server import SimUrls, serve_loopback
 from ._rc_state import Call, SimState, error_response
 from ._rc_subscriptions import Subscription, _subs
 from ._rc_sync import sync_controls
+from ._rc_websocket import WsGateway, WsOptions, WsStats
 
 __all__ = [
     "RequestRecord",
@@ -58,6 +59,9 @@ __all__ = [
     "SpecValidator",
     "Upload",
     "World",
+    "WsGateway",
+    "WsOptions",
+    "WsStats",
     "endpoint_permissions",
     "endpoints",
 ]
@@ -114,6 +118,8 @@ class RingCentralSimulator:
         self._validator: Any = None
         if openapi_path is not None:
             self._validator = SpecValidator.for_path(Path(openapi_path))
+        self._ws = WsGateway(self._state, subs)
+        self._state.extras["websocket"] = self._ws
         self._messages = MessageEvents(self)
         self._calls = CallEvents(self, self._messages)
 
@@ -174,6 +180,7 @@ class RingCentralSimulator:
         for session in auth.sessions.values():
             found.update((session.access_token, session.refresh_token))
         found.update(s.verification_token for s in self.subscriptions.values())
+        found.update(self._ws.secrets())
         return {secret for secret in found if secret}
 
     # -- adapters ---------------------------------------------------------------------
@@ -183,7 +190,7 @@ class RingCentralSimulator:
         """Serve the platform host and the media host on two random loopback ports."""
         old = (self.server_url, self.media_url)
         try:
-            async with serve_loopback(self.handle, host) as urls:
+            async with serve_loopback(self.handle, host, self._ws.handle) as urls:
                 self._state.set_urls(urls.server_url, urls.media_url)
                 yield urls
         finally:
@@ -211,7 +218,9 @@ class RingCentralSimulator:
         return httpx.MockTransport(handler)
 
     async def aclose(self) -> None:
-        """Close the outgoing webhook HTTP session (serve() does it on exit)."""
+        """Close the outgoing webhook HTTP session and the WebSocket connections (serve()
+        does it on exit)."""
+        await self._ws.close()
         await _subs(self._state).webhooks.close()
 
     # -- the core -----------------------------------------------------------------------
@@ -236,7 +245,9 @@ class RingCentralSimulator:
         bearer = st.auth.check_bearer(req)
         if isinstance(bearer, SimResponse):
             return bearer
-        verdict = st.limiter.check(bearer.owner_id, route.group, sms=route.sms)
+        # The Auth group is counted per app, as the token endpoint's requests are (_oauth).
+        who = f"client:{bearer.client_id}" if route.group == "Auth" else bearer.owner_id
+        verdict = st.limiter.check(who, route.group, sms=route.sms)
         if verdict.refusal is not None:
             return verdict.refusal
         resp = self._validator.check(req, route.template) if self._validator else None
@@ -393,7 +404,13 @@ class RingCentralSimulator:
         `sms-configuration` answers (bot/sim/_rc_authz.py)."""
         texting(self._state).campaigns[phone_number] = status
 
-    # -- test controls: subscriptions, RingOut ----------------------------------------
+    # -- test controls: subscriptions, the WebSocket gateway, RingOut ------------------
+
+    @property
+    def websocket(self) -> WsGateway:
+        """The WebSocket gateway: its `options` (announced in ConnectionDetails; set them
+        before connecting), `stats`, `sessions()`, `drop()` (cut every connection)."""
+        return self._ws
 
     @property
     def subscriptions(self) -> dict[str, Subscription]:
@@ -429,6 +446,10 @@ class RingCentralSimulator:
         if sub.status != "Active" or sub.expires_at <= now:
             return None
         envelope = subs.envelope(sub, body, event, uuid, now)
+        if sub.transport == "WebSocket":
+            status = await self._ws.deliver(sub, envelope)
+            subs.deliveries.append((sub.id, envelope, status or 0))
+            return status
         return await subs.deliver_bytes(sub, envelope, subs.headers(sub), now)
 
     async def deliver_raw(
@@ -450,6 +471,8 @@ class RingCentralSimulator:
             raw = payload.encode()
         else:
             raw = json.dumps(payload).encode()
+        if sub.transport == "WebSocket":  # the envelope in a ServerNotification
+            return await self._ws.deliver(sub, raw)
         hdrs = {**subs.headers(sub), **(headers or {})}
         return await subs.deliver_bytes(sub, raw, hdrs, now)
 

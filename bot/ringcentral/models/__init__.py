@@ -109,6 +109,8 @@ from .subscriptions import (
     SubscriptionList,
     UpdateSubscriptionRequest,
     WebhookDeliveryMode,
+    WebSocketDeliveryMode,
+    WebSocketSubscriptionRequest,
 )
 from .sync import (
     CallLogStatusGroup,
@@ -241,6 +243,8 @@ __all__ = [
     "UnknownEvent",
     "UpdateSubscriptionRequest",
     "VoicemailEvent",
+    "WebSocketDeliveryMode",
+    "WebSocketSubscriptionRequest",
     "WebhookDeliveryMode",
     "check_text",
     "event_kind",

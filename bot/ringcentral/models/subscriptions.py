@@ -18,6 +18,8 @@ __all__ = [
     "SubscriptionInfo",
     "SubscriptionList",
     "UpdateSubscriptionRequest",
+    "WebSocketDeliveryMode",
+    "WebSocketSubscriptionRequest",
     "WebhookDeliveryMode",
 ]
 
@@ -43,6 +45,18 @@ class CreateSubscriptionRequest(UpdateSubscriptionRequest):
     """Body of `POST /subscription`."""
 
     delivery_mode: WebhookDeliveryMode
+
+
+class WebSocketDeliveryMode(Outbound):
+    transport_type: Literal["WebSocket"] = "WebSocket"
+
+
+class WebSocketSubscriptionRequest(Outbound):
+    """The body of the `ClientRequest` that subscribes a WebSocket connection (reference
+    §2.6: no lifetime, RingCentral renews it while the session lives)."""
+
+    event_filters: list[str] = Field(min_length=1)
+    delivery_mode: WebSocketDeliveryMode = WebSocketDeliveryMode()
 
 
 class DeliveryMode(Inbound):
