@@ -33,6 +33,7 @@ __all__ = [
     "ConfigError",
     "Kind",
     "RingCentralConfig",
+    "RingCentralEvents",
     "Route",
     "Settings",
     "load_bridge_config",
@@ -42,6 +43,8 @@ __all__ = [
 Kind = Literal[
     "missed_call", "answered_call", "call", "voicemail", "fax", "sms", "internal_message"
 ]
+# How RingCentral events reach the bridge (DESIGN §3.1, §3.11).
+RingCentralEvents = Literal["webhook", "websocket"]
 KINDS: tuple[Kind, ...] = (
     "missed_call",
     "answered_call",
@@ -84,6 +87,7 @@ class Settings(BaseSettings):
     ringcentral_client_secret: SecretStr | None = None
     ringcentral_jwt: SecretStr | None = None
     public_url: AnyHttpUrl | None = None
+    ringcentral_events: RingCentralEvents | None = None
     database_url: str = "sqlite:///./ringbridge.db"
     bridge_config: str | None = None
     default_channel: str | None = None
@@ -107,6 +111,11 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token (xapp-…) with connections:write")
         return value
 
+    @field_validator("ringcentral_events", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
@@ -115,6 +124,20 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def events(self) -> RingCentralEvents:
+        """RINGCENTRAL_EVENTS, or its default: `webhook` with PUBLIC_URL, else `websocket`.
+        ConfigError for `webhook` without PUBLIC_URL (RingCentral would have nowhere to
+        deliver)."""
+        if self.ringcentral_events is None:
+            return "webhook" if self.public_url is not None else "websocket"
+        if self.ringcentral_events == "webhook" and self.public_url is None:
+            raise ConfigError(
+                "RINGCENTRAL_EVENTS: webhook needs PUBLIC_URL (this server's public https "
+                "address); without one, use websocket"
+            )
+        return self.ringcentral_events
 
     @property
     def sqlalchemy_url(self) -> str:

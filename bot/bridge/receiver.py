@@ -7,28 +7,26 @@ delivery is stored, deduplicated on its `uuid`, BEFORE the 200; an authentic del
 that cannot be read is still answered 200 (a non-200 gets the subscription blacklisted)
 and kept as a dead letter.
 
-Deliveries arriving together share one transaction (group commit, `bot.bridge._batch`,
-DESIGN §6); each is answered 200 only once that transaction has committed, and 500 if it
-failed (RingCentral sends it again; nothing is acknowledged that is not stored).
+Storing is `bot.bridge.inbox` (shared with the WebSocket listener). Deliveries arriving
+together share one transaction (group commit, DESIGN §6); each is answered 200 only once
+that transaction has committed, and 500 if it failed (RingCentral sends it again; nothing
+is acknowledged that is not stored).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge._batch import MAX_ROWS, MAX_WAIT, GroupWriter, NotStored
+from bot.bridge.inbox import Inbox
 from bot.clock import Clock
 from bot.observe import Metrics
 from bot.store import SubscriptionStore
-from bot.store.schema import Delivery
 
 log = logging.getLogger("bot.bridge.receiver")
 
@@ -48,7 +46,7 @@ class WebhookReceiver:
         max_batch: int = MAX_ROWS,
         max_wait: float = MAX_WAIT,
     ) -> None:
-        self._writer = GroupWriter(engine, Delivery, "uuid", max_rows=max_batch, max_wait=max_wait)
+        self._inbox = Inbox(engine, clock, max_batch=max_batch, max_wait=max_wait)
         self._subscriptions = subscriptions
         self._clock = clock
         self._metrics = metrics
@@ -73,7 +71,7 @@ class WebhookReceiver:
             log.warning("refused a webhook delivery without a valid verification token")
             return web.Response(status=403)
         try:
-            outcome = await self._store(body)
+            outcome = await self._inbox.store(body)
         except NotStored:
             # Not durable, so not acknowledged: RingCentral delivers it again.
             self._metrics.deliveries.labels("error").inc()
@@ -86,11 +84,11 @@ class WebhookReceiver:
     @property
     def batches(self) -> GroupWriter:
         """The group-commit writer (its `stats`, for tests and benchmarks)."""
-        return self._writer
+        return self._inbox.batches
 
     async def close(self) -> None:
         """Refuse new deliveries (500) and wait until the queued ones are committed."""
-        await self._writer.close()
+        await self._inbox.close()
 
     async def _authentic(self, token: str) -> bool:
         # aiohttp keeps a header byte that is not UTF-8 as a lone surrogate: encode it as is
@@ -113,44 +111,3 @@ class WebhookReceiver:
         for known in self._tokens:
             found |= hmac.compare_digest(given, known)
         return found
-
-    async def _store(self, body: bytes) -> str:
-        now = datetime.fromtimestamp(self._clock.now(), UTC)
-        uuid, problem = _delivery_uuid(body)
-        state, error = ("pending", None) if problem is None else ("dead", problem)
-        if uuid is None:
-            # Unreadable: keep it once, keyed by its content, for someone to look at.
-            uuid = "dead:" + hashlib.sha256(body).hexdigest()[:40]
-        values = {
-            "uuid": uuid,
-            "received_at": now,
-            # PostgreSQL's text holds no NUL; a body that has one is no JSON anyway (JSON
-            # escapes control characters), so it is kept as a dead letter with U+FFFD.
-            "body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-            "state": state,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "error": error,
-        }
-        if not await self._writer.write(values):
-            return "duplicate"
-        if problem is not None:
-            log.error("dead letter %s: %s", uuid, problem)
-            return "dead_letter"
-        return "stored"
-
-
-def _delivery_uuid(body: bytes) -> tuple[str | None, str | None]:
-    """(uuid, None) for a readable envelope; (uuid or None, why) for a dead letter."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None, "body is not JSON"
-    if not isinstance(data, dict):
-        return None, "body is not a JSON object"
-    uuid = data.get("uuid")
-    if not isinstance(uuid, str) or not uuid or len(uuid) > 64:
-        return None, "envelope has no usable uuid"
-    if not isinstance(data.get("event"), str) or not isinstance(data.get("body"), dict):
-        return uuid, "envelope has no event filter or no body"
-    return uuid, None

@@ -67,6 +67,10 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     uuid: Mapped[str] = mapped_column(String(64), unique=True)
+    # What the event is about (a message id; a call's session, party and sequence), for
+    # events that can reach the bridge twice under different uuids: while two WebSocket
+    # connections overlap, each subscription delivers the same event (DESIGN §3.11).
+    content_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     received_at: Mapped[datetime]
     body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
@@ -173,6 +177,23 @@ class Subscription(Base):
     expires_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+
+
+class WsSession(Base):
+    """The RingCentral WebSocket session of this bridge (DESIGN §3.11): its `wsc` token, so
+    a process that takes over recovers the session, and the holder's last word on the
+    connection, which every process's /healthz reads (`seen_at` goes stale when the holder
+    dies)."""
+
+    __tablename__ = "ws_sessions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wsc_token: Mapped[str | None] = mapped_column(Text)
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    subscription_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
 
 
 class Token(Base):

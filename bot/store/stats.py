@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.store.schema import Delivery, Post, Subscription, Upload, UTCDateTime
+from bot.store.schema import Delivery, Post, Subscription, Upload, UTCDateTime, WsSession
 from bot.store.subscriptions import PENDING
 
 __all__ = ["QUEUES", "Stats", "read_stats"]
@@ -26,13 +26,16 @@ QUEUES: dict[str, tuple[type[Delivery | Post | Upload], tuple[str, ...]]] = {
 class Stats:
     """`queue_depth`: deliveries not yet dispatched; `oldest_pending_seconds`: the age of
     the oldest of them (0 when none); `items`: rows by (queue, state). `subscription_*`:
-    the newest subscription this bridge made (None when it has none)."""
+    the newest subscription this bridge made (None when it has none). `websocket_*`: the
+    WebSocket holder's last word (`bot.store.ws_sessions`; None when none held one)."""
 
     queue_depth: int
     oldest_pending_seconds: float
     items: dict[tuple[str, str], int] = field(default_factory=dict)
     subscription_status: str | None = None
     subscription_expires_at: datetime | None = None
+    websocket_state: str | None = None
+    websocket_seen_at: datetime | None = None
 
 
 async def read_stats(engine: AsyncEngine, now: datetime) -> Stats:
@@ -58,8 +61,16 @@ async def read_stats(engine: AsyncEngine, now: datetime) -> Stats:
                 .limit(1)
             )
         ).first()
+        ws = (
+            await conn.execute(
+                select(WsSession.state, WsSession.seen_at)
+                .order_by(WsSession.seen_at.desc())
+                .limit(1)
+            )
+        ).first()
     status, expires_at = (newest.status, newest.expires_at) if newest else (None, None)
-    return Stats(depth, oldest, items, status, expires_at)
+    ws_state, ws_seen = (ws.state, ws.seen_at) if ws else (None, None)
+    return Stats(depth, oldest, items, status, expires_at, ws_state, ws_seen)
 
 
 async def _pending(conn: AsyncConnection, now: datetime) -> tuple[int, float]:
