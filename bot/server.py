@@ -8,7 +8,9 @@ Settings and handed down; nothing below reads Settings or builds an HTTP client.
   outbound WebSocket of this process). One cleanup context builds and closes everything
   long-lived: the database engine, ONE `httpx.AsyncClient` for RingCentral and ONE
   `aiohttp.ClientSession` for Slack, shared by every Slack client (Bolt's per-request
-  copies included), so calls reuse connections.
+  copies included), so calls reuse connections; in websocket mode (DESIGN §3.11) one more
+  `aiohttp.ClientSession`, for RingCentral's WebSocket gateway (httpx speaks no
+  WebSocket; the Slack session's timeouts are for calls).
 - `ringcentral()`, `database()`: what a one-shot CLI command needs, built the same way.
 
 The server's RingCentral client keeps its session and rate-limit penalties in the
@@ -152,6 +154,7 @@ def check_settings(settings: Settings) -> None:
     if not settings.socket_mode:  # Slack can reach us only through a verified Request URL
         settings.require("slack_signing_secret")
     _ = settings.sqlalchemy_url  # raises for a malformed DATABASE_URL or SQLite on Heroku
+    _ = settings.events  # raises for RINGCENTRAL_EVENTS=webhook without PUBLIC_URL
 
 
 def create_app(
@@ -253,14 +256,20 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         receiver = WebhookReceiver(engine, SubscriptionStore(engine), clock, metrics)
         app[RECEIVER] = receiver
         enabled = notifications.enabled(bridge, settings.default_channel)
+        events = settings.events
+        websocket = None
+        if enabled and events == "websocket":
+            websocket = _ringcentral_websocket_session()
+            resources.push_async_callback(websocket.close)
         health = Health(
             engine,
             clock,
             metrics,
             auth_failure=lambda: rc.auth.failure,
-            subscription_expected=enabled and bool(settings.public_url),
+            subscription_expected=enabled and events == "webhook",
             notifications="starting" if enabled else "off",
             slack_socket=(lambda: socket.state) if socket is not None else None,
+            websocket_expected=enabled and events == "websocket",
         )
         app[HEALTH] = health
 
@@ -279,6 +288,11 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             facts=deps.facts,
             clock=clock,
             metrics=metrics,
+            events=events,
+            websocket=websocket,
+            session_key=service_identity(settings),
+            # The gateway's timers are real ones, whatever clock the rest runs on (tests).
+            socket_clock=SystemClock(),
         )
         if socket is not None:
             resources.push_async_callback(socket.close)
@@ -329,6 +343,14 @@ def _ringcentral_http() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+    )
+
+
+def _ringcentral_websocket_session() -> aiohttp.ClientSession:
+    """RingCentral's WebSocket gateway: no total timeout (the connection lives for hours),
+    a bounded connect."""
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=None, connect=15.0, sock_connect=15.0)
     )
 
 

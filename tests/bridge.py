@@ -1,10 +1,13 @@
 """The whole bridge on loopback for end-to-end tests: the real server (create_app) between
 the RingCentral and Slack simulators, talking to both over real HTTP (and, in Socket Mode,
-Slack's traffic over the app's WebSocket)."""
+Slack's traffic over the app's WebSocket; without PUBLIC_URL, RingCentral's events over its
+WebSocket, `listening()`)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge.dispatcher import CALL_QUIET
+from bot.bridge.listener import WebSocketListener
 from bot.bridge.service import Notifications
 from bot.clock import FakeClock
 from bot.config import BridgeConfig, Route, Settings
@@ -57,6 +61,7 @@ class Bridge:
     slack: SlackSimulator
     clock: FakeClock
     socket_mode: bool = False
+    listener: WebSocketListener | None = None  # running: events come over the WebSocket
 
     @property
     def engine(self) -> AsyncEngine:
@@ -87,7 +92,9 @@ class Bridge:
     async def dispatch(self, horizon: float = 300.0) -> None:
         """Run the dispatcher until nothing is due, moving the fake clock on to work that
         waits (Slack's per-channel pace, a thread's first message, a retry) up to
-        `horizon` seconds ahead."""
+        `horizon` seconds ahead. Over the WebSocket, first until every notification the
+        gateway sent has been stored (a webhook is stored before its POST returns)."""
+        await self.arrived()
         limit = self.clock.now() + horizon
         for _ in range(1000):
             await self.notifications.dispatcher.drain()
@@ -95,6 +102,18 @@ class Bridge:
             if due is None or due > limit:
                 return
             self.clock.advance(max(0.0, due - self.clock.now()))
+
+    async def arrived(self, within: float = 10.0) -> None:
+        """Over the WebSocket: wait (real time) until the listener has taken in as many
+        notifications as the gateway sent on live connections."""
+        listener = self.listener
+        if listener is None:
+            return
+        gateway = self.rc.websocket.stats
+        deadline = time.monotonic() + within
+        while sum(listener.stats.events.values()) < gateway.notifications - gateway.buffered:
+            assert time.monotonic() < deadline, "WebSocket notifications not stored in time"
+            await asyncio.sleep(0.01)
 
     async def _next_due(self) -> float | None:
         times = []
@@ -193,3 +212,25 @@ async def running_bridge(
             assert slack.socket.late_acks == []
         finally:
             await server.close()
+
+
+@asynccontextmanager
+async def listening(bridge: Bridge, within: float = 10.0) -> AsyncIterator[WebSocketListener]:
+    """Run the server's WebSocket listener (a server made with `public_url=None`): connected
+    and subscribed on entry, stopped on exit."""
+    listener = bridge.notifications.listener
+    assert listener is not None, "the server is not in websocket mode"
+    stop = asyncio.Event()
+    task = asyncio.create_task(listener.run(stop), name="test-listener")
+    deadline = time.monotonic() + within
+    try:
+        while listener.state != "connected":
+            assert not task.done(), task
+            assert time.monotonic() < deadline, f"not connected: {listener.state}"
+            await asyncio.sleep(0.01)
+        bridge.listener = listener
+        yield listener
+    finally:
+        bridge.listener = None
+        stop.set()
+        await asyncio.wait_for(task, within)

@@ -112,17 +112,35 @@ async def rc_sim(clock: FakeClock) -> AsyncIterator[RingCentralSimulator]:
 
 
 @pytest.fixture
+def ringcentral_events() -> str:
+    """How RingCentral's events reach `bridge`: "webhook", or "websocket" (no PUBLIC_URL,
+    the listener running). A module overrides this fixture to run its tests both ways."""
+    return "webhook"
+
+
+@pytest.fixture
 async def bridge(
-    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest
+    rc_sim: RingCentralSimulator,
+    clock: FakeClock,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    ringcentral_events: str,
 ) -> Any:
     """The real server between both simulators (tests/bridge.py). Slack's traffic comes
-    over HTTP, or over Socket Mode where a test is parametrized so (`tests.bridge.EITHER`)."""
-    from tests.bridge import running_bridge
+    over HTTP, or over Socket Mode where a test is parametrized so (`tests.bridge.EITHER`);
+    RingCentral's by webhook, or over its WebSocket (`ringcentral_events`)."""
+    from tests.bridge import listening, running_bridge
 
+    websocket = ringcentral_events == "websocket"
     async with running_bridge(
         rc_sim,
         clock,
         database_url=await fresh_database(tmp_path),
         socket_mode=getattr(request, "param", "http") == "socket",
+        **({"public_url": None} if websocket else {}),
     ) as running:
-        yield running
+        if not websocket:
+            yield running
+            return
+        async with listening(running):
+            yield running

@@ -220,13 +220,16 @@ class Catchup:
 
     # -- triggers ----------------------------------------------------------------------------
 
-    def trigger(self, reason: str) -> None:
+    def trigger(self, reason: str, *, second_pass: bool = True) -> None:
         """A pass now and a second one `second_pass` seconds later (run by `run()`); the
-        second passes of triggers that came together are one."""
+        second passes of triggers that came together are one. Without `second_pass`, the
+        one pass only (after a WebSocket reconnect, DESIGN §3.10)."""
         now = self._clock.monotonic()
         later = now + self.second_pass
         self._due.append((now, reason))
-        if not any(abs(t - later) < COALESCE for t, r in self._due if r.endswith(SECOND)):
+        if second_pass and not any(
+            abs(t - later) < COALESCE for t, r in self._due if r.endswith(SECOND)
+        ):
             self._due.append((later, f"{reason}{SECOND}"))
         log.info("catch-up asked for: %s", reason)
         self._wake.set()

@@ -1,4 +1,5 @@
-"""The notification side assembled: watch → subscription → receiver → dispatcher."""
+"""The notification side assembled: watch → subscription (webhook) or listener (WebSocket)
+→ inbox → dispatcher."""
 
 from __future__ import annotations
 
@@ -8,20 +9,24 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
-from bot.config import BridgeConfig, ConfigError
+from bot.config import BridgeConfig, ConfigError, RingCentralEvents
 from bot.observe import Metrics
 from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
 from bot.store import SubscriptionStore
+from bot.store.ws_sessions import WsSessionStore
 
 from .catchup import Catchup
 from .dispatcher import Dispatcher
 from .followups import Transcripts, Uploader
+from .inbox import Inbox
 from .ingest import Ingest
+from .listener import LEAD_RETRY, WebSocketListener
 from .names import Names
 from .poster import Poster
 from .routing import Router
@@ -39,15 +44,19 @@ class Notifications:
     dispatcher: Dispatcher
     subscriptions: SubscriptionManager
     catchup: Catchup
+    listener: WebSocketListener | None = None  # websocket mode (DESIGN §3.11)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """The dispatcher, the subscription upkeep and catch-up (both in the leading
-        process), until `stop`; the dispatcher then finishes or releases what it holds."""
+        """The dispatcher and, in the leading process, catch-up and the subscription upkeep
+        (webhook) or the WebSocket, until `stop`; the dispatcher then finishes or releases
+        what it holds."""
         tasks = [asyncio.create_task(self.dispatcher.run(stop), name="dispatcher")]
         # Without a subscription to keep, catch-up takes the lead itself (DESIGN §3.10).
-        lead = not self.subscriptions.address
+        lead = self.listener is not None or not self.subscriptions.address
         tasks.append(asyncio.create_task(self.catchup.run(stop, lead=lead), name="catchup"))
-        if self.subscriptions.address:
+        if self.listener is not None:
+            tasks.append(asyncio.create_task(self.listener.run(stop), name="websocket"))
+        elif self.subscriptions.address:
             tasks.append(
                 asyncio.create_task(
                     self.subscriptions.run(stop, SUBSCRIPTION_CHECK_INTERVAL), name="subscriptions"
@@ -76,11 +85,19 @@ async def build(
     facts: AccountFacts,
     clock: Clock,
     metrics: Metrics,
+    events: RingCentralEvents = "webhook",
+    websocket: aiohttp.ClientSession | None = None,
+    session_key: str = "default",
+    socket_clock: Clock | None = None,
 ) -> Notifications:
     """Everything the notifications need; raises ConfigError for a config RingCentral or
     Slack contradicts (an unknown extension, a `#channel` that does not exist).
 
     `address`: where RingCentral delivers events (`webhook_address(PUBLIC_URL)`), or None.
+    `events="websocket"`: they come over the WebSocket instead, through `websocket` (the
+    session for RingCentral's gateway), the session kept under `session_key` (the service
+    identity), catch-up asked for after each reconnect; `socket_clock` times the
+    connection (heartbeats, reconnects): the gateway's timers are real ones.
 
     `slack` must retry nothing by itself: the dispatcher's retries go through the database
     with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner")."""
@@ -99,9 +116,12 @@ async def build(
         ),
         clock=clock,
     )
-    # One process maintains the subscription and catches up (PostgreSQL advisory lock;
-    # SQLite: this one).
-    leadership = Leadership(engine)
+    filters = event_filters(watch.kinds, watch.extension_ids)
+    # One process maintains the subscription (or holds the WebSocket) and catches up
+    # (PostgreSQL advisory lock; SQLite: this one). Over the WebSocket it is asked for
+    # more often: another process takes over within 30 s (DESIGN §3.11).
+    websocket_mode = events == "websocket" and bool(filters)
+    leadership = Leadership(engine, retry=LEAD_RETRY) if websocket_mode else Leadership(engine)
     catchup = Catchup(
         engine=engine,
         rc=rc,
@@ -116,12 +136,37 @@ async def build(
         rc,
         SubscriptionStore(engine),
         address=address,
-        filters=event_filters(watch.kinds, watch.extension_ids),
+        filters=filters,
         clock=clock,
         leadership=leadership,
         on_change=catchup.trigger,
     )
-    return Notifications(watch, dispatcher, manager, catchup)
+    listener = None
+    if websocket_mode:
+        if websocket is None:
+            raise ValueError("websocket mode needs the session for RingCentral's gateway")
+
+        async def catch_up(gap: bool) -> None:
+            # After every reconnect one pass; after a gap, a second one later as well.
+            if gap:
+                catchup.trigger("the WebSocket lost events (recovery failed or overflowed)")
+            else:
+                catchup.trigger("the WebSocket reconnected", second_pass=False)
+
+        listener = WebSocketListener(
+            rc=rc,
+            session=websocket,
+            inbox=Inbox(engine, clock),
+            store=WsSessionStore(engine, session_key),
+            leadership=leadership,
+            filters=filters,
+            clock=socket_clock or clock,
+            metrics=metrics,
+            catch_up=catch_up,
+            remove_webhooks=manager.remove_webhooks,
+            on_stored=dispatcher.wake,
+        )
+    return Notifications(watch, dispatcher, manager, catchup, listener)
 
 
 async def run_when_ready(

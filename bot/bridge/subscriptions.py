@@ -285,6 +285,21 @@ class SubscriptionManager:
         await self._create(say)
         return lines
 
+    async def remove_webhooks(self) -> list[str]:
+        """In websocket mode (DESIGN §3.11): delete at RingCentral every webhook
+        subscription this bridge made (recorded in the store) that RingCentral still has,
+        and forget its record; what was done, one line each. Records of subscriptions
+        RingCentral no longer has are left alone (they deliver nothing)."""
+        lines: list[str] = []
+        records = {r.id: r for r in await self._store.all() if not r.id.startswith(PENDING)}
+        if not records:
+            return lines
+        for sub in (await self._rc.subscriptions.list()).records:
+            if sub.id in records and sub.delivery_mode.transport_type == "WebHook":
+                line = f"deleted webhook subscription {sub.id}: events come over the WebSocket"
+                await self._delete(sub.id, _collect(lines), line)
+        return lines
+
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         """`sync()` every `interval` seconds of the injected clock until `stop` is set,
         while this process leads (see `Leadership`); a follower asks again every
@@ -454,6 +469,14 @@ class SubscriptionManager:
             for task in (stopped, slept):
                 task.cancel()
             await asyncio.gather(stopped, slept, return_exceptions=True)
+
+
+def _collect(lines: list[str]) -> _Say:
+    def say(line: str, level: int = logging.INFO) -> None:
+        lines.append(line)
+        log.log(level, "%s", line)
+
+    return say
 
 
 def _seconds_left(sub: SubscriptionInfo, now: float) -> float:

@@ -33,8 +33,10 @@ HEALTH_TIMEOUT = 5.0  # seconds: a probe gets its answer even while the database
 class Health:
     """What the two endpoints read. `auth_failure`: the RingCentral sign-in's last refusal
     while it blocks new attempts; `subscription_expected`: notifications arrive by webhook,
-    so a subscription that is not Active degrades the service; `slack_socket`: the Socket
-    Mode connection's state (`bot.slack.socket`), when Slack's traffic comes that way."""
+    so a subscription that is not Active degrades the service; `websocket_expected`: they
+    arrive over RingCentral's WebSocket (DESIGN §3.11), shown instead of the subscription,
+    and a connection that is not up degrades the service; `slack_socket`: the Socket Mode
+    connection's state (`bot.slack.socket`), when Slack's traffic comes that way."""
 
     engine: AsyncEngine
     clock: Clock
@@ -43,6 +45,7 @@ class Health:
     subscription_expected: bool
     notifications: Literal["off", "starting", "running"] = "off"
     slack_socket: Callable[[], str] | None = None
+    websocket_expected: bool = False
 
     async def state(self) -> ServiceState:
         now = datetime.fromtimestamp(self.clock.now(), UTC)
@@ -72,13 +75,17 @@ async def healthz(request: web.Request) -> web.Response:
     503: a load balancer would take the server out of rotation, which brings no
     subscription back — the subscription manager recreates it, and RingCentral's creation
     handshake needs this very server reachable — and would break slash commands that work.
+    In websocket mode the connection's state is shown instead of the subscription's, read
+    from the database (the holder may be another process), and degrades it the same way.
     Only codes and counts are shown: never a token, the JWT, or RingCentral's error text.
     """
     health = request.app[HEALTH]
     state = await health.state()
     failure = health.auth_failure()
     slack_socket = health.slack_socket() if health.slack_socket is not None else None
-    events_missing = health.subscription_expected and state.subscription != "Active"
+    events_missing = (health.subscription_expected and state.subscription != "Active") or (
+        health.websocket_expected and state.websocket != "connected"
+    )
     if not state.database_ok or failure is not None:
         status = "unavailable"
     elif events_missing or slack_socket not in (None, "connected"):
@@ -91,7 +98,12 @@ async def healthz(request: web.Request) -> web.Response:
         "database": "ok" if state.database_ok else "error",
         "ringcentral_auth": "ok" if failure is None else "failing",
         "notifications": health.notifications,
-        "subscription": state.subscription,
+    }
+    if health.websocket_expected:
+        body["websocket"] = state.websocket
+    else:
+        body["subscription"] = state.subscription
+    body |= {
         "queue_depth": state.queue_depth,
         "oldest_pending_seconds": round(oldest, 1) if oldest is not None else None,
         "posts_pending": state.items.get(("posts", "pending")),

@@ -71,6 +71,28 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.ws_events = Counter(
+            "ringbridge_ringcentral_ws_events",
+            "RingCentral WebSocket notifications by outcome: stored, duplicate (by uuid or "
+            "content), dead_letter (authentic but unreadable).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.ws_connections = Counter(
+            "ringbridge_ringcentral_ws_connections",
+            "RingCentral WebSocket connections made, by how: new, recovered (wsc), "
+            "failed_recovery (a new subscription and a catch-up), handover (before the "
+            "absolute timeout).",
+            ["how"],
+            registry=self.registry,
+        )
+        self.ws_closes = Counter(
+            "ringbridge_ringcentral_ws_closes",
+            "RingCentral WebSocket connections that ended, by reason (WSG-902 idle, WSG-903 "
+            "absolute timeout, closed).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.slack_posts = Counter(
             "ringbridge_slack_posts",
             "Notification posts to Slack by outcome (ok, retry, dead, reconciled).",
@@ -128,6 +150,15 @@ class Metrics:
     def token_grant(self, grant: str, outcome: str) -> None:
         """`TokenManager.on_grant`."""
         self.token_grants.labels(_bounded(grant, GRANTS), _bounded(outcome, _OUTCOME)).inc()
+
+    def ws_event(self, outcome: str) -> None:
+        self.ws_events.labels(_bounded(outcome, _OUTCOME)).inc()
+
+    def ws_connection(self, how: str) -> None:
+        self.ws_connections.labels(_bounded(how, _OUTCOME)).inc()
+
+    def ws_close(self, reason: str) -> None:
+        self.ws_closes.labels(_bounded(reason, _RC_CODE)).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

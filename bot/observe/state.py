@@ -18,13 +18,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.stats import read_stats
 
-__all__ = ["SUBSCRIPTION_STATUSES", "ServiceState", "StateCollector", "read_state"]
+__all__ = [
+    "SUBSCRIPTION_STATUSES",
+    "WEBSOCKET_STATES",
+    "ServiceState",
+    "StateCollector",
+    "read_state",
+]
 
 log = logging.getLogger("bot.observe")
 
 # RingCentral's statuses, "Expired" (past `expires_at`: RingCentral sends nothing more) and
 # "none" (no subscription); anything else is shown as "other".
 SUBSCRIPTION_STATUSES = ("Active", "Suspended", "Blacklisted", "Expired", "none", "other")
+# The WebSocket holder's word (`bot.store.ws_sessions`), "stale" when it has said nothing
+# for WEBSOCKET_STALE_AFTER (the holder died: another process takes over), "none" when no
+# process ever held it.
+WEBSOCKET_STATES = ("connected", "connecting", "down", "closed", "stale", "none")
+WEBSOCKET_STALE_AFTER = 60.0  # seconds; the holder speaks every 10 (bot.bridge.listener)
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,7 @@ class ServiceState:
     oldest_pending_seconds: float | None = None
     items: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, state) -> rows
     subscription: str | None = None  # one of SUBSCRIPTION_STATUSES
+    websocket: str | None = None  # one of WEBSOCKET_STATES
 
 
 async def read_state(engine: AsyncEngine, now: datetime) -> ServiceState:
@@ -48,7 +60,15 @@ async def read_state(engine: AsyncEngine, now: datetime) -> ServiceState:
     if status == "Active" and expires_at is not None and expires_at <= now:
         status = "Expired"
     status = status if status in SUBSCRIPTION_STATUSES else "other"
-    return ServiceState(True, stats.queue_depth, stats.oldest_pending_seconds, stats.items, status)
+    websocket = stats.websocket_state or "none"
+    seen = stats.websocket_seen_at
+    stale = seen is not None and (now - seen).total_seconds() > WEBSOCKET_STALE_AFTER
+    if stale and websocket != "closed":
+        websocket = "stale"
+    websocket = websocket if websocket in WEBSOCKET_STATES else "none"
+    return ServiceState(
+        True, stats.queue_depth, stats.oldest_pending_seconds, stats.items, status, websocket
+    )
 
 
 class StateCollector(Collector):
@@ -96,6 +116,15 @@ class StateCollector(Collector):
         for status in SUBSCRIPTION_STATUSES:
             subscription.add_metric([status], int(status == state.subscription))
         yield subscription
+        websocket = GaugeMetricFamily(
+            "ringbridge_websocket_state",
+            "The RingCentral WebSocket as its holder last told: 1 for the current state "
+            "('stale': the holder silent for a minute, 'none': never held).",
+            labels=["state"],
+        )
+        for name in WEBSOCKET_STATES:
+            websocket.add_metric([name], int(name == state.websocket))
+        yield websocket
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -32,9 +32,17 @@ def kinds(messages: list[dict[str, Any]]) -> list[str]:
     return [str(m["metadata"]["event_type"]).removeprefix("ringcentral_") for m in messages]
 
 
+@pytest.fixture(params=["webhook", "websocket"])
+def ringcentral_events(request: pytest.FixtureRequest) -> str:
+    """Every flow, golden files included, with RingCentral's events by webhook and over its
+    WebSocket (no PUBLIC_URL, DESIGN §3.11): the same either way."""
+    return str(request.param)
+
+
 @pytest.fixture
 async def live(bridge: Bridge) -> Bridge:
-    await bridge.subscribe()
+    if bridge.listener is None:  # over the WebSocket, the listener subscribed already
+        await bridge.subscribe()
     return bridge
 
 

@@ -8,7 +8,7 @@ ENV = (
     "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
     "RINGCENTRAL_SERVER_URL", "RINGCENTRAL_MEDIA_URL", "RINGCENTRAL_CLIENT_ID",
     "RINGCENTRAL_CLIENT_SECRET", "RINGCENTRAL_JWT", "PUBLIC_URL", "DATABASE_URL",
-    "BRIDGE_CONFIG", "DEFAULT_CHANNEL", "PORT", "HOST", "LOG_LEVEL", "DYNO",
+    "BRIDGE_CONFIG", "DEFAULT_CHANNEL", "PORT", "HOST", "LOG_LEVEL", "DYNO", "RINGCENTRAL_EVENTS",
 )  # fmt: skip
 
 
@@ -158,3 +158,24 @@ def test_an_app_token_must_be_app_level_and_is_never_shown(
     settings = load_settings()
     assert settings.socket_mode
     assert "very-secret" not in repr(settings)
+
+
+def test_events_come_over_the_websocket_without_a_public_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().events == "websocket"
+    monkeypatch.setenv("PUBLIC_URL", "https://bridge.example.com")
+    assert load_settings().events == "webhook"
+    monkeypatch.setenv("RINGCENTRAL_EVENTS", "WebSocket")
+    assert load_settings().events == "websocket"
+
+
+def test_webhook_events_without_a_public_url_name_both_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RINGCENTRAL_EVENTS", "webhook")
+    with pytest.raises(ConfigError, match=r"^RINGCENTRAL_EVENTS: webhook needs PUBLIC_URL"):
+        _ = load_settings().events
+    monkeypatch.setenv("RINGCENTRAL_EVENTS", "pigeon")
+    with pytest.raises(ConfigError, match=r"^RINGCENTRAL_EVENTS: "):
+        load_settings()
