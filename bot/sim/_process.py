@@ -321,6 +321,25 @@ class Simulators:
         assert isinstance(found, list)
         return found
 
+    async def rc_websocket(self) -> dict[str, Any]:
+        """The WebSocket gateway: live_connections; connections by how they began (new,
+        recovered, failed); closes by why (WSG-902, WSG-903, client, dropped, replaced);
+        heartbeats, subscriptions, notifications, buffered, dropped_from_buffer; sessions."""
+        found = await self._ask("rc_websocket")
+        assert isinstance(found, dict)
+        return found
+
+    async def rc_websocket_options(self, **options: Any) -> None:
+        """Set what the gateway announces in ConnectionDetails (`idle_timeout`,
+        `absolute_timeout`, `recovery_timeout`, `recovery_buffer_size`; seconds), for
+        connections made from now on."""
+        await self._ask("rc_websocket_options", options=options)
+
+    async def rc_websocket_drop(self) -> int:
+        """Cut every WebSocket connection without a word (each session stays recoverable
+        for the recovery timeout); how many were cut."""
+        return int(await self._ask("rc_websocket_drop"))
+
     async def secrets(self) -> list[str]:
         """Every secret the simulators issued or hold (tokens, JWTs, verification tokens,
         the Slack bot token and signing secret), to look for in logs."""

@@ -114,6 +114,9 @@ class _Operations:
             "rc_set_limit",
             "rc_reset_rate_limits",
             "rc_sessions",
+            "rc_websocket",
+            "rc_websocket_options",
+            "rc_websocket_drop",
             "secrets",
         }
     )
@@ -319,6 +322,29 @@ class _Operations:
 
     async def rc_sessions(self) -> list[dict[str, Any]]:
         return self.rc.sessions()
+    async def rc_websocket(self) -> dict[str, Any]:
+        gateway = self.rc.websocket
+        stats = gateway.stats
+        return {
+            "live_connections": gateway.live_connections,
+            "connections": dict(stats.connections),
+            "closes": dict(stats.closes),
+            "heartbeats": stats.heartbeats,
+            "subscriptions": stats.subscriptions,
+            "notifications": stats.notifications,
+            "buffered": stats.buffered,
+            "dropped_from_buffer": stats.dropped_from_buffer,
+            "sessions": gateway.sessions(),
+        }
+
+    async def rc_websocket_options(self, options: dict[str, Any]) -> None:
+        for name, value in options.items():
+            if not hasattr(self.rc.websocket.options, name):
+                raise ValueError(f"no WebSocket option {name!r}")
+            setattr(self.rc.websocket.options, name, value)
+
+    async def rc_websocket_drop(self) -> int:
+        return await self.rc.websocket.drop()
 
     async def secrets(self) -> list[str]:
         found = self.rc.secrets() | set(self.slack.tokens) | {self.slack.signing_secret}
