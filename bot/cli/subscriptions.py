@@ -23,6 +23,7 @@ from bot.ringcentral.models.subscriptions import SubscriptionInfo
 from bot.store import SubscriptionStore
 from bot.store.migrate import SchemaOutOfDate
 from bot.store.subscriptions import PENDING
+from bot.store.ws_sessions import WsSessionStore
 
 
 def add_parser(commands: Any) -> None:
@@ -79,13 +80,15 @@ async def run_list(args: argparse.Namespace) -> int:
     try:
         async with server.database(settings, schema="require") as engine:
             ours = {record.id for record in await SubscriptionStore(engine).all()}
+            session = await WsSessionStore(engine, server.service_identity(settings)).load()
+            websocket = {session.subscription_id} if session and session.subscription_id else set()
     except SchemaOutOfDate as exc:
-        ours = set()
+        ours, websocket = set(), set()
         print(f"ringbridge: {exc} (until then no subscription is marked [ours])", file=sys.stderr)
     if not listing.records:
         print("no subscriptions")
     for sub in listing.records:
-        print_subscription(sub, ours=sub.id in ours)
+        print_subscription(sub, ours=sub.id in ours | websocket)
     at_rc = {sub.id for sub in listing.records}
     for missing in sorted(i for i in ours - at_rc if not i.startswith(PENDING)):
         print(f"{missing}  in the database only: RingCentral no longer has it (sync forgets it)")
@@ -100,7 +103,11 @@ def print_subscription(sub: SubscriptionInfo, *, ours: bool) -> None:
     )
     mark = "  [ours]" if ours else ""
     print(f"{sub.id}  {sub.status}  expires {expires}{mark}")
-    print(f"  address: {sub.delivery_mode.address or sub.delivery_mode.transport_type}")
+    if sub.delivery_mode.transport_type == "WebSocket":
+        # DESIGN §3.11: made over a WebSocket, it lives (and is renewed) with its session.
+        print("  address: its WebSocket connection (it lives as long as that session)")
+    else:
+        print(f"  address: {sub.delivery_mode.address or sub.delivery_mode.transport_type}")
     if sub.blacklisted_data is not None and sub.blacklisted_data.reason:
         print(f"  blacklisted: {sub.blacklisted_data.reason}")
     for event_filter in sub.event_filters:

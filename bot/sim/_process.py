@@ -184,7 +184,7 @@ class Simulators:
 
     async def slack_post_log(self, since: float | None = None) -> list[dict[str, Any]]:
         """Every chat.postMessage received (at or after `since`, simulator wall clock):
-        time, status, ok, channel, thread_ts, rc_uuid (from the message metadata)."""
+        time, status, ok, channel, thread_ts, rc_uuid and item (from the message metadata)."""
         log = await self._ask("slack_post_log", since=since)
         assert isinstance(log, list)
         return log
@@ -281,6 +281,24 @@ class Simulators:
         given, delivered to the matching subscriptions; returns its id (a message's, or a
         call's telephony session id)."""
         return str(await self._ask("rc_event", method=method, kwargs=kwargs))
+
+    async def rc_sms_load(
+        self, count: int, rate: float, *, senders: list[str], to_numbers: list[str], prefix: str
+    ) -> list[tuple[str, float]]:
+        """`count` SMS arriving at the service user's extension at `rate` a second, made in
+        the simulator's process on a fixed schedule (open loop): SMS k from senders[k % n]
+        to to_numbers[k % m], its text `prefix k`. Returns (message id, wall time it was
+        made) of each, once all are made and delivered (webhook POSTs answered)."""
+        made = await self._ask(
+            "rc_sms_load",
+            count=count,
+            rate=rate,
+            senders=list(senders),
+            to_numbers=list(to_numbers),
+            prefix=prefix,
+        )
+        assert isinstance(made, list)
+        return [(str(m), float(t)) for m, t in made]
 
     async def rc_expire_tokens(self) -> None:
         """Every access token RingCentral issued expires now (the next use answers 401)."""

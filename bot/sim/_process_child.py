@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
@@ -106,6 +107,7 @@ class _Operations:
             "rc_subscriptions",
             "rc_incoming_sms",
             "rc_event",
+            "rc_sms_load",
             "rc_expire_tokens",
             "rc_throttle",
             "rc_request_log",
@@ -208,6 +210,7 @@ class _Operations:
                     "channel": str(c.params.get("channel") or ""),
                     "thread_ts": c.params.get("thread_ts"),
                     "rc_uuid": str((payload or {}).get("rc_uuid") or ""),
+                    "item": str((payload or {}).get("item") or ""),
                 }
             )
         return found
@@ -289,6 +292,29 @@ class _Operations:
             made = await getattr(self.rc, method)(extension_id, **kwargs)
         # A call's id is its telephony session's: what its events and call-log record carry.
         return str(getattr(made, "id", "") or getattr(made, "telephony_session_id", ""))
+
+    async def rc_sms_load(
+        self, count: int, rate: float, senders: list[str], to_numbers: list[str], prefix: str
+    ) -> list[tuple[str, float]]:
+        """`count` SMS arriving at `rate` a second on a fixed schedule (open loop), SMS k
+        from senders[k % len] to to_numbers[k % len]; (message id, wall time it was made)
+        of each, in order."""
+        started = time.time()
+        made: list[tuple[str, float] | None] = [None] * count
+
+        async def one(k: int) -> None:
+            await asyncio.sleep(max(0.0, started + k / rate - time.time()))
+            at = time.time()
+            message = await self.rc.incoming_sms(
+                self.rc.extension_id,
+                senders[k % len(senders)],
+                f"{prefix} {k}",
+                to_number=to_numbers[k % len(to_numbers)],
+            )
+            made[k] = (message.id, at)
+
+        await asyncio.gather(*(one(k) for k in range(count)))
+        return [m for m in made if m is not None]
 
     async def rc_expire_tokens(self) -> None:
         self.rc.expire_access_tokens()

@@ -382,3 +382,56 @@ async def test_sync_on_a_database_without_the_schema_does_what_serve_does(
         ]
         assert await schema_of(bare_url) == ([], None)
         assert not rc_sim.subscriptions
+
+
+async def test_list_says_a_websocket_subscription_lives_in_its_connection(
+    cli: Cli, engine: AsyncEngine, rc_sim: RingCentralSimulator
+) -> None:
+    """DESIGN §3.11: the bridge's WebSocket subscription is marked ours (its session is in
+    the database) and shown as living in its connection, not at an address."""
+    from datetime import UTC, datetime
+
+    import aiohttp
+    import httpx
+
+    from bot.clock import SystemClock
+    from bot.config import Settings
+    from bot.ringcentral import Credentials, RingCentralClient
+    from bot.ringcentral.ws import WsConnection, request_ws_token
+    from bot.server import service_identity
+    from bot.store.ws_sessions import WsSessionStore
+
+    rc = RingCentralClient(
+        http=httpx.AsyncClient(),
+        credentials=Credentials(
+            client_id=rc_sim.client_id, client_secret=rc_sim.client_secret, jwt=rc_sim.jwt
+        ),
+        server_url=rc_sim.server_url,
+        media_url=rc_sim.media_url,
+    )
+    async with rc, aiohttp.ClientSession() as session:
+        conn = await WsConnection.open(session, await request_ws_token(rc), clock=SystemClock())
+        try:
+            sub = await conn.subscribe(["/restapi/v1.0/account/~/extension/~/voicemail"])
+            assert conn.wsc is not None
+            identity = service_identity(
+                Settings(
+                    _env_file=None,  # type: ignore[call-arg]
+                    ringcentral_client_id=rc_sim.client_id,
+                    ringcentral_jwt=rc_sim.jwt,
+                )
+            )
+            await WsSessionStore(engine, identity).save_session(
+                conn.wsc.token, 1, sub.id, datetime.now(UTC)
+            )
+            run = await cli("subscriptions", "list")
+        finally:
+            await conn.close()
+
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    head = lines.index(next(line for line in lines if line.startswith(sub.id)))
+    assert lines[head].endswith("  [ours]")
+    assert (
+        lines[head + 1] == "  address: its WebSocket connection (it lives as long as that session)"
+    )
