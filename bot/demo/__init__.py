@@ -1,12 +1,12 @@
 """`python -m bot demo`: the bridge against the built-in simulators, no accounts needed.
 
-Both simulators and the real server run on loopback in this process. The server makes its
-webhook subscription at the RingCentral simulator (PUBLIC_URL is its own loopback address)
-and takes Slack's traffic over Socket Mode (its own WebSocket to the Slack simulator, no
-Request URL); the demo replays one event of each kind through that account and prints
-what the bridge posted in each Slack channel. Then slash commands typed at the prompt
-reach the server as Socket Mode envelopes, as Slack sends them, and what the bridge
-answers is printed in terminal form. The product imports `bot.sim` only here.
+Both simulators and the real server run on loopback in this process. The server needs no
+inbound connection: it takes RingCentral's events over the RingCentral simulator's
+WebSocket (no PUBLIC_URL) and Slack's traffic over Socket Mode (its own WebSocket to the
+Slack simulator, no Request URL); the demo replays one event of each kind through that
+account and prints what the bridge posted in each Slack channel. Then slash commands
+typed at the prompt reach the server as Socket Mode envelopes, as Slack sends them, and
+what the bridge answers is printed in terminal form. The product imports `bot.sim` only here.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ HELP = """Now type slash commands as you would in Slack, for example:
 End with Ctrl-D."""
 
 BANNER = """RingBridge demo: RingCentral and Slack are simulated on this machine; the bridge between
-them is the real one, and Slack reaches it over Socket Mode (a connection the bridge opens:
-no public address needed). Slack channels: #calls (calls, voicemail, fax) and #texts (SMS,
-MMS, internal messages).
+them is the real one. RingCentral's events reach it over RingCentral's WebSocket, and Slack
+reaches it over Socket Mode: connections the bridge opens, no public address needed.
+Slack channels: #calls (calls, voicemail, fax) and #texts (SMS, MMS, internal messages).
 """
 
 

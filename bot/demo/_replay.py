@@ -1,5 +1,5 @@
 """The replay: one event of each kind, made by the RingCentral simulator as a real account
-makes them and delivered to the bridge's own webhook subscription; then a bounded wait
+makes them and delivered on the bridge's own WebSocket subscription; then a bounded wait
 (real clock) until the bridge has posted all of it to the Slack simulator."""
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The demo's world: both simulators and the real server on loopback in this process.
 
-Slack's side runs over Socket Mode, as a bridge with no public address does: the server
-has SLACK_APP_TOKEN and no signing secret, opens its WebSocket to the Slack simulator,
-and the typed commands reach it as envelopes on it. The server is started with PUBLIC_URL
-set to its own loopback address, so it makes its webhook subscription at the RingCentral
-simulator as it would at RingCentral, and its dispatcher runs in the background on the
-real clock, exactly as `serve` runs it.
+Both sides run over sockets the server opens, as a bridge with no public address does
+(DESIGN §3.11): the server has SLACK_APP_TOKEN and no signing secret, opens its WebSocket
+to the Slack simulator, and the typed commands reach it as envelopes on it; it has no
+PUBLIC_URL, so it takes RingCentral's events over the RingCentral simulator's WebSocket
+gateway, subscribing there as it would at RingCentral. Its dispatcher runs in the
+background on the real clock, exactly as `serve` runs it; its HTTP listener serves only
+/healthz and /metrics.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ CALLS = "C0CALLS"
 TEXTS = "C0TEXTS"
 CHANNELS = {CALLS: "calls", TEXTS: "texts"}
 USER = "U0DEMO"
-SUBSCRIBE_WITHIN = 20.0  # seconds for the server's own webhook subscription to be Active
+SUBSCRIBE_WITHIN = 20.0  # seconds for the server's RingCentral WebSocket to be subscribed
 CONNECT_WITHIN = 10.0  # seconds for the server's Socket Mode connection to Slack
 
 ROUTES = [
@@ -90,10 +91,9 @@ async def running_demo(workdir: Path) -> AsyncIterator[Demo]:
     slack.add_user(USER, "you", real_name="Demo User", display_name="You")
     async with rc.serve(), slack.serve():
         sms_from = rc.world.numbers_with_feature(rc.extension_id, "SmsSender")[0]
-        port = _free_port()  # chosen first: PUBLIC_URL names it
+        port = _free_port()  # /healthz and /metrics only: nothing needs to reach the bridge
         url = f"http://127.0.0.1:{port}"
         settings = Settings(
-            public_url=url,
             slack_bot_token=slack.tokens[0],
             slack_app_token=slack.app_token,  # Socket Mode: no signing secret, no Request URL
             slack_api_url=slack.api_url,
@@ -139,15 +139,15 @@ def _watched(rc: RingCentralSimulator) -> list[str]:
 
 
 async def _subscribed(url: str) -> None:
-    """Wait until the server's background sync made its webhook subscription (the
-    handshake with the simulator included): its /healthz says Active."""
+    """Wait until the server connected RingCentral's WebSocket and subscribed on it: its
+    /healthz says connected."""
     deadline = time.monotonic() + SUBSCRIBE_WITHIN
     status: object = None
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
             async with http.get(f"{url}/healthz") as answer:
-                status = (await answer.json()).get("subscription")
-            if status == "Active":
+                status = (await answer.json()).get("websocket")
+            if status == "connected":
                 return
             await asyncio.sleep(0.05)
-    raise DemoError(f"the bridge made no webhook subscription (status: {status})")
+    raise DemoError(f"the bridge did not connect RingCentral's WebSocket (status: {status})")

@@ -3,6 +3,7 @@ event into the simulated Slack, then commands on standard input."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.demo import running_demo, terminal
+from bot.demo._running import TEXTS
 from bot.demo._terminal import channel
 
 TYPED = "/sms +1 415 555 0123 Running 10 min late & <b>\n/calllog 7d 3\n/sms hello\n"
@@ -122,8 +124,9 @@ def test_slash_commands_still_answer_after_the_replay(run: Run) -> None:
     assert "`hello` is not a phone number" in after
 
 
-def test_the_banner_says_slack_comes_over_socket_mode(run: Run) -> None:
-    assert "Slack reaches it over Socket Mode" in run.out
+def test_the_banner_says_both_come_over_sockets(run: Run) -> None:
+    assert "Slack\nreaches it over Socket Mode" in run.out
+    assert "RingCentral's events reach it over RingCentral's WebSocket" in run.out
 
 
 async def test_slack_reaches_the_demo_bridge_over_socket_mode_only(tmp_path: Path) -> None:
@@ -138,6 +141,20 @@ async def test_slack_reaches_the_demo_bridge_over_socket_mode_only(tmp_path: Pat
         (envelope,) = demo.slack.socket.envelopes
         assert envelope.type == "slash_commands"
         assert envelope.seconds_to_ack is not None and envelope.seconds_to_ack < 3
+
+
+async def test_ringcentral_reaches_the_demo_bridge_over_its_websocket(tmp_path: Path) -> None:
+    async with running_demo(tmp_path) as demo:
+        (sub,) = demo.rc.subscriptions.values()
+        assert sub.transport == "WebSocket"  # no PUBLIC_URL: no webhook subscription
+        assert demo.rc.websocket.live_connections == 1
+        await demo.rc.incoming_sms(demo.rc.extension_id, "+14155550123", "over the socket")
+        for _ in range(200):
+            if any("over the socket" in m["text"] for m in demo.slack.messages(TEXTS)):
+                break
+            await asyncio.sleep(0.05)
+        assert any("over the socket" in m["text"] for m in demo.slack.messages(TEXTS))
+        assert not demo.rc.requests_to(r"/ringcentral/webhook")
 
 
 def test_terminal_form_of_a_channel_with_a_thread() -> None:
