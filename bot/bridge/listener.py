@@ -58,6 +58,8 @@ from .subscriptions import Leadership
 
 __all__ = ["LEAD_RETRY", "TOUCH_INTERVAL", "CatchUp", "ListenerStats", "WebSocketListener"]
 
+SUBSCRIPTION_PATH = "/restapi/v1.0/subscription"
+
 log = logging.getLogger("bot.bridge.listener")
 
 CatchUp = Callable[[bool], Awaitable[object]]
@@ -199,6 +201,7 @@ class WebSocketListener:
             if conn.recovered:
                 assert record is not None and conn.wsc is not None
                 self._expect_replay(conn, record)
+                conn.subscription_id = record.subscription_id
                 await self._store.save_session(
                     conn.wsc.token, record.sequence, record.subscription_id, self._now()
                 )
@@ -263,8 +266,9 @@ class WebSocketListener:
                     conn, pump = new, asyncio.ensure_future(self._pump(new))
                     watch.cancel()
                     watch = asyncio.ensure_future(self._watch(conn))
-                    await old.close()  # both delivered meanwhile: content keys dedupe it
-                    await _finish(old_pump)
+                    # Both deliver meanwhile (content keys dedupe it); the old one's last
+                    # events arrive before the answer to its unsubscription.
+                    await self._retire(old, old_pump)
                     self._connected("handover")
                     handover = asyncio.ensure_future(self._handover(conn))
                     continue
@@ -283,6 +287,9 @@ class WebSocketListener:
                 task.cancel()
             await conn.close()
             await asyncio.gather(stopped, watch, pump, handover, return_exceptions=True)
+            spare = handover.result() if handover.done() and not handover.cancelled() else None
+            if isinstance(spare, WsConnection):  # made as the old one ended: not used
+                await spare.close()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._touch(self.state, sequence=conn.last_sequence))
 
@@ -320,10 +327,24 @@ class WebSocketListener:
                 return
             await self._touch("connected", sequence=conn.last_sequence)
 
+    async def _retire(self, old: WsConnection, pump: asyncio.Future[None]) -> None:
+        """End the old connection without losing what it alone still carries: unsubscribe
+        it (its pump stores every event sent before the answer), then close it. Had that
+        failed, events may be missing: a catch-up covers them."""
+        try:
+            if old.subscription_id is None:
+                raise WsClosed("closed", "its subscription is unknown")
+            await old.request("DELETE", f"{SUBSCRIPTION_PATH}/{old.subscription_id}")
+        except RingCentralError as exc:
+            log.warning("the old WebSocket ended before its handover finished: %s", exc)
+            self._want_catch_up(gap=True)
+        await old.close()
+        await _finish(pump)
+
     async def _handover(self, conn: WsConnection) -> WsConnection | None:
         """A new connection (a new session, subscribed) just before the absolute timeout."""
         lifetime = conn.details.absolute_timeout
-        margin = min(HANDOVER_MARGIN, lifetime / 10)
+        margin = min(HANDOVER_MARGIN, lifetime / 4)
         await self._clock.sleep_until(conn.opened_at + lifetime - margin)
         try:
             new, _ = await self._connect(fresh=True)

@@ -26,7 +26,7 @@ from bot.server import DEPS, METRICS, SETTINGS, SLACK_SOCKET, create_app
 from bot.sim import ServerProcess, Simulators
 from bot.sim.ringcentral import RingCentralSimulator
 from bot.slack.socket import PING_INTERVAL
-from tests.bridge import ROUTES, Bridge, running_bridge
+from tests.bridge import ROUTES, Bridge, listening, running_bridge
 from tests.conftest import fresh_database
 from tests.integration.test_metrics import Scrape
 
@@ -38,14 +38,18 @@ ACK_DEADLINE = 3.0  # Slack's; the simulator gives up on an envelope after it
 async def bridge(
     rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
 ) -> AsyncIterator[Bridge]:
-    """Socket Mode and nothing inbound: no PUBLIC_URL, no SLACK_SIGNING_SECRET."""
-    async with running_bridge(
-        rc_sim,
-        clock,
-        socket_mode=True,
-        public_url=None,
-        database_url=await fresh_database(tmp_path),
-    ) as running:
+    """Socket Mode and nothing inbound: no PUBLIC_URL (RingCentral's events over its
+    WebSocket), no SLACK_SIGNING_SECRET."""
+    async with (
+        running_bridge(
+            rc_sim,
+            clock,
+            socket_mode=True,
+            public_url=None,
+            database_url=await fresh_database(tmp_path),
+        ) as running,
+        listening(running),
+    ):
         yield running
 
 
@@ -84,6 +88,7 @@ async def test_no_request_url_is_served_without_a_signing_secret(bridge: Bridge)
     status, health = await get(bridge, "/healthz")
     assert status == 200
     assert health["slack_socket"] == "connected"
+    assert health["websocket"] == "connected"  # RingCentral's, also an outbound socket
     assert health["status"] == "ok"
     assert bridge.server.app[SETTINGS].public_url is None
 

@@ -117,8 +117,10 @@ async def request_ws_token(rc: Requester) -> WsToken:
 
 
 class WsConnection:
-    """An open connection whose `ConnectionDetails` arrived. Not for two readers at once:
-    one task calls `subscribe()`, then `receive()` in a loop."""
+    """An open connection whose `ConnectionDetails` arrived. One reader: a task calls
+    `subscribe()`, then `receive()` in a loop; once that loop runs, a `request()` from
+    another task waits for the loop to read its answer (which comes after every
+    notification sent before it: the connection is one ordered stream)."""
 
     def __init__(
         self,
@@ -136,9 +138,12 @@ class WsConnection:
         self.opened_at = clock.monotonic()
         self.heartbeats_sent = 0
         self.last_sequence: int | None = None  # of the newest notification received
+        # The session's subscription: set by subscribe(), or by whoever recovered it.
+        self.subscription_id: str | None = None
         self._last_sent = self.opened_at
         self._send_lock = asyncio.Lock()
         self._queued: deque[Notification | Unreadable] = deque()
+        self._receiving = False  # `receive()` has been called: it reads every message
         self._waiting: dict[str, asyncio.Future[tuple[FrameHeader, Any]]] = {}
         self._error: WsErrorBody | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -207,7 +212,9 @@ class WsConnection:
         body = WebSocketSubscriptionRequest(event_filters=event_filters)
         _, answer = await self.request("POST", SUBSCRIPTION_PATH, body)
         with map_exceptions(f"POST {SUBSCRIPTION_PATH} (WebSocket)", model="SubscriptionInfo"):
-            return SubscriptionInfo.model_validate(answer)
+            subscription = SubscriptionInfo.model_validate(answer)
+        self.subscription_id = subscription.id
+        return subscription
 
     async def request(
         self, method: str, path: str, body: Outbound | None = None
@@ -221,6 +228,8 @@ class WsConnection:
             header = ClientRequestHeader(message_id=message_id, method=method, path=path)
             await self._send(encode(header, body))
             async with asyncio.timeout(REQUEST_TIMEOUT):
+                if self._receiving:
+                    await answer  # the receive() loop reads it
                 while not answer.done():
                     item = await self._read()
                     if item is not None:
@@ -237,6 +246,7 @@ class WsConnection:
     async def receive(self) -> Notification | Unreadable:
         """The next notification (or unreadable message); WsClosed once the connection
         ended, with the gateway's reason when it gave one."""
+        self._receiving = True
         while True:
             if self._queued:
                 return self._queued.popleft()
