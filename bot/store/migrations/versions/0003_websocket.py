@@ -2,7 +2,7 @@
 inbox's content key (DESIGN §3.11)
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002_catchup
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import bot.store.schema
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002_catchup"
 branch_labels = None
 depends_on = None
 
