@@ -165,7 +165,10 @@ class WebSocketListener:
             try:
                 conn, how = await self._connect()
             except RateLimited as exc:
+                # A little past Retry-After (whole seconds): a request inside the penalty
+                # would restart it (reference §5, the "429 trap").
                 wait = min(max(exc.retry_after, BACKOFF_FIRST), RETRY_AFTER_MAX)
+                wait += random.uniform(0.5, 1.5)
                 await self._failed(f"rate limited ({exc.group}), retrying in {wait:.0f} s")
                 if not await self._pause(stop, wait):
                     return

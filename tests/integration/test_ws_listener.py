@@ -116,6 +116,33 @@ async def test_a_failed_recovery_subscribes_afresh_and_asks_for_a_gap_catch_up(
         assert rc_sim.websocket.stats.connections["failed"] == 1
 
 
+async def test_a_failed_recovery_catches_up_from_the_message_store(
+    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The catch-up the listener asks for (DESIGN §3.10) finds what RingCentral dropped
+    with the lost session, and posts it once, marked late."""
+    rc_sim.websocket.options.recovery_timeout = 0.3
+    url = await fresh_database(tmp_path)
+    async with websocket_bridge(rc_sim, clock, url) as (bridge, listener):
+        catchup = bridge.notifications.catchup
+        start = await catchup.catch_up("start")  # as the leading process does at start
+        assert start.sources and all(source.started for source in start.sources)
+        clock.advance(60)
+        rc_sim.throttle("Auth", retry_after=1)
+        await rc_sim.websocket.drop()
+        await rc_sim.incoming_sms(rc_sim.extension_id, caller(0), "lost at the gateway")
+        await until("resubscribed", lambda: listener.stats.connections["failed_recovery"] == 1)
+        assert listener.stats.catch_ups == [True]
+        (report,) = await catchup.run_due()  # the pass the listener asked for
+        assert [n.kind for n in report.recovered] == ["sms"]
+        await bridge.dispatch()
+        (late,) = [m for m in bridge.slack.messages(TEXTS) if "lost at the gateway" in m["text"]]
+        assert late["metadata"]["event_payload"]["late"] is True
+        await rc_sim.incoming_sms(rc_sim.extension_id, caller(0), "and the next one")
+        await bridge.dispatch()
+        assert posted(bridge, "lost at the gateway") == 1
+
+
 async def test_an_overflowing_recovery_buffer_is_a_gap(
     rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
 ) -> None:

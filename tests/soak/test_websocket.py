@@ -4,9 +4,10 @@
 account's SMS flow over the gateway while the connection is dropped inside the recovery
 window, dropped past it, dropped while more than `recoveryBufferSize` events arrive, left
 idle with only heartbeats, crosses its absolute timeout (overlapping connections), and
-while its holder is killed (PostgreSQL, two processes). Each case ends with every SMS
-posted exactly once (counted from the Slack simulator's messages) and the connection
-never closed for idleness.
+while its holder is killed (PostgreSQL, two processes). What RingCentral itself drops (a
+session past its recovery window, a buffer that overflowed) is posted late by catch-up.
+Each case ends with every SMS posted exactly once (counted from the Slack simulator's
+messages) and the connection never closed for idleness.
 
 The gateway announces short timeouts here (as RingCentral announces its own), so the
 cases take seconds, not the 30 minutes and 24 hours of the real ones.
@@ -143,6 +144,41 @@ async def test_r26_dropped_inside_the_recovery_window(soak: bool, figures: dict[
         gateway = await run.sims.rc_websocket()
         assert gateway["connections"].get("recovered", 0) >= drops
         assert "failed" not in gateway["connections"]
+
+
+async def test_r26_dropped_past_the_recovery_window(soak: bool, figures: dict[str, Any]) -> None:
+    """RingCentral drops the session and its events: a new subscription, and the
+    catch-up the listener asks for posts what was lost, late, once."""
+    drops = 3 if soak else 1
+    async with running(recovery_timeout=1.0) as run:
+        await asyncio.sleep(2.0)  # catch-up's first pass at start set its cursors
+        sending = asyncio.create_task(run.send("past", 40 * drops + 16, rate=8))
+        for _ in range(drops):
+            await asyncio.sleep(4.0)
+            await run.sims.rc_throttle("Auth", retry_after=2)  # no wstoken in the window
+            assert await run.sims.rc_websocket_drop() == 1
+        await sending
+        await run.exactly_once(figures)
+        gateway = await run.sims.rc_websocket()
+        assert gateway["connections"].get("failed", 0) >= drops
+
+
+async def test_r26_more_events_than_the_recovery_buffer_during_a_drop(
+    soak: bool, figures: dict[str, Any]
+) -> None:
+    """The session comes back ("Successful") without the oldest events: the listener
+    sees the gap in the sequence, and the catch-up posts them."""
+    async with running(recovery_buffer_size=5) as run:
+        await asyncio.sleep(2.0)  # catch-up's first pass at start set its cursors
+        sending = asyncio.create_task(run.send("buffer", 96 if soak else 48, rate=8))
+        await asyncio.sleep(2.0)
+        await run.sims.rc_throttle("Auth", retry_after=2.0)  # 16 SMS, 32 events, meanwhile
+        assert await run.sims.rc_websocket_drop() == 1
+        await sending
+        await run.exactly_once(figures)
+        gateway = await run.sims.rc_websocket()
+        assert gateway["dropped_from_buffer"] > 0
+        assert gateway["connections"].get("recovered", 0) >= 1
 
 
 async def test_r26_idle_with_only_heartbeats(soak: bool, figures: dict[str, Any]) -> None:
