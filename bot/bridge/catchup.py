@@ -24,9 +24,9 @@ blacklisted, or in a delivery that failed, is read back from RingCentral:
   and transcripts are read before it (no network inside a transaction).
 - **Triggers**: `trigger()` — at start and when this process takes the lead, whenever the
   subscription was found missing, blacklisted or replaced (the subscription manager calls
-  it), and from a later issue's WebSocket listener after a reconnect or a recovery that did
-  not cover its gap (the same entry point) — runs a pass now and a second one
-  `SECOND_PASS` later, for records RingCentral files late. A message-store change keeps
+  it), and from the WebSocket listener (`bot.bridge.listener`) after a recovery that did
+  not cover its gap — runs a pass now and a second one `SECOND_PASS` later, for records
+  RingCentral files late; after any other WebSocket reconnect, the one pass only. A message-store change keeps
   its extension's token current (`note_message_change()`): one ISync of that source
   `ADVANCE_DELAY` after the change (by then its own event has been handled, so a message
   posted then was really lost), however many changes came meanwhile.
