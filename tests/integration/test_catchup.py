@@ -358,7 +358,8 @@ async def test_without_a_subscription_to_keep_catch_up_takes_the_lead_and_runs_i
     assert first.reason == "start" and all(s.started for s in first.sources)
     assert second.reason == "start, second pass" and second.recovered == []
     assert clock.monotonic() - started_at >= SECOND_PASS
-    assert not rc_sim.subscriptions
+    # No webhook subscription: without PUBLIC_URL, events come over the WebSocket.
+    assert all(s.transport == "WebSocket" for s in rc_sim.subscriptions.values())
 
 
 async def test_a_full_call_log_isync_and_a_long_message_gap_are_read_in_full(
