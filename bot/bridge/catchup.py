@@ -26,10 +26,11 @@ blacklisted, or in a delivery that failed, is read back from RingCentral:
   subscription was found missing, blacklisted or replaced (the subscription manager calls
   it), and from the WebSocket listener (`bot.bridge.listener`) after a recovery that did
   not cover its gap — runs a pass now and a second one `SECOND_PASS` later, for records
-  RingCentral files late; after any other WebSocket reconnect, the one pass only. A message-store change keeps
-  its extension's token current (`note_message_change()`): one ISync of that source
-  `ADVANCE_DELAY` after the change (by then its own event has been handled, so a message
-  posted then was really lost), however many changes came meanwhile.
+  RingCentral files late; after any other WebSocket reconnect, the one pass only. A
+  message-store change keeps its extension's token current (`note_message_change()`):
+  one ISync of that source `ADVANCE_DELAY` after the change (by then its own event has
+  been handled, so a message posted then was really lost), however many changes came
+  meanwhile.
 - **Leader only**: passes run in the process holding the subscription's leader lock
   (`Leadership`); another process's passes are skipped.
 
