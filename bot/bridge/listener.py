@@ -210,6 +210,12 @@ class WebSocketListener:
                 )
                 return conn, "recovered"
             subscription = await conn.subscribe(self._filters)
+            for disabled in subscription.disabled_filters:
+                log.warning(
+                    "RingCentral does not deliver %s: %s",
+                    disabled.filter,
+                    " ".join(filter(None, (disabled.reason, disabled.message))),
+                )
             assert conn.wsc is not None  # ConnectionDetails always carries it
             await self._store.save_session(
                 conn.wsc.token, conn.wsc.sequence, subscription.id, self._now()

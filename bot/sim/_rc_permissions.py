@@ -29,7 +29,8 @@ from typing import Any, Literal
 from ._rc_http import SimResponse, api_error
 
 # The app permissions the bridge's features need (SPEC x-app-permission of every endpoint
-# it calls; SubscriptionWebhook for WebHook subscriptions, reference §2.1).
+# it calls; SubscriptionWebhook for WebHook subscriptions, reference §2.1; WebSocket for
+# the WebSocket's token, reference §2.6, "WebSocketsSubscription" in the console).
 APP_PERMISSIONS = frozenset(
     {
         "CallControl",
@@ -42,6 +43,7 @@ APP_PERMISSIONS = frozenset(
         "RingOut",
         "SMS",
         "SubscriptionWebhook",
+        "WebSocket",
     }
 )
 # An ordinary user's role (SPEC x-user-permission of those endpoints), over their own
@@ -106,6 +108,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", S): (None, None),
     ("GET", S + "/{subscriptionId}"): (None, None),
     ("DELETE", S + "/{subscriptionId}"): (None, None),
+    ("POST", "/restapi/oauth/wstoken"): ("WebSocket", None),
 }
 
 # The app permission a filter's events need (the event-filter pages, reference §3).

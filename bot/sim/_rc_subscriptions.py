@@ -126,7 +126,7 @@ def _subs(st: SimState) -> Subscriptions:
     return value
 
 
-def _resolve_filters(st: SimState, call: Call, raw: Any) -> tuple[list[str], list[dict[str, str]]]:
+def resolve_filters(st: SimState, call: Call, raw: Any) -> tuple[list[str], list[dict[str, str]]]:
     """(the filters subscribed, `~` resolved; the disabled ones with their reasons)."""
     if not isinstance(raw, list) or not raw or not all(isinstance(f, str) for f in raw):
         raise BadRequest(invalid_param("eventFilters"))
@@ -162,7 +162,7 @@ async def create(st: SimState, call: Call) -> SimResponse:
     now = st.clock.now()
     try:
         body = _load_json(call.req.body)
-        filters, disabled = _resolve_filters(st, call, body.get("eventFilters"))
+        filters, disabled = resolve_filters(st, call, body.get("eventFilters"))
         mode = body.get("deliveryMode")
         if not isinstance(mode, dict) or mode.get("transportType") != "WebHook":
             raise BadRequest(invalid_param("deliveryMode.transportType"))
@@ -239,7 +239,7 @@ async def update(st: SimState, call: Call) -> SimResponse:
         body = _load_json(call.req.body) if call.req.body.strip() else {}
         # SPEC: PUT takes eventFilters and expiresIn (others ignored); empty body = renew
         if "eventFilters" in body:
-            sub.event_filters, sub.disabled_filters = _resolve_filters(
+            sub.event_filters, sub.disabled_filters = resolve_filters(
                 st, call, body["eventFilters"]
             )
         sub.expires_in = _expires_in(body.get("expiresIn"), sub.expires_in)

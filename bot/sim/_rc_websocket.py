@@ -41,9 +41,16 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ._rc_auth import Bearer
-from ._rc_http import SimResponse, api_error, invalid_param
+from ._rc_http import SimRequest, SimResponse, api_error, invalid_param
+from ._rc_messaging import BadRequest
 from ._rc_state import Call, SimState, json_ok
-from ._rc_subscriptions import MAX_PER_EXTENSION, Subscription, Subscriptions, iso
+from ._rc_subscriptions import (
+    MAX_PER_EXTENSION,
+    Subscription,
+    Subscriptions,
+    iso,
+    resolve_filters,
+)
 
 WS_PATH = "/ws"
 SUBSCRIPTION_PATH = "/restapi/v1.0/subscription"
@@ -387,16 +394,21 @@ class WsGateway:
         return api_error(404, "CMN-102", "Resource for parameter [path] is not found")
 
     def _subscribe(self, session: _Session, body: Any) -> SimResponse:
-        if isinstance(body, dict) and set(body) - {"eventFilters", "deliveryMode"}:
-            return invalid_param(sorted(set(body) - {"eventFilters", "deliveryMode"})[0])
-        filters = body.get("eventFilters") if isinstance(body, dict) else None
-        mode = body.get("deliveryMode") if isinstance(body, dict) else None
+        """The REST endpoint's rules (filters, `~`, permissions: `disabledFilters`), with
+        `transportType: WebSocket`, which only a connection may ask for."""
+        body = body if isinstance(body, dict) else {}
+        extra = set(body) - {"eventFilters", "deliveryMode"}
+        if extra:
+            return invalid_param(sorted(extra)[0])
+        mode = body.get("deliveryMode")
         if not isinstance(mode, dict) or mode.get("transportType") != "WebSocket":
             return invalid_param("deliveryMode.transportType")
-        if not isinstance(filters, list) or not filters:
-            return invalid_param("eventFilters")
-        if not all(isinstance(f, str) and f.startswith("/restapi/v1.0/") for f in filters):
-            return api_error(400, "SUB-508", "Invalid event filters")
+        request = SimRequest.build("POST", SUBSCRIPTION_PATH)
+        as_owner = Call(request, {}, Bearer(session.owner_id, session.client_id, ""))
+        try:
+            filters, disabled = resolve_filters(self._state, as_owner, body.get("eventFilters"))
+        except BadRequest as refused:
+            return refused.response
         now = self._state.clock.now()
         owned = [
             s
@@ -408,23 +420,17 @@ class WsGateway:
             return api_error(403, "SUB-505", "Subscriptions limit exceeded")
         if replacing is not None:  # one subscription per session: the new one replaces it
             self._subs.by_id.pop(replacing.id, None)
-        account = self._state.world.account_id
-        resolved = [
-            f.replace("/account/~", f"/account/{account}").replace(
-                "/extension/~", f"/extension/{session.owner_id}"
-            )
-            for f in filters
-        ]
         sub = Subscription(
             id=str(uuidlib.uuid4()),
             owner_id=session.owner_id,
             client_id=session.client_id,
-            event_filters=resolved,
+            event_filters=filters,
             address="",
             verification_token=None,
             created=now,
             expires_in=WS_SUBSCRIPTION_TTL,
             expires_at=float("inf"),
+            disabled_filters=disabled,
             transport="WebSocket",
         )
         self._subs.by_id[sub.id] = sub

@@ -297,3 +297,30 @@ def test_the_documented_examples_parse(examples_dir: Path) -> None:
     assert parse_event(json.dumps(body)).uuid == "2661273919712564939"
     header, body = parse_frame((examples_dir / "ws-heartbeat.json").read_bytes())
     assert header.type == "Heartbeat" and body is None
+
+
+async def test_the_token_needs_the_apps_websocket_permission(
+    sim: RingCentralSimulator, rc: RingCentralClient
+) -> None:
+    sim.remove_app_permissions("WebSocket")
+    with pytest.raises(ApiError) as refused:
+        await request_ws_token(rc)
+    assert refused.value.status == 403 and refused.value.has_code("CMN-401")
+
+
+async def test_a_websocket_subscription_follows_the_rest_endpoints_permission_rules(
+    sim: RingCentralSimulator, rc: RingCentralClient, session: aiohttp.ClientSession
+) -> None:
+    """An ordinary service user subscribes to its own extension only: another one's
+    filter is listed in disabledFilters, as the REST endpoint would."""
+    sim.service_user_admin = False
+    other = next(e for e in sim.world.extension_ids() if e != sim.extension_id)
+    conn = await connect(rc, session)
+    try:
+        sub = await conn.subscribe(
+            [SMS_FILTER, f"/restapi/v1.0/account/~/extension/{other}/voicemail"]
+        )
+        assert [d.reason for d in sub.disabled_filters] == ["SUB-405"]
+        assert len(sub.event_filters) == 1
+    finally:
+        await conn.close()
