@@ -44,6 +44,7 @@ log = logging.getLogger("bot.ringcentral.auth")
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_PATH = "/restapi/oauth/token"  # noqa: S105 - a path, not a secret
 REVOKE_PATH = "/restapi/oauth/revoke"
+WSTOKEN_PATH = "/restapi/oauth/wstoken"  # a Bearer request, counted with the token endpoint's
 
 SendFn = Callable[[httpx.Request], Awaitable[httpx.Response]]
 """Sends a request paced in its rate-limit group; raises TransportError / RateLimited."""

@@ -20,7 +20,7 @@ from typing import Any, Self
 import httpx
 
 from ..clock import Clock, SystemClock
-from ._auth import BearerAuth, Credentials, TokenManager
+from ._auth import WSTOKEN_PATH, BearerAuth, Credentials, TokenManager
 from ._pkce import authorize_url
 from ._ratelimit import AUTH, MAX_WAIT, RateLimiter
 from ._requester import Download, FilePart, QueryParams
@@ -185,6 +185,13 @@ class RingCentralClient:
             content_type=response.headers.get("Content-Type", "application/octet-stream"),
             filename=_filename(response.headers.get("Content-Disposition")),
         )
+
+    async def ws_token(self) -> httpx.Response:
+        """`POST /restapi/oauth/wstoken`: a Bearer request, but one of the token endpoint's,
+        which RingCentral counts for the whole app (DESIGN §3.9): it takes the app's turn
+        (`token_pacer`) first, then goes the normal way."""
+        await self.token_pacer.acquire(self.identity)
+        return await self.request("POST", WSTOKEN_PATH)
 
     # -- helpers for the app -------------------------------------------------------------
 

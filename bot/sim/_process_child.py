@@ -348,6 +348,7 @@ class _Operations:
 
     async def rc_sessions(self) -> list[dict[str, Any]]:
         return self.rc.sessions()
+
     async def rc_websocket(self) -> dict[str, Any]:
         gateway = self.rc.websocket
         stats = gateway.stats

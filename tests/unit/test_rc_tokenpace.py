@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 from bot.clock import FakeClock
@@ -88,3 +89,25 @@ async def test_clients_sharing_a_log_share_the_apps_window(clock: FakeClock) -> 
     assert clock.monotonic() >= WINDOW
     assert len(fake.token_requests()) == 5
     assert clients[0].rate_limiter.status("Auth", identity=f"app:{APP}").sent
+
+
+async def test_a_websocket_token_takes_the_apps_turn_like_a_token_grant(clock: FakeClock) -> None:
+    """`wstoken` carries a Bearer, yet RingCentral counts it with the token endpoint's
+    requests for the app (DESIGN §3.9): with the window full, it waits its turn."""
+    fake = FakeRingCentral(clock)
+    fake.answers["/restapi/oauth/wstoken"] = httpx.Response(
+        200, json={"ws_access_token": "ws-1", "uri": "wss://ws.example/ws", "expires_in": 30}
+    )
+    log = MemoryTokenRequestLog()
+    person = make_client(
+        fake, clock, identity="person:1", token_pacer=pacer(log, clock, service=False)
+    )
+    await person.auth.login(force=True)  # one slot
+    others = pacer(log, clock, service=False)
+    for _ in range(3):
+        await others.acquire("person:2")  # the window now holds the 4 a person may use
+    assert clock.monotonic() == 0
+    await person.ws_token()
+    assert clock.monotonic() >= WINDOW  # it waited for the first request to leave
+    assert len(fake.api_requests("/restapi/oauth/wstoken")) == 0  # not an API request…
+    assert [r.url.path for r in fake.requests][-1] == "/restapi/oauth/wstoken"  # …but sent

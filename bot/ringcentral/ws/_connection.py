@@ -35,14 +35,15 @@ import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import aiohttp
+import httpx
 from pydantic import ValidationError
 
 from ...clock import Clock
+from .._auth import WSTOKEN_PATH
 from .._errors import ApiError, DecodingError, RingCentralError, TransportError, map_exceptions
-from .._requester import Requester
 from ..models._base import Outbound
 from ..models.subscriptions import SubscriptionInfo, WebSocketSubscriptionRequest
 from ._frames import (
@@ -63,12 +64,12 @@ __all__ = [
     "WsClosed",
     "WsConnection",
     "WsRefused",
+    "WsTokenRequester",
     "request_ws_token",
 ]
 
 log = logging.getLogger("bot.ringcentral.ws")
 
-WSTOKEN_PATH = "/restapi/oauth/wstoken"
 SUBSCRIPTION_PATH = "/restapi/v1.0/subscription"
 OPEN_TIMEOUT = 15.0  # seconds for the upgrade and the ConnectionDetails that follows it
 REQUEST_TIMEOUT = 30.0  # seconds for the answer to a ClientRequest
@@ -108,10 +109,17 @@ class Unreadable:
     problem: str
 
 
-async def request_ws_token(rc: Requester) -> WsToken:
-    """`POST /restapi/oauth/wstoken` through the client's normal path (Bearer, pacing in
-    the Auth group, where each reconnect costs a request)."""
-    response = await rc.request("POST", WSTOKEN_PATH)
+class WsTokenRequester(Protocol):
+    """What the WebSocket needs of the client: a wstoken request, which takes the app's
+    turn at the token endpoint (`RingCentralClient.ws_token`)."""
+
+    async def ws_token(self) -> httpx.Response: ...
+
+
+async def request_ws_token(rc: WsTokenRequester) -> WsToken:
+    """`POST /restapi/oauth/wstoken` (Bearer; paced per app with token grants and in the
+    Auth group, where each reconnect costs a request)."""
+    response = await rc.ws_token()
     with map_exceptions(f"POST {WSTOKEN_PATH}", model="WsToken"):
         return WsToken.model_validate_json(response.content)
 

@@ -13,7 +13,7 @@ from alembic import op
 import bot.store.schema
 
 revision = "0003"
-down_revision = "0002_catchup"
+down_revision = "0002_check"
 branch_labels = None
 depends_on = None
 
