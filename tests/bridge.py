@@ -48,10 +48,14 @@ ROUTES = BridgeConfig(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _listening_socket() -> socket.socket:
+    """A bound loopback socket for the bridge's test server, held from before the bridge is
+    configured with its address until the server listens on it: a port only probed and
+    released can be taken meanwhile (CI met EADDRINUSE so)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @dataclass
@@ -183,35 +187,39 @@ async def running_bridge(
     slack.add_channel(CALLS, "calls", member=True)
     slack.add_channel(TEXTS, "texts", member=True)
     slack.add_user(USER, "alice", real_name="Alice Example", display_name="Alice")
-    port = _free_port()
-    async with slack.serve():
-        values: dict[str, Any] = {
-            "public_url": f"http://127.0.0.1:{port}",
-            "slack_bot_token": slack.tokens[0],
-            "slack_signing_secret": None if socket_mode else slack.signing_secret,
-            "slack_app_token": slack.app_token if socket_mode else None,
-            "slack_api_url": slack.api_url,
-            "ringcentral_server_url": rc.server_url,
-            "ringcentral_media_url": rc.media_url,
-            "ringcentral_client_id": rc.client_id,
-            "ringcentral_client_secret": rc.client_secret,
-            "ringcentral_jwt": rc.jwt,
-        }
-        config = Settings(**(values | settings))
-        app = create_app(config, bridge_config or ROUTES, clock=clock, background=False)
-        server = TestServer(app, host="127.0.0.1", port=port)
-        await server.start_server()
-        try:
-            if socket_mode and connected:
-                await slack.socket.wait_connections(1)
-            running = Bridge(server, rc, slack, clock, socket_mode)
-            slack.subscribe_events(running.events_url)
-            yield running
-            # Every envelope of the test was acked within Slack's 3 s, on its first try.
-            assert [e for e in slack.socket.envelopes if e.seconds_to_ack is None] == []
-            assert slack.socket.late_acks == []
-        finally:
-            await server.close()
+    sock = _listening_socket()
+    port = int(sock.getsockname()[1])
+    try:
+        async with slack.serve():
+            values: dict[str, Any] = {
+                "public_url": f"http://127.0.0.1:{port}",
+                "slack_bot_token": slack.tokens[0],
+                "slack_signing_secret": None if socket_mode else slack.signing_secret,
+                "slack_app_token": slack.app_token if socket_mode else None,
+                "slack_api_url": slack.api_url,
+                "ringcentral_server_url": rc.server_url,
+                "ringcentral_media_url": rc.media_url,
+                "ringcentral_client_id": rc.client_id,
+                "ringcentral_client_secret": rc.client_secret,
+                "ringcentral_jwt": rc.jwt,
+            }
+            config = Settings(**(values | settings))
+            app = create_app(config, bridge_config or ROUTES, clock=clock, background=False)
+            server = TestServer(app, host="127.0.0.1", port=port, socket_factory=lambda *_: sock)
+            await server.start_server()
+            try:
+                if socket_mode and connected:
+                    await slack.socket.wait_connections(1)
+                running = Bridge(server, rc, slack, clock, socket_mode)
+                slack.subscribe_events(running.events_url)
+                yield running
+                # Every envelope of the test was acked within Slack's 3 s, on its first try.
+                assert [e for e in slack.socket.envelopes if e.seconds_to_ack is None] == []
+                assert slack.socket.late_acks == []
+            finally:
+                await server.close()
+    finally:
+        sock.close()  # the server closes it too; this covers a failure before it starts
 
 
 @asynccontextmanager

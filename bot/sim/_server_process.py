@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,11 +34,34 @@ _SERVER_ENV_NAMES = {"DATABASE_URL", "BRIDGE_CONFIG", "DEFAULT_CHANNEL", "PUBLIC
 
 
 def free_port() -> int:
-    """A loopback TCP port nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback TCP port nothing listens on now, for a server that binds it later.
+
+    The port comes from below the kernel's ephemeral range: a port the kernel hands out
+    (bind to port 0) can be taken by any outgoing connection of any process between this
+    probe and the server's own bind, which CI met as EADDRINUSE."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(_PORTS_FROM, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free loopback port in {_PORTS_FROM}–{low - 1}")
+
+
+_PORTS_FROM = 20000
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux; 32768 elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
+            low = int(ranges.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(low, _PORTS_FROM + 1000)
 
 
 async def wait_ready(
