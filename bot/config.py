@@ -28,10 +28,12 @@ from bot import phone
 
 __all__ = [
     "KINDS",
+    "AdminConfig",
     "BridgeConfig",
     "CommandsConfig",
     "ConfigError",
     "Kind",
+    "RetentionConfig",
     "RingCentralConfig",
     "RingCentralEvents",
     "Route",
@@ -228,10 +230,24 @@ class CommandsConfig(_Strict):
     ringout_from: E164 | None = None
 
 
+class AdminConfig(_Strict):
+    """Where the bridge reports trouble (DESIGN §3.10); unset: the log only."""
+
+    channel: str | None = Field(default=None, min_length=1)
+
+
+class RetentionConfig(_Strict):
+    """How long delivered inbox rows and audit rows are kept (dead letters: 90 days)."""
+
+    days: int = Field(default=30, ge=1)
+
+
 class BridgeConfig(_Strict):
     routes: list[Route] = []
     ringcentral: RingCentralConfig = RingCentralConfig()
     commands: CommandsConfig = CommandsConfig()
+    admin: AdminConfig = AdminConfig()
+    retention: RetentionConfig = RetentionConfig()
 
 
 def load_bridge_config(source: str | None) -> BridgeConfig:

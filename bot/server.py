@@ -33,7 +33,7 @@ import functools
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +53,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import service as notifications
+from bot.bridge.admin import AdminDesk
 from bot.bridge.receiver import WebhookReceiver
 from bot.bridge.subscriptions import WEBHOOK_PATH, webhook_address
 from bot.clock import Clock, SystemClock
@@ -83,11 +84,14 @@ from bot.store import (
     SubscriptionStore,
     connect,
 )
+from bot.store.admin import AdminReports
+from bot.store.deadletters import DeadLetters
 from bot.store.migrate import SchemaOutOfDate, ensure_schema, require_schema
 from bot.store.work import release_leases
 from bot.tasks import Tasks
 
 __all__ = [
+    "ADMIN",
     "DEPS",
     "ENGINE",
     "METRICS",
@@ -116,6 +120,7 @@ SLACK = web.AppKey("slack", SlackRequestHandler)
 DEPS = web.AppKey("deps", SlackDeps)
 SLACK_SOCKET = web.AppKey("slack_socket", SlackSocket)  # set only with SLACK_APP_TOKEN
 RECEIVER = web.AppKey("receiver", WebhookReceiver)
+ADMIN = web.AppKey("admin", AdminDesk)  # the admin channel (DESIGN §3.10)
 # Set only with `background=False` (tests drive the dispatcher step by step).
 NOTIFICATIONS = web.AppKey("notifications", notifications.Notifications)
 BACKGROUND = web.AppKey("background", bool)
@@ -219,9 +224,20 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         # Metrics hear of every RingCentral request and token grant (bot/ringcentral stays
         # free of Prometheus: it only calls these observers).
         rc.on_exchange = metrics.ringcentral_exchange
-        rc.auth.on_grant = metrics.token_grant
         session = _slack_session()
         resources.push_async_callback(session.close)
+        dispatch_slack = _dispatch_slack(settings, session, metrics)
+        # The admin channel works whatever else does: a refused sign-in is its first news.
+        desk = AdminDesk(
+            AdminReports(engine),
+            DeadLetters(engine),
+            clock,
+            channel=bridge.admin.channel,
+            slack=dispatch_slack,
+            sign_in=rc.auth.session,
+        )
+        app[ADMIN] = desk
+        rc.auth.on_grant = _observers(metrics.token_grant, desk.token_grant)
         tasks = Tasks()
         deps = SlackDeps(
             rc=rc,
@@ -250,7 +266,10 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
                 app_token=settings.secret("slack_app_token"),
                 client=interactive,  # apps.connections.open through the shared session
                 on_request=metrics.slack_request,
-                on_connect=metrics.slack_socket_connected,
+                on_connect=_observers(
+                    metrics.slack_socket_connected, lambda: desk.later(desk.socket_connected())
+                ),
+                report=desk.socket_report,
             )
             app[SLACK_SOCKET] = socket
         receiver = WebhookReceiver(engine, SubscriptionStore(engine), clock, metrics)
@@ -284,7 +303,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             address=webhook_address(settings.public_url),
             engine=engine,
             rc=rc,
-            slack=_dispatch_slack(settings, session, metrics),
+            slack=dispatch_slack,
             facts=deps.facts,
             clock=clock,
             metrics=metrics,
@@ -293,12 +312,16 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             session_key=service_identity(settings),
             # The gateway's timers are real ones, whatever clock the rest runs on (tests).
             socket_clock=SystemClock(),
+            admin=desk,
         )
         if socket is not None:
             resources.push_async_callback(socket.close)
             await socket.start()
         stop = app[SHUTDOWN].stop
         background: asyncio.Task[None] | None = None
+        admin: asyncio.Task[None] | None = None
+        if app[BACKGROUND]:
+            admin = asyncio.create_task(desk.run(stop), name="admin")
         if not enabled:
             log.warning("no [[routes]] and no DEFAULT_CHANNEL: serving slash commands only")
         elif app[BACKGROUND]:
@@ -316,7 +339,19 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             # Both at once, within what is left of the grace: the dispatcher finishes the
             # delivery in hand and releases the rest (anything cancelled is leased, and due
             # again when the lease runs out); command replies finish or are cancelled.
-            await asyncio.gather(_finish(background, grace), tasks.close(grace=grace))
+            await asyncio.gather(
+                _finish(background, grace), _finish(admin, grace), tasks.close(grace=grace)
+            )
+
+
+def _observers(*observers: Callable[..., None]) -> Callable[..., None]:
+    """One observer that tells each of `observers`, in order."""
+
+    def tell(*args: object) -> None:
+        for observer in observers:
+            observer(*args)
+
+    return tell
 
 
 async def _stop_taking_work(app: web.Application) -> None:

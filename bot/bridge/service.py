@@ -19,8 +19,10 @@ from bot.config import BridgeConfig, ConfigError, RingCentralEvents
 from bot.observe import Metrics
 from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
 from bot.store import SubscriptionStore
+from bot.store.deadletters import DeadLetters
 from bot.store.ws_sessions import WsSessionStore
 
+from .admin import AdminDesk
 from .catchup import Catchup
 from .dispatcher import Dispatcher
 from .followups import Transcripts, Uploader
@@ -29,6 +31,7 @@ from .ingest import Ingest
 from .listener import LEAD_RETRY, WebSocketListener
 from .names import Names
 from .poster import Poster
+from .retention import Retention
 from .routing import Router
 from .subscriptions import Leadership, SubscriptionManager, event_filters
 from .watch import Watch, resolve_watch
@@ -45,6 +48,7 @@ class Notifications:
     subscriptions: SubscriptionManager
     catchup: Catchup
     listener: WebSocketListener | None = None  # websocket mode (DESIGN §3.11)
+    retention: Retention | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """The dispatcher and, in the leading process, catch-up and the subscription upkeep
@@ -54,6 +58,8 @@ class Notifications:
         # Without a subscription to keep, catch-up takes the lead itself (DESIGN §3.10).
         lead = self.listener is not None or not self.subscriptions.address
         tasks.append(asyncio.create_task(self.catchup.run(stop, lead=lead), name="catchup"))
+        if self.retention is not None:
+            tasks.append(asyncio.create_task(self.retention.run(stop), name="retention"))
         if self.listener is not None:
             tasks.append(asyncio.create_task(self.listener.run(stop), name="websocket"))
         elif self.subscriptions.address:
@@ -89,6 +95,7 @@ async def build(
     websocket: aiohttp.ClientSession | None = None,
     session_key: str = "default",
     socket_clock: Clock | None = None,
+    admin: AdminDesk | None = None,
 ) -> Notifications:
     """Everything the notifications need; raises ConfigError for a config RingCentral or
     Slack contradicts (an unknown extension, a `#channel` that does not exist).
@@ -97,7 +104,8 @@ async def build(
     `events="websocket"`: they come over the WebSocket instead, through `websocket` (the
     session for RingCentral's gateway), the session kept under `session_key` (the service
     identity), catch-up asked for after each reconnect; `socket_clock` times the
-    connection (heartbeats, reconnects): the gateway's timers are real ones.
+    connection (heartbeats, reconnects): the gateway's timers are real ones. `admin`: the
+    admin channel, told what catch-up recovered and how the subscription fares.
 
     `slack` must retry nothing by itself: the dispatcher's retries go through the database
     with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner")."""
@@ -130,6 +138,7 @@ async def build(
         clock=clock,
         leadership=leadership,
         on_posted=dispatcher.wake,
+        on_report=admin.catchup_report if admin is not None else None,
     )
     ingest.on_message_change = catchup.note_message_change
     manager = SubscriptionManager(
@@ -140,6 +149,7 @@ async def build(
         clock=clock,
         leadership=leadership,
         on_change=catchup.trigger,
+        reporter=admin,
     )
     listener = None
     if websocket_mode:
@@ -166,7 +176,8 @@ async def build(
             remove_webhooks=manager.remove_webhooks,
             on_stored=dispatcher.wake,
         )
-    return Notifications(watch, dispatcher, manager, catchup, listener)
+    retention = Retention(DeadLetters(engine), clock, bridge.retention.days, leadership)
+    return Notifications(watch, dispatcher, manager, catchup, listener, retention)
 
 
 async def run_when_ready(

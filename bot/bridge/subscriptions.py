@@ -72,6 +72,19 @@ class _Say(Protocol):
     def __call__(self, line: str, level: int = logging.INFO) -> None: ...
 
 
+class Reporter(Protocol):
+    """The admin channel (`bot.bridge.admin.AdminDesk`): problems and their resolution."""
+
+    async def problem(self, key: str, title: str, detail: str) -> None: ...
+
+    async def resolved(self, key: str, detail: str) -> None: ...
+
+
+# RingCentral's `disabledFilters` are kept as what it allows (DESIGN §3.10: no re-create
+# loop); the subscription is made again with every filter once a day, to try them again.
+DISABLED_RETRY = 24 * 3600.0
+
+
 def webhook_address(public_url: object | None) -> str | None:
     """PUBLIC_URL + `/ringcentral/webhook` (a path prefix in PUBLIC_URL is kept)."""
     if public_url is None or not str(public_url):
@@ -215,8 +228,10 @@ class SubscriptionManager:
         pending_grace: float = 120.0,
         leadership: Leadership | None = None,
         on_change: Callable[[str], None] | None = None,
+        reporter: Reporter | None = None,
     ) -> None:
         self._rc = rc
+        self.reporter = reporter
         self._leadership = leadership
         # Told when this process starts leading, and when a subscription had to be made
         # (missing, blacklisted or replaced): catch-up's trigger (DESIGN §3.10).
@@ -266,6 +281,7 @@ class SubscriptionManager:
         records = {r.id: r for r in await self._store.all()}
         shielded = await self._forget_gone(records, at_rc, say)
         keep: list[SubscriptionInfo] = []
+        inactive: list[str] = []  # what RingCentral stopped delivering, and why
         for sub in listing.records:
             record = records.get(sub.id)
             reason = self._fault(sub, record, shielded)
@@ -273,6 +289,8 @@ class SubscriptionManager:
                 keep.append(sub)
             elif reason:
                 await self._delete(sub.id, say, f"deleted subscription {sub.id}: {reason}")
+                if record is not None and not sub.is_active:
+                    inactive.append(f"{sub.id} was {reason}")
         # Several processes may each have created one: every one of them keeps the newest.
         keep.sort(key=lambda s: (s.creation_time or datetime.min.replace(tzinfo=UTC), s.id))
         for extra in keep[:-1]:
@@ -281,9 +299,28 @@ class SubscriptionManager:
             say("no notification kind is routed: no webhook subscription needed")
             return lines
         if keep and await self._keep(keep[-1], records[keep[-1].id], say):
+            if not inactive:
+                await self._report_resolved("subscription", "The webhook subscription is active.")
             return lines
-        await self._create(say)
+        created = await self._create(say)
+        if inactive:
+            await self._report(
+                "subscription",
+                "RingCentral stopped delivering to the webhook subscription",
+                f"Subscription {'; '.join(inactive)}: RingCentral sent nothing more to it. The "
+                f"bridge deleted it and created {created.id}, and catches up on what was "
+                "missed (posted marked late). If it happens again, check that PUBLIC_URL "
+                "reaches this server and that it answers quickly.",
+            )
         return lines
+
+    async def _report(self, key: str, title: str, detail: str) -> None:
+        if self.reporter is not None:
+            await self.reporter.problem(key, title, detail)
+
+    async def _report_resolved(self, key: str, detail: str) -> None:
+        if self.reporter is not None:
+            await self.reporter.resolved(key, detail)
 
     async def remove_webhooks(self) -> list[str]:
         """In websocket mode (DESIGN §3.11): delete at RingCentral every webhook
@@ -368,7 +405,11 @@ class SubscriptionManager:
             # RingCentral: a blacklisted subscription stays so; delete it and create anew.
             why = sub.blacklisted_data.reason if sub.blacklisted_data else None
             return f"{sub.status}" + (f" ({why})" if why else "")
-        if frozenset(normalise_filter(f) for f in sub.event_filters) != self._wanted:
+        # RingCentral moves the filters the user may not have into `disabledFilters`: asked
+        # for, and kept as what it allows (no delete and re-create every round).
+        asked = {normalise_filter(f) for f in sub.event_filters}
+        asked |= {normalise_filter(d.filter) for d in sub.disabled_filters}
+        if frozenset(asked) != self._wanted:
             return "its event filters no longer match the config"
         return None
 
@@ -380,6 +421,13 @@ class SubscriptionManager:
                 f"{disabled.reason or ''} {disabled.message or ''}".rstrip(),
                 logging.WARNING,
             )
+        await self._report_disabled(sub)
+        made = (sub.creation_time or record.created_at).timestamp()
+        if sub.disabled_filters and self._clock.now() - made >= DISABLED_RETRY:
+            say(f"trying the disabled filters again: subscription {sub.id} is made anew")
+            await self._create(say)
+            await self._delete(sub.id, say, f"deleted subscription {sub.id}: replaced")
+            return True
         left = _seconds_left(sub, self._clock.now())
         if left > self._renew_before:
             say(f"subscription {sub.id} is active until {_when(sub)}", logging.DEBUG)
@@ -398,7 +446,26 @@ class SubscriptionManager:
         say(f"renewed subscription {sub.id}: active until {_when(renewed)}")
         return True
 
-    async def _create(self, say: _Say) -> None:
+    async def _report_disabled(self, sub: SubscriptionInfo) -> None:
+        key = "subscription:filters"
+        if not sub.disabled_filters:
+            await self._report_resolved(key, "RingCentral delivers every event filter asked for.")
+            return
+        lines = "; ".join(
+            f"{d.filter} ({' '.join(p for p in (d.reason, d.message) if p) or 'no reason'})"
+            for d in sub.disabled_filters
+        )
+        count = len(sub.disabled_filters)
+        await self._report(
+            key,
+            f"RingCentral does not deliver {count} of the bridge's event filters",
+            f"RingCentral disabled: {lines}. Those notifications are off; the others arrive "
+            "as usual (the subscription is kept as RingCentral allows it, and the disabled "
+            "filters are tried again once a day). Give the service user permission over "
+            "those extensions (an administrator's role), or stop watching them.",
+        )
+
+    async def _create(self, say: _Say) -> SubscriptionInfo:
         assert self._address is not None
         token = secrets.token_urlsafe(32)  # 43 characters; RingCentral takes up to 64
         placeholder = PENDING + secrets.token_hex(8)
@@ -433,6 +500,8 @@ class SubscriptionManager:
             f"{len(sub.event_filters)} event filters, active until {_when(sub)}"
         )
         self._changed(f"subscription {sub.id} created")
+        await self._report_disabled(sub)
+        return sub
 
     def _changed(self, reason: str) -> None:
         if self.on_change is not None:

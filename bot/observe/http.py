@@ -65,18 +65,22 @@ def add_routes(app: web.Application) -> None:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """503 when this server cannot serve: the database does not answer, or RingCentral
-    refuses our sign-in (a rejected JWT; nothing works until someone fixes it). 200
-    otherwise.
+    """503 only when this server cannot store what arrives: the database does not answer.
+    200 otherwise, "degraded" while something needs attention (DESIGN §3.3).
 
-    A Socket Mode connection that is not up is shown ("degraded") the same way: while it
-    reconnects, Slack holds the envelopes for the app's other connections or retries them.
-    A missing, blacklisted or expired webhook subscription is shown ("degraded") but is no
-    503: a load balancer would take the server out of rotation, which brings no
-    subscription back — the subscription manager recreates it, and RingCentral's creation
-    handshake needs this very server reachable — and would break slash commands that work.
-    In websocket mode the connection's state is shown instead of the subscription's, read
-    from the database (the holder may be another process), and degrades it the same way.
+    RingCentral refusing the sign-in (a rejected JWT: `ringcentral_auth` "needs_reauth",
+    RELIABILITY R7) is "degraded", never a 503: deliveries are still stored, and posted once
+    the sign-in works, while a load balancer taking the server out of rotation would make
+    RingCentral blacklist the webhook and lose them. A Socket Mode connection that is not up
+    is shown the same way: while it reconnects, Slack holds the envelopes for the app's
+    other connections or retries them. A missing, blacklisted or expired webhook
+    subscription is shown ("degraded") but is no 503: a load balancer would take the server
+    out of rotation, which brings no subscription back — the subscription manager recreates
+    it, and RingCentral's creation handshake needs this very server reachable — and would
+    break slash commands that work. In websocket mode the connection's state is shown
+    instead of the subscription's, read from the database (the holder may be another
+    process), and degrades it the same way. `admin_problems` counts the admin channel's open
+    problems (DESIGN §3.10).
     Only codes and counts are shown: never a token, the JWT, or RingCentral's error text.
     """
     health = request.app[HEALTH]
@@ -86,9 +90,12 @@ async def healthz(request: web.Request) -> web.Response:
     events_missing = (health.subscription_expected and state.subscription != "Active") or (
         health.websocket_expected and state.websocket != "connected"
     )
-    if not state.database_ok or failure is not None:
+    # This process's last refusal, or any process's report that is still open (the next
+    # JWT attempt, at most 5 minutes later, resolves it).
+    needs_reauth = failure is not None or state.signin_refused
+    if not state.database_ok:
         status = "unavailable"
-    elif events_missing or slack_socket not in (None, "connected"):
+    elif needs_reauth or events_missing or slack_socket not in (None, "connected"):
         status = "degraded"
     else:
         status = "ok"
@@ -96,7 +103,7 @@ async def healthz(request: web.Request) -> web.Response:
     body: dict[str, Any] = {
         "status": status,
         "database": "ok" if state.database_ok else "error",
-        "ringcentral_auth": "ok" if failure is None else "failing",
+        "ringcentral_auth": "needs_reauth" if needs_reauth else "ok",
         "notifications": health.notifications,
     }
     if health.websocket_expected:
@@ -108,6 +115,7 @@ async def healthz(request: web.Request) -> web.Response:
         "oldest_pending_seconds": round(oldest, 1) if oldest is not None else None,
         "posts_pending": state.items.get(("posts", "pending")),
         "posts_dead": state.items.get(("posts", "dead")),
+        "admin_problems": state.admin_problems,
     }
     if slack_socket is not None:  # Socket Mode only
         body["slack_socket"] = slack_socket

@@ -46,6 +46,8 @@ class ServiceState:
     items: dict[tuple[str, str], int] = field(default_factory=dict)  # (queue, state) -> rows
     subscription: str | None = None  # one of SUBSCRIPTION_STATUSES
     websocket: str | None = None  # one of WEBSOCKET_STATES
+    admin_problems: int | None = None  # open problems of the admin channel
+    signin_refused: bool = False  # the admin channel's `signin` problem is open
 
 
 async def read_state(engine: AsyncEngine, now: datetime) -> ServiceState:
@@ -67,7 +69,14 @@ async def read_state(engine: AsyncEngine, now: datetime) -> ServiceState:
         websocket = "stale"
     websocket = websocket if websocket in WEBSOCKET_STATES else "none"
     return ServiceState(
-        True, stats.queue_depth, stats.oldest_pending_seconds, stats.items, status, websocket
+        True,
+        stats.queue_depth,
+        stats.oldest_pending_seconds,
+        stats.items,
+        status,
+        websocket,
+        stats.admin_problems,
+        stats.signin_refused,
     )
 
 

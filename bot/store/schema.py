@@ -258,3 +258,32 @@ class TokenRequest(Base):
     app: Mapped[str] = mapped_column(String(64), index=True)
     identity: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AdminReport(Base):
+    """One problem the admin channel tells of (DESIGN §3.10), keyed by its kind and subject
+    (`signin`, `subscription`, `channel:C…`, `scope:reactions:write`, `deadletters`…), so a
+    restart or another process updates the same Slack message instead of repeating it.
+
+    `version` grows at every change of what the message must say; `shown` is the version
+    Slack shows (0: not posted yet). A row whose `shown` lags is work, claimed with a lease
+    (`claimed_until`) like the other queues, so the Slack call is made outside any
+    transaction and its write-back checks the lease is still ours."""
+
+    __tablename__ = "admin_reports"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(8), index=True)  # open | resolved
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    shown: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)

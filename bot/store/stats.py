@@ -9,7 +9,15 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.store.schema import Delivery, Post, Subscription, Upload, UTCDateTime, WsSession
+from bot.store.schema import (
+    AdminReport,
+    Delivery,
+    Post,
+    Subscription,
+    Upload,
+    UTCDateTime,
+    WsSession,
+)
 from bot.store.subscriptions import PENDING
 
 __all__ = ["QUEUES", "Stats", "read_stats"]
@@ -36,6 +44,8 @@ class Stats:
     subscription_expires_at: datetime | None = None
     websocket_state: str | None = None
     websocket_seen_at: datetime | None = None
+    admin_problems: int = 0  # open problems of the admin channel (DESIGN §3.10)
+    signin_refused: bool = False  # among them, RingCentral refusing the JWT (any process)
 
 
 async def read_stats(engine: AsyncEngine, now: datetime) -> Stats:
@@ -68,9 +78,15 @@ async def read_stats(engine: AsyncEngine, now: datetime) -> Stats:
                 .limit(1)
             )
         ).first()
+        open_keys = set(
+            await conn.scalars(select(AdminReport.key).where(AdminReport.state == "open"))
+        )
     status, expires_at = (newest.status, newest.expires_at) if newest else (None, None)
     ws_state, ws_seen = (ws.state, ws.seen_at) if ws else (None, None)
-    return Stats(depth, oldest, items, status, expires_at, ws_state, ws_seen)
+    return Stats(
+        depth, oldest, items, status, expires_at, ws_state, ws_seen,
+        len(open_keys), "signin" in open_keys,
+    )  # fmt: skip
 
 
 async def _pending(conn: AsyncConnection, now: datetime) -> tuple[int, float]:

@@ -1,0 +1,217 @@
+"""Dead letters (DESIGN §3.10): work that could not be done, read from the work tables
+(`inbox`, `posts`, `uploads` in state `dead`, each with its reason in `error`), for the
+`deadletters` CLI and the admin channel; replayed by putting them back in the queue; and
+retention (`[retention] days`): old delivered rows and old dead letters deleted.
+
+A dead letter's id is its table and row, `delivery:12`, `post:34`, `upload:5`. Nothing here
+returns what a person wrote: a delivery's raw body (an SMS text) and a post's notice stay
+in the database; a dead letter shows its kind, where it was going and why it failed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.store.schema import Audit, Delivery, Post, Thread, Upload
+
+__all__ = [
+    "DEAD_LETTER_DAYS",
+    "DeadLetter",
+    "DeadLetters",
+    "DeadSummary",
+    "Purged",
+    "parse_id",
+]
+
+DEAD_LETTER_DAYS = 90  # kept until replayed or this old (DESIGN §3.10)
+_TABLES: dict[str, type[Delivery | Post | Upload]] = {
+    "delivery": Delivery,
+    "post": Post,
+    "upload": Upload,
+}
+LIST_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: str  # delivery:12, post:34, upload:5
+    at: datetime  # when the work came in (delivery received, post made)
+    what: str  # the delivery's event type; the post's kind and item; the upload's file
+    where: str | None  # the channel a post or upload was going to
+    reason: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadSummary:
+    count: int
+    newest: DeadLetter | None
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    deliveries: int
+    audit: int
+    dead: int
+
+
+def parse_id(text: str) -> tuple[str, int]:
+    """`post:34` → ("post", 34); ValueError naming the forms accepted."""
+    kind, _, number = text.partition(":")
+    if kind not in _TABLES or not number.isdigit():
+        raise ValueError(f"{text!r} is no dead letter id (delivery:N, post:N or upload:N)")
+    return kind, int(number)
+
+
+def _event_type(body: str) -> str:
+    """What a stored delivery was about (its `event` filter, no query), never its body."""
+    try:
+        event = json.loads(body).get("event")
+    except (ValueError, AttributeError):
+        return "unreadable delivery"
+    if not isinstance(event, str):
+        return "delivery without an event"
+    return "delivery of " + event.split("?", 1)[0][:160]
+
+
+class DeadLetters:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def newest(self, limit: int = LIST_MAX) -> list[DeadLetter]:
+        """Newest first."""
+        found: list[DeadLetter] = []
+        async with self._sessions() as session:
+            deliveries = await session.scalars(
+                select(Delivery).where(Delivery.state == "dead")
+                .order_by(Delivery.received_at.desc()).limit(limit)
+            )  # fmt: skip
+            found += [self._delivery(row) for row in deliveries]
+            posts = await session.scalars(
+                select(Post).where(Post.state == "dead")
+                .order_by(Post.created_at.desc()).limit(limit)
+            )  # fmt: skip
+            found += [self._post(row) for row in posts]
+            uploads = await session.execute(
+                select(Upload, Post.channel, Post.created_at)
+                .join(Post, Post.id == Upload.post_id)
+                .where(Upload.state == "dead")
+                .order_by(Upload.id.desc()).limit(limit)
+            )  # fmt: skip
+            found += [self._upload(row, channel, at) for row, channel, at in uploads.all()]
+        found.sort(key=lambda d: d.at, reverse=True)
+        return found[:limit]
+
+    async def summary(self) -> DeadSummary:
+        letters = await self.newest()
+        return DeadSummary(len(letters), letters[0] if letters else None)
+
+    async def get(self, letter_id: str) -> DeadLetter | None:
+        """The dead letter `letter_id`, or None (no such row, or not dead)."""
+        kind, number = parse_id(letter_id)
+        async with self._sessions() as session:
+            if kind == "upload":
+                found = (
+                    await session.execute(
+                        select(Upload, Post.channel, Post.created_at)
+                        .join(Post, Post.id == Upload.post_id)
+                        .where(Upload.id == number, Upload.state == "dead")
+                    )
+                ).first()
+                return self._upload(*found) if found is not None else None
+            if kind == "delivery":
+                delivery = await session.get(Delivery, number)
+                ok = delivery is not None and delivery.state == "dead"
+                return self._delivery(delivery) if delivery is not None and ok else None
+            post = await session.get(Post, number)
+            return self._post(post) if post is not None and post.state == "dead" else None
+
+    async def replay(self, letter_ids: list[str], *, now: datetime) -> list[str]:
+        """Put these dead letters back in their queue, due now, as new work (attempts and
+        age start again); the ids that were dead (the others are left alone). They then go
+        through the normal deduplication: a delivery's posts are unique on their kind,
+        item and channel."""
+        replayed: list[str] = []
+        async with self._sessions.begin() as session:
+            for letter_id in letter_ids:
+                kind, number = parse_id(letter_id)
+                model = _TABLES[kind]
+                values: dict[str, Any] = {
+                    "state": "pending", "attempts": 0, "next_attempt_at": now,
+                    "claimed_until": None, "error": None,
+                }  # fmt: skip
+                if model is Delivery:
+                    values["received_at"] = now
+                elif model is Post:
+                    values["created_at"] = now  # its maximum age counts from the replay
+                result = await session.execute(
+                    update(model).where(model.id == number, model.state == "dead").values(**values)
+                )
+                if _count(result):
+                    replayed.append(letter_id)
+        return replayed
+
+    async def all_ids(self) -> list[str]:
+        return [letter.id for letter in await self.newest(limit=100_000)]
+
+    async def purge(self, *, now: datetime, days: int) -> Purged:
+        """Retention: delivered inbox rows and audit rows older than `days`, and dead
+        letters older than DEAD_LETTER_DAYS, deleted. Posts stay (they deduplicate what
+        was shown and hold the threads), except dead ones no thread starts from."""
+        kept_from = now - timedelta(days=days)
+        dead_from = now - timedelta(days=DEAD_LETTER_DAYS)
+        async with self._sessions.begin() as session:
+            deliveries = await session.execute(
+                delete(Delivery).where(Delivery.state == "done", Delivery.received_at < kept_from)
+            )
+            audit = await session.execute(delete(Audit).where(Audit.at < kept_from))
+            dead = await session.execute(
+                delete(Delivery).where(Delivery.state == "dead", Delivery.received_at < dead_from)
+            )
+            old_posts = (
+                select(Post.id)
+                .where(Post.state == "dead", Post.created_at < dead_from)
+                .where(Post.id.not_in(select(Thread.parent_post_id)))
+            )
+            uploads = await session.execute(
+                delete(Upload).where(Upload.state == "dead", Upload.next_attempt_at < dead_from)
+            )
+            await session.execute(delete(Upload).where(Upload.post_id.in_(old_posts)))
+            posts = await session.execute(delete(Post).where(Post.id.in_(old_posts)))
+        return Purged(
+            deliveries=_count(deliveries),
+            audit=_count(audit),
+            dead=_count(dead) + _count(uploads) + _count(posts),
+        )
+
+    @staticmethod
+    def _delivery(row: Delivery) -> DeadLetter:
+        return DeadLetter(
+            f"delivery:{row.id}", row.received_at, _event_type(row.body), None,
+            row.error or "no reason recorded", row.attempts,
+        )  # fmt: skip
+
+    @staticmethod
+    def _post(row: Post) -> DeadLetter:
+        return DeadLetter(
+            f"post:{row.id}", row.created_at, f"{row.kind} {row.item}", row.channel,
+            row.error or "no reason recorded", row.attempts,
+        )  # fmt: skip
+
+    @staticmethod
+    def _upload(row: Upload, channel: str, at: datetime) -> DeadLetter:
+        name = row.filename or row.content_type
+        return DeadLetter(
+            f"upload:{row.id}", at, f"file {name} of post:{row.post_id}", channel,
+            row.error or "no reason recorded", row.attempts,
+        )  # fmt: skip
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
