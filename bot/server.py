@@ -234,7 +234,8 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             clock,
             channel=bridge.admin.channel,
             slack=dispatch_slack,
-            sign_in=rc.auth.session,
+            # A real request: a revoked session still looks fresh until RingCentral says 401.
+            sign_in=rc.account.extension,
         )
         app[ADMIN] = desk
         rc.auth.on_grant = _observers(metrics.token_grant, desk.token_grant)

@@ -74,7 +74,8 @@ class AdminDesk:
     ) -> None:
         """`channel`: `[admin] channel` (an id or `#name`, looked up at the first post);
         `slack`: the dispatcher's client (retries go through the database here too);
-        `sign_in`: asks RingCentral for the session (a JWT login when it is gone)."""
+        `sign_in`: one RingCentral request as the service user (a JWT login when the
+        session is gone)."""
         self.reports = reports
         self._dead = dead_letters
         self._clock = clock
@@ -182,7 +183,10 @@ class AdminDesk:
         for notice in report.recovered:
             kinds[notice.kind] = kinds.get(notice.kind, 0) + 1
         what = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in kinds.items())
-        title = f"Catch-up recovered {len(report.recovered)} items RingCentral had not sent"
+        count = len(report.recovered)
+        title = (
+            f"Catch-up recovered {count} item{'s' if count != 1 else ''} RingCentral had not sent"
+        )
         detail = (
             f"After {report.reason}, the bridge read back from RingCentral what its events had "
             f"not brought: {what}. They are posted, marked late. Nothing was lost; this message "
