@@ -12,7 +12,17 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import api, catchup, check, db, demo, manifest, serve, subscriptions
+from bot.cli import (
+    api,
+    catchup,
+    check,
+    db,
+    deadletters,
+    demo,
+    manifest,
+    serve,
+    subscriptions,
+)
 from bot.cli._common import EXIT_USAGE
 from bot.config import ConfigError
 from bot.logs import configure as configure_logging
@@ -31,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     subscriptions.add_parser(commands)
     catchup.add_parser(commands)
     check.add_parser(commands)
+    deadletters.add_parser(commands)
     manifest.add_parser(commands)
     db.add_parser(commands)
     return parser

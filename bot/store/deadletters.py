@@ -157,6 +157,18 @@ class DeadLetters:
                     replayed.append(letter_id)
         return replayed
 
+    async def states(self, letter_ids: list[str]) -> dict[str, str]:
+        """Each id's row state now (`pending`, `sending`, `done`, `dead`); gone rows left out."""
+        found: dict[str, str] = {}
+        async with self._sessions() as session:
+            for letter_id in letter_ids:
+                kind, number = parse_id(letter_id)
+                model = _TABLES[kind]
+                state = await session.scalar(select(model.state).where(model.id == number))
+                if state is not None:
+                    found[letter_id] = state
+        return found
+
     async def all_ids(self) -> list[str]:
         return [letter.id for letter in await self.newest(limit=100_000)]
 
