@@ -106,6 +106,7 @@ __all__ = [
     "notification_side",
     "ringcentral",
     "slack",
+    "websocket_session",
 ]
 
 log = logging.getLogger("bot.server")
@@ -608,6 +609,16 @@ async def notification_side(
             clock=clock,
             metrics=metrics,
         )
+
+
+@asynccontextmanager
+async def websocket_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A session for RingCentral's WebSocket gateway, for one command (`check`)."""
+    session = _ringcentral_websocket_session()
+    try:
+        yield session
+    finally:
+        await session.close()
 
 
 @asynccontextmanager

@@ -1,7 +1,8 @@
 """`check`: a checklist of the deployment, one line each with ✔ or ✘ and what to do
-(DESIGN §3.4, §3.10): the configuration, the database, RingCentral (sign-in, the app's
-and the user's permissions, texting numbers and their registration, the webhook
-subscription) and Slack (sign-in, scopes, every routed channel).
+(DESIGN §3.4, §3.10, §3.11): the configuration, the database, RingCentral (sign-in, the
+app's and the user's permissions, texting numbers and their registration, the webhook
+subscription, or over the WebSocket a test connection and the bridge's own) and Slack
+(sign-in, scopes, every routed channel and the admin channel).
 
 Exit 0 when everything needed works, 1 otherwise, 2 only when the configuration cannot be
 read at all. Never a traceback: a check that fails unexpectedly is one ✘ line naming the
@@ -16,6 +17,7 @@ import logging
 import re
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,15 +27,18 @@ from bot.bridge.checklist import (
     Checklist,
     Deployment,
     Finding,
+    WebSocketHolder,
     check_ringcentral,
     check_slack,
     check_subscription,
+    check_websocket,
 )
 from bot.bridge.subscriptions import webhook_address
 from bot.cli._common import EXIT_OK, EXIT_REFUSED
 from bot.config import ConfigError, Settings, load_bridge_config, load_settings
 from bot.store import SubscriptionStore
 from bot.store.migrate import SchemaOutOfDate
+from bot.store.ws_sessions import WsSessionStore
 
 __all__ = ["add_parser", "run"]
 
@@ -61,10 +66,15 @@ def add_parser(commands: Any) -> None:
 async def run(args: argparse.Namespace) -> int:
     del args
     settings = load_settings()  # unreadable: ConfigError, exit 2
+    try:
+        events = settings.events
+    except ConfigError:
+        events = None  # webhook without PUBLIC_URL: said by the subscription's line
     deployment = Deployment(
         bridge=load_bridge_config(settings.bridge_config),
         default_channel=settings.default_channel,
         webhook_address=webhook_address(settings.public_url),
+        events=events,
     )
     out = Checklist(report=_printer())
     _configuration(settings, deployment, out)
@@ -97,7 +107,12 @@ def _configuration(settings: Settings, deployment: Deployment, out: Checklist) -
     parts = [f"{routes} route{'s' if routes != 1 else ''}"]
     if deployment.default_channel:
         parts.append(f"DEFAULT_CHANNEL {deployment.default_channel}")
-    parts.append(f"webhook {deployment.webhook_address or 'not set (PUBLIC_URL)'}")
+    if deployment.websocket:
+        parts.append("events over RingCentral's WebSocket")
+    else:
+        parts.append(f"webhook {deployment.webhook_address or 'not set (PUBLIC_URL)'}")
+    if deployment.bridge.admin.channel:
+        parts.append(f"admin channel {deployment.bridge.admin.channel}")
     out.ok("configuration", "; ".join(parts))
 
 
@@ -126,9 +141,22 @@ async def _ringcentral(
     shared = engine is not None and await server.holds_session(settings, engine)
     async with server.ringcentral(settings, engine=engine) as rc:
         signed_in = await check_ringcentral(rc, deployment, out, shared=shared)
-        if signed_in is not None:
+        if signed_in is not None and deployment.websocket:
+            holder = await _holder(settings, engine)
+            async with server.websocket_session() as session:
+                await check_websocket(rc, session, holder, deployment, out)
+        elif signed_in is not None:
             store = SubscriptionStore(engine) if engine is not None else None
             await check_subscription(rc, store, deployment, signed_in.watch, out)
+
+
+async def _holder(settings: Settings, engine: AsyncEngine | None) -> WebSocketHolder | None:
+    if engine is None:
+        return None
+    record = await WsSessionStore(engine, server.service_identity(settings)).load()
+    if record is None:
+        return None
+    return WebSocketHolder(record.state, record.seen_at, datetime.now(UTC))
 
 
 async def _slack(settings: Settings, deployment: Deployment, out: Checklist) -> None:

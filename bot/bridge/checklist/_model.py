@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bot.bridge.watch import subscribed_kinds
 from bot.config import BridgeConfig, Kind
@@ -52,6 +53,15 @@ class Deployment:
     bridge: BridgeConfig
     default_channel: str | None
     webhook_address: str | None  # PUBLIC_URL + /ringcentral/webhook, or None
+    # RINGCENTRAL_EVENTS as it applies; None: its default (webhook with PUBLIC_URL)
+    events: Literal["webhook", "websocket"] | None = None
+
+    @property
+    def websocket(self) -> bool:
+        """RingCentral's events come over its WebSocket (DESIGN §3.11)."""
+        if self.events is not None:
+            return self.events == "websocket"
+        return self.webhook_address is None
 
     @property
     def kinds(self) -> frozenset[Kind]:
@@ -63,10 +73,13 @@ class Deployment:
         return bool(self.kinds)
 
     def channels(self) -> list[tuple[str, str]]:
-        """(channel as written, where it is written) of every routed channel, once each."""
+        """(channel as written, where it is written) of every routed channel and the admin
+        channel, once each."""
         found: dict[str, str] = {}
         for index, route in enumerate(self.bridge.routes, start=1):
             found.setdefault(route.channel, f"routes[{index}]")
         if self.default_channel:
             found.setdefault(self.default_channel, "DEFAULT_CHANNEL")
+        if self.bridge.admin.channel:
+            found.setdefault(self.bridge.admin.channel, "[admin] channel")
         return list(found.items())

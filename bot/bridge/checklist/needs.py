@@ -28,7 +28,11 @@ def _calls(deployment: Deployment) -> bool:
 
 
 def _webhook(deployment: Deployment) -> bool:
-    return deployment.notifications and deployment.webhook_address is not None
+    return deployment.notifications and not deployment.websocket
+
+
+def _websocket(deployment: Deployment) -> bool:
+    return deployment.notifications and deployment.websocket
 
 
 def _notifications(deployment: Deployment) -> bool:
@@ -47,6 +51,10 @@ APP_NEEDS = (
     Need("ReadMessages", "/sms list, and voicemail, fax and SMS notifications"),
     Need("CallControl", "missed, answered and finished call notifications", _calls),
     Need("SubscriptionWebhook", "every notification (the webhook subscription)", _webhook),
+    # The console's "WebSocketsSubscription"; the token's scope says "WebSocket".
+    Need(
+        "WebSocket", "every notification (RingCentral's WebSocket, without PUBLIC_URL)", _websocket
+    ),
     Need("InternalMessages", "internal (pager) message notifications", _pager),
     Need("ReadContacts", "caller names from the service user's contacts", _notifications),
 )
@@ -67,6 +75,7 @@ _INCLUDED_IN = {
     "ReadCallLog": ("EditCallLog", "ReadCallRecording", "CallLog"),
     "ReadContacts": ("Contacts",),
     "ReadAccounts": ("EditAccounts", "Accounts", "AccountInfo", "ExtensionInfo"),
+    "WebSocket": ("WebSocketsSubscription",),  # the console's name, should a token carry it
 }
 
 

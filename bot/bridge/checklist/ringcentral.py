@@ -6,21 +6,26 @@ their registration from `sms-configuration`, and the webhook subscription with i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+import aiohttp
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
 from bot.bridge.subscriptions import event_filters, normalise_filter
 from bot.bridge.watch import Watch, resolve_watch
+from bot.clock import SystemClock
 from bot.config import ConfigError
-from bot.ringcentral import AuthError, RingCentralClient, RingCentralError
+from bot.ringcentral import ApiError, AuthError, RingCentralClient, RingCentralError
 from bot.ringcentral.models import ExtensionInfo, PhoneNumber, SubscriptionInfo
+from bot.ringcentral.ws import WsConnection, WsRefused, request_ws_token
 from bot.store import SubscriptionStore
 
 from ._model import Checklist, Deployment
 from .needs import APP_NEEDS, USER_NEEDS, holds
 
-__all__ = ["SignedIn", "check_ringcentral", "check_subscription"]
+__all__ = ["SignedIn", "WebSocketHolder", "check_ringcentral", "check_subscription",
+           "check_websocket"]  # fmt: skip
 
 SIGNIN = "RingCentral sign-in"
 APP = "RingCentral app permission"
@@ -28,6 +33,8 @@ USER = "RingCentral user permission"
 NUMBERS = "SMS numbers"
 REGISTRATION = "texting registration"
 SUBSCRIPTION = "webhook subscription"
+WEBSOCKET = "RingCentral WebSocket"
+HOLDER_STALE = 60.0  # seconds: the holder speaks every 10 (bot.bridge.listener)
 _REGISTERED = "Confirmed"  # RingCentral's SMS requirements: the campaign must be Confirmed
 _REGISTER = "Register it (RingCentral admin portal: Phone System → SMS registration)"
 _BEYOND_SELF = frozenset({"Account", "AllExtensions", "UserExtensions", "Federation", "RoleBased"})
@@ -225,7 +232,7 @@ async def check_subscription(
 ) -> None:
     """The webhook subscription at PUBLIC_URL: active, with the filters the routes need,
     and none disabled by RingCentral."""
-    if not deployment.notifications:
+    if not deployment.notifications or deployment.websocket:
         return
     address = deployment.webhook_address
     if address is None:
@@ -285,3 +292,66 @@ def _subscription(sub: SubscriptionInfo, address: str, watch: Watch | None, out:
             "or stop watching it",
         )
     out.ok(subject, f"active until {until}, delivering to {address}")
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketHolder:
+    """The running bridge's last word on its WebSocket (`bot.store.ws_sessions`)."""
+
+    state: str
+    seen_at: datetime
+    now: datetime
+
+
+async def check_websocket(
+    rc: RingCentralClient,
+    session: aiohttp.ClientSession,
+    holder: WebSocketHolder | None,
+    deployment: Deployment,
+    out: Checklist,
+) -> None:
+    """Over the WebSocket (DESIGN §3.11): a connection made now (a WebSocket token, the
+    gateway's `ConnectionDetails`; no subscription, so the bridge's own is untouched), and
+    whether the running bridge holds its connection."""
+    if not deployment.notifications:
+        return
+    try:
+        token = await request_ws_token(rc)
+        connection = await WsConnection.open(session, token, clock=SystemClock(), heartbeats=False)
+    except ApiError as err:
+        if err.status == 403:
+            out.bad(
+                WEBSOCKET,
+                f"RingCentral refused a WebSocket token ({err.error_code}): add the "
+                "WebSocketsSubscription permission to the app in the RingCentral developer "
+                "console, or set PUBLIC_URL for webhooks",
+            )
+        else:
+            out.bad(WEBSOCKET, f"no WebSocket token: {err}")
+        return
+    except WsRefused as err:
+        out.bad(WEBSOCKET, f"the gateway refused the connection ({err})")
+        return
+    except RingCentralError as err:
+        out.bad(WEBSOCKET, f"could not connect: {err}")
+        return
+    idle = connection.details.idle_timeout
+    await connection.close()
+    out.ok(WEBSOCKET, f"a test connection was made (idle timeout {idle} s)")
+    if holder is None:
+        out.bad(
+            f"{WEBSOCKET} of the bridge",
+            "no process has held it yet: start the bridge (`serve`); without it no "
+            "notification arrives",
+        )
+        return
+    age = (holder.now - holder.seen_at).total_seconds()
+    if holder.state == "connected" and age <= HOLDER_STALE:
+        out.ok(f"{WEBSOCKET} of the bridge", "connected: events arrive")
+    else:
+        said = "silent" if age > HOLDER_STALE else holder.state
+        out.bad(
+            f"{WEBSOCKET} of the bridge",
+            f"not connected ({said}, {int(age)} s ago): notifications do not arrive. Look "
+            "at the bridge's log, or start it",
+        )
