@@ -6,6 +6,7 @@ scope, what a catch-up recovered) and `/healthz` meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -286,3 +287,23 @@ async def test_what_a_catch_up_recovered_is_told(admin_bridge: Bridge) -> None:
     (message,) = admin_messages(bridge)
     assert "Catch-up recovered 1 item " in text_of(message) and "1 sms" in text_of(message)
     assert "4111" not in text_of(message)
+
+
+async def test_socket_mode_link_disabled_is_told_in_the_admin_channel(
+    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
+) -> None:
+    url = await fresh_database(tmp_path)
+    async with running_bridge(
+        rc_sim, clock, with_admin(), socket_mode=True, database_url=url
+    ) as bridge:
+        bridge.slack.add_channel(ADMIN_CHANNEL, "ringbridge-admin", member=True)
+        await bridge.slack.socket.disconnect("link_disabled")
+        reports = AdminReports(bridge.engine)
+        for _ in range(500):
+            if (report := await reports.get("slack_socket")) is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert report is not None and report.is_open
+        await look(bridge)
+        (message,) = admin_messages(bridge)
+        assert "Socket Mode" in text_of(message) and "link_disabled" in text_of(message)

@@ -1,0 +1,64 @@
+"""Retention (`[retention] days`, DESIGN §3.10) on a real database: delivered inbox rows and
+audit rows older than the setting are deleted, dead letters after 90 days; what is pending,
+recent, or holds a conversation's thread stays. Run by the leading process only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot.bridge.retention import Retention
+from bot.clock import FakeClock
+from bot.store.deadletters import DeadLetters
+from bot.store.schema import Audit, Delivery, Post, Thread
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def delivery(uuid: str, state: str, age_days: float) -> Delivery:
+    at = NOW - timedelta(days=age_days)
+    return Delivery(uuid=uuid, received_at=at, body="{}", state=state, attempts=0,
+                    next_attempt_at=at)  # fmt: skip
+
+
+def post(item: str, state: str, age_days: float) -> Post:
+    at = NOW - timedelta(days=age_days)
+    return Post(rc_uuid="u", kind="sms", item=item, channel="C1", notice="{}", state=state,
+                attempts=0, created_at=at, next_attempt_at=at)  # fmt: skip
+
+
+async def rows(engine: AsyncEngine, column: object) -> list[object]:
+    async with AsyncSession(engine) as session:
+        return sorted(await session.scalars(select(column)))  # type: ignore[call-overload]
+
+
+async def test_old_delivered_rows_and_old_dead_letters_go_the_rest_stays(
+    engine: AsyncEngine,
+) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        session.add_all([
+            delivery("old-done", "done", 31), delivery("new-done", "done", 29),
+            delivery("old-pending", "pending", 40), delivery("dead-89", "dead", 89),
+            delivery("dead-91", "dead", 91),
+            post("dead-91", "dead", 91), post("dead-91-thread", "dead", 91),
+            post("old-done", "done", 400),
+            Audit(at=NOW - timedelta(days=31), slack_user="U1", action="sms",
+                  to_number="+1", result="sent"),
+            Audit(at=NOW - timedelta(days=1), slack_user="U1", action="sms",
+                  to_number="+2", result="sent"),
+        ])  # fmt: skip
+    async with AsyncSession(engine) as session, session.begin():
+        parent = await session.scalar(select(Post.id).where(Post.item == "dead-91-thread"))
+        assert parent is not None
+        session.add(Thread(company_number="+1", other_number="+2", channel="C1",
+                           parent_post_id=parent))  # fmt: skip
+
+    clock = FakeClock(NOW.timestamp())
+    purged = await Retention(DeadLetters(engine), clock, days=30).run_once()
+
+    assert purged is not None and (purged.deliveries, purged.audit, purged.dead) == (1, 1, 2)
+    assert await rows(engine, Delivery.uuid) == ["dead-89", "new-done", "old-pending"]
+    assert await rows(engine, Post.item) == ["dead-91-thread", "old-done"]
+    assert await rows(engine, Audit.to_number) == ["+2"]
