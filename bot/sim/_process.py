@@ -304,6 +304,14 @@ class Simulators:
         """Every access token RingCentral issued expires now (the next use answers 401)."""
         await self._ask("rc_expire_tokens")
 
+    async def rc_revoke_jwt(self) -> None:
+        """The service user's JWT revoked in the developer console (every session ends;
+        logins with it answer invalid_grant) until `rc_restore_jwt()`."""
+        await self._ask("rc_revoke_jwt")
+
+    async def rc_restore_jwt(self) -> None:
+        await self._ask("rc_restore_jwt")
+
     async def rc_throttle(self, group: str, retry_after: float = 60) -> None:
         """A 429 penalty on `group` for everyone; each request during it restarts it."""
         await self._ask("rc_throttle", group=group, retry_after=retry_after)

@@ -109,6 +109,8 @@ class _Operations:
             "rc_event",
             "rc_sms_load",
             "rc_expire_tokens",
+            "rc_revoke_jwt",
+            "rc_restore_jwt",
             "rc_throttle",
             "rc_request_log",
             "rc_extension_ids",
@@ -318,6 +320,12 @@ class _Operations:
 
     async def rc_expire_tokens(self) -> None:
         self.rc.expire_access_tokens()
+
+    async def rc_revoke_jwt(self) -> None:
+        self.rc.revoke_jwt()
+
+    async def rc_restore_jwt(self) -> None:
+        self.rc.restore_jwt()
 
     async def rc_throttle(self, group: str, retry_after: float) -> None:
         self.rc.throttle(group, retry_after)

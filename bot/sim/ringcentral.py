@@ -113,6 +113,7 @@ class RingCentralSimulator:
         subs.webhooks.timeout = webhook_timeout
         self.latency = latency
         self.auth_latency = 0.0
+        self._revoked_jwts: dict[str, str] = {}  # jwt -> owner, until restored
         self.jwt = auth.issue_jwt(self.world.service_extension_id)
         self.requests: list[RequestRecord] = []
         self._validator: Any = None
@@ -307,6 +308,24 @@ class RingCentralSimulator:
 
     def revoke_all_tokens(self) -> None:
         self._state.auth.revoke_all()
+
+    def revoke_jwt(self, jwt: str | None = None) -> None:
+        """A JWT credential (default: the service user's) revoked in the developer
+        console: every session ends, the refresh tokens are refused, and a login with it
+        answers 400 invalid_grant (OAU-140) until `restore_jwt()`."""
+        jwt = jwt or self.jwt
+        owner = self._state.auth.jwts.pop(jwt, None)
+        if owner is not None:
+            self._revoked_jwts[jwt] = owner
+        self.revoke_all_tokens()
+        self.invalidate_refresh_tokens()
+
+    def restore_jwt(self, jwt: str | None = None) -> None:
+        """A revoked JWT accepted again (as a new credential the admin set would be)."""
+        jwt = jwt or self.jwt
+        owner = self._revoked_jwts.pop(jwt, None)
+        if owner is not None:
+            self._state.auth.jwts[jwt] = owner
 
     def invalidate_refresh_tokens(self) -> None:
         """The next refresh answers 400 invalid_grant (tokens revoked elsewhere)."""
