@@ -43,6 +43,7 @@ import aiohttp
 from bot.clock import Clock
 from bot.observe import Metrics
 from bot.ringcentral import RateLimited, RingCentralClient, RingCentralError
+from bot.ringcentral.models.subscriptions import SubscriptionInfo
 from bot.ringcentral.ws import (
     Notification,
     WsClosed,
@@ -101,6 +102,7 @@ class WebSocketListener:
         remove_webhooks: Callable[[], Awaitable[object]] | None = None,
         on_stored: Callable[[], None] = lambda: None,
         heartbeats: bool = True,
+        on_subscribed: Callable[[SubscriptionInfo], Awaitable[None]] | None = None,
     ) -> None:
         self._rc = rc
         self._session = session
@@ -112,6 +114,8 @@ class WebSocketListener:
         self._metrics = metrics
         self.catch_up = catch_up  # settable: the composition root may wire it later
         self._remove_webhooks = remove_webhooks
+        # Told of each subscription made (its disabledFilters go to the admin channel).
+        self._on_subscribed = on_subscribed
         self._webhooks_removed = remove_webhooks is None
         self.on_stored = on_stored
         self.heartbeats = heartbeats  # off only to test the idle timeout
@@ -216,6 +220,11 @@ class WebSocketListener:
                     disabled.filter,
                     " ".join(filter(None, (disabled.reason, disabled.message))),
                 )
+            if self._on_subscribed is not None:
+                try:
+                    await self._on_subscribed(subscription)
+                except Exception:  # telling the admin must not cost the connection
+                    log.exception("could not report the WebSocket subscription's filters")
             assert conn.wsc is not None  # ConnectionDetails always carries it
             await self._store.save_session(
                 conn.wsc.token, conn.wsc.sequence, subscription.id, self._now()

@@ -175,6 +175,7 @@ async def build(
             catch_up=catch_up,
             remove_webhooks=manager.remove_webhooks,
             on_stored=dispatcher.wake,
+            on_subscribed=manager.report_disabled,
         )
     retention = Retention(DeadLetters(engine), clock, bridge.retention.days, leadership)
     return Notifications(watch, dispatcher, manager, catchup, listener, retention)

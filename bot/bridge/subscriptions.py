@@ -421,7 +421,7 @@ class SubscriptionManager:
                 f"{disabled.reason or ''} {disabled.message or ''}".rstrip(),
                 logging.WARNING,
             )
-        await self._report_disabled(sub)
+        await self.report_disabled(sub)
         made = (sub.creation_time or record.created_at).timestamp()
         if sub.disabled_filters and self._clock.now() - made >= DISABLED_RETRY:
             say(f"trying the disabled filters again: subscription {sub.id} is made anew")
@@ -446,7 +446,9 @@ class SubscriptionManager:
         say(f"renewed subscription {sub.id}: active until {_when(renewed)}")
         return True
 
-    async def _report_disabled(self, sub: SubscriptionInfo) -> None:
+    async def report_disabled(self, sub: SubscriptionInfo) -> None:
+        """Tell the admin which of `sub`'s filters RingCentral disabled (or that none is
+        any more); the WebSocket listener's subscription too."""
         key = "subscription:filters"
         if not sub.disabled_filters:
             await self._report_resolved(key, "RingCentral delivers every event filter asked for.")
@@ -500,7 +502,7 @@ class SubscriptionManager:
             f"{len(sub.event_filters)} event filters, active until {_when(sub)}"
         )
         self._changed(f"subscription {sub.id} created")
-        await self._report_disabled(sub)
+        await self.report_disabled(sub)
         return sub
 
     def _changed(self, reason: str) -> None:

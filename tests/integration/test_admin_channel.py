@@ -25,7 +25,7 @@ from bot.server import ADMIN, METRICS
 from bot.sim import RingCentralSimulator
 from bot.store.admin import AdminReports
 from bot.store.deadletters import DeadLetters
-from tests.bridge import ROUTES, TEXTS, Bridge, running_bridge
+from tests.bridge import ROUTES, TEXTS, Bridge, listening, running_bridge
 from tests.conftest import fresh_database
 
 ADMIN_CHANNEL = "C0ADMIN"
@@ -310,3 +310,20 @@ async def test_socket_mode_link_disabled_is_told_in_the_admin_channel(
         await look(bridge)
         (message,) = admin_messages(bridge)
         assert "Socket Mode" in text_of(message) and "link_disabled" in text_of(message)
+
+
+async def test_the_websocket_subscription_s_disabled_filters_are_told_too(
+    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
+) -> None:
+    rc_sim.service_user_admin = False
+    config = with_admin(
+        ROUTES.model_copy(update={"ringcentral": RingCentralConfig(extensions=["101", "102"])})
+    )
+    url = await fresh_database(tmp_path)
+    async with running_bridge(rc_sim, clock, config, public_url=None, database_url=url) as bridge:
+        bridge.slack.add_channel(ADMIN_CHANNEL, "ringbridge-admin", member=True)
+        async with listening(bridge):
+            pass
+        await look(bridge)
+        (message,) = admin_messages(bridge)
+        assert "does not deliver" in text_of(message) and "SUB-405" in text_of(message)
