@@ -63,6 +63,7 @@ from bot.ringcentral import (
     AccountFacts,
     Credentials,
     JsonTokenStore,
+    LoginGate,
     MemoryTokenRequestLog,
     PenaltyStore,
     RateLimiter,
@@ -86,6 +87,7 @@ from bot.store import (
 )
 from bot.store.admin import AdminReports
 from bot.store.deadletters import DeadLetters
+from bot.store.login_refusals import DatabaseLoginGate
 from bot.store.migrate import SchemaOutOfDate, ensure_schema, require_schema
 from bot.store.work import release_leases
 from bot.tasks import Tasks
@@ -439,6 +441,7 @@ def ringcentral_client(
     penalty_store: PenaltyStore | None = None,
     token_requests: TokenRequestLog | None = None,
     identity: str | None = None,
+    login_gate: LoginGate | None = None,
 ) -> RingCentralClient:
     """The service user's client (JWT), talking to RINGCENTRAL_SERVER_URL. Without stores
     its tokens, penalties and token-request window live in this process only. `identity`
@@ -473,6 +476,7 @@ def ringcentral_client(
         token_pacer=TokenPacer(
             token_requests or MemoryTokenRequestLog(), clock, app=client_id, service=True
         ),
+        login_gate=login_gate,
     )
 
 
@@ -493,6 +497,7 @@ def shared_ringcentral_client(
         penalty_store=DatabasePenaltyStore(engine),
         token_requests=DatabaseTokenRequestLog(engine),
         identity=identity,
+        login_gate=DatabaseLoginGate(engine, identity),
     )
 
 

@@ -15,7 +15,9 @@ Rules followed (reference/ringcentral.md §1, RELIABILITY.md §3 and R6/R7):
 - `invalid_grant` on refresh means the session is gone: log in again with the JWT.
 - A failed login is remembered: for `relogin_interval` seconds (R7: at most one attempt
   per 5 minutes) every call raises the same AuthError without asking RingCentral ("if
-  the token request fails, send no other API requests").
+  the token request fails, send no other API requests"). With a `login_gate` (the
+  database) the refusal is remembered for every process of this identity, so several
+  processes make one attempt per interval between them, not one each.
 
 An optional `on_grant(grant, outcome)` observer (the server's metrics) hears of every token
 request: `grant` is "jwt", "refresh_token" or "authorization_code"; `outcome` is "ok",
@@ -29,6 +31,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from typing import Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
@@ -37,7 +40,7 @@ from ..clock import Clock
 from ._errors import ApiError, AuthError, RateLimited, TransportError, auth_error
 from ._tokens import TokenSet, TokenStore
 
-__all__ = ["BearerAuth", "Credentials", "TokenManager"]
+__all__ = ["BearerAuth", "Credentials", "LoginGate", "LoginRefusal", "TokenManager"]
 
 log = logging.getLogger("bot.ringcentral.auth")
 
@@ -51,6 +54,26 @@ SendFn = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 GrantObserver = Callable[[str, str], None]
 """`on_grant(grant, outcome)`; see the module docstring."""
+
+
+class LoginRefusal(BaseModel):
+    """A refused login of one identity: RingCentral's codes (never its text), and when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error: str
+    error_code: str = ""
+    at: float  # the clock's `now()`
+
+
+class LoginGate(Protocol):
+    """Where an identity's refused login is remembered across processes."""
+
+    async def refusal(self) -> LoginRefusal | None: ...
+
+    async def refused(self, refusal: LoginRefusal) -> None: ...
+
+    async def cleared(self) -> None: ...
 
 
 class Credentials(BaseModel):
@@ -81,8 +104,11 @@ class TokenManager:
         refresh_margin: float = 60.0,
         relogin_interval: float = 300.0,
         on_grant: GrantObserver | None = None,
+        login_gate: LoginGate | None = None,
     ) -> None:
         self._credentials = credentials
+        self._gate = login_gate
+        self._gate_noted = True  # a refusal may be stored (a previous run's): clear it once
         self.on_grant = on_grant  # settable later; must not raise, must not block
         self._store = store
         self._clock = clock
@@ -175,6 +201,7 @@ class TokenManager:
             self._tokens = tokens
             return tokens
         self._check_failure()  # no claim (database writes) while a login failure blocks
+        await self._check_shared_failure()
         async with self._store.refreshing() as claim:
             tokens = self._tokens = claim.current  # re-read under the claim
             if self._usable(tokens, rejected):
@@ -186,6 +213,7 @@ class TokenManager:
             except AuthError as err:
                 self._failure, self._failed_at = err, self._clock.now()
                 log.error("RingCentral login failed: %s (%s)", err.error, err.error_code)
+                await self._share_failure(err)
                 raise
             stored = await claim.replace(new)
             if stored is not None and stored != new:
@@ -195,6 +223,7 @@ class TokenManager:
                 new = stored
             self._tokens = new
             self._failure = None
+            await self._share_success()
             return new
 
     def _usable(self, tokens: TokenSet | None, rejected: str | None) -> bool:
@@ -242,6 +271,37 @@ class TokenManager:
         failure = self.failure
         if failure is not None:
             raise failure
+
+    async def _check_shared_failure(self) -> None:
+        """Another process's refused login, within the interval, is ours too."""
+        if self._gate is None:
+            return
+        refusal = await self._gate.refusal()
+        if refusal is None or self._clock.now() >= refusal.at + self.relogin_interval:
+            return
+        self._gate_noted = True
+        self._failure = AuthError(refusal.error, error_code=refusal.error_code)
+        self._failed_at = refusal.at
+        raise self._failure
+
+    async def _share_failure(self, err: AuthError) -> None:
+        if self._gate is None or err.error in ("invalid_response",):
+            return
+        refusal = LoginRefusal(error=err.error, error_code=err.error_code, at=self._clock.now())
+        try:
+            await self._gate.refused(refusal)
+            self._gate_noted = True
+        except Exception as exc:  # this process still remembers it
+            log.warning("could not share the refused login: %s", type(exc).__name__)
+
+    async def _share_success(self) -> None:
+        if self._gate is None or not self._gate_noted:
+            return
+        try:
+            await self._gate.cleared()
+            self._gate_noted = False
+        except Exception as exc:  # cleared at the next success
+            log.warning("could not clear the shared login refusal: %s", type(exc).__name__)
 
     def _token_request(self, path: str, form: dict[str, str]) -> httpx.Request:
         headers = {"Accept": "application/json"}

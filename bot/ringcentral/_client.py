@@ -20,7 +20,7 @@ from typing import Any, Self
 import httpx
 
 from ..clock import Clock, SystemClock
-from ._auth import WSTOKEN_PATH, BearerAuth, Credentials, TokenManager
+from ._auth import WSTOKEN_PATH, BearerAuth, Credentials, LoginGate, TokenManager
 from ._pkce import authorize_url
 from ._ratelimit import AUTH, MAX_WAIT, RateLimiter
 from ._requester import Download, FilePart, QueryParams
@@ -72,6 +72,7 @@ class RingCentralClient:
         relogin_interval: float = 300.0,
         on_exchange: Callable[[Exchange], None] | None = None,
         token_pacer: TokenPacer | None = None,
+        login_gate: LoginGate | None = None,
     ) -> None:
         self._http = http
         self._origins = Origins(server_url, media_url)
@@ -97,6 +98,7 @@ class RingCentralClient:
             server_url=self._origins.server,
             refresh_margin=refresh_margin,
             relogin_interval=relogin_interval,
+            login_gate=login_gate,
         )
         self._bearer = BearerAuth(self.auth)
         # The typed endpoints, each speaking through this client.

@@ -287,3 +287,16 @@ class AdminReport(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(index=True)
     claimed_until: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class LoginRefusal(Base):
+    """RingCentral refused an identity's login (its JWT): remembered for every process, so
+    that they make one attempt per interval between them (RELIABILITY R7). RingCentral's
+    codes only, never its text."""
+
+    __tablename__ = "login_refusals"
+
+    identity: Mapped[str] = mapped_column(String(64), primary_key=True)
+    error: Mapped[str] = mapped_column(String(64))
+    error_code: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]

@@ -29,6 +29,7 @@ from bot.clock import FakeClock
 from bot.ringcentral import Credentials, JsonTokenStore, RingCentralClient, TokenSet
 from bot.sim.ringcentral import RingCentralSimulator
 from bot.store import DatabaseTokenStore, connect, create_schema
+from bot.store.login_refusals import DatabaseLoginGate
 from bot.store.schema import Token, TokenClaim
 from tests.databases import postgres_database
 
@@ -70,7 +71,10 @@ async def database_for(backend: str, tmp_path: Path, name: str) -> str:
 class Process:
     """What one `serve` process would hold: an engine and a client with its token store."""
 
-    def __init__(self, url: str, sim: RingCentralSimulator, clock: FakeClock) -> None:
+    def __init__(
+        self, url: str, sim: RingCentralSimulator, clock: FakeClock, *, gate: bool = False
+    ) -> None:
+        """`gate`: a refused login is remembered in the database, as `serve` does."""
         self.engine: AsyncEngine = connect(url)
         self.store = JsonTokenStore(DatabaseTokenStore(self.engine, IDENTITY, clock=clock))
         self.client = RingCentralClient(
@@ -83,6 +87,7 @@ class Process:
             token_store=self.store,
             clock=clock,
             identity=IDENTITY,
+            login_gate=DatabaseLoginGate(self.engine, IDENTITY) if gate else None,
         )
 
     async def close(self) -> None:

@@ -1,4 +1,5 @@
-"""The admin channel's reports, one row per problem (DESIGN §3.10)
+"""The admin channel's reports, one row per problem (DESIGN §3.10); a refused login
+remembered for every process (RELIABILITY R7)
 
 Revision ID: 0004_admin
 Revises: 0003
@@ -44,8 +45,18 @@ def upgrade() -> None:
             batch_op.f("ix_admin_reports_next_attempt_at"), ["next_attempt_at"], unique=False
         )
 
+    op.create_table(
+        "login_refusals",
+        sa.Column("identity", sa.String(length=64), nullable=False),
+        sa.Column("error", sa.String(length=64), nullable=False),
+        sa.Column("error_code", sa.String(length=32), nullable=False),
+        sa.Column("at", when, nullable=False),
+        sa.PrimaryKeyConstraint("identity"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("login_refusals")
     with op.batch_alter_table("admin_reports", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_admin_reports_next_attempt_at"))
         batch_op.drop_index(batch_op.f("ix_admin_reports_state"))
