@@ -47,6 +47,12 @@ async def grants(b: Bridge) -> dict[tuple[str, str], float]:
     return found
 
 
+async def signin_messages(b: Bridge) -> list[dict[str, Any]]:
+    """The admin channel's messages about the sign-in (the soak kit's probe delivery is a
+    dead letter: a message of its own there)."""
+    return [m for m in await b.sims.slack_messages(ADMIN) if "sign-in" in str(m)]
+
+
 async def poll_health(b: Bridge, seen: list[tuple[float, int, str, str]]) -> None:
     """/healthz every second: (time, status, status word, ringcentral_auth)."""
     async with aiohttp.ClientSession() as session:
@@ -80,7 +86,7 @@ async def test_r7_a_refused_jwt_no_sign_in_loop_degraded_never_503_one_admin_mes
                 await b.sims.rc_revoke_jwt()
 
                 async def told() -> bool:
-                    return len(await b.sims.slack_messages(ADMIN)) == 1
+                    return len(await signin_messages(b)) == 1
 
                 await until("the admin told", told, 60, every=0.5)
                 told_after = time.time() - revoked_at
@@ -90,7 +96,7 @@ async def test_r7_a_refused_jwt_no_sign_in_loop_degraded_never_503_one_admin_mes
                 restored_at = time.time()
 
                 async def resolved() -> bool:
-                    messages = await b.sims.slack_messages(ADMIN)
+                    messages = await signin_messages(b)
                     return len(messages) == 1 and "Resolved" in str(messages[0])
 
                 await until("the sign-in problem resolved", resolved, RELOGIN + 60, every=1.0)
@@ -101,7 +107,7 @@ async def test_r7_a_refused_jwt_no_sign_in_loop_degraded_never_503_one_admin_mes
                 polling.cancel()
         count, took = await exactly_once(b.sims, items, 300)
         after = await grants(b)
-        admin = await b.sims.slack_messages(ADMIN)
+        admin = await signin_messages(b)
         updates = await b.sims.slack_call_log("chat.update")
         leaks = await b.secrets_in_logs()
 
@@ -125,7 +131,7 @@ async def test_r7_a_refused_jwt_no_sign_in_loop_degraded_never_503_one_admin_mes
         healthz_degraded_while_refused=sum(1 for h in while_refused if h[2] == "degraded"),
         healthz_while_refused=len(while_refused),
         deliveries_given_up=len(sender.given_up),
-        admin_messages=len(admin),
+        admin_signin_messages=len(admin),
         admin_updates=len(updates),
         lost=len(count.lost(items)),
         doubled=len(count.doubled(items)),
