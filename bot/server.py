@@ -299,6 +299,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         def ready(built: notifications.Notifications) -> None:
             receiver.on_stored = built.dispatcher.wake
             health.notifications = "running"
+            desk.retention = built.retention
 
         build = functools.partial(
             notifications.build,

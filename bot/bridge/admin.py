@@ -14,7 +14,8 @@ What the desk finds itself, in `run()`: the sign-in (RELIABILITY R7: a refused r
 leads to one JWT login and no report; a refused JWT is a report; while it is open the desk
 makes the next JWT attempt every `SIGNIN_RETRY`, which resolves it when it passes),
 dead letters (their count and the newest reason, never what anyone wrote), the channels
-posts could not reach and the Slack scopes the token lacks.
+posts could not reach and the Slack scopes the token lacks; and it runs retention's
+rounds (`retention`, set once the notification side is built).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bot.store.admin import AdminReports, ReportRecord
 from bot.store.deadletters import DeadLetters, DeadSummary
 
 from .catchup import PassReport
+from .retention import RETENTION_EVERY, START_DELAY, Retention
 from .slack_errors import read_failure
 
 __all__ = ["SIGNIN", "AdminDesk"]
@@ -87,6 +89,9 @@ class AdminDesk:
         self._signin_tried = -signin_retry
         self._signin_open = False
         self._dead_checked = -DEAD_LETTER_EVERY
+        # Set by the composition root once the notification side is built (its leader).
+        self.retention: Retention | None = None
+        self._retain_at = clock.monotonic() + START_DELAY
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -337,8 +342,12 @@ class AdminDesk:
     # -- the loop -------------------------------------------------------------------------
 
     async def run_once(self) -> None:
-        """One look: the sign-in, the dead letters (every DEAD_LETTER_EVERY), then post."""
+        """One look: the sign-in, retention (every RETENTION_EVERY), the dead letters
+        (every DEAD_LETTER_EVERY), then post."""
         await self._retry_signin()
+        if self.retention is not None and self._clock.monotonic() >= self._retain_at:
+            self._retain_at = self._clock.monotonic() + RETENTION_EVERY
+            await self.retention.run_once()
         if self._clock.monotonic() - self._dead_checked >= DEAD_LETTER_EVERY:
             self._dead_checked = self._clock.monotonic()
             await self.check_dead_letters()

@@ -1,11 +1,12 @@
 """Retention (`[retention] days`, DESIGN §3.10): delivered inbox rows and audit rows older
 than that are deleted, dead letters after 90 days (or when replayed). A periodic task of
 the leading process (the subscription's leader lock): one process deletes, the others
-need not (the deletes are harmless twice, but each is a scan of a big table)."""
+need not (the deletes are harmless twice, but each is a scan of a big table). The admin
+desk's loop runs the rounds (`bot.bridge.admin`), on real time: a fake clock's sleep
+would jump an hour."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ __all__ = ["RETENTION_EVERY", "Retention"]
 log = logging.getLogger("bot.bridge.retention")
 
 RETENTION_EVERY = 3600.0  # seconds between rounds
-START_DELAY = 60.0
+START_DELAY = 60.0  # the first round: by then the leader is known
 
 
 @dataclass
@@ -29,7 +30,6 @@ class Retention:
     clock: Clock
     days: int
     leadership: Leadership | None = None
-    every: float = RETENTION_EVERY
 
     async def run_once(self) -> Purged | None:
         """One round, if this process leads (None otherwise)."""
@@ -44,28 +44,3 @@ class Retention:
                 purged.deliveries, purged.audit, self.days, purged.dead,
             )  # fmt: skip
         return purged
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """A round every `every` seconds, the first a minute after start (by then the
-        leader is known)."""
-        wait = min(START_DELAY, self.every)
-        while not await self._slept(stop, wait):
-            wait = self.every
-            try:
-                await self.run_once()
-            except Exception:  # a failed round is tried again next round
-                log.exception("retention round failed")
-
-    async def _slept(self, stop: asyncio.Event, seconds: float) -> bool:
-        """Sleep `seconds`; True when `stop` came first."""
-        if stop.is_set():
-            return True
-        sleep = asyncio.ensure_future(self.clock.sleep(seconds))
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({sleep, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleep.cancel()
-            stopped.cancel()
-            await asyncio.gather(sleep, stopped, return_exceptions=True)
-        return stop.is_set()

@@ -48,7 +48,7 @@ class Notifications:
     subscriptions: SubscriptionManager
     catchup: Catchup
     listener: WebSocketListener | None = None  # websocket mode (DESIGN §3.11)
-    retention: Retention | None = None
+    retention: Retention | None = None  # run by the admin desk's loop (bot.bridge.admin)
 
     async def run(self, stop: asyncio.Event) -> None:
         """The dispatcher and, in the leading process, catch-up and the subscription upkeep
@@ -58,8 +58,6 @@ class Notifications:
         # Without a subscription to keep, catch-up takes the lead itself (DESIGN §3.10).
         lead = self.listener is not None or not self.subscriptions.address
         tasks.append(asyncio.create_task(self.catchup.run(stop, lead=lead), name="catchup"))
-        if self.retention is not None:
-            tasks.append(asyncio.create_task(self.retention.run(stop), name="retention"))
         if self.listener is not None:
             tasks.append(asyncio.create_task(self.listener.run(stop), name="websocket"))
         elif self.subscriptions.address:

@@ -1,7 +1,7 @@
 """Async RingCentral REST client: auth (JWT, refresh, auth code + PKCE, single-flight),
 rate-limit pacing, errors. Imports nothing of Slack or the bridge."""
 
-from ._auth import BearerAuth, Credentials, LoginGate, LoginRefusal, TokenManager
+from ._auth import BearerAuth, Credentials, LoginGate, TokenManager
 from ._client import DEFAULT_MEDIA_URL, DEFAULT_SERVER_URL, RingCentralClient, app_identity
 from ._errors import (
     ApiError,
@@ -53,7 +53,6 @@ __all__ = [
     "GroupStatus",
     "JsonTokenStore",
     "LoginGate",
-    "LoginRefusal",
     "MemoryPenaltyStore",
     "MemoryTokenRequestLog",
     "MemoryTokenStore",

@@ -40,7 +40,7 @@ from ..clock import Clock
 from ._errors import ApiError, AuthError, RateLimited, TransportError, auth_error
 from ._tokens import TokenSet, TokenStore
 
-__all__ = ["BearerAuth", "Credentials", "LoginGate", "LoginRefusal", "TokenManager"]
+__all__ = ["BearerAuth", "Credentials", "LoginGate", "TokenManager"]
 
 log = logging.getLogger("bot.ringcentral.auth")
 
@@ -56,22 +56,13 @@ GrantObserver = Callable[[str, str], None]
 """`on_grant(grant, outcome)`; see the module docstring."""
 
 
-class LoginRefusal(BaseModel):
-    """A refused login of one identity: RingCentral's codes (never its text), and when."""
-
-    model_config = ConfigDict(frozen=True)
-
-    error: str
-    error_code: str = ""
-    at: float  # the clock's `now()`
-
-
 class LoginGate(Protocol):
-    """Where an identity's refused login is remembered across processes."""
+    """Where an identity's refused login is remembered across processes, as plain values:
+    RingCentral's `error` and `errorCode` (never its text), and when (the clock's `now()`)."""
 
-    async def refusal(self) -> LoginRefusal | None: ...
+    async def refusal(self) -> tuple[str, str, float] | None: ...
 
-    async def refused(self, refusal: LoginRefusal) -> None: ...
+    async def refused(self, error: str, error_code: str, at: float) -> None: ...
 
     async def cleared(self) -> None: ...
 
@@ -277,19 +268,20 @@ class TokenManager:
         if self._gate is None:
             return
         refusal = await self._gate.refusal()
-        if refusal is None or self._clock.now() >= refusal.at + self.relogin_interval:
+        if refusal is None:
+            return
+        error, error_code, at = refusal
+        if self._clock.now() >= at + self.relogin_interval:
             return
         self._gate_noted = True
-        self._failure = AuthError(refusal.error, error_code=refusal.error_code)
-        self._failed_at = refusal.at
+        self._failure, self._failed_at = AuthError(error, error_code=error_code), at
         raise self._failure
 
     async def _share_failure(self, err: AuthError) -> None:
         if self._gate is None or err.error in ("invalid_response",):
             return
-        refusal = LoginRefusal(error=err.error, error_code=err.error_code, at=self._clock.now())
         try:
-            await self._gate.refused(refusal)
+            await self._gate.refused(err.error, err.error_code, self._clock.now())
             self._gate_noted = True
         except Exception as exc:  # this process still remembers it
             log.warning("could not share the refused login: %s", type(exc).__name__)
