@@ -327,3 +327,32 @@ async def test_the_websocket_subscription_s_disabled_filters_are_told_too(
         await look(bridge)
         (message,) = admin_messages(bridge)
         assert "does not deliver" in text_of(message) and "SUB-405" in text_of(message)
+
+
+async def test_an_admin_channel_named_by_name_is_looked_up_and_retention_runs_in_the_desk(
+    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
+) -> None:
+    config = ROUTES.model_copy(update={"admin": AdminConfig(channel="#ringbridge-admin")})
+    url = await fresh_database(tmp_path)
+    async with running_bridge(rc_sim, clock, config, database_url=url) as bridge:
+        bridge.slack.add_channel(ADMIN_CHANNEL, "ringbridge-admin", member=True)
+        await desk(bridge).problem("test", "A problem", "told by name")
+        await look(bridge)
+        (message,) = admin_messages(bridge)
+        assert "told by name" in text_of(message)
+
+        retention = bridge.notifications.retention
+        assert retention is not None and desk(bridge).retention is retention
+        ran: list[object] = []
+        original = retention.run_once
+
+        async def counted() -> object:
+            ran.append(await original())
+            return ran[-1]
+
+        retention.run_once = counted  # type: ignore[method-assign]
+        await look(bridge)
+        assert ran == []  # not in the first minute
+        clock.advance(61)
+        await look(bridge)
+        assert len(ran) == 1
