@@ -4,7 +4,6 @@ the crash, durability and soak tests and the benchmarks rely on."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -99,13 +98,12 @@ async def test_closed_simulators_answer_nothing() -> None:
 
 async def test_a_server_that_exits_at_start_is_reported_at_once(sims: Simulators) -> None:
     server = ServerProcess(sims.info, extra_env={"DATABASE_URL": "nowhere://at-all"})
-    started = time.monotonic()
     try:
+        # The exit ends the wait (RuntimeError); waiting out /healthz would be a TimeoutError.
         with pytest.raises(RuntimeError, match="exited with 2") as failed:
             await server.start()
     finally:
         await server.close()
-    assert time.monotonic() - started < 10  # not the 20 s wait for /healthz
     assert "DATABASE_URL" in str(failed.value)  # its log says why
 
 
