@@ -27,6 +27,7 @@ METHODS: dict[str, Method] = {
     "chat.delete": chat.delete,
     "chat.getPermalink": chat.get_permalink,
     "reactions.add": chat.reactions_add,
+    "reactions.remove": chat.reactions_remove,
     "conversations.history": conversations.history,
     "conversations.replies": conversations.replies,
     "conversations.join": conversations.join,
