@@ -89,6 +89,7 @@ from bot.store.admin import AdminReports
 from bot.store.deadletters import DeadLetters
 from bot.store.login_refusals import DatabaseLoginGate
 from bot.store.migrate import SchemaOutOfDate, ensure_schema, require_schema
+from bot.store.outbound import OutboundLog
 from bot.store.work import release_leases
 from bot.tasks import Tasks
 
@@ -252,6 +253,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             tasks=tasks,
             posts=Posts(engine),
             session=session,  # replies to a response_url: the same connection pool
+            outbound=OutboundLog(engine),
         )
         app[ENGINE], app[RINGCENTRAL], app[DEPS] = engine, rc, deps
         interactive = _interactive_slack(settings, session, metrics)

@@ -41,6 +41,7 @@ __all__ = [
     "message_store_followups",
     "notice_from_event",
     "notice_from_message",
+    "path_extension",
     "transcript_attachment",
 ]
 
@@ -93,7 +94,7 @@ def message_store_followups(event: MessageStoreEvent) -> list[Followup]:
     """What a message-store change asks the dispatcher to fetch: new pager messages, and
     voicemails updated. New voicemails, faxes and SMS come by their own filters."""
     body = event.body
-    extension = body.extension_id or _path_extension(event.event) or event.owner_id
+    extension = body.extension_id or path_extension(event.event) or event.owner_id
     followups: list[Followup] = []
     for change in body.changes:
         kind = change.type.lower()
@@ -223,9 +224,9 @@ def _record_extension(record: MessageRecord) -> str | None:
 
 
 def _event_extension(event: InstantMessageEvent | VoicemailEvent | FaxEvent) -> str | None:
-    return _path_extension(event.event) or event.owner_id
+    return path_extension(event.event) or event.owner_id
 
 
-def _path_extension(path: str) -> str | None:
+def path_extension(path: str) -> str | None:
     match = _EXTENSION_IN_PATH.search(path)
     return match.group(1) if match and match.group(1) != "~" else None

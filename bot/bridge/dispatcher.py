@@ -30,6 +30,7 @@ from . import calls
 from .followups import Transcripts, Uploader
 from .ingest import Ingest, Unreadable
 from .poster import LEASE, Poster, backoff
+from .receipts import Receipts
 
 log = logging.getLogger("bot.bridge.dispatcher")
 
@@ -48,6 +49,7 @@ class Dispatcher:
     uploader: Uploader
     transcripts: Transcripts
     clock: Clock
+    receipts: Receipts | None = None  # sent texts followed to their end (DESIGN §3.8)
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
     batch: int = 20
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -103,6 +105,7 @@ class Dispatcher:
             self.poster.run_once,
             self.uploader.run_once,
             self.transcripts.run_once,
+            self.receipts.run_once if self.receipts else _nothing,
         ):
             if self.stopping:
                 break
@@ -221,3 +224,7 @@ class Dispatcher:
                 for notice in notices:
                     await self.ingest.add_posts(session, f"expired:{row.session_id}", notice, now)
         return judged
+
+
+async def _nothing() -> int:
+    return 0

@@ -29,6 +29,7 @@ from bot.ringcentral.models import (
     VoicemailEvent,
     parse_event,
 )
+from bot.store.outbound import wake_mailbox
 from bot.store.schema import CallState, Delivery, Followup, Post
 from bot.store.work import insert_ignoring_duplicates
 
@@ -39,9 +40,11 @@ from .classify import (
     message_store_followups,
     notice_from_event,
     notice_from_message,
+    path_extension,
 )
 from .followups import TRANSCRIPT_DONE, fetch_transcript
 from .names import Names
+from .receipts import SETTLE
 from .routing import Router
 
 log = logging.getLogger("bot.bridge.ingest")
@@ -132,6 +135,7 @@ class Ingest:
             notices = notices + await self._judge_call(session, event, now)
         if isinstance(event, MessageStoreEvent):
             await self._voicemails_updated(session, event, now)
+            await self._texts_changed(session, event, now)
         made = 0
         for notice in notices:
             made += await self.add_posts(session, delivery.uuid, notice, now)
@@ -218,6 +222,15 @@ class Ingest:
         """A transcript may have finished: look at the waiting voicemails now."""
         if any(isinstance(f, VoicemailFollowup) for f in message_store_followups(event)):
             await session.execute(update(Followup).values(next_attempt_at=now))
+
+    @staticmethod
+    async def _texts_changed(
+        session: AsyncSession, event: MessageStoreEvent, now: datetime
+    ) -> None:
+        """Texts of that mailbox changed (counts, not ids): read its pending ones soon."""
+        if any(c.type.lower() == "sms" for c in event.body.changes):
+            mailbox = event.body.extension_id or path_extension(event.event) or event.owner_id
+            await wake_mailbox(session, str(mailbox) if mailbox else None, at=now + SETTLE)
 
 
 def _thread_key(notice: Notice) -> str | None:

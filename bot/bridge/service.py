@@ -31,6 +31,7 @@ from .ingest import Ingest
 from .listener import LEAD_RETRY, WebSocketListener
 from .names import Names
 from .poster import Poster
+from .receipts import Receipts
 from .retention import Retention
 from .routing import Router
 from .subscriptions import Leadership, SubscriptionManager, event_filters
@@ -121,8 +122,9 @@ async def build(
             engine, slack, rc, clock, region=facts.region, timezone=facts.timezone
         ),
         clock=clock,
+        receipts=Receipts(engine, rc, slack, clock, region=facts.region, timezone=facts.timezone),
     )
-    filters = event_filters(watch.kinds, watch.extension_ids)
+    filters = event_filters(watch.kinds, watch.extension_ids, watch.senders)
     # One process maintains the subscription (or holds the WebSocket) and catches up
     # (PostgreSQL advisory lock; SQLite: this one). Over the WebSocket it is asked for
     # more often: another process takes over within 30 s (DESIGN §3.11).

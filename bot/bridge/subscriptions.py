@@ -92,13 +92,17 @@ def webhook_address(public_url: object | None) -> str | None:
     return str(public_url).rstrip("/") + WEBHOOK_PATH
 
 
-def event_filters(kinds: Iterable[Kind], extension_ids: Sequence[str]) -> list[str]:
+def event_filters(
+    kinds: Iterable[Kind], extension_ids: Sequence[str], senders: Sequence[str] = ()
+) -> list[str]:
     """The event filters the routed `kinds` need, per watched extension (DESIGN §3.7).
 
     Calls come from one account-level telephony-sessions filter when several extensions
     are watched (one filter instead of one per extension), else from the extension's own.
     Pager messages arrive only as message-store changes, and so do voicemail updates such
-    as a finished transcript: both need `…/message-store`.
+    as a finished transcript: both need `…/message-store`. The mailboxes texts are sent
+    from (`senders`) need their outbound SMS changes, which say how the texts ended
+    (§3.8); a mailbox whose whole `…/message-store` is watched has them already.
     """
     wanted = set(kinds)
     if not wanted:
@@ -121,6 +125,10 @@ def event_filters(kinds: Iterable[Kind], extension_ids: Sequence[str]) -> list[s
             filters.append(f"{base}/message-store/instant?type=SMS")
         if "voicemail" in wanted or "internal_message" in wanted:
             filters.append(f"{base}/message-store")
+    for ext in dict.fromkeys(senders):
+        base = f"{_ACCOUNT}/extension/{ext}/message-store"
+        if base not in filters:
+            filters.append(f"{base}?type=SMS&direction=Outbound")
     return filters
 
 

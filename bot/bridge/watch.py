@@ -35,6 +35,9 @@ class Watch:
     kinds: frozenset[Kind]
     extension_numbers: Mapping[str, str] = field(default_factory=dict)
     numbers: frozenset[str] = frozenset()
+    # The mailboxes texts are sent from (the service user's): their outbound changes tell
+    # how the texts ended (DESIGN §3.8).
+    senders: tuple[str, ...] = ()
 
     @property
     def watched(self) -> Watched:
@@ -60,6 +63,7 @@ async def resolve_watch(
     """
     configured = _unique(bridge.ringcentral.extensions)
     route_numbers = _unique(n for route in bridge.routes for n in route.extensions)
+    own = await rc.account.extension()
     if configured:
         ids = await _ids_by_number([*configured, *route_numbers], rc)
         unknown = [n for n in configured if n not in ids]
@@ -70,7 +74,6 @@ async def resolve_watch(
             )
         watched = {ids[n]: n for n in configured}
     else:
-        own = await rc.account.extension()
         watched = {own.id: own.extension_number or ""}
         missing = [n for n in route_numbers if n not in watched.values()]
         ids = await _ids_by_number(missing, rc) if missing else {}
@@ -80,6 +83,7 @@ async def resolve_watch(
         kinds=subscribed_kinds(bridge, default_channel),
         extension_numbers=watched,
         numbers=frozenset(n for route in bridge.routes for n in route.numbers),
+        senders=(own.id,),
     )
 
 

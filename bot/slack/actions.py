@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import phone
 from bot.notices import Handled, load_notice
 from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
-from bot.slack import render
+from bot.slack import receipts, render
 from bot.slack.commands import PlaceCall, call, calllog, sms
 from bot.slack.deps import SlackDeps
 from bot.slack.payloads import BlockAction, MessageEvent, ViewSubmission
@@ -137,7 +137,10 @@ async def send_text_back(
 
     # Plain text input is not Slack markup: it goes as typed.
     typed = submission.typed(TEXT_INPUT)
-    await sms.send(deps, user_id, metadata.to, typed, say, from_number=metadata.company_number)
+    await sms.send(
+        deps, user_id, metadata.to, typed, say, from_number=metadata.company_number,
+        client=client, target=receipts.Target("text_back", channel=channel),
+    )  # fmt: skip
 
 
 # --- command reply buttons -------------------------------------------------------------------
@@ -192,9 +195,12 @@ async def thread_reply(deps: SlackDeps, event: MessageEvent, client: AsyncWebCli
             )
         )
         return
+    # The one call a reply's send makes (s11-replies keeps it): receipts on the message.
+    target = receipts.Target("reply", channel=channel, message_ts=event.ts, thread_ts=thread_ts)
     await sms.send(
-        deps, user, conversation.other_number, text, say, from_number=conversation.company_number
-    )
+        deps, user, conversation.other_number, text, say,
+        from_number=conversation.company_number, client=client, target=target,
+    )  # fmt: skip
 
 
 def _channel(click: BlockAction) -> str | None:

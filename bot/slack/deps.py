@@ -16,6 +16,7 @@ from bot.config import CommandsConfig
 from bot.ringcentral import AccountFacts, RingCentralClient
 from bot.slack.render import Locale
 from bot.store import AuditLog, Posts
+from bot.store.outbound import OutboundLog
 from bot.tasks import Tasks
 
 
@@ -52,6 +53,8 @@ class SlackDeps:
     tasks: Tasks
     posts: Posts
     people: People = field(default_factory=People)
+    # The texts sent, followed to their end (receipts, DESIGN §3.8); None: not followed.
+    outbound: OutboundLog | None = None
     cancelled_ringouts: set[str] = field(default_factory=set)
     ringout_poll_interval: float = 2.0
     ringout_give_up_after: float = 120.0

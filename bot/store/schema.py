@@ -300,3 +300,35 @@ class LoginRefusal(Base):
     error: Mapped[str] = mapped_column(String(64))
     error_code: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
+
+
+class Outbound(Base):
+    """A text the bridge sent (DESIGN §3.8), recorded before the send: (from, to, text hash)
+    tell its own texts from those sent outside Slack; the status RingCentral reports is
+    followed (`state` pending, read again at `next_attempt_at`, claimed with a lease) until
+    it ends, and the receipt Slack shows (`shown`) is brought in step with it."""
+
+    __tablename__ = "outbound"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    identity: Mapped[str] = mapped_column(String(64))  # whose RingCentral session sent it
+    extension_id: Mapped[str | None] = mapped_column(String(64), index=True)  # its mailbox
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_numbers: Mapped[str] = mapped_column(Text)  # E.164, comma-separated
+    text_hash: Mapped[str] = mapped_column(String(64), index=True)
+    origin: Mapped[str] = mapped_column(String(16))  # reply, sms, text_back, auto_reply
+    slack_user: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))  # the message receipts mark
+    thread_ts: Mapped[str | None] = mapped_column(String(32))  # where a failure is explained
+    response_url: Mapped[str | None] = mapped_column(Text)  # /sms: its reply is updated
+    message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # sending, Queued … SendingFailed, refused
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    shown: Mapped[str | None] = mapped_column(String(24))  # the receipt Slack shows
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]

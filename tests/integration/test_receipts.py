@@ -1,0 +1,184 @@
+"""SMS that tells the truth (DESIGN §3.8): a texted thread reply gets `outbox_tray` when
+RingCentral accepts it, then `white_check_mark` when RingCentral reports it delivered, or
+`warning` and a thread message naming the cause; `/sms` replies are updated the same way.
+The real server between both simulators; RingCentral's simulator moves each sent text on
+and sends the outbound message-store changes (counts only) a real account sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.bridge.subscriptions import event_filters
+from tests.bridge import EITHER, TEXTS, USER, Bridge
+
+CUSTOMER = "+14155550123"
+
+
+@pytest.fixture
+async def live(bridge: Bridge) -> Bridge:
+    if bridge.listener is None:
+        await bridge.subscribe()
+    return bridge
+
+
+def company(bridge: Bridge) -> str:
+    return bridge.rc.world.numbers_with_feature(bridge.rc.extension_id, "SmsSender")[0]
+
+
+async def reply_in_thread(
+    live: Bridge, typed: str, *, customer: str = CUSTOMER, before: Any = None
+) -> dict[str, Any]:
+    """A customer texts in, a person replies in the thread (`before` that, `before(live)`);
+    the reply as Slack has it."""
+    await live.rc.incoming_sms(live.rc.extension_id, customer, "are you open?",
+                               to_number=company(live))  # fmt: skip
+    await live.dispatch()
+    parent = next(m for m in live.channel(TEXTS) if customer[-4:] in str(m))
+    if before is not None:
+        before(live)
+    await live.slack.send_message(
+        live.events_url, channel_id=TEXTS, text=typed, thread_ts=parent["ts"]
+    )
+    await live.settle()
+    return next(m for m in live.slack.thread(TEXTS, parent["ts"]) if m.get("user") == USER)
+
+
+def reactions(live: Bridge, message: dict[str, Any]) -> list[str]:
+    found = next(m for m in live.slack.thread(TEXTS, message["thread_ts"])
+                 if m["ts"] == message["ts"])  # fmt: skip
+    return [r["name"] for r in found.get("reactions", [])]
+
+
+def receipt_messages(live: Bridge, message: dict[str, Any]) -> list[str]:
+    return [
+        str(m["text"])
+        for m in live.slack.thread(TEXTS, message["thread_ts"])
+        if (m.get("metadata") or {}).get("event_type") == "ringbridge_receipt"
+    ]
+
+
+async def follow(live: Bridge) -> None:
+    """RingCentral moves the text on (its changes delivered), the bridge reads them."""
+    await live.rc.settle_texts()
+    await live.dispatch()
+
+
+@EITHER
+async def test_a_plain_reply_gets_the_tray_then_the_check_mark(live: Bridge) -> None:
+    reply = await reply_in_thread(live, "Yes, until 6")
+
+    assert reactions(live, reply) == ["outbox_tray"]
+    assert live.slack.ephemerals(TEXTS, USER) == []  # receipts, not ephemerals
+
+    await follow(live)
+
+    assert reactions(live, reply) == ["white_check_mark"]
+    assert receipt_messages(live, reply) == []
+
+
+@pytest.mark.parametrize(
+    ("arrange", "cause"),
+    [
+        (lambda b: b.rc.sms_outcome(CUSTOMER, "opted_out"), "opted out"),
+        (lambda b: b.rc.set_texting_registration(company(b), None),
+         "not registered for business texting"),
+        (lambda b: b.rc.sms_outcome(CUSTOMER, "landline"), "landline"),
+        (lambda b: b.rc.sms_outcome(CUSTOMER, "carrier_rejected"), "carrier rejected"),
+    ],
+)  # fmt: skip
+async def test_a_failed_text_gets_a_warning_and_its_cause_in_the_thread(
+    live: Bridge, arrange: Any, cause: str
+) -> None:
+    arrange(live)
+    reply = await reply_in_thread(live, "See you at 5")
+
+    await follow(live)
+
+    assert reactions(live, reply) == ["warning"]
+    (said,) = receipt_messages(live, reply)
+    assert cause in said
+    assert "(415) 555-0123" in said
+
+
+async def test_a_carrier_that_never_reports_keeps_the_tray_and_says_so(live: Bridge) -> None:
+    live.rc.sms_outcome(CUSTOMER, "no_report")
+    reply = await reply_in_thread(live, "See you at 5")
+
+    await follow(live)
+
+    assert reactions(live, reply) == ["outbox_tray"]
+    (said,) = receipt_messages(live, reply)
+    assert "No delivery report" in said
+
+
+async def test_a_text_never_reported_has_no_delivery_report_after_an_hour(live: Bridge) -> None:
+    live.rc.sms_outcome(CUSTOMER, "silent")  # stays Sent for ever
+    reply = await reply_in_thread(live, "See you at 5")
+    await live.rc.settle_texts()
+
+    await live.dispatch(horizon=2 * 3600)  # the reads at 15 s … 60 min
+
+    assert reactions(live, reply) == ["outbox_tray"]
+    (said,) = receipt_messages(live, reply)
+    assert "No delivery report" in said
+    reads = live.rc.requests_to(r"/message-store/\d+(,\d+)*$", "GET")
+    assert len(reads) <= 7  # the change's read and the six scheduled ones at most
+
+
+async def test_a_refused_send_gets_the_warning_and_the_reason_at_once(live: Bridge) -> None:
+    reply = await reply_in_thread(
+        live, "See you at 5", before=lambda b: b.rc.throttle("Medium", retry_after=60)
+    )
+
+    assert reactions(live, reply) == ["warning"]
+    (said,) = receipt_messages(live, reply)
+    assert "limit" in said
+
+
+async def test_sms_to_an_opted_out_number_tells_the_user(live: Bridge) -> None:
+    live.rc.sms_outcome(CUSTOMER, "opted_out")
+
+    delivery = await live.command("/sms", f"{CUSTOMER} are you coming?")
+    assert "Sent to" in live.reply_text(delivery)
+    await follow(live)
+
+    replies = live.replies(delivery)
+    assert replies[-1].get("replace_original") is True
+    assert "opted out" in str(replies[-1]["text"])
+
+
+async def test_sms_delivered_says_delivered(live: Bridge) -> None:
+    delivery = await live.command("/sms", f"{CUSTOMER} are you coming?")
+    await follow(live)
+
+    assert "Delivered to" in str(live.replies(delivery)[-1]["text"])
+
+
+def status_reads(live: Bridge) -> int:
+    return len(live.rc.requests_to(r"/message-store/\d+(,\d+)*$", "GET"))
+
+
+async def test_one_text_costs_at_most_two_status_reads(live: Bridge) -> None:
+    delivery = await live.command("/sms", f"{CUSTOMER} hello")
+    await follow(live)
+
+    assert "Delivered to" in str(live.replies(delivery)[-1]["text"])
+    assert 1 <= status_reads(live) <= 2  # DESIGN §6
+
+
+async def test_a_burst_of_texts_is_read_in_one_batch(live: Bridge) -> None:
+    deliveries = [await live.command("/sms", f"+1415555012{n} hello {n}") for n in range(5)]
+    await follow(live)
+
+    assert all("Delivered to" in str(live.replies(d)[-1]["text"]) for d in deliveries)
+    assert status_reads(live) <= 2
+
+
+def test_the_subscription_asks_for_outbound_sms_changes_of_the_sending_mailbox() -> None:
+    filters = event_filters(["sms"], ["11"], senders=["11"])
+
+    assert "/restapi/v1.0/account/~/extension/11/message-store?type=SMS&direction=Outbound" in (
+        filters
+    )
