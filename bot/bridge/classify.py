@@ -42,6 +42,7 @@ __all__ = [
     "notice_from_event",
     "notice_from_message",
     "path_extension",
+    "sent_text",
     "transcript_attachment",
 ]
 
@@ -106,6 +107,29 @@ def message_store_followups(event: MessageStoreEvent) -> list[Followup]:
     return followups
 
 
+def sent_text(record: MessageRecord, extension: str | None) -> SmsNotice | None:
+    """A text sent from one of our numbers (an Outbound SMS record), as a notice for the
+    conversation's thread: `sender` is the party it went to (the thread's other party)."""
+    if record.type.lower() != "sms" or record.direction != "Outbound":
+        return None
+    ours = e164(record.from_.phone_number) if record.from_ and record.from_.phone_number else None
+    to = [e164(p.phone_number) or p.phone_number for p in record.to if p.phone_number]
+    if not ours or not to or record.creation_time is None:
+        return None
+    return SmsNotice(
+        kind="sms",
+        message_id=record.id,
+        sender=party(to[0], None, None),
+        company_number=ours,
+        text=record.subject or "",
+        at=record.creation_time,
+        attachments=tuple(_attachment(a) for a in record.media if a.uri),
+        extension_id=_record_extension(record) or extension,
+        others=tuple(to[1:]),
+        outbound=True,
+    )
+
+
 def transcript_attachment(record: MessageRecord) -> Attachment | None:
     """The voicemail's AudioTranscription attachment (its text), if RingCentral has one."""
     found = next((a for a in record.attachments if a.type == "AudioTranscription"), None)
@@ -129,10 +153,21 @@ def _notice(record: MessageRecord, extension: str | None) -> Notice | None:
 
 
 def _sms(record: MessageRecord, extension: str | None) -> SmsNotice | None:
-    # RingCentral: `to[0].phoneNumber` is the company number the SMS was sent to.
-    ours = record.to[0].phone_number if record.to else None
+    # RingCentral marks our number `target: true` in a group MMS (SPEC: "Returned in the
+    # `to` field for group MMS"); with one recipient, that one is ours.
+    target = next((p for p in record.to if p.target), None)
+    if target is None and len(record.to) == 1:
+        target = record.to[0]
+    ours = target.phone_number if target else None
     if ours is None or record.creation_time is None:
         return None  # no number to thread on, or not a message at all
+    others = tuple(
+        dict.fromkeys(
+            e164(p.phone_number) or p.phone_number
+            for p in record.to
+            if p is not target and p.phone_number
+        )
+    )
     return SmsNotice(
         kind="sms",
         message_id=record.id,
@@ -142,6 +177,7 @@ def _sms(record: MessageRecord, extension: str | None) -> SmsNotice | None:
         at=record.creation_time,
         attachments=tuple(_attachment(a) for a in record.media if a.uri),
         extension_id=extension,
+        others=others,
     )
 
 

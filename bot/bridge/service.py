@@ -20,6 +20,7 @@ from bot.observe import Metrics
 from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
 from bot.store import SubscriptionStore
 from bot.store.deadletters import DeadLetters
+from bot.store.outbound import OutboundLog
 from bot.store.ws_sessions import WsSessionStore
 
 from .admin import AdminDesk
@@ -112,7 +113,7 @@ async def build(
     router = Router(bridge.routes, default_channel, watch.extension_numbers)
     if router.named_channels:
         router = router.resolve(await _channel_ids(slack, router.named_channels))
-    ingest = Ingest(rc, watch.watched, router, Names(rc, clock))
+    ingest = Ingest(rc, watch.watched, router, Names(rc, clock), outbound=OutboundLog(engine))
     dispatcher = Dispatcher(
         engine=engine,
         ingest=ingest,

@@ -18,7 +18,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import phone
-from bot.notices import Handled, load_notice
+from bot.notices import Handled, SmsNotice, load_notice
 from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
 from bot.slack import receipts, render
 from bot.slack.commands import PlaceCall, call, calllog, sms
@@ -39,6 +39,7 @@ from bot.slack.render import (
     encode,
 )
 from bot.slack.text import escape, mentioned_users, to_plain
+from bot.store import Conversation
 
 log = logging.getLogger("bot.slack.actions")
 
@@ -198,9 +199,18 @@ async def thread_reply(deps: SlackDeps, event: MessageEvent, client: AsyncWebCli
     # The one call a reply's send makes (s11-replies keeps it): receipts on the message.
     target = receipts.Target("reply", channel=channel, message_ts=event.ts, thread_ts=thread_ts)
     await sms.send(
-        deps, user, conversation.other_number, text, say,
+        deps, user, _recipients(conversation), text, say,
         from_number=conversation.company_number, client=client, target=target,
     )  # fmt: skip
+
+
+def _recipients(conversation: Conversation) -> str | tuple[str, ...]:
+    """Who a reply goes to: the other party, or every other party of a group MMS."""
+    if conversation.parent_notice is not None and conversation.other_number.startswith("group:"):
+        notice = load_notice(conversation.parent_notice)
+        if isinstance(notice, SmsNotice) and notice.parties:
+            return notice.parties
+    return conversation.other_number
 
 
 def _channel(click: BlockAction) -> str | None:

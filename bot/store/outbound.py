@@ -97,6 +97,16 @@ class OutboundLog:
                 .values(status="refused", error_code=error_code[:64], shown=shown, state="done")
             )
 
+    async def known(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """Which of these RingCentral message ids are texts the bridge sent: id -> origin."""
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(Outbound.message_id, Outbound.origin).where(
+                    Outbound.message_id.in_(list(message_ids))
+                )
+            )
+            return {str(i): str(origin) for i, origin in found}
+
     async def ours(
         self, from_number: str, to_numbers: Sequence[str], text: str, since: datetime
     ) -> Outbound | None:

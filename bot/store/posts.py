@@ -24,7 +24,8 @@ class PostedNotice:
 @dataclass(frozen=True, slots=True)
 class Conversation:
     company_number: str
-    other_number: str
+    other_number: str  # a group MMS: its key (`group:…`); the parties are in the notice
+    parent_notice: str | None = None  # the thread parent's notice (JSON)
 
 
 class Posts:
@@ -62,6 +63,8 @@ class Posts:
                     select(Thread).where(Thread.channel == channel, Thread.thread_ts == thread_ts)
                 )
             ).first()
-        if thread is None:
-            return None
-        return Conversation(thread.company_number, thread.other_number)
+            if thread is None:
+                return None
+            parent = await session.get(Post, thread.parent_post_id)
+        notice = parent.notice if parent is not None else None
+        return Conversation(thread.company_number, thread.other_number, notice)

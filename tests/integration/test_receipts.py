@@ -14,6 +14,7 @@ from bot.bridge.subscriptions import event_filters
 from tests.bridge import EITHER, TEXTS, USER, Bridge
 
 CUSTOMER = "+14155550123"
+FRIEND = "+14155550188"
 
 
 @pytest.fixture
@@ -161,19 +162,40 @@ def status_reads(live: Bridge) -> int:
 
 
 async def test_one_text_costs_at_most_two_status_reads(live: Bridge) -> None:
-    delivery = await live.command("/sms", f"{CUSTOMER} hello")
+    reply = await reply_in_thread(live, "Yes")
+    reads_before = status_reads(live)
+
     await follow(live)
 
-    assert "Delivered to" in str(live.replies(delivery)[-1]["text"])
-    assert 1 <= status_reads(live) <= 2  # DESIGN §6
+    assert reactions(live, reply) == ["white_check_mark"]
+    assert 1 <= status_reads(live) - reads_before <= 2  # DESIGN §6
 
 
 async def test_a_burst_of_texts_is_read_in_one_batch(live: Bridge) -> None:
-    deliveries = [await live.command("/sms", f"+1415555012{n} hello {n}") for n in range(5)]
+    customers = [f"+1415555012{n}" for n in range(5)]
+    for customer in customers:
+        await live.rc.incoming_sms(live.rc.extension_id, customer, "hi", to_number=company(live))
+    await live.dispatch()
+    replies = []
+    for parent in live.channel(TEXTS):
+        await live.slack.send_message(
+            live.events_url, channel_id=TEXTS, text="Hello", thread_ts=parent["ts"]
+        )
+        await live.settle()
+        replies += [m for m in live.slack.thread(TEXTS, parent["ts"]) if m.get("user") == USER]
+    reads_before = status_reads(live)
+
     await follow(live)
 
-    assert all("Delivered to" in str(live.replies(d)[-1]["text"]) for d in deliveries)
-    assert status_reads(live) <= 2
+    assert [reactions(live, r) for r in replies] == [["white_check_mark"]] * 5
+    assert status_reads(live) - reads_before <= 2
+
+
+async def test_sms_to_a_number_without_a_conversation_starts_no_thread(live: Bridge) -> None:
+    await live.command("/sms", f"{CUSTOMER} hello")
+    await follow(live)
+
+    assert live.channel(TEXTS) == []
 
 
 def test_the_subscription_asks_for_outbound_sms_changes_of_the_sending_mailbox() -> None:
@@ -182,3 +204,63 @@ def test_the_subscription_asks_for_outbound_sms_changes_of_the_sending_mailbox()
     assert "/restapi/v1.0/account/~/extension/11/message-store?type=SMS&direction=Outbound" in (
         filters
     )
+
+
+async def test_a_group_mms_is_its_own_thread_and_a_reply_goes_to_all_from_our_number(
+    live: Bridge,
+) -> None:
+    ours, me = company(live), live.rc.extension_id
+    await live.rc.incoming_sms(me, CUSTOMER, "just me", to_number=ours)
+    await live.rc.incoming_sms(me, CUSTOMER, "hi all", to_number=ours, others=[FRIEND])
+    await live.dispatch()
+
+    one, group = live.channel(TEXTS)  # two conversations, two threads
+    assert "hi all" in str(group) and "hi all" not in str(one)
+    await live.slack.send_message(
+        live.events_url, channel_id=TEXTS, text="Hello both", thread_ts=group["ts"]
+    )
+    await live.settle()
+
+    (sms,) = [r.json for r in live.rc.requests_to(r"/sms$", "POST")]
+    assert sms["from"] == {"phoneNumber": ours}  # the target, not to[0]
+    assert sorted(p["phoneNumber"] for p in sms["to"]) == sorted([CUSTOMER, FRIEND])
+
+
+async def conversation(live: Bridge) -> dict[str, Any]:
+    await live.rc.incoming_sms(live.rc.extension_id, CUSTOMER, "are you open?",
+                               to_number=company(live))  # fmt: skip
+    await live.dispatch()
+    (parent,) = live.channel(TEXTS)
+    return parent
+
+
+def in_thread(live: Bridge, parent: dict[str, Any], words: str) -> list[str]:
+    return [str(m) for m in live.slack.thread(TEXTS, parent["ts"]) if words in str(m)]
+
+
+async def test_a_text_sent_from_the_ringcentral_app_appears_in_its_thread_once(
+    live: Bridge,
+) -> None:
+    parent = await conversation(live)
+
+    await live.rc.text_from_app(live.rc.extension_id, company(live), [CUSTOMER], "On my way")
+    await follow(live)
+
+    (shown,) = in_thread(live, parent, "On my way")
+    assert "Sent outside Slack" in shown
+    assert len(live.channel(TEXTS)) == 1  # into the thread, not a new one
+
+
+async def test_the_bridges_own_texts_are_never_taken_for_outside_ones(live: Bridge) -> None:
+    parent = await conversation(live)
+    await live.slack.send_message(
+        live.events_url, channel_id=TEXTS, text="From the thread", thread_ts=parent["ts"]
+    )
+    await live.command("/sms", f"{CUSTOMER} From the command")
+
+    await follow(live)
+
+    (typed,) = in_thread(live, parent, "From the thread")  # the person's own, once
+    assert "Sent outside Slack" not in typed
+    (named,) = in_thread(live, parent, "From the command")
+    assert f"Sent by <@{USER}> with /sms" in named

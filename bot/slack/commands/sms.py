@@ -173,7 +173,7 @@ Say = Callable[[Reply], Awaitable[None]]
 async def send(
     deps: SlackDeps,
     user_id: str,
-    to: str,
+    to: str | tuple[str, ...],
     text: str,
     say: Say,
     *,
@@ -194,15 +194,17 @@ async def send(
             await say(render.usage_error(NO_FROM_NUMBER))
             return False
         from_number = senders[0].phone_number
+    recipients = (to,) if isinstance(to, str) else to
+    to = ", ".join(recipients)  # one number, or a group MMS's in the replies and audit
     wait = deps.rc.wait_time("POST", SMS_PATH)
     if wait > deps.queued_notice_after:
         await say(render.sms_queued(to, wait, locale=locale))
-    followed = _followed(deps, client, target, user_id, from_number, to, text)
+    followed = _followed(deps, client, target, user_id, from_number, recipients, text)
     row_id = None
     if followed is not None:
         row_id = await followed[1].before_send(followed[2], await deps.now())
     try:
-        record = await deps.rc.messages.send_sms(from_number, to, text)
+        record = await deps.rc.messages.send_sms(from_number, recipients, text)
     except LimitExceeded as exc:  # the grammar counts first; this is the client's own guard
         await say(render.usage_error(str(exc)))
         return False
@@ -235,13 +237,13 @@ def _followed(
     target: receipts.Target | None,
     user_id: str,
     from_number: str,
-    to: str,
+    to: tuple[str, ...],
     text: str,
 ) -> Followed | None:
     if client is None or target is None or deps.outbound is None:
         return None
     send = OutboundSend(
-        origin=target.origin, from_number=from_number, to_numbers=(to,), text=text,
+        origin=target.origin, from_number=from_number, to_numbers=to, text=text,
         slack_user=user_id, channel=target.channel, message_ts=target.message_ts,
         thread_ts=target.thread_ts, response_url=target.response_url,
     )  # fmt: skip
