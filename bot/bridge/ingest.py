@@ -32,7 +32,7 @@ from bot.ringcentral.models import (
 )
 from bot.ringcentral.resources.messages import MESSAGE_BATCH_MAX
 from bot.store.outbound import OutboundLog, wake_mailbox
-from bot.store.schema import CallState, Delivery, Followup, Post, Thread
+from bot.store.schema import CallState, Delivery, Followup, Outbound, Post, Thread
 from bot.store.work import insert_ignoring_duplicates
 
 from . import calls
@@ -145,8 +145,8 @@ class Ingest:
             ids = [str(i) for i in change.new_message_ids]
             if ids:
                 known = await self.outbound.known(ids)
-                # A thread reply is in its thread already: only the others are read.
-                wanted = [i for i in ids if known.get(i) != "reply"][:MESSAGE_BATCH_MAX]
+                wanted = [i for i in ids if i not in known or await self._shown(known[i])]
+                wanted = wanted[:MESSAGE_BATCH_MAX]
                 parts = await messages.get_many(wanted) if wanted else []
                 records = [p.body for p in parts if isinstance(p.body, MessageRecord)]
             else:  # counts only: the newest outbound texts of the mailbox
@@ -159,6 +159,16 @@ class Ingest:
                 if notice is not None and (notice := await self._whose(notice)) is not None:
                     found.append(notice)
         return found
+
+    async def _shown(self, mine: Outbound) -> bool:
+        """Whether a text the bridge sent goes into a thread: not a thread reply (it is
+        there already), and only where its conversation has one (read only then)."""
+        assert self.outbound is not None
+        if mine.origin == "reply":
+            return False
+        to = mine.to_numbers.split(",")
+        other = to[0] if len(to) == 1 else group_key(to)
+        return await self.outbound.threaded(mine.from_number, other)
 
     async def _whose(self, notice: SmsNotice) -> SmsNotice | None:
         """Who sent a text from our number: the bridge (named, unless it is a thread reply,

@@ -28,7 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
-from bot.ringcentral import RingCentralClient, RingCentralError
+from bot.ringcentral import RingCentralClient
 from bot.ringcentral.models import MessageRecord
 from bot.ringcentral.resources.messages import MESSAGE_BATCH_MAX
 from bot.slack.receipts import Shown, show
@@ -38,7 +38,7 @@ from bot.store.schema import Outbound
 from bot.store.work import claim
 
 from .poster import backoff
-from .slack_errors import read_failure
+from .slack_errors import Failure, read_failure
 
 __all__ = ["SCHEDULE", "SETTLE", "Receipts"]
 
@@ -93,7 +93,7 @@ class Receipts:
         try:
             self.reads += 1
             parts = await messages.get_many([str(r.message_id) for r in rows])
-        except RingCentralError as exc:
+        except Exception as exc:  # RingCentral's refusals and anything else: tried again
             reason = getattr(exc, "error_code", "") or type(exc).__name__
             log.info("status of %d texts not read: %s", len(rows), reason)
             wait = getattr(exc, "retry_after", None)
@@ -119,8 +119,8 @@ class Receipts:
         try:
             shown = await show(self.slack, where, receipt, error_code, locale=locale, now=now,
                                session=self.slack.session)  # fmt: skip
-        except Exception as exc:  # Slack's failures, classified; anything else re-raised
-            failure = read_failure(exc)
+        except Exception as exc:  # Slack's failures, classified; anything else retried
+            failure = _failure(exc)
             log.warning("receipt of text %s: %s", row.id, failure.reason)
             if failure.kind == "permanent":
                 await self._write(row, status=status, error_code=error_code, state="done")
@@ -158,6 +158,14 @@ class Receipts:
             )
         if not getattr(result, "rowcount", 0):
             log.info("text %s: lease lost, its write-back dropped", row.id)
+
+
+def _failure(exc: Exception) -> Failure:
+    """Any exception ends in a retry or the end of the receipt, never a stall."""
+    try:
+        return read_failure(exc)
+    except Exception:  # not a Slack failure read_failure knows
+        return Failure("wait", type(exc).__name__)
 
 
 def _next_read(created_at: datetime, now: datetime) -> datetime:

@@ -90,20 +90,20 @@ async def sent(
         send.origin, send.to_numbers, now, send.slack_user, send.channel,
         send.message_ts, send.thread_ts, send.response_url, None,
     )  # fmt: skip
+    # Recorded first: a receipt Slack refuses (a missing scope, a deleted message) must not
+    # stop the text being followed.
     if isinstance(answer, RingCentralError):
         error_code = getattr(answer, "error_code", "") or type(answer).__name__
-        shown = await show(client, where, "warning", error_code, locale=locale, now=now,
-                           words=refusal)  # fmt: skip
-        await log_.refused(row_id, error_code=error_code, shown=shown)
+        await log_.refused(row_id, error_code=error_code)
+        await show(client, where, "warning", error_code, locale=locale, now=now, words=refusal)
         return
     status = answer.message_status or "Queued"
-    receipt = receipt_for(status, answer.delivery_error_code)
-    shown = await show(client, where, receipt, answer.delivery_error_code, locale=locale, now=now)
     found = _EXTENSION.search(answer.uri or "")
     extension_id = str(answer.extension_id or "") or (found.group(1) if found else None)
-    await log_.accepted(
-        row_id, message_id=str(answer.id), extension_id=extension_id, status=status, shown=shown
-    )
+    await log_.accepted(row_id, message_id=str(answer.id), extension_id=extension_id, status=status)
+    receipt = receipt_for(status, answer.delivery_error_code)
+    shown = await show(client, where, receipt, answer.delivery_error_code, locale=locale, now=now)
+    await log_.shown(row_id, shown)
 
 
 async def show(
@@ -153,6 +153,11 @@ async def _react(
         try:
             await client.reactions_add(channel=channel, timestamp=ts, name=wanted)
         except SlackApiError as exc:
+            if exc.response.get("error") == "missing_scope":
+                # Without reactions:write only the reactions go (DESIGN §2); the thread
+                # message of a failure still says it.
+                log.warning("no receipt reactions: the Slack token lacks reactions:write")
+                return
             if exc.response.get("error") != "already_reacted":
                 raise
         if old:

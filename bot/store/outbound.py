@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.store.schema import Outbound
+from bot.store.schema import Outbound, Thread
 
 __all__ = ["FIRST_CHECK", "OutboundLog", "OutboundSend", "text_hash", "wake_mailbox"]
 
@@ -77,7 +77,6 @@ class OutboundLog:
         message_id: str,
         extension_id: str | None,
         status: str,
-        shown: str | None,
     ) -> None:
         """RingCentral took it: follow its status from now on."""
         async with self._sessions.begin() as session:
@@ -85,27 +84,42 @@ class OutboundLog:
             if row is None:
                 return
             row.message_id, row.extension_id, row.status = message_id, extension_id, status
-            row.shown, row.state = shown, "pending"
-            row.next_attempt_at = row.created_at + FIRST_CHECK
+            row.state, row.next_attempt_at = "pending", row.created_at + FIRST_CHECK
 
-    async def refused(self, row_id: int, *, error_code: str, shown: str | None) -> None:
+    async def shown(self, row_id: int, receipt: str | None) -> None:
+        """The receipt Slack shows now (the worker brings it in step with the status)."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Outbound).where(Outbound.id == row_id).values(shown=receipt)
+            )
+
+    async def refused(self, row_id: int, *, error_code: str) -> None:
         """RingCentral refused it at once: nothing to follow."""
         async with self._sessions.begin() as session:
             await session.execute(
                 update(Outbound)
                 .where(Outbound.id == row_id)
-                .values(status="refused", error_code=error_code[:64], shown=shown, state="done")
+                .values(status="refused", error_code=error_code[:64], shown="warning", state="done")
             )
 
-    async def known(self, message_ids: Sequence[str]) -> dict[str, str]:
-        """Which of these RingCentral message ids are texts the bridge sent: id -> origin."""
+    async def known(self, message_ids: Sequence[str]) -> dict[str, Outbound]:
+        """Which of these RingCentral message ids are texts the bridge sent."""
         async with self._sessions() as session:
-            found = await session.execute(
-                select(Outbound.message_id, Outbound.origin).where(
-                    Outbound.message_id.in_(list(message_ids))
-                )
+            found = await session.scalars(
+                select(Outbound).where(Outbound.message_id.in_(list(message_ids)))
             )
-            return {str(i): str(origin) for i, origin in found}
+            return {str(row.message_id): row for row in found}
+
+    async def threaded(self, company_number: str, other: str) -> bool:
+        """Whether a conversation (our number, the other party or a group's key) has a
+        thread in some channel."""
+        async with self._sessions() as session:
+            found = await session.scalars(
+                select(Thread.channel)
+                .where(Thread.company_number == company_number, Thread.other_number == other)
+                .limit(1)
+            )
+            return found.first() is not None
 
     async def ours(
         self, from_number: str, to_numbers: Sequence[str], text: str, since: datetime

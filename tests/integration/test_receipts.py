@@ -61,9 +61,10 @@ def receipt_messages(live: Bridge, message: dict[str, Any]) -> list[str]:
 
 
 async def follow(live: Bridge) -> None:
-    """RingCentral moves the text on (its changes delivered), the bridge reads them."""
+    """RingCentral moves the text on (its changes delivered), the bridge reads them: within
+    10 s, before the first scheduled read (15 s), so only the changes can have told it."""
     await live.rc.settle_texts()
-    await live.dispatch()
+    await live.dispatch(horizon=10)
 
 
 @EITHER
@@ -264,3 +265,15 @@ async def test_the_bridges_own_texts_are_never_taken_for_outside_ones(live: Brid
     assert "Sent outside Slack" not in typed
     (named,) = in_thread(live, parent, "From the command")
     assert f"Sent by <@{USER}> with /sms" in named
+
+
+async def test_without_reactions_write_a_failure_is_still_explained(live: Bridge) -> None:
+    live.slack.remove_scopes("reactions:write")
+    live.rc.sms_outcome(CUSTOMER, "opted_out")
+    reply = await reply_in_thread(live, "See you at 5")
+
+    await follow(live)
+
+    assert reactions(live, reply) == []
+    (said,) = receipt_messages(live, reply)
+    assert "opted out" in said
