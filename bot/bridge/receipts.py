@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -61,7 +61,6 @@ class Receipts:
     region: Callable[[], Awaitable[str]]
     timezone: Callable[[], Awaitable[tzinfo]]
     batch: int = 200
-    reads: int = field(default=0)  # batched status reads made (bench/rc_economy.py)
 
     def __post_init__(self) -> None:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -91,7 +90,6 @@ class Receipts:
         if extension_id:
             messages = messages.for_extension(extension_id)
         try:
-            self.reads += 1
             parts = await messages.get_many([str(r.message_id) for r in rows])
         except Exception as exc:  # RingCentral's refusals and anything else: tried again
             reason = getattr(exc, "error_code", "") or type(exc).__name__

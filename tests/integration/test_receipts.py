@@ -68,6 +68,7 @@ async def follow(live: Bridge) -> None:
 
 
 @EITHER
+@pytest.mark.parametrize("ringcentral_events", ["webhook", "websocket"])
 async def test_a_plain_reply_gets_the_tray_then_the_check_mark(live: Bridge) -> None:
     reply = await reply_in_thread(live, "Yes, until 6")
 
@@ -139,8 +140,18 @@ async def test_a_refused_send_gets_the_warning_and_the_reason_at_once(live: Brid
     assert "limit" in said
 
 
-async def test_sms_to_an_opted_out_number_tells_the_user(live: Bridge) -> None:
-    live.rc.sms_outcome(CUSTOMER, "opted_out")
+@pytest.mark.parametrize(
+    ("arrange", "cause"),
+    [
+        (lambda b: b.rc.sms_outcome(CUSTOMER, "opted_out"), "opted out"),
+        (lambda b: b.rc.set_texting_registration(company(b), None),
+         "not registered for business texting"),
+    ],
+)  # fmt: skip
+async def test_sms_to_an_opted_out_number_or_from_an_unregistered_one_tells_the_user(
+    live: Bridge, arrange: Any, cause: str
+) -> None:
+    arrange(live)
 
     delivery = await live.command("/sms", f"{CUSTOMER} are you coming?")
     assert "Sent to" in live.reply_text(delivery)
@@ -148,7 +159,7 @@ async def test_sms_to_an_opted_out_number_tells_the_user(live: Bridge) -> None:
 
     replies = live.replies(delivery)
     assert replies[-1].get("replace_original") is True
-    assert "opted out" in str(replies[-1]["text"])
+    assert cause in str(replies[-1]["text"])
 
 
 async def test_sms_delivered_says_delivered(live: Bridge) -> None:
@@ -239,6 +250,7 @@ def in_thread(live: Bridge, parent: dict[str, Any], words: str) -> list[str]:
     return [str(m) for m in live.slack.thread(TEXTS, parent["ts"]) if words in str(m)]
 
 
+@pytest.mark.parametrize("ringcentral_events", ["webhook", "websocket"])
 async def test_a_text_sent_from_the_ringcentral_app_appears_in_its_thread_once(
     live: Bridge,
 ) -> None:

@@ -128,3 +128,17 @@ async def test_a_group_mms_marks_our_number_as_the_target(
     to = event["body"]["to"]
     assert to[0]["phoneNumber"] == OTHER  # to[0] is not ours
     assert [p["phoneNumber"] for p in to if p.get("target")] == [ours]
+
+
+async def test_a_batched_read_is_json_only_when_asked_for(
+    rc_sim: RingCentralSimulator, http: httpx.AsyncClient
+) -> None:
+    ids = [await send(http, sender(rc_sim), TO), await send(http, sender(rc_sim), OTHER)]
+    path = f"{EXT}/message-store/{','.join(ids)}"
+
+    plain = await http.get(path)
+    asked = await http.get(path, headers={"Accept": "application/vnd.ringcentral.multipart+json"})
+
+    assert plain.status_code == asked.status_code == 207
+    assert plain.headers["content-type"].startswith("multipart/mixed; boundary=")
+    assert [str(p["body"]["id"]) for p in asked.json()] == ids
