@@ -28,7 +28,7 @@ from bot.store.outbound import OutboundLog, OutboundSend
 from .render import Locale, Reply
 from .render.delivery import REACTION, Receipt, delivery_failed, receipt_for, sms_outcome
 
-__all__ = ["ReceiptShown", "Shown", "Target", "sent", "show"]
+__all__ = ["Shown", "Target", "sent", "show"]
 
 log = logging.getLogger("bot.slack.receipts")
 
@@ -70,9 +70,6 @@ class Shown:
     shown: str | None
 
 
-ReceiptShown = Receipt | None
-
-
 async def sent(
     client: AsyncWebClient,
     log_: OutboundLog,
@@ -92,18 +89,24 @@ async def sent(
     )  # fmt: skip
     # Recorded first: a receipt Slack refuses (a missing scope, a deleted message) must not
     # stop the text being followed.
+    # A command's or Text back's own reply says how the send went; only a message in a
+    # thread shows it with receipts.
     if isinstance(answer, RingCentralError):
         error_code = getattr(answer, "error_code", "") or type(answer).__name__
         await log_.refused(row_id, error_code=error_code)
-        await show(client, where, "warning", error_code, locale=locale, now=now, words=refusal)
+        if where.message_ts:
+            await show(client, where, "warning", error_code, locale=locale, now=now,
+                       words=refusal)  # fmt: skip
         return
     status = answer.message_status or "Queued"
     found = _EXTENSION.search(answer.uri or "")
     extension_id = str(answer.extension_id or "") or (found.group(1) if found else None)
     await log_.accepted(row_id, message_id=str(answer.id), extension_id=extension_id, status=status)
     receipt = receipt_for(status, answer.delivery_error_code)
-    shown = await show(client, where, receipt, answer.delivery_error_code, locale=locale, now=now)
-    await log_.shown(row_id, shown)
+    if where.message_ts:
+        receipt = await show(client, where, receipt, answer.delivery_error_code, locale=locale,
+                             now=now)  # fmt: skip
+    await log_.shown(row_id, receipt)
 
 
 async def show(
@@ -116,9 +119,9 @@ async def show(
     now: datetime,
     session: aiohttp.ClientSession | None = None,
     words: str | None = None,
-) -> ReceiptShown:
-    """Bring what Slack shows for one text to `receipt`; what it shows afterwards (the
-    previous receipt when Slack refused; SlackApiError for a failure worth a retry)."""
+) -> Receipt:
+    """Bring what Slack shows for one text to `receipt`, and return it; Slack's refusals
+    are raised (SlackApiError), for the caller to retry or give up."""
     if receipt == where.shown:
         return receipt
     if where.message_ts and where.channel:
@@ -136,7 +139,7 @@ async def show(
                 },
             )
         return receipt
-    if where.origin == "sms" and receipt != "outbox_tray":
+    if receipt != "outbox_tray":  # `/sms` (its reply) or Text back (an ephemeral)
         message = sms_outcome(where.to_numbers, receipt, error_code, locale=locale)
         await _tell(client, where, message, now=now, session=session)
     return receipt
@@ -185,7 +188,8 @@ async def _tell(
     now: datetime,
     session: aiohttp.ClientSession | None,
 ) -> None:
-    """`/sms`: its reply is replaced while the response_url lives, then an ephemeral."""
+    """`/sms`: its reply is replaced while the response_url lives; then, and for Text
+    back, an ephemeral to the person in the channel."""
     if where.response_url and now - where.created_at < RESPONSE_URL_LIFE:
         hook = AsyncWebhookClient(url=where.response_url, session=session)
         answer = await hook.send_dict(

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from bot.bridge.subscriptions import event_filters
-from tests.bridge import EITHER, TEXTS, USER, Bridge
+from bot.slack.render import TEXT_BACK_ACTION
+from tests.bridge import CALLS, EITHER, TEXTS, USER, Bridge
 
 CUSTOMER = "+14155550123"
 FRIEND = "+14155550188"
@@ -157,9 +158,10 @@ async def test_sms_to_an_opted_out_number_or_from_an_unregistered_one_tells_the_
     assert "Sent to" in live.reply_text(delivery)
     await follow(live)
 
-    replies = live.replies(delivery)
-    assert replies[-1].get("replace_original") is True
-    assert cause in str(replies[-1]["text"])
+    sent, outcome = live.replies(delivery)  # the reply, then the same reply replaced
+    assert "Sent to" in str(sent)
+    assert outcome.get("replace_original") is True
+    assert cause in str(outcome["text"])
 
 
 async def test_sms_delivered_says_delivered(live: Bridge) -> None:
@@ -289,3 +291,36 @@ async def test_without_reactions_write_a_failure_is_still_explained(live: Bridge
     assert reactions(live, reply) == []
     (said,) = receipt_messages(live, reply)
     assert "opted out" in said
+
+
+async def test_a_refused_sms_is_said_once(live: Bridge) -> None:
+    live.rc.throttle("Medium", retry_after=60)
+
+    delivery = await live.command("/sms", f"{CUSTOMER} are you there?")
+    await follow(live)
+
+    (refused,) = live.replies(delivery)
+    assert "limit" in str(refused)
+
+
+async def test_text_back_to_an_opted_out_caller_tells_the_person(live: Bridge) -> None:
+    live.rc.sms_outcome(CUSTOMER, "opted_out")
+    await live.rc.call("missed", caller=CUSTOMER, extension_id=live.rc.extension_id,
+                       to_number=company(live))  # fmt: skip
+    await live.dispatch()
+    (message,) = live.channel(CALLS)
+    await live.slack.send_block_action(
+        live.events_url, action_id=TEXT_BACK_ACTION, channel_id=CALLS, message_ts=message["ts"]
+    )
+    await live.settle()
+    value = {"type": "plain_text_input", "value": "Sorry I missed you"}
+    await live.slack.send_view_submission(
+        live.events_url, values={"text_back_text": {"text_back_text": value}}
+    )
+    await live.settle()
+
+    await follow(live)
+
+    sent, outcome = live.slack.ephemerals(CALLS, USER)
+    assert "Sent" in str(sent)
+    assert "opted out" in str(outcome)
