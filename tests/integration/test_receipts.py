@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.bridge.subscriptions import event_filters
 from bot.slack.render import TEXT_BACK_ACTION
+from bot.store.schema import Outbound
 from tests.bridge import CALLS, EITHER, TEXTS, USER, Bridge
 
 CUSTOMER = "+14155550123"
@@ -324,3 +326,25 @@ async def test_text_back_to_an_opted_out_caller_tells_the_person(live: Bridge) -
     sent, outcome = live.slack.ephemerals(CALLS, USER)
     assert "Sent" in str(sent)
     assert "opted out" in str(outcome)
+
+
+async def test_a_receipt_slack_refuses_for_a_while_is_shown_later(live: Bridge) -> None:
+    reply = await reply_in_thread(live, "See you")
+    live.slack.fail("reactions.add", status=503, times=2)
+
+    await live.rc.settle_texts()
+    await live.dispatch(horizon=600)  # its retries back off
+
+    assert reactions(live, reply) == ["white_check_mark"]
+
+
+async def test_a_receipt_whose_message_is_gone_ends_quietly(live: Bridge) -> None:
+    reply = await reply_in_thread(live, "See you")
+    live.slack.fail("reactions.add", error="message_not_found", times=None)
+
+    await follow(live)
+
+    async with live.engine.connect() as conn:
+        states = (await conn.execute(select(Outbound.state))).scalars().all()
+    assert states == ["done"]  # given up, not retried for ever
+    assert reactions(live, reply) == ["outbox_tray"]
