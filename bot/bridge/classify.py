@@ -154,10 +154,8 @@ def _notice(record: MessageRecord, extension: str | None) -> Notice | None:
 
 def _sms(record: MessageRecord, extension: str | None) -> SmsNotice | None:
     # RingCentral marks our number `target: true` in a group MMS (SPEC: "Returned in the
-    # `to` field for group MMS"); with one recipient, that one is ours.
-    target = next((p for p in record.to if p.target), None)
-    if target is None and len(record.to) == 1:
-        target = record.to[0]
+    # `to` field for group MMS"); unmarked (one recipient, older records), the first.
+    target = next((p for p in record.to if p.target), record.to[0] if record.to else None)
     ours = target.phone_number if target else None
     if ours is None or record.creation_time is None:
         return None  # no number to thread on, or not a message at all

@@ -147,7 +147,10 @@ class Receipts:
         )  # fmt: skip
 
     async def _write(self, row: Outbound, **values: object) -> None:
-        """The write-back of claimed work: only while the lease is still ours."""
+        """The write-back of claimed work: only while the lease is still ours. A text that
+        ended forgets its response_url (a Slack capability, useless after 30 minutes)."""
+        if values.get("state") == "done":
+            values["response_url"] = None
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(Outbound)

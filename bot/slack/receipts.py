@@ -49,11 +49,6 @@ class Target:
     thread_ts: str | None = None
     response_url: str | None = None
 
-    @property
-    def silent_when_sent(self) -> bool:
-        """Texted replies get receipts, not ephemerals (DESIGN §3.8)."""
-        return self.message_ts is not None
-
 
 @dataclass(frozen=True, slots=True)
 class Shown:
@@ -88,9 +83,8 @@ async def sent(
         send.message_ts, send.thread_ts, send.response_url, None,
     )  # fmt: skip
     # Recorded first: a receipt Slack refuses (a missing scope, a deleted message) must not
-    # stop the text being followed.
-    # A command's or Text back's own reply says how the send went; only a message in a
-    # thread shows it with receipts.
+    # stop the text being followed. A command's or Text back's own reply says how the send
+    # went; only a message in a thread shows it with receipts.
     if isinstance(answer, RingCentralError):
         error_code = getattr(answer, "error_code", "") or type(answer).__name__
         await log_.refused(row_id, error_code=error_code)
@@ -133,10 +127,7 @@ async def show(
                 thread_ts=where.thread_ts or where.message_ts,
                 text=message.text,
                 blocks=message.blocks,
-                metadata={
-                    "event_type": "ringbridge_receipt",
-                    "event_payload": {"receipt": receipt},
-                },
+                metadata={"event_type": RECEIPT_EVENT, "event_payload": {"receipt": receipt}},
             )
         return receipt
     if receipt != "outbox_tray":  # `/sms` (its reply) or Text back (an ephemeral)

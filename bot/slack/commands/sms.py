@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
@@ -202,7 +202,7 @@ async def send(
     followed = _followed(deps, client, target, user_id, from_number, recipients, text)
     row_id = None
     if followed is not None:
-        row_id = await followed[1].before_send(followed[2], await deps.now())
+        row_id = await followed.log.before_send(followed.send, await deps.now())
     try:
         record = await deps.rc.messages.send_sms(from_number, recipients, text)
     except LimitExceeded as exc:  # the grammar counts first; this is the client's own guard
@@ -215,20 +215,25 @@ async def send(
         sentence = explain(exc, from_number=from_number)
         if followed is not None and row_id is not None:
             await _receipt(deps, followed, row_id, exc, locale, refusal=sentence)
-            if followed[2].message_ts:
+            if followed.send.message_ts:
                 return False  # explained in the thread
         await say(render.ringcentral_refused(sentence))
         return False
     await deps.audit.record(AuditEntry(user_id, "sms", to, "sent", from_number, record.id))
     if followed is not None and row_id is not None:
         await _receipt(deps, followed, row_id, record, locale)
-        if followed[2].message_ts:
+        if followed.send.message_ts:
             return True  # receipts, not ephemerals
     await say(render.sms_sent(to, from_number, text, record, locale=locale))
     return True
 
 
-Followed = tuple[AsyncWebClient, OutboundLog, OutboundSend]
+class Followed(NamedTuple):
+    """A text followed to its end: who shows its receipts, where it is recorded, what."""
+
+    client: AsyncWebClient
+    log: OutboundLog
+    send: OutboundSend
 
 
 def _followed(
@@ -247,7 +252,7 @@ def _followed(
         slack_user=user_id, channel=target.channel, message_ts=target.message_ts,
         thread_ts=target.thread_ts, response_url=target.response_url,
     )  # fmt: skip
-    return client, deps.outbound, send
+    return Followed(client, deps.outbound, send)
 
 
 async def _receipt(
