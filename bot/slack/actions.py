@@ -48,7 +48,14 @@ log = logging.getLogger("bot.slack.actions")
 
 async def call_back(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
     value = decode_button_value(CALL_BACK_ACTION, click.action.value)
-    await call.place(deps, click.user.id, PlaceCall(to=value.number), respond, replace=False)
+    await call.place(
+        deps,
+        click.user.id,
+        PlaceCall(to=value.number),
+        respond,
+        channel=click.channel_ref,
+        replace=False,
+    )
 
 
 async def mark_handled(
@@ -80,6 +87,11 @@ async def mark_handled(
 async def open_text_back(deps: SlackDeps, click: BlockAction, client: AsyncWebClient) -> None:
     """A modal to type the SMS in; where it goes rides along in private_metadata."""
     value = decode_button_value(TEXT_BACK_ACTION, click.action.value)
+    if refusal := await deps.permissions.refusal("sms", click.user.id, click.channel_ref):
+        if click.channel:
+            channel, user = click.channel.id, click.user.id
+            await client.chat_postEphemeral(channel=channel, user=user, text=refusal)
+        return
     region = await deps.facts.region()
     target = phone.format_display(value.number, region)  # plain_text: no markup to escape
     metadata = TextBackMetadata(
@@ -150,6 +162,10 @@ async def turn_sms_page(deps: SlackDeps, click: BlockAction, respond: AsyncRespo
 
 async def turn_calllog_page(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
     page = decode_button_value(CALLLOG_ACTION, click.action.value)
+    who, where = click.user.id, click.channel_ref
+    if refusal := await calllog.company_refusal(deps, who, where, page.text, page.at):
+        await respond(text=refusal, replace_original=False)
+        return
     await calllog.show_page(deps, respond, page, replace=True)
 
 

@@ -6,6 +6,7 @@ The same code runs on both; DATABASE_URL picks one (see `bot.config.Settings.sql
 from bot.store.audit import AuditEntry, AuditLog
 from bot.store.cursors import CursorRecord, Cursors
 from bot.store.engine import connect, create_schema
+from bot.store.links import Link, Links
 from bot.store.penalties import DatabasePenaltyStore
 from bot.store.posts import Conversation, PostedNotice, Posts
 from bot.store.schema import Base
@@ -23,6 +24,8 @@ __all__ = [
     "DatabasePenaltyStore",
     "DatabaseTokenRequestLog",
     "DatabaseTokenStore",
+    "Link",
+    "Links",
     "PostedNotice",
     "Posts",
     "SubscriptionRecord",

@@ -22,7 +22,7 @@ from bot.slack import render
 from bot.slack._reply import answer
 from bot.slack.deps import SlackDeps
 from bot.slack.explain import explain
-from bot.slack.payloads import SlashCommand
+from bot.slack.payloads import ChannelRef, SlashCommand
 from bot.slack.render import PageValue
 from bot.slack.text import to_plain
 
@@ -117,7 +117,28 @@ def parse_calllog(text: str, *, region: str, now: datetime) -> CallLogQuery | Sh
 
 async def run(deps: SlackDeps, command: SlashCommand, respond: AsyncRespond) -> None:
     text = to_plain(command.text).strip()
-    await show_page(deps, respond, PageValue(text=text, page=1, at=await deps.now()))
+    at = await deps.now()
+    if refusal := await company_refusal(deps, command.user_id, command.channel_ref, text, at):
+        await answer(deps, respond, render.usage_error(refusal))
+        return
+    await show_page(deps, respond, PageValue(text=text, page=1, at=at))
+
+
+async def company_refusal(
+    deps: SlackDeps, user_id: str, channel: ChannelRef | None, text: str, at: datetime
+) -> str | None:
+    """`ext:` naming another extension than the person's own needs `[permissions]
+    company_calllog` (DESIGN §3.9); the sentence saying no, or None."""
+    try:
+        request = parse_calllog(text, region=await deps.facts.region(), now=at)
+    except UsageError:
+        return None  # show_page says what to type instead
+    if not isinstance(request, CallLogQuery) or request.extension_number is None:
+        return None
+    own = await deps.links.of_user(user_id)
+    if own is not None and own.extension_number == request.extension_number:
+        return None
+    return await deps.permissions.refusal("company_calllog", user_id, channel)
 
 
 async def show_page(

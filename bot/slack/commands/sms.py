@@ -145,7 +145,11 @@ async def run(
         return
     if isinstance(request, Help):
         await answer(deps, respond, help_reply())
-    elif isinstance(request, SendSms):
+        return
+    if refusal := await deps.permissions.refusal("sms", command.user_id, command.channel_ref):
+        await answer(deps, respond, render.usage_error(refusal))
+        return
+    if isinstance(request, SendSms):
         await send(deps, command.user_id, request.to, request.text, _saying(deps, respond))
     elif isinstance(request, MessageQuery):
         args = text.split(None, 1)[1] if " " in text else ""
