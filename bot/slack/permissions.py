@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.config import PermissionsConfig
-from bot.slack.payloads import ChannelRef
+from bot.slack.payloads import ChannelRef, SlashCommand
 
 __all__ = ["CACHE_SECONDS", "ChannelRef", "Permissions", "Rule"]
 
@@ -49,6 +49,13 @@ class Permissions:
 
     def entries(self, rule: Rule) -> list[str]:
         return list(getattr(self._config, rule))
+
+    async def command_refusal(self, rule: Rule, command: SlashCommand) -> str | None:
+        """`refusal` for a slash command; its `help` (or nothing typed) needs no permission."""
+        words = command.text.split()
+        if not words or words[0].lower() == "help":
+            return None
+        return await self.refusal(rule, command.user_id, command.channel_ref)
 
     async def refusal(self, rule: Rule, user_id: str, channel: ChannelRef | None) -> str | None:
         """None when `user_id` may do `rule` in `channel`; else the sentence to show."""

@@ -93,6 +93,10 @@ def parse_call(text: str, *, region: str) -> PlaceCall | Help:
 
 
 async def run(deps: SlackDeps, command: SlashCommand, respond: AsyncRespond) -> None:
+    # Before anything else, RingCentral included.
+    if refusal := await deps.permissions.command_refusal("call", command):
+        await answer(deps, respond, render.usage_error(refusal))
+        return
     try:
         request = parse_call(to_plain(command.text), region=await deps.facts.region())
     except UsageError as exc:
@@ -117,10 +121,10 @@ async def place(
     missed call's Call back button: ring the
     first leg, then `request.to`; the reply follows the call, replacing itself, or (for
     a button on a channel message, which a replace would overwrite) as new replies."""
-    locale = await deps.locale()
     if refusal := await deps.permissions.refusal("call", user_id, channel):
         await answer(deps, respond, render.usage_error(refusal))
         return
+    locale = await deps.locale()
     try:
         first = await _first_leg(deps, user_id, request)
     except UsageError as exc:

@@ -129,8 +129,11 @@ async def company_refusal(
 ) -> str | None:
     """`ext:` naming another extension than the person's own needs `[permissions]
     company_calllog` (DESIGN §3.9); the sentence saying no, or None."""
+    if "ext:" not in text.lower():
+        return None
     try:
-        request = parse_calllog(text, region=await deps.facts.region(), now=at)
+        # Only `ext:` matters here, which no region changes: RingCentral is not asked.
+        request = parse_calllog(text, region="US", now=at)
     except UsageError:
         return None  # show_page says what to type instead
     if not isinstance(request, CallLogQuery) or request.extension_number is None:

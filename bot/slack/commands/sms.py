@@ -135,6 +135,10 @@ def _parse_message_query(text: str, region: str, now: datetime) -> MessageQuery:
 async def run(
     deps: SlackDeps, command: SlashCommand, respond: AsyncRespond, client: AsyncWebClient
 ) -> None:
+    # Before anything else, RingCentral included.
+    if refusal := await deps.permissions.command_refusal("sms", command):
+        await answer(deps, respond, render.usage_error(refusal))
+        return
     names = await deps.people.names(client, mentioned_users(command.text))
     text = to_plain(command.text, names)
     now = await deps.now()
@@ -145,11 +149,7 @@ async def run(
         return
     if isinstance(request, Help):
         await answer(deps, respond, help_reply())
-        return
-    if refusal := await deps.permissions.refusal("sms", command.user_id, command.channel_ref):
-        await answer(deps, respond, render.usage_error(refusal))
-        return
-    if isinstance(request, SendSms):
+    elif isinstance(request, SendSms):
         await send(deps, command.user_id, request.to, request.text, _saying(deps, respond))
     elif isinstance(request, MessageQuery):
         args = text.split(None, 1)[1] if " " in text else ""
