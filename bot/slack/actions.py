@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import phone
 from bot.notices import Handled, load_notice
 from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
-from bot.slack import render
+from bot.slack import home, render
 from bot.slack.commands import PlaceCall, call, calllog, sms
 from bot.slack.deps import SlackDeps
 from bot.slack.payloads import BlockAction, MessageEvent, ViewSubmission
@@ -63,7 +63,11 @@ async def mark_handled(
 ) -> None:
     value = decode_button_value(MARK_HANDLED_ACTION, click.action.value)
     channel = _channel(click)
-    post = await deps.posts.find(value.kind, value.item, channel) if channel else None
+    if channel is not None:
+        post = await deps.posts.find(value.kind, value.item, channel)
+    else:  # on the Home tab (DESIGN §3.9): the notice's post, wherever it is
+        post = await deps.posts.find_item(value.kind, value.item)
+        channel = post.channel if post is not None else None
     if channel is None or post is None or post.ts is None:
         await respond(text="That notification is no longer known to RingBridge.")
         return
@@ -79,6 +83,8 @@ async def mark_handled(
         handled=Handled(click.user.id, now),
     )
     await client.chat_update(channel=channel, ts=post.ts, text=reply.text, blocks=reply.blocks)
+    if click.channel is None:
+        await home.publish(deps, client, click.user.id)  # the item leaves their list
 
 
 # --- the Text back modal ---------------------------------------------------------------------

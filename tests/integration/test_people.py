@@ -236,3 +236,52 @@ async def test_a_voicemail_reaches_its_owners_dm_and_an_unlinked_extensions_no_o
     assert [c.params["channel"] for c in posts] == [dm]  # Marcus's went nowhere
     metrics = bridge.server.app[METRICS].render().decode()
     assert 'ringbridge_dm_skipped_total{kind="voicemail"} 1.0' in metrics
+
+
+# -- App Home --------------------------------------------------------------------------------
+
+
+TWO_WATCHED = BridgeConfig(
+    routes=[Route(events=["missed_call", "voicemail"], channel=CALLS)],
+    ringcentral={"extensions": ["101", "102"]},  # type: ignore[arg-type]
+)
+
+
+@pytest.mark.parametrize("config", [TWO_WATCHED])
+async def test_app_home_shows_the_persons_open_items_with_their_buttons(bridge: Bridge) -> None:
+    await bridge.people.refresh()
+    await bridge.subscribe()
+    await bridge.rc.call("missed", caller=CALLEE, extension_id=bridge.rc.extension_id)
+    await bridge.rc.call("missed", caller="+13125550164", extension_id=ext_id(bridge.rc, "102"))
+    await bridge.dispatch()
+    assert len(bridge.channel(CALLS)) == 2
+
+    await bridge.slack.open_home(bridge.events_url, DANA)
+    await bridge.settle()
+
+    view = bridge.slack.home_view(DANA)
+    assert view is not None
+    text = str(view["blocks"])
+    assert "ext. 101" in text and "linked by email" in text
+    assert "Your open missed calls and voicemails: 1" in text  # not Marcus's (ext. 102)
+    actions = [e["action_id"] for b in view["blocks"] for e in b.get("elements", [])]
+    assert {"call_back", "text_back", "mark_handled", "ringcentral_connect"} <= set(actions)
+    assert "2 missed calls (2 open)" in text  # the team's day
+
+    await bridge.slack.send_home_action(bridge.events_url, user_id=DANA, action_id="mark_handled")
+    await bridge.settle()
+
+    view = bridge.slack.home_view(DANA)
+    assert view is not None
+    assert "No open missed calls or voicemails" in str(view["blocks"])
+    assert "2 missed calls (1 open)" in str(view["blocks"])
+    handled = [m for m in bridge.channel(CALLS) if f"<@{DANA}>" in str(m["blocks"])]
+    assert len(handled) == 1  # the channel's message names who handled it
+
+
+async def test_app_home_of_an_unlinked_person_says_so(bridge: Bridge) -> None:
+    await bridge.slack.open_home(bridge.events_url, USER)
+    await bridge.settle()
+    view = bridge.slack.home_view(USER)
+    assert view is not None
+    assert "not linked to a RingCentral extension" in str(view["blocks"])
