@@ -63,7 +63,6 @@ class PeopleLinker:
         self._rc, self._slack, self._links, self._config = rc, slack, links, config
         self._clock, self._open_dms = clock, open_dms
         self._owners: dict[str, Link] = {}
-        self._team_id: str | None = None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -113,106 +112,132 @@ class PeopleLinker:
 
     async def resolve(self) -> LinkRefresh:
         """The links as RingCentral and Slack say now (nothing stored)."""
-        users = await self._directory_users()
-        problem: str | None = None
-        links: dict[str, Link] = {}
-        by_email: dict[str, list[DirectoryEntry]] = defaultdict(list)
-        for entry in users:
-            links[entry.id] = _unmatched(entry, "no Slack member with this email")
-            if entry.email:
-                by_email[entry.email.strip().casefold()].append(entry)
-            else:
-                links[entry.id] = _unmatched(entry, "no contact email")
-        if self._config.link_by_email:
-            for email, entries in by_email.items():
-                if len(entries) > 1:
-                    numbers = ", ".join(sorted(e.extension_number or e.id for e in entries))
-                    for entry in entries:
-                        links[entry.id] = replace(
-                            _unmatched(entry, f"email {email} is shared by ext. {numbers}"),
-                            how="conflict",
-                        )
-                    continue
-                try:
-                    member = await self._member_by_email(email)
-                except _NoEmailScope as exc:
-                    problem = str(exc)
-                    break
-                if member is None:
-                    continue
-                (entry,) = entries
-                refusal = await self._not_linkable(member)
-                if refusal:
-                    links[entry.id] = replace(
-                        _unmatched(entry, f"the Slack member {refusal}"),
-                        how="conflict",
-                        slack_user=None,
-                    )
-                else:
-                    links[entry.id] = replace(
-                        _unmatched(entry, None), slack_user=str(member["id"]), how="email"
-                    )
+        return await resolve_links(self._rc, self._slack, self._config, open_dms=self._open_dms)
+
+
+async def resolve_links(
+    rc: RingCentralClient,
+    slack: AsyncWebClient,
+    config: PeopleConfig,
+    *,
+    open_dms: bool = False,
+) -> LinkRefresh:
+    """The links as RingCentral and Slack say now (nothing stored): `people list`, `check`
+    and each refresh. `open_dms`: each linked person's DM with the bot is opened (DM
+    routes post there)."""
+    team = _Team()
+    users = await _directory_users(rc)
+    problem: str | None = None
+    links: dict[str, Link] = {}
+    by_email: dict[str, list[DirectoryEntry]] = defaultdict(list)
+    unmatched = "no Slack member has this email" if config.link_by_email else "not by email"
+    for entry in users:
+        links[entry.id] = _unmatched(entry, unmatched)
+        if entry.email:
+            by_email[entry.email.strip().casefold()].append(entry)
         else:
-            problem = "[people] link_by_email is off"
-        _apply_overrides(links, users, self._config.links)
-        if self._open_dms:
-            for extension_id, link in list(links.items()):
-                if link.linked:
-                    links[extension_id] = replace(link, dm_channel=await self._dm(link))
-        return LinkRefresh(sorted(links.values(), key=_order), problem)
-
-    async def _directory_users(self) -> list[DirectoryEntry]:
-        entries: list[DirectoryEntry] = []
-        for page in range(1, _MAX_DIRECTORY_PAGES + 1):
-            listing = await self._rc.account.directory_entries(
-                type="User", page=page, per_page=1000
-            )
-            entries += listing.records
-            paging = listing.paging
-            if paging is None or not paging.total_pages or page >= paging.total_pages:
+            links[entry.id] = _unmatched(entry, "no contact email")
+    if config.link_by_email:
+        for email, entries in by_email.items():
+            if len(entries) > 1:
+                numbers = ", ".join(sorted(e.extension_number or e.id for e in entries))
+                for entry in entries:
+                    links[entry.id] = replace(
+                        _unmatched(entry, f"email {email} is shared by ext. {numbers}"),
+                        how="conflict",
+                    )
+                continue
+            try:
+                member = await _member_by_email(slack, email)
+            except _NoEmailScope as exc:
+                problem = str(exc)
                 break
-        return [e for e in entries if e.type == "User" and e.status == "Enabled"]
+            if member is None:
+                continue
+            (entry,) = entries
+            refusal = await _not_linkable(slack, member, team)
+            if refusal:
+                links[entry.id] = replace(
+                    _unmatched(entry, f"the Slack member {refusal}"),
+                    how="conflict",
+                    slack_user=None,
+                )
+            else:
+                links[entry.id] = replace(
+                    _unmatched(entry, None), slack_user=str(member["id"]), how="email"
+                )
+    else:
+        problem = "[people] link_by_email is off"
+    _apply_overrides(links, users, config.links)
+    if open_dms:
+        for extension_id, link in list(links.items()):
+            if link.linked:
+                links[extension_id] = replace(link, dm_channel=await _dm(slack, link))
+    return LinkRefresh(sorted(links.values(), key=_order), problem)
 
-    async def _member_by_email(self, email: str) -> Mapping[str, Any] | None:
-        try:
-            response = await self._slack.users_lookupByEmail(email=email)
-        except SlackApiError as exc:
-            error = exc.response.get("error")
-            if error == "users_not_found":
-                return None
-            if error == "missing_scope":
-                raise _NoEmailScope(
-                    "the Slack token lacks users:read.email (reinstall the Slack app)"
-                ) from None
-            raise
-        user = response.get("user")
-        return user if isinstance(user, Mapping) else None
 
-    async def _not_linkable(self, member: Mapping[str, Any]) -> str | None:
-        """Why this member may not be linked, or None for a full member of this workspace."""
-        if member.get("is_bot") or member.get("is_app_user"):
-            return f"<@{member.get('id')}> is a bot"
-        if member.get("deleted"):
-            return f"<@{member.get('id')}> is deactivated"
-        if member.get("is_restricted") or member.get("is_ultra_restricted"):
-            return f"<@{member.get('id')}> is a guest"
-        if member.get("team_id") != await self.team_id():
-            return f"<@{member.get('id')}> is of another organisation"
-        return None
+async def _directory_users(rc: RingCentralClient) -> list[DirectoryEntry]:
+    entries: list[DirectoryEntry] = []
+    for page in range(1, _MAX_DIRECTORY_PAGES + 1):
+        listing = await rc.account.directory_entries(type="User", page=page, per_page=1000)
+        entries += listing.records
+        paging = listing.paging
+        if paging is None or not paging.total_pages or page >= paging.total_pages:
+            break
+    return [e for e in entries if e.type == "User" and e.status == "Enabled"]
 
-    async def team_id(self) -> str:
-        if self._team_id is None:
-            self._team_id = str((await self._slack.auth_test()).get("team_id") or "")
-        return self._team_id
 
-    async def _dm(self, link: Link) -> str | None:
-        try:
-            opened = await self._slack.conversations_open(users=link.slack_user)
-        except SlackApiError as exc:
-            log.warning("cannot open a DM with %s: %s", link.slack_user, exc.response.get("error"))
+async def _member_by_email(slack: AsyncWebClient, email: str) -> Mapping[str, Any] | None:
+    try:
+        response = await slack.users_lookupByEmail(email=email)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error == "users_not_found":
             return None
-        channel = opened.get("channel") or {}
-        return str(channel.get("id")) if channel.get("id") else None
+        if error == "missing_scope":
+            raise _NoEmailScope(
+                "the Slack token lacks users:read.email (reinstall the Slack app)"
+            ) from None
+        raise
+    user = response.get("user")
+    return user if isinstance(user, Mapping) else None
+
+
+async def _not_linkable(
+    slack: AsyncWebClient, member: Mapping[str, Any], team: _Team
+) -> str | None:
+    """Why this member may not be linked, or None for a full member of this workspace."""
+    if member.get("is_bot") or member.get("is_app_user"):
+        return f"{member.get('id')} is a bot"
+    if member.get("deleted"):
+        return f"{member.get('id')} is deactivated"
+    if member.get("is_restricted") or member.get("is_ultra_restricted"):
+        return f"{member.get('id')} is a guest"
+    if member.get("team_id") != await team.id(slack):
+        return f"{member.get('id')} is of another organisation"
+    return None
+
+
+async def _dm(slack: AsyncWebClient, link: Link) -> str | None:
+    try:
+        opened = await slack.conversations_open(users=link.slack_user)
+    except SlackApiError as exc:
+        log.warning("cannot open a DM with %s: %s", link.slack_user, exc.response.get("error"))
+        return None
+    channel = opened.get("channel") or {}
+    return str(channel.get("id")) if channel.get("id") else None
+
+
+class _Team:
+    """This workspace's team id (`auth.test`), asked once per resolution."""
+
+    def __init__(self) -> None:
+        self._id: str | None = None
+
+    async def id(self, slack: AsyncWebClient) -> str:
+        if self._id is None:
+            self._id = str((await slack.auth_test()).get("team_id") or "")
+        return self._id
 
 
 class _NoEmailScope(Exception):
