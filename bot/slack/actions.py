@@ -172,7 +172,7 @@ async def turn_calllog_page(deps: SlackDeps, click: BlockAction, respond: AsyncR
     if refusal := await calllog.company_refusal(deps, who, where, page.text, page.at):
         await respond(text=refusal, replace_original=False)
         return
-    await calllog.show_page(deps, respond, page, replace=True)
+    await calllog.show_page(deps, respond, page, replace=True, user_id=who)
 
 
 async def cancel_ringout(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:

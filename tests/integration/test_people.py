@@ -285,3 +285,30 @@ async def test_app_home_of_an_unlinked_person_says_so(bridge: Bridge) -> None:
     view = bridge.slack.home_view(USER)
     assert view is not None
     assert "not linked to a RingCentral extension" in str(view["blocks"])
+
+
+# -- /calllog: a person's own extension --------------------------------------------------------
+
+
+async def test_calllog_shows_the_linked_persons_own_extension(bridge: Bridge) -> None:
+    bridge.slack.add_user("U0MARCUS", "marcus", email="m.chen@brightwater.example.com")
+    await bridge.people.refresh()
+
+    reply = await bridge.command("/calllog", "", user_id="U0MARCUS")
+
+    (read,) = bridge.rc.requests_to(r"/call-log$", "GET")
+    assert "/extension/" not in read.path  # the account's log, filtered to ext. 102
+    assert read.query["extensionNumber"] == ["102"]
+    assert "ext. 102, yours" in bridge.reply_text(reply)
+
+
+async def test_calllog_falls_back_to_the_service_users_own_and_says_whose(bridge: Bridge) -> None:
+    bridge.slack.add_user("U0MARCUS", "marcus", email="m.chen@brightwater.example.com")
+    await bridge.people.refresh()
+    bridge.rc.company_call_log = False  # the service user may not read others' calls
+
+    reply = await bridge.command("/calllog", "", user_id="U0MARCUS")
+
+    assert "the RingBridge service user: it may not read those of your ext. 102" in (
+        bridge.reply_text(reply)
+    )

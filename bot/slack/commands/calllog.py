@@ -3,13 +3,14 @@ grammar, and its work."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, TypedDict
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.ringcentral import RingCentralError
+from bot.ringcentral import ApiError, RingCentralError
 from bot.ringcentral.models import (
     CallDirection,
     CallLogList,
@@ -121,7 +122,7 @@ async def run(deps: SlackDeps, command: SlashCommand, respond: AsyncRespond) -> 
     if refusal := await company_refusal(deps, command.user_id, command.channel_ref, text, at):
         await answer(deps, respond, render.usage_error(refusal))
         return
-    await show_page(deps, respond, PageValue(text=text, page=1, at=at))
+    await show_page(deps, respond, PageValue(text=text, page=1, at=at), user_id=command.user_id)
 
 
 async def company_refusal(
@@ -145,10 +146,17 @@ async def company_refusal(
 
 
 async def show_page(
-    deps: SlackDeps, respond: AsyncRespond, page: PageValue, *, replace: bool = False
+    deps: SlackDeps,
+    respond: AsyncRespond,
+    page: PageValue,
+    *,
+    replace: bool = False,
+    user_id: str | None = None,
 ) -> None:
     """One page of `/calllog <page.text>`, as typed at `page.at` (Previous/Next, which carry
-    the same value with another page, come back here)."""
+    the same value with another page, come back here). Without `ext:`, the calls of the
+    extension `user_id` is linked to (DESIGN §3.9), where the service user may read them;
+    else its own, and the reply says whose."""
     locale = await deps.locale()
     text = page.text
     try:
@@ -163,11 +171,11 @@ async def show_page(
             record = await deps.rc.call_log.get(request.record_id, view="Detailed")
             reply = render.call_detail(record, locale=locale)
         else:
-            records, more = await _fetch(deps, request, page.page)
+            records, more, whose = await _fetch_for(deps, request, page.page, user_id)
             reply = render.call_log_page(
                 records,
                 locale=locale,
-                description=f"/calllog {text}".rstrip(),
+                description=f"/calllog {text}".rstrip() + whose,
                 previous=page.model_copy(update={"page": page.page - 1}) if page.page > 1 else None,
                 following=page.model_copy(update={"page": page.page + 1}) if more else None,
             )
@@ -176,6 +184,31 @@ async def show_page(
     except RingCentralError as exc:
         reply = render.ringcentral_refused(explain(exc))
     await answer(deps, respond, reply, replace=replace)
+
+
+async def _fetch_for(
+    deps: SlackDeps, query: CallLogQuery, page: int, user_id: str | None
+) -> tuple[list[CallLogRecord], bool, str]:
+    """`_fetch`, of the person's own extension when the query names none and they are
+    linked to another extension than the service user's; the words saying whose."""
+    link = await deps.links.of_user(user_id) if user_id else None
+    plain = query.extension_number is None and not (query.transport or query.blocked)
+    if link is None or not plain or not link.extension_number:
+        return (*await _fetch(deps, query, page), "")
+    if link.extension_id == (await deps.facts.extension()).id:
+        return (*await _fetch(deps, query, page), f" (ext. {link.extension_number}, yours)")
+    mine = dataclasses.replace(query, extension_number=link.extension_number)
+    try:
+        return (*await _fetch(deps, mine, page), f" (ext. {link.extension_number}, yours)")
+    except ApiError as exc:
+        if exc.status != 403:
+            raise
+    service = (await deps.facts.extension()).extension_number or "?"
+    whose = (
+        f" (the calls of ext. {service}, the RingBridge service user: it may not read "
+        f"those of your ext. {link.extension_number})"
+    )
+    return (*await _fetch(deps, query, page), whose)
 
 
 async def _fetch(
