@@ -41,14 +41,14 @@ _WHAT = {
 
 class Permissions:
     def __init__(self, config: PermissionsConfig, client: AsyncWebClient, clock: Clock) -> None:
-        self._config, self._client, self._clock = config, client, clock
+        self.config, self._client, self._clock = config, client, clock
         self._members: dict[str, tuple[float, str | None]] = {}  # user -> (at, why not full)
         self._groups: tuple[float, dict[str, set[str]]] | None = None  # id/@handle -> users
         self._team_id: str | None = None
         self._lock = asyncio.Lock()
 
     def entries(self, rule: Rule) -> list[str]:
-        return list(getattr(self._config, rule))
+        return list(getattr(self.config, rule))
 
     async def command_refusal(self, rule: Rule, command: SlashCommand) -> str | None:
         """`refusal` for a slash command; its `help` (or nothing typed) needs no permission."""
