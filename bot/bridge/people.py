@@ -1,5 +1,6 @@
 """Who is whom (DESIGN §3.9): RingCentral extensions linked to Slack people by email, with
-`[people] links` overriding, kept in `user_links` and refreshed daily.
+`[people] links` overriding, kept in `user_links`, refreshed daily and when RingCentral's
+directory changes (looked at every `RELOAD_EVERY`; Slack-side changes wait for the day).
 
 An extension of type User, status Enabled, whose contact email equals (ignoring case) the
 profile email of exactly one Slack member who is a full member of this workspace (not a
@@ -33,7 +34,9 @@ from bot.store import Link, Links
 log = logging.getLogger("bot.bridge.people")
 
 REFRESH_EVERY = timedelta(hours=24)
-RELOAD_EVERY = 300.0  # seconds: another process's refresh reaches this one's DM routes
+# Seconds between looks at the stored links (another process's refresh reaches this one's
+# DM routes) and at RingCentral's directory (a change there refreshes the links).
+RELOAD_EVERY = 300.0
 _MAX_DIRECTORY_PAGES = 20
 
 
@@ -90,7 +93,7 @@ class PeopleLinker:
             try:
                 at = await self._links.refreshed_at()
                 now = datetime.fromtimestamp(self._clock.now(), UTC)
-                if at is None or now - at >= REFRESH_EVERY:
+                if at is None or now - at >= REFRESH_EVERY or await self.directory_changed():
                     await self.refresh()
                 else:
                     await self.load()
@@ -98,6 +101,17 @@ class PeopleLinker:
                 log.exception("linking Slack people to extensions failed; retrying later")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=RELOAD_EVERY)
+
+    async def directory_changed(self) -> bool:
+        """Whether RingCentral's directory differs from what the stored links were made of
+        (an extension added, enabled, disabled, its email or direct number changed): one
+        directory read, no Slack call."""
+        stored = {(x.extension_id, x.email, x.direct_number) for x in await self._links.all()}
+        now = {
+            (x.extension_id, x.email, x.direct_number)
+            for x in map(_as_read, await _directory_users(self._rc))
+        }
+        return stored != now
 
     async def refresh(self) -> LinkRefresh:
         """Read RingCentral's directory and Slack's members, store the links."""
@@ -258,6 +272,10 @@ def _unmatched(entry: DirectoryEntry, detail: str | None) -> Link:
         how="unmatched",
         detail=detail,
     )
+
+
+def _as_read(entry: DirectoryEntry) -> Link:
+    return _unmatched(entry, None)
 
 
 def _apply_overrides(

@@ -142,6 +142,17 @@ async def test_people_links_override_the_emails(bridge: Bridge) -> None:
     assert ringout["from"] == {"phoneNumber": "+16505550102"}
 
 
+async def test_a_directory_change_is_noticed_without_asking_slack(bridge: Bridge) -> None:
+    await bridge.people.refresh()
+    lookups = len(bridge.slack.calls("users.lookupByEmail"))
+    assert not await bridge.people.directory_changed()
+
+    bridge.rc.set_contact_email("102", "marcus@brightwater.example.com")
+
+    assert await bridge.people.directory_changed()
+    assert len(bridge.slack.calls("users.lookupByEmail")) == lookups
+
+
 async def test_without_the_email_scope_nobody_is_linked_and_it_says_why(bridge: Bridge) -> None:
     bridge.slack.remove_scopes("users:read.email")
     found = await bridge.people.refresh()
