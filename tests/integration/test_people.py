@@ -323,3 +323,54 @@ async def test_calllog_falls_back_to_the_service_users_own_and_says_whose(bridge
     assert "the RingBridge service user: it may not read those of your ext. 102" in (
         bridge.reply_text(reply)
     )
+
+
+# -- buttons -----------------------------------------------------------------------------------
+
+
+async def test_call_back_rings_the_linked_persons_phone_first(bridge: Bridge) -> None:
+    await bridge.people.refresh()
+    await bridge.subscribe()
+    await bridge.rc.call("missed", caller=CALLEE, extension_id=bridge.rc.extension_id)
+    await bridge.dispatch()
+    (message,) = bridge.channel(CALLS)
+
+    click = await bridge.slack.send_block_action(
+        bridge.events_url, action_id="call_back", channel_id=CALLS, message_ts=message["ts"],
+        user_id=DANA,
+    )  # fmt: skip
+    await bridge.settle()
+
+    (ringout,) = ringouts(bridge)
+    assert ringout["from"] == {"phoneNumber": DANA_DIRECT}
+    assert ringout["playPrompt"] is True
+    assert "direct number of ext. 101" in bridge.reply_text(click)
+
+
+ONLY_ELSEWHERE = BridgeConfig(
+    routes=[Route(events=["missed_call"], channel=CALLS)],
+    permissions=PermissionsConfig(sms=["#front-desk"], call=["#front-desk"]),
+)
+
+
+@pytest.mark.parametrize("config", [ONLY_ELSEWHERE])
+async def test_buttons_refused_by_permissions_make_no_ringcentral_call(bridge: Bridge) -> None:
+    await bridge.subscribe()
+    await bridge.rc.call("missed", caller=CALLEE, extension_id=bridge.rc.extension_id)
+    await bridge.dispatch()
+    (message,) = bridge.channel(CALLS)
+    before = len(bridge.rc.requests)
+
+    click = await bridge.slack.send_block_action(
+        bridge.events_url, action_id="call_back", channel_id=CALLS, message_ts=message["ts"]
+    )
+    await bridge.slack.send_block_action(
+        bridge.events_url, action_id="text_back", channel_id=CALLS, message_ts=message["ts"]
+    )
+    await bridge.settle()
+
+    assert bridge.rc.requests[before:] == []
+    assert "`[permissions] call`" in bridge.reply_text(click)
+    shown = [m["text"] for m in bridge.slack.ephemerals(CALLS, USER)]
+    assert any("`[permissions] sms`" in text for text in shown), shown
+    assert bridge.slack.calls("views.open") == []  # no modal to type into
