@@ -23,7 +23,7 @@ from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
 from bot.slack import home, render
 from bot.slack.commands import PlaceCall, call, calllog, sms
 from bot.slack.deps import SlackDeps
-from bot.slack.payloads import BlockAction, MessageEvent, ViewSubmission
+from bot.slack.payloads import BlockAction, ChannelRef, MessageEvent, ViewSubmission
 from bot.slack.render import (
     CALL_BACK_ACTION,
     CALLLOG_ACTION,
@@ -204,6 +204,11 @@ async def thread_reply(deps: SlackDeps, event: MessageEvent, client: AsyncWebCli
         await client.chat_postEphemeral(
             channel=channel, user=user, thread_ts=thread_ts, text=reply.text, blocks=reply.blocks
         )
+
+    # `[permissions] sms` (DESIGN §3.8, §3.9): the reply stays in the team, nothing texted.
+    if refusal := await deps.permissions.refusal("sms", user, ChannelRef(channel)):
+        await say(render.usage_error(f"Not texted. {refusal}"))
+        return
 
     units = utf16_units(text)
     if units > SMS_MAX_UTF16_UNITS:

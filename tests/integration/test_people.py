@@ -14,7 +14,7 @@ from bot.config import BridgeConfig, PeopleConfig, PermissionsConfig, Route
 from bot.server import DEPS, METRICS
 from bot.sim import RingCentralSimulator
 from bot.store import Link
-from tests.bridge import CALLS, CHANNEL, USER, Bridge, running_bridge
+from tests.bridge import CALLS, CHANNEL, TEXTS, USER, Bridge, running_bridge
 from tests.conftest import fresh_database
 
 CALLEE = "+14155550123"
@@ -374,3 +374,29 @@ async def test_buttons_refused_by_permissions_make_no_ringcentral_call(bridge: B
     shown = [m["text"] for m in bridge.slack.ephemerals(CALLS, USER)]
     assert any("`[permissions] sms`" in text for text in shown), shown
     assert bridge.slack.calls("views.open") == []  # no modal to type into
+
+
+SMS_ONLY_SALES = BridgeConfig(
+    routes=[Route(events=["sms"], channel=TEXTS)],
+    permissions=PermissionsConfig(sms=["@sales"]),
+)
+
+
+@pytest.mark.parametrize("config", [SMS_ONLY_SALES])
+async def test_a_thread_reply_of_someone_who_may_not_text_is_not_texted(bridge: Bridge) -> None:
+    """`Permissions.refusal` is also what decides whether a thread reply is texted."""
+    bridge.slack.add_usergroup("S0SALES", "sales", [DANA])
+    await bridge.subscribe()
+    company = bridge.rc.world.numbers_with_feature(bridge.rc.extension_id, "SmsSender")[0]
+    await bridge.rc.incoming_sms(bridge.rc.extension_id, CALLEE, "open?", to_number=company)
+    await bridge.dispatch()
+    (parent,) = bridge.channel(TEXTS)
+
+    await bridge.slack.send_message(
+        bridge.events_url, channel_id=TEXTS, text="yes", thread_ts=parent["ts"], user_id=USER
+    )
+    await bridge.settle()
+
+    assert bridge.rc.requests_to(r"/sms$", "POST") == []
+    (told,) = bridge.slack.ephemerals(TEXTS, USER)
+    assert "Not texted" in told["text"] and "`[permissions] sms`" in told["text"]
