@@ -114,10 +114,7 @@ async def build(
     extensions are watched as the links stand now (a restart watches new ones)."""
     owned: dict[str, str] = {}
     if people is not None and any(route.dm == "owner" for route in bridge.routes):
-        links = await people.load()
-        if not links:
-            links = (await people.refresh()).links
-        owned = {x.extension_id: x.extension_number or "" for x in links if x.linked}
+        owned = await _owned_extensions(people)
     watch = await resolve_watch(bridge, rc, default_channel=default_channel, owned=owned)
     router = Router(
         bridge.routes,
@@ -194,6 +191,20 @@ async def build(
         )
     retention = Retention(DeadLetters(engine), clock, bridge.retention.days, leadership)
     return Notifications(watch, dispatcher, manager, catchup, listener, retention)
+
+
+async def _owned_extensions(people: PeopleLinker) -> dict[str, str]:
+    """The linked people's extensions (id -> number), linking them first when nobody has
+    yet. Slack or RingCentral failing here must not keep notifications from starting:
+    the DM routes then reach the people the next refresh links (`PeopleLinker.run`)."""
+    try:
+        links = await people.load()
+        if not links:
+            links = (await people.refresh()).links
+    except Exception:
+        log.exception("cannot link people to extensions yet: DM routes wait for the next try")
+        return {}
+    return {x.extension_id: x.extension_number or "" for x in links if x.linked}
 
 
 async def run_when_ready(
