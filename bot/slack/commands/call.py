@@ -118,9 +118,9 @@ async def place(
     replace: bool = True,
 ) -> None:
     """RingOut for `user_id` acting in `channel` (`[permissions] call`), from /call or a
-    missed call's Call back button: ring the
-    first leg, then `request.to`; the reply follows the call, replacing itself, or (for
-    a button on a channel message, which a replace would overwrite) as new replies."""
+    missed call's Call back button: ring the first leg, then `request.to`; the reply
+    follows the call, replacing itself, or (for a button on a channel message, which a
+    replace would overwrite) as new replies."""
     if refusal := await deps.permissions.refusal("call", user_id, channel):
         await answer(deps, respond, render.usage_error(refusal))
         return
