@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge.dispatcher import CALL_QUIET
 from bot.bridge.listener import WebSocketListener
+from bot.bridge.people import PeopleLinker
 from bot.bridge.service import Notifications
 from bot.clock import FakeClock
 from bot.config import BridgeConfig, Route, Settings
-from bot.server import DEPS, ENGINE, NOTIFICATIONS, create_app
+from bot.server import DEPS, ENGINE, NOTIFICATIONS, PEOPLE, create_app
 from bot.sim import SLACK_CHANNEL_PACE, Delivery, RingCentralSimulator, SlackSimulator
 from bot.sim import SlackClock as SimClock
 from bot.store import SubscriptionStore
@@ -82,6 +83,12 @@ class Bridge:
     async def settle(self) -> None:
         """Wait until the work every acknowledged request started is finished."""
         await self.server.app[DEPS].tasks.join()
+
+    @property
+    def people(self) -> PeopleLinker:
+        """Who is whom (DESIGN §3.9): `await bridge.people.refresh()` after adding Slack
+        members with emails."""
+        return self.server.app[PEOPLE]
 
     @property
     def notifications(self) -> Notifications:

@@ -31,6 +31,7 @@ from .inbox import Inbox
 from .ingest import Ingest
 from .listener import LEAD_RETRY, WebSocketListener
 from .names import Names
+from .people import PeopleLinker
 from .poster import Poster
 from .receipts import Receipts
 from .retention import Retention
@@ -96,6 +97,7 @@ async def build(
     session_key: str = "default",
     socket_clock: Clock | None = None,
     admin: AdminDesk | None = None,
+    people: PeopleLinker | None = None,
 ) -> Notifications:
     """Everything the notifications need; raises ConfigError for a config RingCentral or
     Slack contradicts (an unknown extension, a `#channel` that does not exist).
@@ -108,9 +110,21 @@ async def build(
     admin channel, told what catch-up recovered and how the subscription fares.
 
     `slack` must retry nothing by itself: the dispatcher's retries go through the database
-    with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner")."""
-    watch = await resolve_watch(bridge, rc, default_channel=default_channel)
-    router = Router(bridge.routes, default_channel, watch.extension_numbers)
+    with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner").
+
+    `people`: who is linked to which extension, for `dm = "owner"` routes; their
+    extensions are watched as the links stand now (a restart watches new ones)."""
+    owned: dict[str, str] = {}
+    if people is not None and any(route.dm == "owner" for route in bridge.routes):
+        owned = await _owned_extensions(people)
+    watch = await resolve_watch(bridge, rc, default_channel=default_channel, owned=owned)
+    router = Router(
+        bridge.routes,
+        default_channel,
+        watch.extension_numbers,
+        owner_dm=people.dm_channel if people is not None else None,
+        on_unowned=lambda notice: metrics.dm_unowned(notice.kind),
+    )
     if router.named_channels:
         router = router.resolve(await _channel_ids(slack, router.named_channels))
     ingest = Ingest(rc, watch.watched, router, Names(rc, clock), outbound=OutboundLog(engine))
@@ -180,6 +194,20 @@ async def build(
         )
     retention = Retention(DeadLetters(engine), clock, bridge.retention.days, leadership)
     return Notifications(watch, dispatcher, manager, catchup, listener, retention)
+
+
+async def _owned_extensions(people: PeopleLinker) -> dict[str, str]:
+    """The linked people's extensions (id -> number), linking them first when nobody has
+    yet. Slack or RingCentral failing here must not keep notifications from starting:
+    the DM routes then reach the people the next refresh links (`PeopleLinker.run`)."""
+    try:
+        links = await people.load()
+        if not links:
+            links = (await people.refresh()).links
+    except Exception:
+        log.exception("cannot link people to extensions yet: DM routes wait for the next try")
+        return {}
+    return {x.extension_id: x.extension_number or "" for x in links if x.linked}
 
 
 async def run_when_ready(

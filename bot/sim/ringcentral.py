@@ -177,6 +177,12 @@ class RingCentralSimulator:
         """A JWT credential logging in as another extension."""
         return self._state.auth.issue_jwt(extension_id)
 
+    def set_contact_email(self, extension_number: str, email: str) -> None:
+        """The contact email of the extension with this number (in its info, the extension
+        list and the directory): a test links it to another Slack person, or makes two
+        extensions share one address."""
+        self.world.set_contact_email(extension_number, email)
+
     def secrets(self) -> set[str]:
         """Every secret it issued or holds (client secret, JWTs, access and refresh tokens,
         webhook verification tokens): what must never appear in a log."""

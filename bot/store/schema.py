@@ -332,3 +332,24 @@ class Outbound(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(index=True)
     claimed_until: Mapped[datetime | None]
+
+
+class UserLink(Base):
+    """Who is whom (DESIGN §3.9, §4): one row per extension the link refresh looked at, and
+    the Slack person it is (`slack_user`), or why nobody is (`how` "conflict": an email
+    several extensions share, or a member who may not be linked). Replaced as a whole by
+    each refresh; `dm_channel` is the person's DM with the bot, opened for DM routes."""
+
+    __tablename__ = "user_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    extension_id: Mapped[str] = mapped_column(String(32), index=True)
+    extension_number: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(128))
+    email: Mapped[str | None] = mapped_column(String(255))
+    direct_number: Mapped[str | None] = mapped_column(String(32))
+    slack_user: Mapped[str | None] = mapped_column(String(32), index=True)
+    how: Mapped[str] = mapped_column(String(16))  # email | config | conflict | unmatched
+    detail: Mapped[str | None] = mapped_column(Text)
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
