@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.engine import insert
 from bot.store.schema import Base
 
 log = logging.getLogger("bot.bridge.receiver")
@@ -85,10 +85,11 @@ class GroupWriter:
             raise ValueError("max_rows must be >= 1 and max_wait >= 0")
         self._engine = engine
         self._key = key
-        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         table = model.__table__
         assert isinstance(table, Table)  # a mapped class of ours: one table
-        self._statement = insert(table).on_conflict_do_nothing().returning(table.c[key])
+        self._statement = (
+            insert(engine.dialect.name, table).on_conflict_do_nothing().returning(table.c[key])
+        )
         self.max_rows = max_rows
         self.max_wait = max_wait
         self._queue: deque[_Queued] = deque()
