@@ -5,28 +5,12 @@ client that reconnects for every call from one that does not."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import aiohttp
-import pytest
 
-from bot.clock import FakeClock
-from bot.sim import RingCentralSimulator, SlackSimulator
-from tests.bridge import TEXTS, Bridge, running_bridge
-from tests.conftest import fresh_database
+from bot.sim import SlackSimulator
+from tests.bridge import TEXTS, Bridge
 
 TEXTS_SENT = 12
-
-
-@pytest.fixture
-async def live(
-    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
-) -> AsyncIterator[Bridge]:
-    url = await fresh_database(tmp_path)
-    async with running_bridge(rc_sim, clock, slack_clock=clock, database_url=url) as running:
-        await running.subscribe()
-        yield running
 
 
 async def test_the_simulators_count_a_new_connection_per_call_apart_from_kept_ones() -> None:
@@ -44,7 +28,9 @@ async def test_the_simulators_count_a_new_connection_per_call_apart_from_kept_on
         assert slack.connections.requests == 10
 
 
-async def test_a_dozen_texts_reach_slack_over_a_few_kept_connections(live: Bridge) -> None:
+async def test_a_dozen_texts_reach_slack_over_a_few_kept_connections(bridge: Bridge) -> None:
+    live = bridge
+    await live.subscribe()
     slack_before = live.slack.connections.opened
     rc_before = live.rc.connections.opened
     rc_requests_before = len(live.rc.requests)
