@@ -11,10 +11,12 @@ process (aiohttp, C keep-alive connections, closed loop):
   delivery is token-checked, stored (group commit), then answered 200.
 Phases, interleaved to share the machine's noise: bare, ringbridge, bare, ringbridge
 (N deliveries each; the rate is each pair's median); then the ringbridge at a fixed open-loop
-rate R for S seconds (ack latency). With `--profile`, then one more closed-loop round
-into a new ringbridge server run under cProfile: where its event loop's CPU time goes, by
-package (own time; the SQLite work in aiosqlite's thread is not in it). Prints one JSON
-object.
+rate R for S seconds (ack latency). With `--baseline DIR` (a checkout of another version,
+e.g. `git worktree add /tmp/base main`), a third server runs that version's `bot/`
+(PYTHONPATH) in the same interleaved rounds: before and after, in one run. With
+`--profile`, then one more closed-loop round into a new ringbridge server run under
+cProfile: where its event loop's CPU time goes, by package (the SQLite work in aiosqlite's
+thread is not in it). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -231,13 +233,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     server = ServerProcess(info)
     bare = BareServer()
     rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "ringbridge": []}
+    base: ServerProcess | None = None
+    if args.baseline is not None:
+        base = ServerProcess(info, extra_env={"PYTHONPATH": str(args.baseline.resolve())})
+        rounds["baseline"] = []
     try:
         await server.start()
         await add_webhook_token(server.database_path, TOKEN)
         await bare.start()
         hook = server.url + WEBHOOK_PATH
         await _wait_for_token(hook)
+        if base is not None:
+            await base.start()
+            await add_webhook_token(base.database_path, TOKEN)
+            await _wait_for_token(base.url + WEBHOOK_PATH)
         for r in range(args.rounds):
+            if base is not None:
+                rounds["baseline"].append(
+                    await closed_round(
+                        base.url + WEBHOOK_PATH, f"o{r}", args.deliveries, args.concurrency
+                    )
+                )
             rounds["bare"].append(
                 await closed_round(
                     bare.url + WEBHOOK_PATH, f"b{r}", args.deliveries, args.concurrency
@@ -253,10 +269,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stored = await asyncio.to_thread(read_inbox_uuids, server.database_path)
         await bare.close()
         await server.close()
+        if base is not None:
+            await base.close()
         profile = await profiled_round(info, args) if args.profile else None
     finally:
         await bare.close()
         await server.close()
+        if base is not None:
+            await base.close()
         await sims.close()
 
     bare_rate = statistics.median(r["rate_per_s"] for r in rounds["bare"])
@@ -270,6 +290,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "meets_ratio": ratio is not None and ratio >= TARGET_RATIO,
         "bare_rate_per_s": bare_rate,
         "ringbridge_rate_per_s": ours_rate,
+        "baseline": _baseline(args.baseline, rounds.get("baseline", []), bare_rate, ours_rate),
         "concurrency": args.concurrency,
         "rounds": rounds,
         "fixed_rate": {
@@ -295,6 +316,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _baseline(
+    path: Path | None, rounds: list[dict[str, Any]], bare_rate: float, ours_rate: float
+) -> dict[str, Any] | None:
+    if path is None or not rounds:
+        return None
+    rate = statistics.median(r["rate_per_s"] for r in rounds)
+    return {
+        "path": str(path),
+        "rate_per_s": rate,
+        "ratio_vs_bare": round(rate / bare_rate, 3) if bare_rate else None,
+        "ours_vs_baseline": round(ours_rate / rate, 2) if rate else None,
+    }
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__)
     parser.add_argument("--deliveries", type=int, default=3000, help="per closed-loop round")
@@ -302,6 +337,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200.0, help="deliveries/s, fixed phase")
     parser.add_argument("--seconds", type=float, default=10.0, help="fixed-rate phase length")
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout of another version: its server too, same rounds"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="then one round under cProfile: where time goes"
     )
