@@ -18,7 +18,8 @@ Then once, `loaded`: R webhook deliveries a second for S2 seconds into the last 
 each routed to the channel (the dispatcher posts them at Slack's pace: a backlog builds
 up); VmRSS sampled every second, at the end, and VmHWM (the peak). And `imports`: what
 `python -X importtime -c "import bot.__main__"` says (the median of 5), with the packages
-that take longest.
+that take longest. `--baseline DIR` (a checkout of another version) starts that version's
+`bot/` the same way in each run, interleaved: before and after in one run.
 
 Prints one JSON object.
 """
@@ -79,9 +80,15 @@ def server_token(database: Path) -> str | None:
     return str(row[0]) if row else None
 
 
-async def one_run(sims: Simulators, idle: float) -> tuple[dict[str, Any], ServerProcess]:
-    """A first start and a restart; the server is left running (the caller closes it)."""
-    server = ServerProcess(sims.info, public_url=True, extra_env={"BRIDGE_CONFIG": BRIDGE_CONFIG})
+async def one_run(
+    sims: Simulators, idle: float, baseline: Path | None = None
+) -> tuple[dict[str, Any], ServerProcess]:
+    """A first start and a restart; the server is left running (the caller closes it).
+    `baseline`: another version's checkout, run instead (PYTHONPATH)."""
+    env = {"BRIDGE_CONFIG": BRIDGE_CONFIG}
+    if baseline is not None:
+        env["PYTHONPATH"] = str(baseline)  # absolute (parse_args)
+    server = ServerProcess(sims.info, public_url=True, extra_env=env)
     try:
         await server.start()
         assert server.pid is not None
@@ -178,9 +185,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     sims = Simulators(SimOptions())
     await sims.start()
     runs: list[dict[str, Any]] = []
+    base_runs: list[dict[str, Any]] = []
     load: dict[str, Any] = {}
     try:
         for i in range(args.runs):
+            if args.baseline is not None:  # interleaved: both share the machine's noise
+                result, server = await one_run(sims, args.idle, args.baseline)
+                await server.close()
+                base_runs.append(result)
             result, server = await one_run(sims, args.idle)
             runs.append(result)
             try:
@@ -192,8 +204,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await sims.close()
     imports = await asyncio.to_thread(import_times)
 
-    def median(phase: str, what: str) -> float:
-        return round(statistics.median(r[phase][what] for r in runs), 3)
+    def median(phase: str, what: str, among: list[dict[str, Any]] = runs) -> float:
+        return round(statistics.median(r[phase][what] for r in among), 3)
 
     ready = median("restart", "ready_s")
     rss = statistics.median(r["idle_rss_mb"] for r in runs)
@@ -206,6 +218,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "idle_rss_mb_median": rss,
         "loaded": load,
+        "baseline": (
+            {
+                "path": str(args.baseline),
+                "ready_s_median": {
+                    p: median(p, "ready_s", base_runs) for p in ("restart", "first_start")
+                },
+                "cpu_s_at_ready_median": {
+                    p: median(p, "cpu_s", base_runs) for p in ("restart", "first_start")
+                },
+                "idle_rss_mb_median": statistics.median(r["idle_rss_mb"] for r in base_runs),
+                "runs": base_runs,
+            }
+            if base_runs
+            else None
+        ),
         "imports": imports,
         "target_ready_s": TARGET_READY_S,
         "target_rss_mb": TARGET_RSS_MB,
@@ -235,11 +262,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle", type=float, default=3.0, help="seconds before reading RSS")
     parser.add_argument("--load-rate", type=float, default=200.0, help="deliveries/s")
     parser.add_argument("--load-seconds", type=float, default=20.0, help="0: no loaded phase")
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout of another version, started the same way"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.runs <= 50 or not 0 <= args.idle <= 120:
         parser.error("--runs: 1 to 50; --idle: 0 to 120 seconds")
     if not 1 <= args.load_rate <= 2000 or not 0 <= args.load_seconds <= 300:
         parser.error("--load-rate: 1 to 2000; --load-seconds: 0 to 300")
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
     return args
 
 
