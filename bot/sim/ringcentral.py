@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from . import _rc_routes
+from ._connections import ConnectionCounter
 from ._rc_auth import AuthState
 from ._rc_authz import texting
 from ._rc_data import SimError, Upload, World
@@ -117,6 +118,8 @@ class RingCentralSimulator:
         self._revoked_jwts: dict[str, str] = {}  # jwt -> owner, until restored
         self.jwt = auth.issue_jwt(self.world.service_extension_id)
         self.requests: list[RequestRecord] = []
+        # The TCP connections the requests came over (keep-alive: far fewer than requests).
+        self.connections = ConnectionCounter()
         self._validator: Any = None
         if openapi_path is not None:
             self._validator = SpecValidator.for_path(Path(openapi_path))
@@ -201,7 +204,7 @@ class RingCentralSimulator:
         """Serve the platform host and the media host on two random loopback ports."""
         old = (self.server_url, self.media_url)
         try:
-            async with serve_loopback(self.handle, host, self._ws.handle) as urls:
+            async with serve_loopback(self.handle, host, self._ws.handle, self.connections) as urls:
                 self._state.set_urls(urls.server_url, urls.media_url)
                 yield urls
         finally:

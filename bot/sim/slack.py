@@ -35,6 +35,7 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
+from bot.sim._connections import ConnectionCounter
 from bot.sim._slack_api import JSON_ARGS, METHODS, SLACK_CHANNEL_PACE, Pace, read_arguments
 from bot.sim._slack_blocks import decode_json_param
 from bot.sim._slack_chat import remove_message
@@ -119,6 +120,8 @@ class SlackSimulator(SlackSender):
         self.events_url: str | None = None
         self.bot_events: frozenset[str] = frozenset()
         self.event_deliveries: list[Delivery] = []  # of the events the workspace raised
+        # The TCP connections the app's calls came over (keep-alive: far fewer than calls).
+        self.connections = ConnectionCounter()
         self._event_tasks: set[asyncio.Task[None]] = set()
         self._calls: list[Call] = []
         self._faults = Faults()
@@ -143,7 +146,10 @@ class SlackSimulator(SlackSender):
     @asynccontextmanager
     async def serve(self) -> AsyncIterator[Self]:
         """Listen on a random loopback port until the block ends."""
-        app = web.Application(client_max_size=64 * 1024**2)  # uploads: faxes, voicemail audio
+        app = web.Application(
+            client_max_size=64 * 1024**2,  # uploads: faxes, voicemail audio
+            middlewares=[self.connections.middleware],
+        )
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
         app.router.add_post("/response/{key}", self._response)

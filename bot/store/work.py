@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.store.engine import insert
 from bot.store.schema import Base, Delivery, Outbound, Post, Upload
 
 __all__ = [
@@ -69,9 +69,9 @@ async def insert_ignoring_duplicates(
     session: AsyncSession, model: type[Base], values: dict[str, Any]
 ) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row is new."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(**values).on_conflict_do_nothing()
+    statement = (
+        insert(session.get_bind().dialect.name, model).values(**values).on_conflict_do_nothing()
+    )
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
 
