@@ -22,13 +22,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
+from bot.notices import Notice
 from bot.ringcentral import RingCentralError
 from bot.store.schema import CallState, Delivery
 from bot.store.work import claim
 
 from . import calls
 from .followups import Transcripts, Uploader
-from .ingest import Ingest, Unreadable
+from .ingest import Ingest, NamesWanted, Unreadable
 from .poster import LEASE, Poster, backoff
 from .receipts import Receipts
 
@@ -181,11 +182,26 @@ class Dispatcher:
                 next_attempt_at=now + timedelta(seconds=wait),
             )  # fmt: skip
             return
+        try:
+            await self._commit(delivery, event, notices, now, look_up_names=True)
+        except NamesWanted as wanted:  # rolled back: ask RingCentral outside the transaction
+            await self.ingest.names.look_up(wanted.numbers)
+            await self._commit(delivery, event, notices, now, look_up_names=False)
+
+    async def _commit(
+        self,
+        delivery: Delivery,
+        event: object,
+        notices: list[Notice],
+        now: datetime,
+        *,
+        look_up_names: bool,
+    ) -> None:
         async with self._sessions.begin() as session:
             row = await session.get(Delivery, delivery.id, with_for_update=True)
             if row is None or row.state != "pending":
                 return  # another process finished it while we read RingCentral
-            await self.ingest.commit(session, row, event, notices, now)
+            await self.ingest.commit(session, row, event, notices, now, look_up_names=look_up_names)
 
     async def _set(self, delivery: Delivery, **values: object) -> None:
         async with self._sessions.begin() as session:
