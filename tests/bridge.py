@@ -29,7 +29,7 @@ from bot.server import DEPS, ENGINE, NOTIFICATIONS, PEOPLE, create_app
 from bot.sim import SLACK_CHANNEL_PACE, Delivery, RingCentralSimulator, SlackSimulator
 from bot.sim import SlackClock as SimClock
 from bot.store import SubscriptionStore
-from bot.store.schema import CallState, Outbound, Post, Upload, UTCDateTime
+from bot.store.schema import CallState, Followup, Outbound, Post, Update, Upload, UTCDateTime
 from bot.store.schema import Delivery as InboxRow
 
 # Runs a test that uses the `bridge` fixture twice: Slack's traffic over HTTP (signed
@@ -129,7 +129,7 @@ class Bridge:
     async def _next_due(self) -> float | None:
         times = []
         async with self.engine.connect() as conn:
-            for table in (InboxRow, Post, Upload, Outbound):
+            for table in (InboxRow, Post, Upload, Outbound, Update, Followup):
                 query = select(func.min(table.next_attempt_at, type_=UTCDateTime)).where(
                     table.state.in_(("pending", "sending"))
                 )

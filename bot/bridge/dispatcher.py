@@ -19,18 +19,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.notices import Notice
 from bot.ringcentral import RingCentralError
 from bot.store.schema import CallState, Delivery
-from bot.store.work import claim
+from bot.store.work import claim, write_back
 
-from . import calls
-from .followups import Transcripts, Uploader
+from . import calls, faults
+from .faults import backoff
+from .followups import Transcripts, Updater, Uploader
 from .ingest import Ingest, NamesWanted, Unreadable
-from .poster import LEASE, Poster, backoff
+from .poster import LEASE, Poster
 from .receipts import Receipts
 
 log = logging.getLogger("bot.bridge.dispatcher")
@@ -49,6 +50,7 @@ class Dispatcher:
     poster: Poster
     uploader: Uploader
     transcripts: Transcripts
+    updater: Updater
     clock: Clock
     receipts: Receipts | None = None  # sent texts followed to their end (DESIGN §3.8)
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
@@ -107,6 +109,7 @@ class Dispatcher:
             self.uploader.run_once,
             self.transcripts.run_once,
             self.receipts.run_once if self.receipts else _nothing,
+            self.updater.run_once,
         ):
             if self.stopping:
                 break
@@ -163,6 +166,12 @@ class Dispatcher:
         log.info("released %d deliveries for another process", len(deliveries))
 
     async def _dispatch(self, delivery: Delivery) -> None:
+        try:
+            await self._dispatch_one(delivery)
+        except Exception as exc:  # no poison rows: an attempt counted, then a dead letter
+            await faults.unexpected(self._sessions, delivery, exc, "delivery", self._now())
+
+    async def _dispatch_one(self, delivery: Delivery) -> None:
         now = self._now()
         try:
             event, notices = await self.ingest.prepare(delivery.body)
@@ -199,16 +208,14 @@ class Dispatcher:
     ) -> None:
         async with self._sessions.begin() as session:
             row = await session.get(Delivery, delivery.id, with_for_update=True)
-            if row is None or row.state != "pending":
-                return  # another process finished it while we read RingCentral
+            if row is None or row.state != "pending" or row.claimed_until != delivery.claimed_until:
+                return  # our lease ran out while we read RingCentral: another process has it
             await self.ingest.commit(session, row, event, notices, now, look_up_names=look_up_names)
 
     async def _set(self, delivery: Delivery, **values: object) -> None:
         async with self._sessions.begin() as session:
-            row = await session.get(Delivery, delivery.id)
-            if row is not None:
-                for key, value in {"claimed_until": None, **values}.items():
-                    setattr(row, key, value)
+            if not await write_back(session, delivery, **values):
+                log.info("delivery %s: lease lost; its new holder decides", delivery.uuid)
 
     async def _quiet_calls(self) -> int:
         """Judge calls whose events stopped before they could be judged."""
@@ -227,19 +234,28 @@ class Dispatcher:
             )
             judged = 0
             for row in rows:
-                state = calls.SessionState.model_validate_json(row.state)
-                quiet = ENDED_QUIET if all(p.final for p in state.parties) else CALL_QUIET
-                if now - row.updated_at < quiet:
-                    continue  # a leg is still connected or ringing: give it the full minute
-                judged += 1
-                state, notices = calls.expire(
-                    state, watched=self.ingest.watched, now=now, quiet=quiet
-                )
-                await self.ingest.save_call(session, row, row.session_id, state, now)
-                row.open = False  # judged as it stands; a late event reopens it
-                for notice in notices:
-                    await self.ingest.add_posts(session, f"expired:{row.session_id}", notice, now)
+                try:
+                    async with session.begin_nested():
+                        judged += await self._judge_quiet(session, row, now)
+                except Exception as exc:  # one broken call must not hold up the others
+                    log.error(
+                        "call %s: %s; left unjudged",
+                        row.session_id, faults.reason(exc, "call judging"), exc_info=exc,
+                    )  # fmt: skip
+                    row.open = False
         return judged
+
+    async def _judge_quiet(self, session: AsyncSession, row: CallState, now: datetime) -> int:
+        state = calls.SessionState.model_validate_json(row.state)
+        quiet = ENDED_QUIET if all(p.final for p in state.parties) else CALL_QUIET
+        if now - row.updated_at < quiet:
+            return 0  # a leg is still connected or ringing: give it the full minute
+        state, notices = calls.expire(state, watched=self.ingest.watched, now=now, quiet=quiet)
+        await self.ingest.save_call(session, row, row.session_id, state, now)
+        row.open = False  # judged as it stands; a late event reopens it
+        for notice in notices:
+            await self.ingest.add_posts(session, f"expired:{row.session_id}", notice, now)
+        return 1
 
 
 async def _nothing() -> int:

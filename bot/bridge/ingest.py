@@ -309,7 +309,9 @@ class Ingest:
     ) -> None:
         """A transcript may have finished: look at the waiting voicemails now."""
         if any(isinstance(f, VoicemailFollowup) for f in message_store_followups(event)):
-            await session.execute(update(Followup).values(next_attempt_at=now))
+            await session.execute(
+                update(Followup).where(Followup.state == "pending").values(next_attempt_at=now)
+            )
 
     @staticmethod
     async def _texts_changed(

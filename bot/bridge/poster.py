@@ -12,7 +12,6 @@ the channel once and tries again; other refusals are dead letters at once.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -35,8 +34,10 @@ from bot.notices import (
 from bot.observe import Metrics
 from bot.slack.render import Locale, render_notice
 from bot.store.schema import Post, Thread, Upload
-from bot.store.work import claim, insert_ignoring_duplicates
+from bot.store.work import claim, extend, insert_ignoring_duplicates, write_back
 
+from . import faults
+from .faults import BACKOFF_BASE, BACKOFF_CAP, backoff
 from .slack_errors import Failure, read_failure
 
 log = logging.getLogger("bot.bridge.poster")
@@ -46,8 +47,10 @@ log = logging.getLogger("bot.bridge.poster")
 LEASE = timedelta(seconds=30)
 # A file transfer (RingCentral download, then Slack upload) may take longer.
 UPLOAD_LEASE = timedelta(minutes=3)
-BACKOFF_BASE = 2.0
-BACKOFF_CAP = 300.0  # RELIABILITY R5: full jitter, capped at 5 minutes
+# While a post is being sent its lease covers the Slack call's longest time (the client's
+# timeout) and this margin, however short the claim's lease: no other process takes over
+# a post whose message may still be on its way (it would find nothing and post it again).
+SENDING_MARGIN = timedelta(seconds=5)
 THREAD_WAIT = timedelta(seconds=1)  # a reply waits for its thread's first message
 HISTORY_PAGES = 5  # how far back reconciliation reads a channel
 
@@ -59,8 +62,16 @@ def metadata(post: Post) -> dict[str, Any]:
     return {"event_type": f"ringcentral_{post.kind}", "event_payload": payload}
 
 
-def backoff(attempts: int) -> float:
-    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1)))
+__all__ = [
+    "BACKOFF_BASE",
+    "BACKOFF_CAP",
+    "LEASE",
+    "Poster",
+    "backoff",
+    "find_post",
+    "handled",
+    "metadata",
+]
 
 
 @dataclass
@@ -74,6 +85,7 @@ class Poster:
     max_age: timedelta = timedelta(hours=24)
     pace: float = 1.0  # Slack: about one message per second per channel, sustained
     batch: int = 20
+    lease: timedelta = LEASE
 
     def __post_init__(self) -> None:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -88,12 +100,21 @@ class Poster:
         now = self._now()
         async with self._sessions.begin() as session:
             posts = await claim(
-                session, Post, now=now, lease=LEASE, limit=self.batch,
+                session, Post, now=now, lease=self.lease, limit=self.batch,
                 states=("pending", "sending"),
             )  # fmt: skip
         for post in posts:
-            await self._post(post)
+            try:
+                await self._post(post)
+            except Exception as exc:  # no poison rows: an attempt counted, then a dead letter
+                await self._unexpected(post, exc)
         return len(posts)
+
+    async def _unexpected(self, post: Post, exc: Exception) -> None:
+        """An exception no step expected: counted, retried with backoff, then a dead
+        letter (`faults.unexpected`)."""
+        dead = await faults.unexpected(self._sessions, post, exc, "post", self._now())
+        self.metrics.slack_posts.labels("dead" if dead else "retry").inc()
 
     async def _post(self, post: Post) -> None:
         now = self._now()
@@ -120,10 +141,12 @@ class Poster:
         reply = render_notice(
             notice,
             locale=Locale(await self.region(), await self.timezone()),
-            handled=_handled(post),
+            handled=handled(post),
             thread_parent=thread_ts is None,
         )
-        await self._mark_sending(post)
+        if not await self._mark_sending(post):
+            log.info("post %s: lease lost before sending; another process has it", post.id)
+            return
         await self._hold(post.channel, self.pace, except_post=post.id)
         try:
             answer = await self.slack.chat_postMessage(
@@ -271,11 +294,13 @@ class Poster:
             post, now + timedelta(seconds=delay), state=state, error=failure.reason, attempt=True
         )
 
-    async def _mark_sending(self, post: Post) -> None:
+    async def _mark_sending(self, post: Post) -> bool:
+        """`sending`, committed before the call, the lease stretched over the call's
+        longest time; False when the lease is no longer ours (then nothing is sent)."""
+        timeout = timedelta(seconds=float(self.slack.timeout))
+        until = self._now() + max(self.lease, timeout + SENDING_MARGIN)
         async with self._sessions.begin() as session:
-            row = await session.get(Post, post.id)
-            assert row is not None
-            row.state = post.state = "sending"
+            return await extend(session, post, until, state="sending")
 
     async def _release(
         self,
@@ -286,29 +311,30 @@ class Poster:
         error: str | None = None,
         attempt: bool = False,
     ) -> None:
+        values: dict[str, object] = {"next_attempt_at": when}
+        if state is not None:
+            values["state"] = state
+        if error is not None:
+            values["error"] = error
+        if attempt:
+            values["attempts"] = post.attempts + 1
         async with self._sessions.begin() as session:
-            row = await session.get(Post, post.id)
-            assert row is not None
-            row.next_attempt_at, row.claimed_until = when, None
-            if state is not None:
-                row.state = state
-            if error is not None:
-                row.error = error
-            if attempt:
-                row.attempts += 1
+            if not await write_back(session, post, **values):
+                log.info("post %s: lease lost; its new holder decides", post.id)
 
     async def _finish(self, post: Post, *, state: str, error: str | None = None) -> None:
         async with self._sessions.begin() as session:
-            row = await session.get(Post, post.id)
-            assert row is not None
-            row.state, row.error, row.claimed_until = state, error, None
+            if not await write_back(session, post, state=state, error=error):
+                log.info("post %s: lease lost; its new holder decides", post.id)
 
     async def _done(self, post: Post, ts: str, thread_ts: str | None, notice: Notice) -> None:
         now = self._now()
         async with self._sessions.begin() as session:
-            row = await session.get(Post, post.id)
-            assert row is not None
-            row.state, row.ts, row.thread_ts, row.claimed_until = "done", ts, thread_ts, None
+            if not await write_back(session, post, state="done", ts=ts, thread_ts=thread_ts):
+                # Slack has it; the process that holds the post now finds it by its
+                # metadata (it is `sending`) rather than posting it again.
+                log.warning("post %s: lease lost after Slack took it; left to reconcile", post.id)
+                return
             if post.thread_key and thread_ts is None:  # the first message of the thread
                 company, other = post.thread_key.split("|", 1)
                 thread = await session.get(
@@ -333,7 +359,7 @@ class Poster:
                 )
 
 
-def _handled(post: Post) -> Handled | None:
+def handled(post: Post) -> Handled | None:
     if post.handled_by and post.handled_at:
         return Handled(post.handled_by, post.handled_at)
     return None

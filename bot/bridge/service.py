@@ -26,7 +26,7 @@ from bot.store.ws_sessions import WsSessionStore
 from .admin import AdminDesk
 from .catchup import Catchup
 from .dispatcher import Dispatcher
-from .followups import Transcripts, Uploader
+from .followups import Transcripts, Updater, Uploader
 from .inbox import Inbox
 from .ingest import Ingest
 from .listener import LEAD_RETRY, WebSocketListener
@@ -136,6 +136,7 @@ async def build(
         transcripts=Transcripts(
             engine, slack, rc, clock, region=facts.region, timezone=facts.timezone
         ),
+        updater=Updater(engine, slack, clock, region=facts.region, timezone=facts.timezone),
         clock=clock,
         receipts=Receipts(engine, rc, slack, clock, region=facts.region, timezone=facts.timezone),
     )

@@ -154,15 +154,37 @@ class CallState(Base):
 
 
 class Followup(Base):
-    """A voicemail whose transcript is not there yet: fetched again until it is."""
+    """A voicemail whose transcript is not there yet: fetched again until it is (then the
+    row is deleted), claimed like other work; `state` pending, or dead with its `error`."""
 
     __tablename__ = "followups"
 
     message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     extension_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Update(Base):
+    """A posted message to show again (its transcript arrived, it was handled): one row
+    per post, claimed and retried like a post (DESIGN §3.7). `revision` grows with each
+    change asked for, so a change made while an update was in flight is shown too.
+    `state`: pending → done, or dead with its `error`."""
+
+    __tablename__ = "updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), unique=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Subscription(Base):
