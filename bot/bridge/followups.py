@@ -130,11 +130,8 @@ class Uploader:
 @dataclass
 class Transcripts:
     engine: AsyncEngine
-    slack: AsyncWebClient
     rc: RingCentralClient
     clock: Clock
-    region: Callable[[], Awaitable[str]]
-    timezone: Callable[[], Awaitable[tzinfo]]  # the account's: the time fallbacks' zone
     batch: int = 5
 
     def __post_init__(self) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
@@ -32,6 +32,7 @@ from bot.notices import (
     load_notice,
 )
 from bot.observe import Metrics
+from bot.slack.payloads import PostedMessage
 from bot.slack.render import Locale, render_notice
 from bot.store.schema import Post, Thread, Upload
 from bot.store.work import claim, extend, insert_ignoring_duplicates, write_back
@@ -157,7 +158,19 @@ class Poster:
         except Exception as exc:  # classified below; anything unknown is re-raised
             await self._failed(post, read_failure(exc))
             return
-        await self._done(post, str(answer["ts"]), thread_ts, notice)
+        posted = PostedMessage.model_validate(answer.data)  # a garbled answer raises here
+        if thread_ts and posted.message is not None and posted.message.thread_ts is None:
+            # Slack put the reply at the top level without an error: the thread's parent
+            # was deleted. The conversation's next message starts a new thread.
+            log.info(
+                "post %s: thread %s in %s is gone; a new one follows",
+                post.id,
+                thread_ts,
+                post.channel,
+            )
+            await self._thread_gone(post, thread_ts)
+            thread_ts = None
+        await self._done(post, posted.ts, thread_ts, notice)
         self.metrics.slack_posts.labels("ok").inc()
 
     async def _hold(self, channel: str, seconds: float, *, except_post: int = 0) -> None:
@@ -199,12 +212,32 @@ class Poster:
             return None, True
         return thread.thread_ts, False
 
+    async def _thread_gone(self, post: Post, thread_ts: str) -> None:
+        """The conversation's thread (its parent `thread_ts`) was deleted: forget it, so
+        that its next message starts a new one (DESIGN §3.7)."""
+        if not post.thread_key:
+            return
+        company, other = post.thread_key.split("|", 1)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(Thread).where(
+                    Thread.company_number == company,
+                    Thread.other_number == other,
+                    Thread.channel == post.channel,
+                    Thread.thread_ts == thread_ts,
+                )
+            )
+
     async def _reconcile(self, post: Post, thread_ts: str | None) -> bool:
         """Does Slack already have this post? Then record it and say so."""
         try:
             found = await self._find(post, thread_ts)
         except SlackApiError as exc:
             failure = read_failure(exc)
+            if thread_ts and failure.reason == "thread_not_found":
+                # The parent was deleted: a reply sent to it landed at the top level.
+                await self._thread_gone(post, thread_ts)
+                return await self._reconcile(post, None)
             if failure.kind == "join" and await self._join(post.channel):
                 return await self._reconcile(post, thread_ts)
             await self._failed(post, failure)

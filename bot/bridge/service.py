@@ -133,9 +133,7 @@ async def build(
         ingest=ingest,
         poster=Poster(engine, slack, clock, metrics, region=facts.region, timezone=facts.timezone),
         uploader=Uploader(engine, slack, rc, clock),
-        transcripts=Transcripts(
-            engine, slack, rc, clock, region=facts.region, timezone=facts.timezone
-        ),
+        transcripts=Transcripts(engine, rc, clock),
         updater=Updater(engine, slack, clock, region=facts.region, timezone=facts.timezone),
         clock=clock,
         receipts=Receipts(engine, rc, slack, clock, region=facts.region, timezone=facts.timezone),

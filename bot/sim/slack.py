@@ -362,6 +362,7 @@ class SlackSimulator(SlackSender):
         channel: str | None = None,
         store: bool = False,
         disconnect: bool = False,
+        garbled: bool = False,
     ) -> SlackFault:
         """Make the next `times` calls of `method` ("*": any) fail (None: until cleared).
 
@@ -369,7 +370,9 @@ class SlackSimulator(SlackSender):
         that status; 200 answers ``{"ok": false, "error": error}``. `channel`: only calls
         to that channel. `store`: the call does its work first (a message is stored) and
         fails only when the work succeeded. `disconnect`: the connection drops instead of
-        an answer. The fault is returned; changing its fields changes what comes next.
+        an answer. `garbled`: a 200 `{"ok": true}` without the method's fields (not
+        Slack's own behaviour: what a proxy or a cut answer gives). The fault is
+        returned; changing its fields changes what comes next.
         """
         return self._faults.add(
             make_fault(
@@ -381,6 +384,7 @@ class SlackSimulator(SlackSender):
                 channel=channel,
                 store=store,
                 disconnect=disconnect,
+                garbled=garbled,
             )
         )
 
