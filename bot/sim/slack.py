@@ -122,6 +122,9 @@ class SlackSimulator(SlackSender):
         self._event_tasks: set[asyncio.Task[None]] = set()
         self._calls: list[Call] = []
         self._faults = Faults()
+        # Seconds a method takes before Slack acts on it (a slow Slack): the work is done
+        # and recorded after the wait, as when the request is still on its way.
+        self.latency: dict[str, float] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
         self.base_url = ""
 
@@ -514,6 +517,8 @@ class SlackSimulator(SlackSender):
         params: dict[str, Any] = {}
         try:
             params = await read_arguments(request)
+            if delay := self.latency.get(method):
+                await asyncio.sleep(delay)
             response = self._dispatch(method, request, params)
         except SlackError as e:
             response = web.json_response(
