@@ -25,7 +25,10 @@ log = logging.getLogger("bot.bridge.faults")
 
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0  # RELIABILITY R5: full jitter, capped at 5 minutes
-UNEXPECTED_LIMIT = 8  # with backoff from 2 s doubling: a few minutes of tries in all
+# Tries before a dead letter: with backoff (full jitter under 2, 4, … 32 s) about half a
+# minute of retries, at most a minute: long enough for a passing oddity, short enough
+# that a bug reaches the admin (and `deadletters replay` after the fix) soon.
+UNEXPECTED_LIMIT = 6
 
 
 def backoff(attempts: int) -> float:
