@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -99,18 +100,31 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.idle_wait)
 
     async def step(self) -> int:
-        """One pass over every kind of due work; how much was done. Stopping ends the
-        pass between its parts."""
+        """One pass over every kind of due work; how much was done. Three lanes run side
+        by side, so that no kind of work holds up another (uploads and follow-ups never
+        delay posts): deliveries into posts, posts into Slack, and what follows a post.
+        Stopping ends each lane between its parts."""
+        lanes = (
+            (self._deliveries, self._quiet_calls),
+            (self.poster.run_once,),
+            (
+                self.uploader.run_once,
+                self.transcripts.run_once,
+                self.receipts.run_once if self.receipts else _nothing,
+                self.updater.run_once,
+            ),
+        )
+        results = await asyncio.gather(
+            *(self._lane(parts) for parts in lanes), return_exceptions=True
+        )
+        for result in results:  # every lane has ended: no pass overlaps the next
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
+
+    async def _lane(self, parts: tuple[Callable[[], Awaitable[int]], ...]) -> int:
         done = 0
-        for part in (
-            self._deliveries,
-            self._quiet_calls,
-            self.poster.run_once,
-            self.uploader.run_once,
-            self.transcripts.run_once,
-            self.receipts.run_once if self.receipts else _nothing,
-            self.updater.run_once,
-        ):
+        for part in parts:
             if self.stopping:
                 break
             done += await part()

@@ -11,6 +11,7 @@ the channel once and tries again; other refusals are dead letters at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from bot.notices import (
 from bot.observe import Metrics
 from bot.slack.payloads import PostedMessage
 from bot.slack.render import Locale, render_notice
+from bot.store.pace import channel_open, hold, take_slot
 from bot.store.schema import Post, Thread, Upload
 from bot.store.work import claim, extend, insert_ignoring_duplicates, write_back
 
@@ -85,31 +87,37 @@ class Poster:
     timezone: Callable[[], Awaitable[tzinfo]]  # the account's: the time fallbacks' zone
     max_age: timedelta = timedelta(hours=24)
     pace: float = 1.0  # Slack: about one message per second per channel, sustained
-    batch: int = 20
+    batch: int = 50  # channels served in one pass (one post each: Slack's pace)
     lease: timedelta = LEASE
+    max_calls: int = 16  # Slack calls in flight at once, across channels
 
     def __post_init__(self) -> None:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._next_slot: dict[str, float] = {}
         self._joined: set[str] = set()
+        self._calls = asyncio.Semaphore(self.max_calls)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
 
     async def run_once(self) -> int:
-        """Post what is due; the number of posts handled."""
+        """Post what is due: the oldest due post of each channel whose pace allows one,
+        concurrently across channels (at most `max_calls` at once); serially within a
+        channel, since a channel gets one post a pass. The number of posts handled."""
         now = self._now()
         async with self._sessions.begin() as session:
             posts = await claim(
                 session, Post, now=now, lease=self.lease, limit=self.batch,
-                states=("pending", "sending"),
+                states=("pending", "sending"), where=channel_open(now), one_per=Post.channel,
             )  # fmt: skip
-        for post in posts:
+        await asyncio.gather(*(self._post_guarded(post) for post in posts))
+        return len(posts)
+
+    async def _post_guarded(self, post: Post) -> None:
+        async with self._calls:
             try:
                 await self._post(post)
             except Exception as exc:  # no poison rows: an attempt counted, then a dead letter
                 await self._unexpected(post, exc)
-        return len(posts)
 
     async def _unexpected(self, post: Post, exc: Exception) -> None:
         """An exception no step expected: counted, retried with backoff, then a dead
@@ -127,11 +135,6 @@ class Poster:
             log.error("dead letter: post %s to %s: %s", post.id, post.channel, error)
             self.metrics.slack_posts.labels("dead").inc()
             return
-        slot = self._next_slot.get(post.channel, 0.0)
-        if self.clock.monotonic() < slot:
-            wait = slot - self.clock.monotonic()
-            await self._release(post, now + timedelta(seconds=wait))
-            return
         thread_ts, parent = await self._thread(post)
         if thread_ts is None and post.thread_key and not parent:
             await self._release(post, now + THREAD_WAIT)
@@ -146,9 +149,8 @@ class Poster:
             thread_parent=thread_ts is None,
         )
         if not await self._mark_sending(post):
-            log.info("post %s: lease lost before sending; another process has it", post.id)
             return
-        await self._hold(post.channel, self.pace, except_post=post.id)
+        await self._push_back(post.channel, timedelta(seconds=self.pace), except_post=post.id)
         try:
             answer = await self.slack.chat_postMessage(
                 channel=post.channel, text=reply.text, blocks=reply.blocks,
@@ -173,12 +175,16 @@ class Poster:
         await self._done(post, posted.ts, thread_ts, notice)
         self.metrics.slack_posts.labels("ok").inc()
 
-    async def _hold(self, channel: str, seconds: float, *, except_post: int = 0) -> None:
-        """Nothing more to `channel` for `seconds`: the channel's other waiting posts come
-        due then, so no pass claims them only to release them again."""
-        until = self.clock.monotonic() + seconds
-        self._next_slot[channel] = max(self._next_slot.get(channel, 0.0), until)
-        due = self._now() + timedelta(seconds=seconds)
+    async def _hold(self, channel: str, seconds: float) -> None:
+        """Nothing more to `channel` for `seconds`, from any process (a 429)."""
+        async with self._sessions.begin() as session:
+            await hold(session, channel, self._now() + timedelta(seconds=seconds))
+        await self._push_back(channel, timedelta(seconds=seconds))
+
+    async def _push_back(self, channel: str, wait: timedelta, *, except_post: int = 0) -> None:
+        """The channel's other waiting posts come due when its next slot does, so no pass
+        claims them only to release them again."""
+        due = self._now() + wait
         async with self._sessions.begin() as session:
             await session.execute(
                 update(Post)
@@ -328,12 +334,25 @@ class Poster:
         )
 
     async def _mark_sending(self, post: Post) -> bool:
-        """`sending`, committed before the call, the lease stretched over the call's
-        longest time; False when the lease is no longer ours (then nothing is sent)."""
+        """Take the channel's slot (Slack's pace, shared by every process) and mark the
+        post `sending`, its lease stretched over the call's longest time, in one
+        transaction committed before the call. False when the channel's slot is not ours
+        yet (the post waits for it) or the lease is no longer ours: then nothing is sent."""
+        now = self._now()
         timeout = timedelta(seconds=float(self.slack.timeout))
-        until = self._now() + max(self.lease, timeout + SENDING_MARGIN)
-        async with self._sessions.begin() as session:
-            return await extend(session, post, until, state="sending")
+        until = now + max(self.lease, timeout + SENDING_MARGIN)
+        try:
+            async with self._sessions.begin() as session:
+                busy = await take_slot(session, post.channel, now, timedelta(seconds=self.pace))
+                if busy is not None:
+                    await write_back(session, post, next_attempt_at=busy)
+                    return False
+                if not await extend(session, post, until, state="sending"):
+                    raise _LeaseLost  # rolls the slot back too: another process has the post
+        except _LeaseLost:
+            log.info("post %s: lease lost before sending; another process has it", post.id)
+            return False
+        return True
 
     async def _release(
         self,
@@ -390,6 +409,10 @@ class Poster:
                         "next_attempt_at": now,
                     },
                 )
+
+
+class _LeaseLost(Exception):
+    """Our lease on a post ran out before its sending was committed."""
 
 
 def handled(post: Post) -> Handled | None:

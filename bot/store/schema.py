@@ -130,6 +130,17 @@ class Upload(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class ChannelPace(Base):
+    """When a channel may next be posted to (Slack: about one message a second per channel,
+    and a 429's Retry-After), shared by every process: a process takes the channel's slot
+    in the transaction that marks its post `sending` (DESIGN §6, issue #10)."""
+
+    __tablename__ = "channel_pace"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_slot: Mapped[datetime]
+
+
 class Thread(Base):
     """An SMS conversation's Slack thread: one per (company number, other party, channel)."""
 

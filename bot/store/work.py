@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, inspect, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -56,8 +56,10 @@ async def claim(
     limit: int,
     states: Sequence[str] = ("pending",),
     where: ColumnElement[bool] | None = None,
+    one_per: Any = None,  # a mapped column
 ) -> list[Row]:
-    """Lease up to `limit` due rows of `model` in `states`, oldest first."""
+    """Lease up to `limit` due rows of `model` in `states`, oldest first; with `one_per`
+    (a column: a post's channel), only the oldest due row of each value of it."""
     due = and_(
         model.state.in_(states),
         model.next_attempt_at <= now,
@@ -67,12 +69,20 @@ async def claim(
         due = and_(due, where)
     key, _ = _key(model)
     order = model.id if hasattr(model, "id") else model.next_attempt_at
-    candidates = (
-        select(key).where(due).order_by(order).limit(limit).with_for_update(skip_locked=True)
-    )
+    if one_per is not None:
+        # No row lock in a grouped query: the UPDATE below checks `due` again on the row
+        # as it is when it gets its lock, so two processes never both take one row.
+        oldest = func.min(key)
+        candidates = select(oldest).where(due).group_by(one_per).order_by(oldest).limit(limit)
+        chosen = and_(key.in_(candidates.scalar_subquery()), due)
+    else:
+        candidates = (
+            select(key).where(due).order_by(order).limit(limit).with_for_update(skip_locked=True)
+        )
+        chosen = key.in_(candidates.scalar_subquery())
     statement = (
         update(model)
-        .where(key.in_(candidates.scalar_subquery()))
+        .where(chosen)
         .values(claimed_until=now + lease)
         .returning(model)
         .execution_options(synchronize_session=False)

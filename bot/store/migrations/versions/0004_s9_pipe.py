@@ -1,5 +1,6 @@
 """No poison rows, fenced leases, updates retried (issue #9): voicemail follow-ups are
-claimed work with a state and a reason, and message updates get their own table
+claimed work with a state and a reason, and message updates get their own table; Slack's
+per-channel pace shared by every process (issue #10)
 
 Revision ID: 0004_s9_pipe
 Revises: 0003
@@ -19,6 +20,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "channel_pace",
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("next_slot", bot.store.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("channel"),
+    )
     op.create_table(
         "updates",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -61,3 +68,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_updates_state"))
         batch_op.drop_index(batch_op.f("ix_updates_next_attempt_at"))
     op.drop_table("updates")
+    op.drop_table("channel_pace")
