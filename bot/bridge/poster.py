@@ -20,7 +20,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
@@ -150,7 +150,6 @@ class Poster:
         )
         if not await self._mark_sending(post):
             return
-        await self._push_back(post.channel, timedelta(seconds=self.pace), except_post=post.id)
         try:
             answer = await self.slack.chat_postMessage(
                 channel=post.channel, text=reply.text, blocks=reply.blocks,
@@ -176,27 +175,10 @@ class Poster:
         self.metrics.slack_posts.labels("ok").inc()
 
     async def _hold(self, channel: str, seconds: float) -> None:
-        """Nothing more to `channel` for `seconds`, from any process (a 429)."""
+        """Nothing more to `channel` for `seconds`, from any process (a 429): its posts
+        are not claimed until then (`channel_open`)."""
         async with self._sessions.begin() as session:
             await hold(session, channel, self._now() + timedelta(seconds=seconds))
-        await self._push_back(channel, timedelta(seconds=seconds))
-
-    async def _push_back(self, channel: str, wait: timedelta, *, except_post: int = 0) -> None:
-        """The channel's other waiting posts come due when its next slot does, so no pass
-        claims them only to release them again."""
-        due = self._now() + wait
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(Post)
-                .where(
-                    Post.channel == channel,
-                    Post.state.in_(("pending", "sending")),
-                    Post.next_attempt_at < due,
-                    Post.id != except_post,
-                    Post.claimed_until.is_(None),
-                )
-                .values(next_attempt_at=due)
-            )
 
     async def _thread(self, post: Post) -> tuple[str | None, bool]:
         """(thread_ts to post into, whether this post starts the thread)."""
