@@ -3,7 +3,7 @@ claimed work with a state and a reason, and message updates get their own table;
 per-channel pace shared by every process (issue #10)
 
 Revision ID: 0004_s9_pipe
-Revises: 0004_admin
+Revises: 0004_links
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 import bot.store.schema
 
 revision = "0004_s9_pipe"
-down_revision = "0004_admin"
+down_revision = "0004_links"
 branch_labels = None
 depends_on = None
 
