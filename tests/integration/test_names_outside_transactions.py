@@ -6,6 +6,7 @@ write lock, for as long as RingCentral takes)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 
@@ -26,25 +27,26 @@ async def test_the_caller_name_is_looked_up_with_no_transaction_open(
     url = await fresh_database(tmp_path)
     async with running_bridge(rc_sim, clock, database_url=url) as bridge:
         await bridge.subscribe()
-        open_transactions = 0
+        # Connections whose open transaction has read or written the call's state: the
+        # transaction that judges the call (other work runs beside it in other lanes).
+        judging: set[int] = set()
 
-        def began(_conn: object) -> None:
-            nonlocal open_transactions
-            open_transactions += 1
+        def statement(conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+            if "call_state" in sql:
+                judging.add(id(conn))
 
-        def ended(_conn: object) -> None:
-            nonlocal open_transactions
-            open_transactions -= 1
+        def ended(conn: Any) -> None:
+            judging.discard(id(conn))
 
         engine = bridge.engine.sync_engine
-        event.listen(engine, "begin", began)
+        event.listen(engine, "before_cursor_execute", statement)
         event.listen(engine, "commit", ended)
         event.listen(engine, "rollback", ended)
         seen: list[int] = []
 
         def arrival(_method: str, path: str) -> None:
             if path.endswith(CONTACTS):
-                seen.append(open_transactions)
+                seen.append(len(judging))
 
         rc_sim.on_arrival = arrival
         # The caller's name is not in the event: the bridge asks the address book.
