@@ -26,7 +26,7 @@ from bot.store.ws_sessions import WsSessionStore
 from .admin import AdminDesk
 from .catchup import Catchup
 from .dispatcher import Dispatcher
-from .followups import Transcripts, Uploader
+from .followups import Transcripts, Updater, Uploader
 from .inbox import Inbox
 from .ingest import Ingest
 from .listener import LEAD_RETRY, WebSocketListener
@@ -133,9 +133,8 @@ async def build(
         ingest=ingest,
         poster=Poster(engine, slack, clock, metrics, region=facts.region, timezone=facts.timezone),
         uploader=Uploader(engine, slack, rc, clock),
-        transcripts=Transcripts(
-            engine, slack, rc, clock, region=facts.region, timezone=facts.timezone
-        ),
+        transcripts=Transcripts(engine, rc, clock),
+        updater=Updater(engine, slack, clock, region=facts.region, timezone=facts.timezone),
         clock=clock,
         receipts=Receipts(engine, rc, slack, clock, region=facts.region, timezone=facts.timezone),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,6 +116,10 @@ class RingCentralSimulator:
         self.latency = latency
         self.auth_latency = 0.0
         self._revoked_jwts: dict[str, str] = {}  # jwt -> owner, until restored
+        # Called with (method, path) as each request arrives, before it is answered: a test
+        # sees what the client was doing at that moment (an open database transaction…).
+        self.on_arrival: Callable[[str, str], None] | None = None
+        self._garbled: list[list[Any]] = []  # [path regex, calls left]
         self.jwt = auth.issue_jwt(self.world.service_extension_id)
         self.requests: list[RequestRecord] = []
         # The TCP connections the requests came over (keep-alive: far fewer than requests).
@@ -241,9 +245,11 @@ class RingCentralSimulator:
     # -- the core -----------------------------------------------------------------------
 
     async def handle(self, req: SimRequest) -> SimResponse:
+        if self.on_arrival is not None:
+            self.on_arrival(req.method, req.path)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        resp = await self._dispatch(req)
+        resp = self._garble(req) or await self._dispatch(req)
         self.requests.append(_record(req, resp, self.clock.now()))
         return resp
 
@@ -352,6 +358,22 @@ class RingCentralSimulator:
     def throttle(self, group: str, retry_after: float = 60) -> None:
         """Start a penalty for `group` now, for everyone (requests during it restart it)."""
         self._state.limiter.throttle(group, retry_after)
+
+    def garble(self, path_regex: str, times: int = 1) -> None:
+        """The next `times` requests whose path matches answer 200 with JSON of the wrong
+        shape (a record whose fields have the wrong types): the answer a client's models
+        refuse, as when RingCentral changes a field or a proxy answers in its place."""
+        self._garbled.append([re.compile(path_regex), times])
+
+    def _garble(self, req: SimRequest) -> SimResponse | None:
+        for fault in self._garbled:
+            if fault[0].search(req.path):
+                fault[1] -= 1
+                if fault[1] <= 0:
+                    self._garbled.remove(fault)
+                wrong = {"id": {"not": "an id"}, "uri": 42, "records": "none", "type": []}
+                return SimResponse.json(200, wrong)
+        return None
 
     def fail_next_with_429(self, count: int = 1) -> None:
         """The next `count` API requests get a 429 without Retry-After or rate headers."""

@@ -125,6 +125,9 @@ class SlackSimulator(SlackSender):
         self._event_tasks: set[asyncio.Task[None]] = set()
         self._calls: list[Call] = []
         self._faults = Faults()
+        # Seconds a method takes before Slack acts on it (a slow Slack): the work is done
+        # and recorded after the wait, as when the request is still on its way.
+        self.latency: dict[str, float] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
         self.base_url = ""
 
@@ -368,6 +371,7 @@ class SlackSimulator(SlackSender):
         channel: str | None = None,
         store: bool = False,
         disconnect: bool = False,
+        garbled: bool = False,
     ) -> SlackFault:
         """Make the next `times` calls of `method` ("*": any) fail (None: until cleared).
 
@@ -375,7 +379,9 @@ class SlackSimulator(SlackSender):
         that status; 200 answers ``{"ok": false, "error": error}``. `channel`: only calls
         to that channel. `store`: the call does its work first (a message is stored) and
         fails only when the work succeeded. `disconnect`: the connection drops instead of
-        an answer. The fault is returned; changing its fields changes what comes next.
+        an answer. `garbled`: a 200 `{"ok": true}` without the method's fields (not
+        Slack's own behaviour: what a proxy or a cut answer gives). The fault is
+        returned; changing its fields changes what comes next.
         """
         return self._faults.add(
             make_fault(
@@ -387,6 +393,7 @@ class SlackSimulator(SlackSender):
                 channel=channel,
                 store=store,
                 disconnect=disconnect,
+                garbled=garbled,
             )
         )
 
@@ -516,6 +523,8 @@ class SlackSimulator(SlackSender):
         params: dict[str, Any] = {}
         try:
             params = await read_arguments(request)
+            if delay := self.latency.get(method):
+                await asyncio.sleep(delay)
             response = self._dispatch(method, request, params)
         except SlackError as e:
             response = web.json_response(

@@ -73,7 +73,10 @@ async def mark_handled(
         await respond(text="That notification is no longer known to RingBridge.")
         return
     now = datetime.fromtimestamp(deps.clock.now(), UTC)
-    if post.handled_by or not await deps.posts.mark_handled(post.id, click.user.id, now):
+    revision = (
+        None if post.handled_by else await deps.posts.mark_handled(post.id, click.user.id, now)
+    )
+    if revision is None:
         refreshed = await deps.posts.find(value.kind, value.item, channel)
         who = refreshed.handled_by if refreshed else post.handled_by
         await respond(text=f"Already handled by <@{_user_id(who)}>.", replace_original=False)
@@ -83,7 +86,9 @@ async def mark_handled(
         locale=await deps.locale(),
         handled=Handled(click.user.id, now),
     )
+    # Shown at once; should this fail, the dispatcher's queued update shows it (retried).
     await client.chat_update(channel=channel, ts=post.ts, text=reply.text, blocks=reply.blocks)
+    await deps.posts.shown(post.id, revision)
     if click.channel is None:
         await home.publish(deps, client, click.user.id)  # the item leaves their list
 

@@ -102,3 +102,17 @@ class MessageEvent(_Inbound):
     thread_ts: str | None = None
     bot_id: str | None = None
     subtype: str | None = None
+
+
+class _PostedBody(_Inbound):
+    thread_ts: str | None = None
+
+
+class PostedMessage(_Inbound):
+    """chat.postMessage's answer (reference/slack.md): the message's `ts`, and the message
+    as Slack stored it — without a `thread_ts` when Slack put a reply at the channel's top
+    level (its thread's parent was deleted)."""
+
+    ts: str
+    channel: str
+    message: _PostedBody | None = None

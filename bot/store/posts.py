@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot.store.schema import Post, Thread
+from bot.store.schema import Post, Thread, Update
+from bot.store.updates import queue_update
+
+# A click's chat.update is made by the action at once; the dispatcher makes it after this
+# long if the action could not (Slack failed, the process died): retried like a post.
+HANDLED_GRACE = timedelta(seconds=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +57,35 @@ class Posts:
             return None
         return PostedNotice(row.id, row.channel, row.ts, row.notice, row.handled_by, row.handled_at)
 
-    async def mark_handled(self, post_id: int, user_id: str, at: datetime) -> bool:
-        """Record the handler unless someone was first; True when this call did."""
+    async def mark_handled(self, post_id: int, user_id: str, at: datetime) -> int | None:
+        """Record the handler unless someone was first; None when someone was, else the
+        revision of the message's update, which the dispatcher makes after HANDLED_GRACE
+        unless the clicking person's own chat.update showed it first (`shown`)."""
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(Post)
                 .where(Post.id == post_id, Post.handled_by.is_(None))
                 .values(handled_by=user_id, handled_at=at)
             )
-        return bool(getattr(result, "rowcount", 0))
+            if not getattr(result, "rowcount", 0):
+                return None
+            await queue_update(session, post_id, at, delay=HANDLED_GRACE)
+            return await session.scalar(select(Update.revision).where(Update.post_id == post_id))
+
+    async def shown(self, post_id: int, revision: int) -> None:
+        """The message was updated by the action itself: its queued update (of that
+        revision, not yet claimed) is not needed."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Update)
+                .where(
+                    Update.post_id == post_id,
+                    Update.revision == revision,
+                    Update.state == "pending",
+                    Update.claimed_until.is_(None),
+                )
+                .values(state="done")
+            )
 
     async def conversation(self, channel: str, thread_ts: str) -> Conversation | None:
         """The SMS conversation whose Slack thread this is, if it is one."""

@@ -130,6 +130,17 @@ class Upload(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class ChannelPace(Base):
+    """When a channel may next be posted to (Slack: about one message a second per channel,
+    and a 429's Retry-After), shared by every process: a process takes the channel's slot
+    in the transaction that marks its post `sending` (DESIGN §6, issue #10)."""
+
+    __tablename__ = "channel_pace"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_slot: Mapped[datetime]
+
+
 class Thread(Base):
     """An SMS conversation's Slack thread: one per (company number, other party, channel)."""
 
@@ -154,15 +165,37 @@ class CallState(Base):
 
 
 class Followup(Base):
-    """A voicemail whose transcript is not there yet: fetched again until it is."""
+    """A voicemail whose transcript is not there yet: fetched again until it is (then the
+    row is deleted), claimed like other work; `state` pending, or dead with its `error`."""
 
     __tablename__ = "followups"
 
     message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     extension_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Update(Base):
+    """A posted message to show again (its transcript arrived, it was handled): one row
+    per post, claimed and retried like a post (DESIGN §3.7). `revision` grows with each
+    change asked for, so a change made while an update was in flight is shown too.
+    `state`: pending → done, or dead with its `error`."""
+
+    __tablename__ = "updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), unique=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Subscription(Base):

@@ -46,4 +46,7 @@ async def test_a_dozen_texts_reach_slack_over_a_few_kept_connections(bridge: Bri
     assert live.slack.connections.opened - slack_before <= 2, live.slack.connections.opened
     rc_requests = len(live.rc.requests) - rc_requests_before
     assert rc_requests >= TEXTS_SENT / 2  # names looked up (paced: not all of them)
-    assert live.rc.connections.opened - rc_before <= 2, live.rc.connections.opened
+    # Lookups run side by side (a few connections at once), each then kept for the next:
+    # a client connecting per call would open one per request.
+    rc_opened = live.rc.connections.opened - rc_before
+    assert rc_opened <= rc_requests / 2, (rc_opened, rc_requests)
