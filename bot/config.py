@@ -219,6 +219,9 @@ class Route(_Strict):
     channel: str = Field(min_length=1)
     extensions: list[str] = []
     numbers: list[E164] = []
+    # "sms": a person's reply in a conversation's thread is texted; "off": threads stay
+    # internal (DESIGN §3.8).
+    replies: Literal["sms", "off"] = "sms"
 
 
 class RingCentralConfig(_Strict):

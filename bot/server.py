@@ -89,6 +89,7 @@ from bot.store.admin import AdminReports
 from bot.store.deadletters import DeadLetters
 from bot.store.login_refusals import DatabaseLoginGate
 from bot.store.migrate import SchemaOutOfDate, ensure_schema, require_schema
+from bot.store.replies import ThreadReplies
 from bot.store.work import release_leases
 from bot.tasks import Tasks
 
@@ -251,6 +252,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             clock=clock,
             tasks=tasks,
             posts=Posts(engine),
+            replies=ThreadReplies(engine),
             session=session,  # replies to a response_url: the same connection pool
         )
         app[ENGINE], app[RINGCENTRAL], app[DEPS] = engine, rc, deps
@@ -298,6 +300,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
 
         def ready(built: notifications.Notifications) -> None:
             receiver.on_stored = built.dispatcher.wake
+            deps.reply_stored = built.dispatcher.wake
             health.notifications = "running"
             desk.retention = built.retention
 

@@ -28,7 +28,7 @@ from bot.server import DEPS, ENGINE, NOTIFICATIONS, create_app
 from bot.sim import SLACK_CHANNEL_PACE, Delivery, RingCentralSimulator, SlackSimulator
 from bot.sim import SlackClock as SimClock
 from bot.store import SubscriptionStore
-from bot.store.schema import CallState, Post, Upload, UTCDateTime
+from bot.store.schema import CallState, Post, SlackEvent, Upload, UTCDateTime
 from bot.store.schema import Delivery as InboxRow
 
 # Runs a test that uses the `bridge` fixture twice: Slack's traffic over HTTP (signed
@@ -122,7 +122,7 @@ class Bridge:
     async def _next_due(self) -> float | None:
         times = []
         async with self.engine.connect() as conn:
-            for table in (InboxRow, Post, Upload):
+            for table in (InboxRow, Post, Upload, SlackEvent):
                 query = select(func.min(table.next_attempt_at, type_=UTCDateTime)).where(
                     table.state.in_(("pending", "sending"))
                 )

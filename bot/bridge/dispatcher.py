@@ -30,6 +30,7 @@ from . import calls
 from .followups import Transcripts, Uploader
 from .ingest import Ingest, Unreadable
 from .poster import LEASE, Poster, backoff
+from .replies import ReplySender
 
 log = logging.getLogger("bot.bridge.dispatcher")
 
@@ -48,6 +49,7 @@ class Dispatcher:
     uploader: Uploader
     transcripts: Transcripts
     clock: Clock
+    replies: ReplySender | None = None  # thread replies to text (DESIGN §3.8)
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
     batch: int = 20
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -97,13 +99,16 @@ class Dispatcher:
         """One pass over every kind of due work; how much was done. Stopping ends the
         pass between its parts."""
         done = 0
-        for part in (
+        parts = [
             self._deliveries,
             self._quiet_calls,
             self.poster.run_once,
             self.uploader.run_once,
             self.transcripts.run_once,
-        ):
+        ]
+        if self.replies is not None:
+            parts.append(self.replies.run_once)
+        for part in parts:
             if self.stopping:
                 break
             done += await part()

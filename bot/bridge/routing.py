@@ -31,6 +31,14 @@ class Router:
             found.append(self._default)
         return found
 
+    def replies_off(self, channel: str, notice: Notice) -> bool:
+        """Whether a route that posts `notice` into `channel` keeps its thread internal
+        (`replies = "off"`, DESIGN §3.8)."""
+        return any(
+            route.replies == "off" and route.channel == channel and self._matches(route, notice)
+            for route in self._routes
+        )
+
     def _matches(self, route: Route, notice: Notice) -> bool:
         if notice.kind not in route.events:
             return False

@@ -18,8 +18,9 @@ from bot.clock import Clock
 from bot.config import BridgeConfig, ConfigError, RingCentralEvents
 from bot.observe import Metrics
 from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
-from bot.store import SubscriptionStore
+from bot.store import AuditLog, Posts, SubscriptionStore
 from bot.store.deadletters import DeadLetters
+from bot.store.replies import ThreadReplies
 from bot.store.ws_sessions import WsSessionStore
 
 from .admin import AdminDesk
@@ -29,8 +30,10 @@ from .followups import Transcripts, Uploader
 from .inbox import Inbox
 from .ingest import Ingest
 from .listener import LEAD_RETRY, WebSocketListener
+from .mms import MmsFiles
 from .names import Names
 from .poster import Poster
+from .replies import MayText, RecordSend, ReplySender, everyone_may_text, no_receipts
 from .retention import Retention
 from .routing import Router
 from .subscriptions import Leadership, SubscriptionManager, event_filters
@@ -94,6 +97,8 @@ async def build(
     session_key: str = "default",
     socket_clock: Clock | None = None,
     admin: AdminDesk | None = None,
+    may_text: MayText = everyone_may_text,
+    record_send: RecordSend = no_receipts,
 ) -> Notifications:
     """Everything the notifications need; raises ConfigError for a config RingCentral or
     Slack contradicts (an unknown extension, a `#channel` that does not exist).
@@ -106,7 +111,11 @@ async def build(
     admin channel, told what catch-up recovered and how the subscription fares.
 
     `slack` must retry nothing by itself: the dispatcher's retries go through the database
-    with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner")."""
+    with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner").
+
+    Thread replies (DESIGN §3.8): `may_text` says whether a person may text from a
+    conversation's number on the shared session, `record_send` hears of every reply
+    RingCentral accepted (receipts)."""
     watch = await resolve_watch(bridge, rc, default_channel=default_channel)
     router = Router(bridge.routes, default_channel, watch.extension_numbers)
     if router.named_channels:
@@ -121,6 +130,19 @@ async def build(
             engine, slack, rc, clock, region=facts.region, timezone=facts.timezone
         ),
         clock=clock,
+        replies=ReplySender(
+            replies=ThreadReplies(engine),
+            posts=Posts(engine),
+            audit=AuditLog(engine),
+            slack=slack,
+            rc=rc,
+            facts=facts,
+            router=router,
+            clock=clock,
+            mms=MmsFiles(slack),
+            may_text=may_text,
+            record_send=record_send,
+        ),
     )
     filters = event_filters(watch.kinds, watch.extension_ids)
     # One process maintains the subscription (or holds the WebSocket) and catches up

@@ -122,23 +122,20 @@ def build_bolt_app(
         send = actions.send_text_back(deps, submission, client)
         deps.tasks.spawn(_logged(render.TEXT_BACK_VIEW, send), name="text back")
 
-    seen: dict[str, None] = {}
-
     @app.event("message")
     async def message(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
-        # Slack retries an event it thinks we missed: the same event id sends nothing twice.
-        event_id = str(body.get("event_id") or "")
-        if event_id in seen:
-            return
-        seen[event_id] = None
-        if len(seen) > 10_000:
-            seen.pop(next(iter(seen)))
         try:
             reply = MessageEvent.model_validate(event)
         except ValueError:
             log.warning("ignored a message event Slack could not have sent")
             return
-        deps.tasks.spawn(actions.thread_reply(deps, reply, client), name="thread reply")
+        if reply.subtype in ("message_changed", "message_deleted"):
+            deps.tasks.spawn(actions.reply_changed(deps, reply, client), name="reply changed")
+            return
+        # Stored before Slack gets its answer (Bolt answers when this returns): a crash
+        # after it loses nothing, and a retried event (any process) stores nothing new.
+        # A database that cannot take it fails the request, and Slack sends it again.
+        await actions.keep_thread_reply(deps, str(body.get("event_id") or ""), reply, event)
 
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +16,7 @@ from bot.config import CommandsConfig
 from bot.ringcentral import AccountFacts, RingCentralClient
 from bot.slack.render import Locale
 from bot.store import AuditLog, Posts
+from bot.store.replies import ThreadReplies
 from bot.tasks import Tasks
 
 
@@ -51,6 +52,7 @@ class SlackDeps:
     clock: Clock
     tasks: Tasks
     posts: Posts
+    replies: ThreadReplies  # thread replies stored before their ack (DESIGN §3.8)
     people: People = field(default_factory=People)
     cancelled_ringouts: set[str] = field(default_factory=set)
     ringout_poll_interval: float = 2.0
@@ -59,6 +61,9 @@ class SlackDeps:
     # The shared Slack session (the server's): replies through a response_url use its
     # connection pool. None: slack_sdk opens a connection per reply.
     session: aiohttp.ClientSession | None = None
+    # Called when a thread reply was stored: the dispatcher sends it (set by the server
+    # once the notification side runs; until then it finds the row on its first pass).
+    reply_stored: Callable[[], None] = lambda: None
 
     async def now(self) -> datetime:
         """Now in the account's time zone: what `today` and `yesterday` mean."""

@@ -25,6 +25,7 @@ class PostedNotice:
 class Conversation:
     company_number: str
     other_number: str
+    notice: str | None = None  # the thread parent's notice (JSON), for its routes
 
 
 class Posts:
@@ -57,11 +58,14 @@ class Posts:
     async def conversation(self, channel: str, thread_ts: str) -> Conversation | None:
         """The SMS conversation whose Slack thread this is, if it is one."""
         async with self._sessions() as session:
-            thread = (
-                await session.scalars(
-                    select(Thread).where(Thread.channel == channel, Thread.thread_ts == thread_ts)
+            found = (
+                await session.execute(
+                    select(Thread, Post.notice)
+                    .outerjoin(Post, Post.id == Thread.parent_post_id)
+                    .where(Thread.channel == channel, Thread.thread_ts == thread_ts)
                 )
             ).first()
-        if thread is None:
+        if found is None:
             return None
-        return Conversation(thread.company_number, thread.other_number)
+        thread, notice = found
+        return Conversation(thread.company_number, thread.other_number, notice)
