@@ -110,25 +110,23 @@ class MmsFiles:
             raise FilesRefused(f"{file.name or 'a file'} is too large to send by text.")
         headers = {"Authorization": f"Bearer {self.slack.token}"}
         timeout = aiohttp.ClientTimeout(total=60)
-        session = self.slack.session
-        own = session is None
+        session = self.slack.session  # the root's pool to Slack (bot.server)
         if session is None:
-            session = aiohttp.ClientSession()
-        try:
-            async with session.get(url, headers=headers, timeout=timeout) as answer:
-                kind = answer.headers.get("Content-Type", "")
-                # Without access Slack answers its sign-in page, not the file.
-                if answer.status != 200 or kind.startswith("text/html"):
-                    raise FilesRefused(
-                        f"{file.name or 'a file'} could not be read from Slack. Nothing was sent."
-                    )
-                content = await answer.content.read(DOWNLOAD_MAX + 1)
-        finally:
-            if own:
-                await session.close()
-        if len(content) > DOWNLOAD_MAX:
-            raise FilesRefused(f"{file.name or 'a file'} is too large to send by text.")
-        return (file.name or file.id, content, (file.mimetype or "").lower())
+            raise FilesRefused("RingBridge has no connection to Slack's file hosts.")
+        async with session.get(url, headers=headers, timeout=timeout) as answer:
+            kind = answer.headers.get("Content-Type", "")
+            # Without access Slack answers its sign-in page, not the file.
+            if answer.status != 200 or kind.startswith("text/html"):
+                raise FilesRefused(
+                    f"{file.name or 'a file'} could not be read from Slack. Nothing was sent."
+                )
+            chunks, size = [], 0
+            async for chunk in answer.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > DOWNLOAD_MAX:
+                    raise FilesRefused(f"{file.name or 'a file'} is too large to send by text.")
+                chunks.append(chunk)
+        return (file.name or file.id, b"".join(chunks), (file.mimetype or "").lower())
 
     def _slack_host(self, url: str) -> bool:
         """Only Slack's hosts (or the configured API's, in tests) get the bot token."""

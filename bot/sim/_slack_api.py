@@ -36,6 +36,7 @@ METHODS: dict[str, Method] = {
     "users.info": conversations.users_info,
     "views.open": surfaces.views_open,
     "views.publish": surfaces.views_publish,
+    "files.info": surfaces.files_info,
     "files.getUploadURLExternal": surfaces.get_upload_url,
     "files.completeUploadExternal": surfaces.complete_upload,
 }

@@ -34,6 +34,7 @@ from ._rc_http import (
     SimRequest,
     SimResponse,
     WallClock,
+    api_error,
     gateway_not_found,
 )
 from ._rc_limits import RateLimiter
@@ -116,6 +117,7 @@ class RingCentralSimulator:
         self._revoked_jwts: dict[str, str] = {}  # jwt -> owner, until restored
         self.jwt = auth.issue_jwt(self.world.service_extension_id)
         self.requests: list[RequestRecord] = []
+        self._faults: list[list[Any]] = []  # [path pattern, method, status, code, text, times]
         self._validator: Any = None
         if openapi_path is not None:
             self._validator = SpecValidator.for_path(Path(openapi_path))
@@ -253,6 +255,8 @@ class RingCentralSimulator:
             return verdict.refusal
         resp = self._validator.check(req, route.template) if self._validator else None
         if resp is None:
+            resp = self._fault(req)
+        if resp is None:
             resp = self.permissions.check(
                 req.method, route.template, bearer.owner_id, self._target(params, bearer.owner_id)
             )
@@ -263,6 +267,28 @@ class RingCentralSimulator:
                 resp = error_response(err)
         resp.headers.update(verdict.headers)
         return resp
+
+    def fail(
+        self,
+        path_regex: str,
+        *,
+        method: str = "POST",
+        status: int = 503,
+        code: str = "CMN-211",
+        message: str = "Service is temporarily unavailable",
+        times: int = 1,
+    ) -> None:
+        """The next `times` valid `method` requests whose path matches `path_regex` get
+        RingCentral's error body with `status` and `code` (nothing is done)."""
+        self._faults.append([re.compile(path_regex), method.upper(), status, code, message, times])
+
+    def _fault(self, req: SimRequest) -> SimResponse | None:
+        for fault in self._faults:
+            pattern, method, status, code, message, times = fault
+            if times > 0 and req.method == method and pattern.search(req.path):
+                fault[5] = times - 1
+                return api_error(status, code, message)
+        return None
 
     def _target(self, params: Mapping[str, str], owner_id: str) -> str | None:
         """The extension a path names (`~`: the token's owner); None for account-level
