@@ -426,3 +426,40 @@ async def test_without_files_read_a_plain_reply_is_still_texted(live: Bridge) ->
     await reply(live, parent, "just text")
 
     assert [t["text"] for t in texts(live)] == ["just text"]
+
+
+async def test_a_send_whose_answer_was_lost_is_found_not_texted_again(live: Bridge) -> None:
+    """RingCentral sent the text but its answer failed: the retry finds it in the message
+    store and sends nothing."""
+    parent = await conversation(live)
+    live.rc.fail(r"/sms$", status=503, store=True)
+
+    await reply(live, parent, "Did this arrive?")
+
+    assert len(live.rc.requests_to(r"/sms$", "POST")) == 1
+    async with live.engine.connect() as conn:
+        row = (await conn.execute(select(SlackEvent))).one()
+    assert (row.state, row.outcome, row.attempts) == ("done", "texted", 1)
+    assert row.ringcentral_id
+
+
+async def test_an_author_who_may_not_text_is_kept_in_the_team(live: Bridge) -> None:
+    """The `[permissions] sms` seam (issue 12 fills it in): a refusal texts nothing."""
+    asked: list[tuple[str, str, str]] = []
+
+    async def only_bob(user: str, channel: str, company_number: str) -> bool:
+        asked.append((user, channel, company_number))
+        return user == BOB
+
+    replies = live.notifications.dispatcher.replies
+    assert replies is not None
+    replies.may_text = only_bob
+    parent = await conversation(live)
+
+    ts = await reply(live, parent, "Alice typing")
+    await reply(live, parent, "Bob typing", user_id=BOB)
+
+    assert [t["text"] for t in texts(live)] == ["Bob typing"]
+    assert reactions(live, ts) == ["lock"]
+    assert "may not text" in ephemerals(live)[0]
+    assert asked[0][:2] == (USER, TEXTS)
