@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from bot.phone import format_display
 from bot.sim import Upload
 
-from ._running import CALLS, CHANNELS, TEXTS, Demo
+from ._running import CALLS, CHANNELS, TEXTS, USER, Demo
 from ._terminal import INDENT, terminal
 from ._terminal import channel as render_channel
 
@@ -33,6 +33,7 @@ FIRST_SMS = "Hi! Are you open on Saturday? I'd like to pick up order #4471"
 SECOND_SMS = "Also: can I pay by card & bring the <old> one back?"
 MMS_TEXT = "Here's the photo of the damaged box"
 PAGER = "Lunch at 12? The 3 pm review moved to <Room B> & it's on me"
+NOTE = "// I'll call Ann back after lunch"
 TRANSCRIPT = (
     "Hi, this is Priya from Lakeside Rentals. Please call me back about the lease "
     "renewal, the new terms are ready & I'd like your answer by Friday."
@@ -135,6 +136,20 @@ async def replay(demo: Demo, out: Say) -> None:
     expected.append(Expect("voicemail transcript", _transcribed))
 
     await _until(deadline, lambda: all(e.seen(demo) for e in expected))
+    if conversation := _posted(demo, TEXTS, "sms", ANN):
+        out("")
+        out(f'In Ann\'s thread you write a note for the team: "{NOTE}"')
+        out("(a reply starting with // stays in Slack: nothing is texted, it gets a lock)")
+        note = await demo.slack.send_message(
+            demo.slack.socket_mode_url,
+            channel_id=TEXTS,
+            text=NOTE,
+            thread_ts=conversation[0]["ts"],
+            user_id=USER,
+        )
+        ts = note.sent.get("event", {}).get("ts", "")
+        expected.append(Expect("note kept in the team", lambda d: _locked(d, ts)))
+        await _until(deadline, lambda: all(e.seen(demo) for e in expected))
     missing = [e.label for e in expected if not e.seen(demo)]
     out("")
     if missing:
@@ -177,6 +192,11 @@ def _in_thread(demo: Demo, channel: str, number: str, text: str) -> bool:
         for parent in _posted(demo, channel, "sms", number)
         for reply in demo.slack.thread(channel, parent["ts"])[1:]
     )
+
+
+def _locked(demo: Demo, ts: str) -> bool:
+    message = next((m for m in demo.slack.workspace.channels[TEXTS].messages if m["ts"] == ts), {})
+    return any(r.get("name") == "lock" for r in message.get("reactions", []))
 
 
 def _transcribed(demo: Demo) -> bool:

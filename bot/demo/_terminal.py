@@ -25,6 +25,8 @@ def terminal(message: Mapping[str, Any], users: Mapping[str, str] | None = None)
     lines.extend(f"[file: {f.get('name') or f.get('title')}, {size(f)}]" for f in _files(message))
     if message.get("edited") and lines:
         lines[0] += "  (edited)"
+    if (reactions := message.get("reactions")) and lines:
+        lines[-1] += "  " + " ".join(f":{r.get('name')}:" for r in reactions)
     return "\n".join(lines)
 
 
