@@ -25,6 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -37,6 +38,7 @@ from bot.ringcentral import (
     DecodingError,
     RateLimited,
     RingCentralClient,
+    RingCentralError,
 )
 from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, MessageRecord, utf16_units
 from bot.slack import render
@@ -60,14 +62,13 @@ MAX_ATTEMPTS = 8  # with backoff capped at 5 min: about 20 min of trying
 SENT_LOOKBACK = timedelta(minutes=5)
 
 # (Slack person, channel, the conversation's company number) → may they text from it on
-# the shared session. Issue 12 brings `[permissions] sms` and connected accounts; until
-# then everyone may.
+# the shared session. Issue 12 brings `[permissions] sms` and connected accounts.
 MayText = Callable[[str, str, str], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
-class SentReply:
-    """A reply RingCentral accepted, and the Slack message it came from (for receipts)."""
+class OutgoingReply:
+    """A reply about to be texted, and the Slack message it came from (for receipts)."""
 
     channel: str
     ts: str
@@ -75,20 +76,45 @@ class SentReply:
     user: str
     from_number: str
     to: str
+    text: str
 
 
-# Receipts (issue 11 item 2) hear of each send here: RingCentral's answer and the message
-# to react on.
-RecordSend = Callable[[SentReply, MessageRecord], Awaitable[None]]
+class ReplyReceipts(Protocol):
+    """Receipts (issue 11 item 2) around each send of a reply: `before` records the text
+    (from, to, text hash) before RingCentral is asked and returns a handle; `after` gets
+    RingCentral's answer (the record, or the error a refusal raised, with `refusal` in
+    words) and returns True when the author was told of a refusal (no ephemeral then)."""
+
+    async def before(self, reply: OutgoingReply) -> object: ...
+
+    async def after(
+        self,
+        reply: OutgoingReply,
+        handle: object,
+        answer: MessageRecord | RingCentralError,
+        refusal: str | None,
+    ) -> bool: ...
 
 
 async def everyone_may_text(user: str, channel: str, company_number: str) -> bool:  # noqa: ARG001
-    """Until `[permissions] sms` exists (issue 12), everyone may text."""
+    """Until `[permissions] sms` exists (issue 12), everyone may."""
     return True
 
 
-async def no_receipts(sent: SentReply, record: MessageRecord) -> None:
-    """Until receipts exist (issue 11 item 2), a send is only recorded in the audit."""
+class NoReceipts:
+    """Until receipts exist, a send is recorded in the audit only."""
+
+    async def before(self, reply: OutgoingReply) -> object:
+        return None
+
+    async def after(
+        self,
+        reply: OutgoingReply,
+        handle: object,
+        answer: MessageRecord | RingCentralError,
+        refusal: str | None,
+    ) -> bool:
+        return False
 
 
 class NotTexted(Exception):
@@ -107,7 +133,7 @@ class ReplySender:
     clock: Clock
     mms: MmsFiles
     may_text: MayText = everyone_may_text
-    record_send: RecordSend = no_receipts
+    receipts: ReplyReceipts = field(default_factory=NoReceipts)
     batch: int = 10
     _missing_scopes: set[str] = field(default_factory=set)
 
@@ -218,6 +244,10 @@ class ReplySender:
         attachments: list[tuple[str, bytes, str]],
     ) -> None:
         company, other = conversation.company_number, conversation.other_number
+        outgoing = OutgoingReply(
+            reply.channel, reply.ts, reply.thread_ts, reply.user, company, other, text
+        )
+        handle = await self.receipts.before(outgoing)
         messages = self.rc.messages
         try:
             if attachments:
@@ -245,9 +275,25 @@ class ReplySender:
                 )
             )
             if await self.replies.write_back(reply, state="done", outcome="refused", error=code):
-                await self._tell(reply, render.not_texted(explain(exc, from_number=company)))
+                sentence = explain(exc, from_number=company)
+                if not await self._receipt(outgoing, handle, exc, sentence):
+                    await self._tell(reply, render.not_texted(sentence))
             return
         await self._texted(reply, conversation, record, files=bool(attachments))
+        await self._receipt(outgoing, handle, record, None)
+
+    async def _receipt(
+        self,
+        outgoing: OutgoingReply,
+        handle: object,
+        answer: MessageRecord | RingCentralError,
+        refusal: str | None,
+    ) -> bool:
+        try:
+            return await self.receipts.after(outgoing, handle, answer, refusal)
+        except Exception:  # a receipt must not make a texted reply look unsent
+            log.exception("no receipt for the reply in %s at %s", outgoing.channel, outgoing.ts)
+            return False
 
     async def _texted(
         self,
@@ -265,11 +311,6 @@ class ReplySender:
         await self.audit.record(
             AuditEntry(reply.user, "mms" if files else "sms", other, "sent", company, record.id)
         )
-        sent = SentReply(reply.channel, reply.ts, reply.thread_ts, reply.user, company, other)
-        try:
-            await self.record_send(sent, record)
-        except Exception:  # receipts must not make a texted reply look unsent
-            log.exception("reply %s texted; its receipt could not be recorded", reply.id)
 
     async def _sent_before(
         self, reply: StoredReply, conversation: Conversation, text: str

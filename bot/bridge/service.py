@@ -33,7 +33,7 @@ from .listener import LEAD_RETRY, WebSocketListener
 from .mms import MmsFiles
 from .names import Names
 from .poster import Poster
-from .replies import MayText, RecordSend, ReplySender, everyone_may_text, no_receipts
+from .replies import MayText, NoReceipts, ReplyReceipts, ReplySender, everyone_may_text
 from .retention import Retention
 from .routing import Router
 from .subscriptions import Leadership, SubscriptionManager, event_filters
@@ -98,7 +98,7 @@ async def build(
     socket_clock: Clock | None = None,
     admin: AdminDesk | None = None,
     may_text: MayText = everyone_may_text,
-    record_send: RecordSend = no_receipts,
+    receipts: ReplyReceipts | None = None,
 ) -> Notifications:
     """Everything the notifications need; raises ConfigError for a config RingCentral or
     Slack contradicts (an unknown extension, a `#channel` that does not exist).
@@ -114,8 +114,8 @@ async def build(
     with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner").
 
     Thread replies (DESIGN §3.8): `may_text` says whether a person may text from a
-    conversation's number on the shared session, `record_send` hears of every reply
-    RingCentral accepted (receipts)."""
+    conversation's number on the shared session, `receipts` hear of each send (before it,
+    and RingCentral's answer)."""
     watch = await resolve_watch(bridge, rc, default_channel=default_channel)
     router = Router(bridge.routes, default_channel, watch.extension_numbers)
     if router.named_channels:
@@ -141,7 +141,7 @@ async def build(
             clock=clock,
             mms=MmsFiles(slack),
             may_text=may_text,
-            record_send=record_send,
+            receipts=receipts or NoReceipts(),
         ),
     )
     filters = event_filters(watch.kinds, watch.extension_ids)

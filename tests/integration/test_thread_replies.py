@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from bot.bridge.replies import OutgoingReply
 from bot.config import BridgeConfig, Route
 from bot.sim import RingCentralSimulator
 from bot.store.schema import SlackEvent
@@ -463,3 +464,37 @@ async def test_an_author_who_may_not_text_is_kept_in_the_team(live: Bridge) -> N
     assert reactions(live, ts) == ["lock"]
     assert "may not text" in ephemerals(live)[0]
     assert asked[0][:2] == (USER, TEXTS)
+
+
+async def test_receipts_hear_of_each_send_before_and_after(live: Bridge) -> None:
+    """The receipts seam (issue 11 item 2 fills it in): recorded before RingCentral is
+    asked, then given its answer; a refusal it tells about gets no ephemeral."""
+    heard: list[tuple[str, str, Any]] = []
+
+    class Heard:
+        async def before(self, reply: OutgoingReply) -> object:
+            heard.append(("before", reply.text, len(live.rc.requests_to(r"/sms$", "POST"))))
+            return reply.ts
+
+        async def after(
+            self, reply: OutgoingReply, handle: object, answer: Any, refusal: str | None
+        ) -> bool:
+            heard.append(("after", str(handle), type(answer).__name__))
+            return refusal is not None
+
+    replies = live.notifications.dispatcher.replies
+    assert replies is not None
+    replies.receipts = Heard()
+    parent = await conversation(live)
+
+    ts = await reply(live, parent, "Texted")
+    live.rc.remove_user_permissions(live.rc.extension_id, "OutboundSMS")
+    refused = await reply(live, parent, "Refused")
+
+    assert heard == [
+        ("before", "Texted", 0),
+        ("after", ts, "MessageRecord"),
+        ("before", "Refused", 1),
+        ("after", refused, "ApiError"),
+    ]
+    assert ephemerals(live) == []
