@@ -9,12 +9,14 @@ process of their own (see tests/e2e/test_crash_recovery.py, whose fixture this r
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.sim import ServerProcess, Simulators
 from tests.e2e import test_crash_recovery as recovery
 from tests.e2e.test_crash_recovery import SENDER, Crash, until
 
@@ -101,3 +103,63 @@ async def test_killed_after_ringcentral_sent_it_but_before_the_answer_is_never_t
 
     sent = await crash.sims.rc_texts_sent()
     assert [(t["status"], t["json"]["text"]) for t in sent] == [(503, "Yes, until 6")]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("RINGBRIDGE_TEST_POSTGRES"), reason="RINGBRIDGE_TEST_POSTGRES is not set"
+)
+async def test_a_retry_reaching_another_process_texts_nothing_more() -> None:
+    """Two `serve` processes on one PostgreSQL database: Slack's event reaches one, its
+    retry the other (Slack spreads them over an app's endpoints and processes)."""
+    from bot.store import connect
+    from bot.store.migrate import upgrade
+    from tests.databases import postgres_database
+
+    url = await postgres_database("rb_replies_two")
+    engine = connect(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    env = {"BRIDGE_CONFIG": recovery.BRIDGE_CONFIG, "DATABASE_URL": url}
+    sims = Simulators()
+    servers: list[ServerProcess] = []
+    try:
+        info = await sims.start()
+        servers = [ServerProcess(info, public_url=True, extra_env=env) for _ in range(2)]
+        for server in servers:
+            await server.start()
+        await until("a subscription", lambda: _subscribed(sims), WITHIN)
+        sms = await sims.rc_incoming_sms(SENDER, "two of you?")
+
+        async def parent() -> dict[str, Any] | None:
+            return next(
+                (
+                    m
+                    for m in await sims.slack_messages()
+                    if (m.get("metadata") or {}).get("event_payload", {}).get("item") == sms["id"]
+                ),
+                None,
+            )
+
+        thread = await until("the SMS posted", parent, WITHIN)
+        first, second = (s.url + "/slack/events" for s in servers)
+        sent = await sims.slack_thread_reply(first, thread["ts"], "One of us")
+        assert sent["status"] == 200
+        assert await sims.slack_resend_event(second, sent["envelope"], retry=1) == 200
+
+        async def texted() -> bool:
+            return any(t["status"] == 200 for t in await sims.rc_texts_sent())
+
+        await until("the reply texted", texted, WITHIN)
+        await asyncio.sleep(SETTLE)
+        assert [t["json"]["text"] for t in await sims.rc_texts_sent()] == ["One of us"]
+    finally:
+        for server in servers:
+            await server.kill()
+            await server.close()
+        await sims.close()
+
+
+async def _subscribed(sims: Simulators) -> bool:
+    return any(s["status"] == "Active" for s in await sims.rc_subscriptions())
