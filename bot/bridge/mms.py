@@ -44,6 +44,8 @@ MMS_TYPES = frozenset(
 _RASTER = frozenset(
     {"image/jpeg", "image/jpg", "image/png", "image/bmp", "image/gif", "image/tiff"}
 )
+# Pictures RingCentral does not take but Pillow reads: they always go as JPEG.
+_CONVERTED = frozenset({"image/webp"})
 LONGEST_SIDE = 1600
 QUALITIES = (85, 75, 65, 55, 45, 35, 25)
 # A file this large is not downloaded: even re-encoded, it is not worth the wait.
@@ -75,7 +77,7 @@ class MmsFiles:
         described = [await self._described(file) for file in files]
         for file in described:
             kind = (file.mimetype or "").lower()
-            if kind not in MMS_TYPES:
+            if kind not in MMS_TYPES and kind not in _CONVERTED:
                 raise FilesRefused(
                     f"{file.name or 'a file'} ({kind or 'unknown type'}) cannot go by text: "
                     "RingCentral sends images, video, MP3 audio, vCards, ZIP/GZIP and RTF "
@@ -139,8 +141,9 @@ def fit(parts: Sequence[Part]) -> list[Part]:
     """The parts within RingCentral's total: as they are when they fit, else with the
     images re-encoded as JPEG at the highest quality that fits (CPU work: run it in a
     thread). FilesRefused when even the lowest does not."""
+    parts = [_converted(part) if part[2] in _CONVERTED else part for part in parts]
     if _total(parts) <= MMS_MAX_TOTAL_BYTES:
-        return list(parts)
+        return parts
     decoded = {i: _decoded(part) for i, part in enumerate(parts) if part[2] in _RASTER}
     images = {i: image for i, image in decoded.items() if image is not None}
     if images:
@@ -157,6 +160,13 @@ def fit(parts: Sequence[Part]) -> list[Part]:
         + (" even with the pictures made smaller" if images else "")
         + ". Send fewer or smaller files."
     )
+
+
+def _converted(part: Part) -> Part:
+    image = _decoded(part)
+    if image is None:
+        raise FilesRefused(f"{part[0]} is not a picture RingBridge can read.")
+    return _jpeg(part[0], image, QUALITIES[0])
 
 
 def _total(parts: Sequence[Part]) -> int:

@@ -57,3 +57,13 @@ def test_what_cannot_fit_is_refused_with_a_reason() -> None:
     video = ("v.mp4", b"0" * (MMS_MAX_TOTAL_BYTES + 1), "video/mp4")
     with pytest.raises(FilesRefused, match=r"1\.5 MB"):
         fit([video])
+
+
+def test_a_webp_picture_goes_as_a_jpeg() -> None:
+    webp = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(webp, "WEBP")
+
+    ((name, content, kind),) = fit([("shot.webp", webp.getvalue(), "image/webp")])
+
+    assert (name, kind) == ("shot.jpg", "image/jpeg")
+    assert Image.open(io.BytesIO(content)).format == "JPEG"
