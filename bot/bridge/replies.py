@@ -168,8 +168,8 @@ class ReplySender:
         try:
             attachments = await self._prepare(text, event, conversation)
         except NotTexted as exc:
-            await self._tell(reply, render.not_texted(str(exc)))
-            await self.replies.write_back(reply, state="done", outcome="not_texted")
+            if await self.replies.write_back(reply, state="done", outcome="not_texted"):
+                await self._tell(reply, render.not_texted(str(exc)))
             return
         if reply.state == "sending":
             earlier = await self._sent_before(reply, conversation, text)
