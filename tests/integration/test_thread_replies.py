@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import random
+from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -19,6 +20,7 @@ from bot.bridge.replies import OutgoingReply
 from bot.config import BridgeConfig, Route
 from bot.sim import RingCentralSimulator
 from bot.store.schema import SlackEvent
+from bot.store.stats import read_stats
 from tests.bridge import CALLS, EITHER, TEXTS, USER, Bridge, running_bridge
 from tests.databases import fresh_database
 
@@ -189,6 +191,8 @@ async def test_a_failing_send_is_retried_then_a_dead_letter_with_a_dm(live: Brid
     async with live.engine.connect() as conn:
         row = (await conn.execute(select(SlackEvent))).one()
     assert row.state == "dead" and row.error == "CMN-211"
+    stats = await read_stats(live.engine, datetime.now(UTC))
+    assert stats.items[("replies", "dead")] == 1  # /metrics: ringbridge_queue_items
     (dm,) = [c for c in live.slack.calls("chat.postMessage") if c.params["channel"].startswith("D")]
     assert "could not be texted" in dm.params["text"]
 
