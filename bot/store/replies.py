@@ -116,9 +116,13 @@ class ThreadReplies:
 
     async def write_back(self, reply: StoredReply, *, release: bool = True, **values: Any) -> bool:
         """Change the claimed row only while the lease is still ours (and clear the lease,
-        unless `release` is False); False when another process has taken it over."""
+        unless `release` is False); False when another process has taken it over. A reply
+        done with keeps no copy of its event (a dead letter keeps it, to be replayed)."""
         if release:
             values["claimed_until"] = None
+        if values.get("state") == "done":
+            values["body"] = "{}"  # what was typed is needed no longer: not kept
+
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(SlackEvent)

@@ -446,6 +446,7 @@ async def test_a_send_whose_answer_was_lost_is_found_not_texted_again(live: Brid
         row = (await conn.execute(select(SlackEvent))).one()
     assert (row.state, row.outcome, row.attempts) == ("done", "texted", 1)
     assert row.ringcentral_id
+    assert row.body == "{}"  # the typed text is not kept once it is sent
 
 
 async def test_an_author_who_may_not_text_is_kept_in_the_team(live: Bridge) -> None:
