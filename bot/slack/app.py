@@ -1,7 +1,8 @@
 """The Bolt app: which listener answers which slash command, button, modal and event. Every
 listener acks at once and does its work afterwards in a tracked task (`deps.tasks`),
 answering through the response_url, except where Slack wants the answer in the ack itself
-(`/ringcentral`, a modal's errors) or within 3 s of the click (opening a modal)."""
+(`/ringcentral`, a modal's errors) or within 3 s of the click (opening a modal), and a
+thread reply, which is stored before the ack and sent by the dispatcher (DESIGN §3.8)."""
 
 from __future__ import annotations
 
