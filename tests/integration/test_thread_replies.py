@@ -19,6 +19,7 @@ from sqlalchemy import select
 from bot.bridge.replies import OutgoingReply
 from bot.config import BridgeConfig, Route
 from bot.sim import RingCentralSimulator
+from bot.store.deadletters import DeadLetters
 from bot.store.schema import SlackEvent
 from bot.store.stats import read_stats
 from tests.bridge import CALLS, EITHER, TEXTS, USER, Bridge, running_bridge
@@ -503,3 +504,25 @@ async def test_receipts_hear_of_each_send_before_and_after(live: Bridge) -> None
         ("after", refused, "ApiError"),
     ]
     assert ephemerals(live) == []
+
+
+async def test_a_dead_reply_is_a_dead_letter_and_its_replay_texts_once(live: Bridge) -> None:
+    """RingCentral kept answering 503: a dead letter (its text never shown); replayed once
+    RingCentral is back, it is texted once."""
+    parent = await conversation(live)
+    live.rc.fail(r"/sms$", status=503, times=None)
+    await reply(live, parent, "Secret plan")
+
+    letters = DeadLetters(live.engine)
+    (letter,) = await letters.newest()
+    assert letter.id.startswith("reply:") and letter.where == TEXTS
+    assert "Secret plan" not in repr(letter)
+
+    live.rc.clear_faults()
+    now = datetime.fromtimestamp(live.clock.now(), UTC)
+    assert await letters.replay([letter.id], now=now) == [letter.id]
+    await live.dispatch()
+
+    sent = [r.json["text"] for r in live.rc.requests_to(r"/sms$", "POST") if r.status == 200]
+    assert sent == ["Secret plan"]
+    assert await letters.states([letter.id]) == {letter.id: "done"}
