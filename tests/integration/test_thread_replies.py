@@ -526,3 +526,29 @@ async def test_a_dead_reply_is_a_dead_letter_and_its_replay_texts_once(live: Bri
     sent = [r.json["text"] for r in live.rc.requests_to(r"/sms$", "POST") if r.status == 200]
     assert sent == ["Secret plan"]
     assert await letters.states([letter.id]) == {letter.id: "done"}
+
+
+async def test_retention_deletes_old_replies(live: Bridge) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot.store.replies import ThreadReplies
+
+    now = datetime.fromtimestamp(live.clock.now(), UTC)
+    store = ThreadReplies(live.engine)
+    for n, (age, state) in enumerate([(31, "done"), (29, "done"), (91, "dead"), (89, "dead")]):
+        await store.store(
+            event_id=f"Ev{n}", client_msg_id=None, event={}, channel=TEXTS, ts=f"{n}.0",
+            thread_ts="1.0", user=USER, now=now - timedelta(days=age),
+        )  # fmt: skip
+        async with live.engine.begin() as conn:
+            await conn.execute(
+                update(SlackEvent).where(SlackEvent.event_id == f"Ev{n}").values(state=state)
+            )
+
+    await DeadLetters(live.engine).purge(now=now, days=30)
+
+    async with live.engine.connect() as conn:
+        left = (await conn.execute(select(SlackEvent.event_id))).scalars().all()
+    assert sorted(left) == ["Ev1", "Ev3"]
