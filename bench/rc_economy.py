@@ -24,6 +24,10 @@ simulator. The bridge paces SMS at 40 a minute, so N commands take about
 endpoint's group, Medium), so raising the simulator's SMS limit would not make the bridge
 send faster: its SMS bucket stays at the documented 40 a minute.
 
+Part 3, `sms_status` (`--status N`, `--only-status`): N `/sms` through a server with an
+SMS route and its subscription; the texts are followed to their end (receipts, DESIGN
+§3.8) and the status reads counted: ≤ 2 per sent SMS is the target (DESIGN §6).
+
 Prints one JSON object; exits 1 on a 429 or an SMS command that did not complete.
 """
 
@@ -34,6 +38,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import sys
 import time
 from collections import Counter
@@ -233,12 +238,61 @@ async def sms_burst(count: int) -> dict[str, Any]:
     }
 
 
+STATUS_READ = re.compile(r"/message-store/\d+(,\d+)*$")
+TARGET_STATUS_READS_PER_SMS = 2.0  # DESIGN §6: ≤ 2 batched status reads per sent SMS
+
+
+async def sms_status(count: int) -> dict[str, Any]:
+    """Part 3: `count` `/sms` commands through a server with an SMS route and its webhook
+    subscription (so the sending mailbox's outbound changes arrive); the simulator moves
+    each text to Delivered with a message-store change per move. Counted: the status reads
+    (`GET …/message-store/{ids}`) the bridge makes until every text has ended."""
+    sims = Simulators(SimOptions(limits=dict(RAISED_LIMITS)))
+    info = await sims.start()
+    await sims.slack_add_channels([sms_channel(0)])
+    config = f'[[routes]]\nevents = ["sms"]\nchannel = "{sms_channel(0)}"\n'
+    server = ServerProcess(info, public_url=True, extra_env={"BRIDGE_CONFIG": config})
+    try:
+        await server.start()
+        for _ in range(100):
+            if any(s["status"] == "Active" for s in await sims.rc_subscriptions()):
+                break
+            await asyncio.sleep(0.1)
+        await settle_log(sims, quiet=1.0)
+        before = len(await sims.rc_request_log())
+        url = f"{server.url}/slack/events"
+        urls = await sims.response_urls(count)
+        async with SlashClient(info, connections=8) as client:
+            await asyncio.gather(
+                *(client.send(url, "/sms", f"+1312555{5000 + i:04d} status {i}", urls[i])
+                  for i in range(count))
+            )  # fmt: skip
+        await settle_log(sims, quiet=4.0, within=60.0)  # changes, then the reads after them
+        log = (await sims.rc_request_log())[before:]
+    finally:
+        await server.close()
+        await sims.close()
+    sent = [r for r in log if r["method"] == "POST" and r["path"].endswith("/sms")]
+    reads = [r for r in log if r["method"] == "GET" and STATUS_READ.search(r["path"])]
+    ids = [len(r["path"].rsplit("/", 1)[1].split(",")) for r in reads]
+    per_sms = round(len(reads) / len(sent), 3) if sent else None
+    return {
+        "sms_sent": len(sent),
+        "status_reads": len(reads),
+        "ids_per_read": ids,
+        "status_reads_per_sms": per_sms,
+        "target": TARGET_STATUS_READS_PER_SMS,
+        "meets_target": per_sms is not None and per_sms <= TARGET_STATUS_READS_PER_SMS,
+    }
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     result: dict[str, Any] = {"benchmark": "rc_economy"}
     result["replay"] = await replay(args)
     burst = args.burst if args.burst is not None else (100 if args.full else 50)
     result["sms_burst"] = await sms_burst(burst)
+    result["sms_status"] = await sms_status(args.status)
     result.update(
         {
             "requests_per_notification": result["replay"]["requests_per_notification"],
@@ -276,6 +330,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--missed", type=int, default=12, help="missed calls")
     parser.add_argument("--burst", type=int, default=None, help="/sms commands (default 50)")
     parser.add_argument("--full", action="store_true", help="the full burst: 100 /sms")
+    parser.add_argument("--status", type=int, default=10, help="/sms followed to their end")
+    parser.add_argument(
+        "--only-status", action="store_true", help="only part 3 (status reads per SMS)"
+    )
     args = parser.parse_args(argv)
     for name in ("sms_new", "sms_repeat", "voicemails", "missed"):
         if not 0 <= getattr(args, name) <= 500:
@@ -286,7 +344,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    result = asyncio.run(run(parse_args(argv)))
+    args = parse_args(argv)
+    if args.only_status:
+        status = asyncio.run(sms_status(args.status))
+        print(json.dumps({"benchmark": "rc_economy", "sms_status": status}, indent=2))
+        return 0 if status["meets_target"] else 1
+    result = asyncio.run(run(args))
     print(json.dumps(result, indent=2))
     burst = result["sms_burst"]
     return 1 if burst["http_429"] or burst["sms_requests"] < burst["commands"] else 0

@@ -8,6 +8,7 @@ CLI prints before exiting with status 2.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,6 +35,8 @@ __all__ = [
     "CommandsConfig",
     "ConfigError",
     "Kind",
+    "PeopleConfig",
+    "PermissionsConfig",
     "RetentionConfig",
     "RingCentralConfig",
     "RingCentralEvents",
@@ -216,12 +220,21 @@ class _Strict(BaseModel):
 
 class Route(_Strict):
     events: list[Kind] = Field(min_length=1)
-    channel: str = Field(min_length=1)
+    channel: str | None = Field(default=None, min_length=1)
+    # `dm = "owner"` instead of a channel: a DM to the Slack person linked to the
+    # extension the event belongs to (DESIGN §3.2, §3.9).
+    dm: Literal["owner"] | None = None
     extensions: list[str] = []
     numbers: list[E164] = []
     # "sms": a person's reply in a conversation's thread is texted; "off": threads stay
     # internal (DESIGN §3.8).
     replies: Literal["sms", "off"] = "sms"
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Route:
+        if (self.channel is None) == (self.dm is None):
+            raise ValueError('a route needs either `channel` or `dm = "owner"` (not both)')
+        return self
 
 
 class RingCentralConfig(_Strict):
@@ -245,12 +258,57 @@ class RetentionConfig(_Strict):
     days: int = Field(default=30, ge=1)
 
 
+# --- [people] and [permissions] (DESIGN §3.2, §3.9) ---------------------------------------
+
+_PERMISSION_ENTRY = re.compile(
+    r"^(\*|[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|@[\w.\-]+|[CG][A-Z0-9]{2,}|#[\w\-]+)$"
+)
+
+
+def _permission_entry(value: str) -> str:
+    if not _PERMISSION_ENTRY.match(value):
+        raise ValueError(
+            f'{value!r} is not "*", a person (U…), a user group (S… or @handle) or a '
+            "channel (C… or #name)"
+        )
+    return value
+
+
+PermissionEntry = Annotated[str, AfterValidator(_permission_entry)]
+
+
+class PeopleConfig(_Strict):
+    link_by_email: bool = True
+    # Slack user id -> extension number ("" for none): overrides the email links.
+    links: dict[str, str] = {}
+
+    @field_validator("links")
+    @classmethod
+    def _slack_people(cls, value: dict[str, str]) -> dict[str, str]:
+        for user, extension in value.items():
+            if not re.match(r"^[UW][A-Z0-9]{2,}$", user):
+                raise ValueError(f"{user!r} is not a Slack person's id (U…)")
+            if extension and not extension.isdigit():
+                raise ValueError(f"{extension!r} is not an extension number")
+        return value
+
+
+class PermissionsConfig(_Strict):
+    """Who may use the shared RingCentral session for what; `"*"` is every full member."""
+
+    sms: list[PermissionEntry] = ["*"]
+    call: list[PermissionEntry] = ["*"]
+    company_calllog: list[PermissionEntry] = []
+
+
 class BridgeConfig(_Strict):
     routes: list[Route] = []
     ringcentral: RingCentralConfig = RingCentralConfig()
     commands: CommandsConfig = CommandsConfig()
     admin: AdminConfig = AdminConfig()
     retention: RetentionConfig = RetentionConfig()
+    people: PeopleConfig = PeopleConfig()
+    permissions: PermissionsConfig = PermissionsConfig()
 
 
 def load_bridge_config(source: str | None) -> BridgeConfig:

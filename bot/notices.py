@@ -26,8 +26,9 @@ features that will read this flag).
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -46,6 +47,7 @@ __all__ = [
     "SmsNotice",
     "VoicemailNotice",
     "dump_notice",
+    "group_key",
     "load_notice",
 ]
 
@@ -138,7 +140,8 @@ class FaxNotice:
 
 @dataclass(frozen=True, slots=True)
 class SmsNotice:
-    """An inbound SMS or MMS; threads are per (company_number, sender.number)."""
+    """An inbound SMS or MMS; threads are per (company_number, sender.number), and a group
+    MMS's per (company_number, the set of other parties: the sender and `others`)."""
 
     kind: Literal["sms"]
     message_id: str
@@ -149,10 +152,29 @@ class SmsNotice:
     attachments: tuple[Attachment, ...] = ()
     extension_id: str | None = None
     late: bool = False
+    others: tuple[str, ...] = ()  # a group MMS: its other recipients (E.164), ours excluded
+    # A text sent from our number outside the thread (DESIGN §3.8): `sender` is then the
+    # other party it went to; `sent_by` names who (a Slack user id), `via` how (`sms`,
+    # `text_back`, `auto_reply`; None: from the RingCentral app, "outside Slack").
+    outbound: bool = False
+    sent_by: str | None = None
+    via: str | None = None
+
+    @property
+    def parties(self) -> tuple[str, ...]:
+        """Everyone but us in the conversation, sorted: who a reply goes to."""
+        return tuple(sorted({self.sender.number or "", *self.others} - {""}))
 
     @property
     def item(self) -> str:
         return self.message_id
+
+
+def group_key(parties: Sequence[str]) -> str:
+    """A group conversation's key in place of one other party's number (a thread key must
+    stay short): `group:` and a digest of the sorted numbers."""
+    digest = hashlib.sha256(",".join(sorted(parties)).encode()).hexdigest()[:20]
+    return f"group:{digest}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import service as notifications
 from bot.bridge.admin import AdminDesk
+from bot.bridge.people import PeopleLinker
+from bot.bridge.receipts import ThreadReplyReceipts
 from bot.bridge.receiver import WebhookReceiver
+from bot.bridge.replies import MayText
 from bot.bridge.subscriptions import WEBHOOK_PATH, webhook_address
 from bot.clock import Clock, SystemClock
 from bot.config import BridgeConfig, ConfigError, Settings
@@ -75,12 +78,15 @@ from bot.ringcentral import (
 from bot.slack.app import build_bolt_app
 from bot.slack.deps import SlackDeps
 from bot.slack.http import SlackRequestHandler
+from bot.slack.payloads import ChannelRef
+from bot.slack.permissions import Permissions
 from bot.slack.socket import SlackSocket
 from bot.store import (
     AuditLog,
     DatabasePenaltyStore,
     DatabaseTokenRequestLog,
     DatabaseTokenStore,
+    Links,
     Posts,
     SubscriptionStore,
     connect,
@@ -89,6 +95,7 @@ from bot.store.admin import AdminReports
 from bot.store.deadletters import DeadLetters
 from bot.store.login_refusals import DatabaseLoginGate
 from bot.store.migrate import SchemaOutOfDate, ensure_schema, require_schema
+from bot.store.outbound import OutboundLog
 from bot.store.replies import ThreadReplies
 from bot.store.work import release_leases
 from bot.tasks import Tasks
@@ -99,6 +106,7 @@ __all__ = [
     "ENGINE",
     "METRICS",
     "NOTIFICATIONS",
+    "PEOPLE",
     "RINGCENTRAL",
     "SETTINGS",
     "SLACK",
@@ -122,6 +130,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 RINGCENTRAL = web.AppKey("ringcentral", RingCentralClient)
 SLACK = web.AppKey("slack", SlackRequestHandler)
 DEPS = web.AppKey("deps", SlackDeps)
+PEOPLE = web.AppKey("people", PeopleLinker)
 SLACK_SOCKET = web.AppKey("slack_socket", SlackSocket)  # set only with SLACK_APP_TOKEN
 RECEIVER = web.AppKey("receiver", WebhookReceiver)
 ADMIN = web.AppKey("admin", AdminDesk)  # the admin channel (DESIGN §3.10)
@@ -244,6 +253,19 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         app[ADMIN] = desk
         rc.auth.on_grant = _observers(metrics.token_grant, desk.token_grant)
         tasks = Tasks()
+        interactive = _interactive_slack(settings, session, metrics)
+        links = Links(engine)
+        # Who is whom (DESIGN §3.9): refreshed daily in the background; DM routes need
+        # each linked person's DM opened.
+        people = PeopleLinker(
+            rc,
+            interactive,
+            links,
+            bridge.people,
+            clock,
+            open_dms=any(route.dm == "owner" for route in bridge.routes),
+        )
+        app[PEOPLE] = people
         deps = SlackDeps(
             rc=rc,
             facts=AccountFacts(rc.account, clock),
@@ -253,10 +275,12 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             tasks=tasks,
             posts=Posts(engine),
             replies=ThreadReplies(engine),
+            links=links,
+            permissions=Permissions(bridge.permissions, interactive, clock),
             session=session,  # replies to a response_url: the same connection pool
+            outbound=OutboundLog(engine),
         )
         app[ENGINE], app[RINGCENTRAL], app[DEPS] = engine, rc, deps
-        interactive = _interactive_slack(settings, session, metrics)
         signing_secret = settings.slack_signing_secret
         bolt = build_bolt_app(
             deps,
@@ -321,11 +345,23 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             # The gateway's timers are real ones, whatever clock the rest runs on (tests).
             socket_clock=SystemClock(),
             admin=desk,
+            people=people,
+            may_text=_may_text(deps.permissions),
+            receipts=ThreadReplyReceipts(
+                OutboundLog(engine),
+                dispatch_slack,
+                clock,
+                region=deps.facts.region,
+                timezone=deps.facts.timezone,
+            ),
         )
         if socket is not None:
             resources.push_async_callback(socket.close)
             await socket.start()
         stop = app[SHUTDOWN].stop
+        linking: asyncio.Task[None] | None = None
+        if app[BACKGROUND]:
+            linking = asyncio.create_task(people.run(stop), name="people links")
         background: asyncio.Task[None] | None = None
         admin: asyncio.Task[None] | None = None
         if app[BACKGROUND]:
@@ -348,7 +384,10 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             # delivery in hand and releases the rest (anything cancelled is leased, and due
             # again when the lease runs out); command replies finish or are cancelled.
             await asyncio.gather(
-                _finish(background, grace), _finish(admin, grace), tasks.close(grace=grace)
+                _finish(background, grace),
+                _finish(admin, grace),
+                _finish(linking, grace),
+                tasks.close(grace=grace),
             )
 
 
@@ -607,17 +646,37 @@ async def notification_side(
         session = _slack_session()
         resources.push_async_callback(session.close)
         rc = shared_ringcentral_client(settings, http, engine, clock=clock)
+        slack = _dispatch_slack(settings, session, metrics)
+        facts = AccountFacts(rc.account, clock)
+        # A replayed thread reply (`deadletters replay`) is checked and followed as in serve.
+        permissions = Permissions(
+            bridge.permissions, _interactive_slack(settings, session, metrics), clock
+        )
         yield await notifications.build(
             bridge=bridge,
             default_channel=settings.default_channel,
             address=webhook_address(settings.public_url),
             engine=engine,
             rc=rc,
-            slack=_dispatch_slack(settings, session, metrics),
-            facts=AccountFacts(rc.account, clock),
+            slack=slack,
+            facts=facts,
             clock=clock,
             metrics=metrics,
+            may_text=_may_text(permissions),
+            receipts=ThreadReplyReceipts(
+                OutboundLog(engine), slack, clock, region=facts.region, timezone=facts.timezone
+            ),
         )
+
+
+def _may_text(permissions: Permissions) -> MayText:
+    """A thread reply is texted only for someone `[permissions] sms` allows in that
+    channel (DESIGN §3.8, §3.9); the same check as `/sms`."""
+
+    async def may_text(user: str, channel: str, company_number: str) -> bool:  # noqa: ARG001
+        return await permissions.refusal("sms", user, ChannelRef(channel)) is None
+
+    return may_text
 
 
 @asynccontextmanager

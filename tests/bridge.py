@@ -21,14 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge.dispatcher import CALL_QUIET
 from bot.bridge.listener import WebSocketListener
+from bot.bridge.people import PeopleLinker
 from bot.bridge.service import Notifications
 from bot.clock import FakeClock
 from bot.config import BridgeConfig, Route, Settings
-from bot.server import DEPS, ENGINE, NOTIFICATIONS, create_app
+from bot.server import DEPS, ENGINE, NOTIFICATIONS, PEOPLE, create_app
 from bot.sim import SLACK_CHANNEL_PACE, Delivery, RingCentralSimulator, SlackSimulator
 from bot.sim import SlackClock as SimClock
 from bot.store import SubscriptionStore
-from bot.store.schema import CallState, Post, SlackEvent, Upload, UTCDateTime
+from bot.store.schema import CallState, Outbound, Post, SlackEvent, Upload, UTCDateTime
 from bot.store.schema import Delivery as InboxRow
 
 # Runs a test that uses the `bridge` fixture twice: Slack's traffic over HTTP (signed
@@ -84,6 +85,12 @@ class Bridge:
         await self.server.app[DEPS].tasks.join()
 
     @property
+    def people(self) -> PeopleLinker:
+        """Who is whom (DESIGN §3.9): `await bridge.people.refresh()` after adding Slack
+        members with emails."""
+        return self.server.app[PEOPLE]
+
+    @property
     def notifications(self) -> Notifications:
         return self.server.app[NOTIFICATIONS]
 
@@ -122,7 +129,7 @@ class Bridge:
     async def _next_due(self) -> float | None:
         times = []
         async with self.engine.connect() as conn:
-            for table in (InboxRow, Post, Upload, SlackEvent):
+            for table in (InboxRow, Post, Upload, SlackEvent, Outbound):
                 query = select(func.min(table.next_attempt_at, type_=UTCDateTime)).where(
                     table.state.in_(("pending", "sending"))
                 )

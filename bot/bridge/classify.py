@@ -41,6 +41,8 @@ __all__ = [
     "message_store_followups",
     "notice_from_event",
     "notice_from_message",
+    "path_extension",
+    "sent_text",
     "transcript_attachment",
 ]
 
@@ -93,7 +95,7 @@ def message_store_followups(event: MessageStoreEvent) -> list[Followup]:
     """What a message-store change asks the dispatcher to fetch: new pager messages, and
     voicemails updated. New voicemails, faxes and SMS come by their own filters."""
     body = event.body
-    extension = body.extension_id or _path_extension(event.event) or event.owner_id
+    extension = body.extension_id or path_extension(event.event) or event.owner_id
     followups: list[Followup] = []
     for change in body.changes:
         kind = change.type.lower()
@@ -103,6 +105,29 @@ def message_store_followups(event: MessageStoreEvent) -> list[Followup]:
         elif kind == "voicemail" and change.updated_count:
             followups.append(VoicemailFollowup(extension, change.updated_count))
     return followups
+
+
+def sent_text(record: MessageRecord, extension: str | None) -> SmsNotice | None:
+    """A text sent from one of our numbers (an Outbound SMS record), as a notice for the
+    conversation's thread: `sender` is the party it went to (the thread's other party)."""
+    if record.type.lower() != "sms" or record.direction != "Outbound":
+        return None
+    ours = e164(record.from_.phone_number) if record.from_ and record.from_.phone_number else None
+    to = [e164(p.phone_number) or p.phone_number for p in record.to if p.phone_number]
+    if not ours or not to or record.creation_time is None:
+        return None
+    return SmsNotice(
+        kind="sms",
+        message_id=record.id,
+        sender=party(to[0], None, None),
+        company_number=ours,
+        text=record.subject or "",
+        at=record.creation_time,
+        attachments=tuple(_attachment(a) for a in record.media if a.uri),
+        extension_id=_record_extension(record) or extension,
+        others=tuple(to[1:]),
+        outbound=True,
+    )
 
 
 def transcript_attachment(record: MessageRecord) -> Attachment | None:
@@ -128,10 +153,19 @@ def _notice(record: MessageRecord, extension: str | None) -> Notice | None:
 
 
 def _sms(record: MessageRecord, extension: str | None) -> SmsNotice | None:
-    # RingCentral: `to[0].phoneNumber` is the company number the SMS was sent to.
-    ours = record.to[0].phone_number if record.to else None
+    # RingCentral marks our number `target: true` in a group MMS (SPEC: "Returned in the
+    # `to` field for group MMS"); unmarked (one recipient, older records), the first.
+    target = next((p for p in record.to if p.target), record.to[0] if record.to else None)
+    ours = target.phone_number if target else None
     if ours is None or record.creation_time is None:
         return None  # no number to thread on, or not a message at all
+    others = tuple(
+        dict.fromkeys(
+            e164(p.phone_number) or p.phone_number
+            for p in record.to
+            if p is not target and p.phone_number
+        )
+    )
     return SmsNotice(
         kind="sms",
         message_id=record.id,
@@ -141,6 +175,7 @@ def _sms(record: MessageRecord, extension: str | None) -> SmsNotice | None:
         at=record.creation_time,
         attachments=tuple(_attachment(a) for a in record.media if a.uri),
         extension_id=extension,
+        others=others,
     )
 
 
@@ -223,9 +258,9 @@ def _record_extension(record: MessageRecord) -> str | None:
 
 
 def _event_extension(event: InstantMessageEvent | VoicemailEvent | FaxEvent) -> str | None:
-    return _path_extension(event.event) or event.owner_id
+    return path_extension(event.event) or event.owner_id
 
 
-def _path_extension(path: str) -> str | None:
+def path_extension(path: str) -> str | None:
     match = _EXTENSION_IN_PATH.search(path)
     return match.group(1) if match and match.group(1) != "~" else None

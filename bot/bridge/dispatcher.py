@@ -30,6 +30,7 @@ from . import calls
 from .followups import Transcripts, Uploader
 from .ingest import Ingest, Unreadable
 from .poster import LEASE, Poster, backoff
+from .receipts import Receipts
 from .replies import ReplySender
 
 log = logging.getLogger("bot.bridge.dispatcher")
@@ -50,6 +51,7 @@ class Dispatcher:
     transcripts: Transcripts
     clock: Clock
     replies: ReplySender | None = None  # thread replies to text (DESIGN §3.8)
+    receipts: Receipts | None = None  # sent texts followed to their end (DESIGN §3.8)
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
     batch: int = 20
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -108,6 +110,8 @@ class Dispatcher:
         ]
         if self.replies is not None:
             parts.append(self.replies.run_once)
+        if self.receipts is not None:
+            parts.append(self.receipts.run_once)
         for part in parts:
             if self.stopping:
                 break

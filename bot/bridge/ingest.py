@@ -18,18 +18,21 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notice, VoicemailNotice, dump_notice
+from bot.notices import Notice, SmsNotice, VoicemailNotice, dump_notice, group_key
 from bot.ringcentral import RingCentralClient, RingCentralError
 from bot.ringcentral.models import (
     FaxEvent,
     InstantMessageEvent,
+    MessageRecord,
     MessageStoreEvent,
     TelephonySessionEvent,
     UnknownEvent,
     VoicemailEvent,
     parse_event,
 )
-from bot.store.schema import CallState, Delivery, Followup, Post
+from bot.ringcentral.resources.messages import MESSAGE_BATCH_MAX
+from bot.store.outbound import OutboundLog, wake_mailbox
+from bot.store.schema import CallState, Delivery, Followup, Outbound, Post, Thread
 from bot.store.work import insert_ignoring_duplicates
 
 from . import calls
@@ -39,14 +42,19 @@ from .classify import (
     message_store_followups,
     notice_from_event,
     notice_from_message,
+    path_extension,
+    sent_text,
 )
 from .followups import TRANSCRIPT_DONE, fetch_transcript
 from .names import Names
+from .receipts import SETTLE
 from .routing import Router
+from .subscriptions import OUTBOUND_SMS
 
 log = logging.getLogger("bot.bridge.ingest")
 
 TRANSCRIPT_FIRST_CHECK = timedelta(seconds=30)
+OWN_TEXT_WINDOW = timedelta(hours=1)  # a sent record is matched to our send this far back
 
 
 class Unreadable(Exception):
@@ -62,6 +70,8 @@ class Ingest:
     posts_made: int = field(default=0)
     # Hears of every message-store change (catch-up keeps that mailbox's token current).
     on_message_change: Callable[[MessageStoreEvent], None] | None = None
+    # The texts the bridge sent: its own are told from those sent outside Slack.
+    outbound: OutboundLog | None = None
 
     async def prepare(self, body: str) -> tuple[object, list[Notice]]:
         """Parse and read what RingCentral must tell us (outside any transaction)."""
@@ -80,7 +90,7 @@ class Ingest:
         elif isinstance(event, MessageStoreEvent):
             if self.on_message_change is not None:
                 self.on_message_change(event)
-            notices = await self._pager_messages(event)
+            notices = await self._pager_messages(event) + await self._texts_sent(event)
         notices = [await self._transcript(n) for n in notices]
         return event, [await self.names.enrich(n) for n in notices]
 
@@ -119,6 +129,61 @@ class Ingest:
                     found.append(notice)
         return found
 
+    async def _texts_sent(self, event: MessageStoreEvent) -> list[Notice]:
+        """New texts of a sending mailbox (its outbound SMS changes, DESIGN §3.8): those
+        sent outside Slack, and the bridge's own sent elsewhere than in the thread (`/sms`,
+        Text back), go into the conversation's thread. The bridge knows its own by message
+        id, or else by (from, to, text hash) recorded before the send."""
+        if self.outbound is None or OUTBOUND_SMS not in event.event:
+            return []
+        mailbox = event.body.extension_id or path_extension(event.event) or event.owner_id
+        messages = self.rc.messages.for_extension(str(mailbox)) if mailbox else self.rc.messages
+        found: list[Notice] = []
+        for change in event.body.changes:
+            if change.type.lower() != "sms" or not (change.new_count or change.new_message_ids):
+                continue
+            ids = [str(i) for i in change.new_message_ids]
+            if ids:
+                known = await self.outbound.known(ids)
+                wanted = [i for i in ids if i not in known or await self._shown(known[i])]
+                wanted = wanted[:MESSAGE_BATCH_MAX]
+                parts = await messages.get_many(wanted) if wanted else []
+                records = [p.body for p in parts if isinstance(p.body, MessageRecord)]
+            else:  # counts only: the newest outbound texts of the mailbox
+                listing = await messages.list(
+                    direction="Outbound", message_type="SMS", per_page=change.new_count
+                )
+                records = list(listing.records)
+            for record in records:
+                notice = sent_text(record, str(mailbox) if mailbox else None)
+                if notice is not None and (notice := await self._whose(notice)) is not None:
+                    found.append(notice)
+        return found
+
+    async def _shown(self, mine: Outbound) -> bool:
+        """Whether a text the bridge sent goes into a thread: not a thread reply (it is
+        there already), and only where its conversation has one (read only then)."""
+        assert self.outbound is not None
+        if mine.origin == "reply":
+            return False
+        to = mine.to_numbers.split(",")
+        other = to[0] if len(to) == 1 else group_key(to)
+        return await self.outbound.threaded(mine.from_number, other)
+
+    async def _whose(self, notice: SmsNotice) -> SmsNotice | None:
+        """Who sent a text from our number: the bridge (named, unless it is a thread reply,
+        already in its thread), or someone outside Slack."""
+        assert self.outbound is not None
+        to = (notice.sender.number or "", *notice.others)
+        mine = await self.outbound.ours(
+            notice.company_number, to, notice.text, since=notice.at - OWN_TEXT_WINDOW
+        )
+        if mine is None:
+            return notice
+        if mine.origin == "reply":
+            return None
+        return dataclasses.replace(notice, sent_by=mine.slack_user, via=mine.origin)
+
     async def commit(
         self,
         session: AsyncSession,
@@ -132,6 +197,7 @@ class Ingest:
             notices = notices + await self._judge_call(session, event, now)
         if isinstance(event, MessageStoreEvent):
             await self._voicemails_updated(session, event, now)
+            await self._texts_changed(session, event, now)
         made = 0
         for notice in notices:
             made += await self.add_posts(session, delivery.uuid, notice, now)
@@ -146,6 +212,8 @@ class Ingest:
             log.debug("no route for %s %s", notice.kind, notice.item)
         made = 0
         for channel in channels:
+            if not await _has_thread(session, notice, channel):
+                continue
             made += await insert_ignoring_duplicates(
                 session,
                 Post,
@@ -219,8 +287,35 @@ class Ingest:
         if any(isinstance(f, VoicemailFollowup) for f in message_store_followups(event)):
             await session.execute(update(Followup).values(next_attempt_at=now))
 
+    @staticmethod
+    async def _texts_changed(
+        session: AsyncSession, event: MessageStoreEvent, now: datetime
+    ) -> None:
+        """Texts of that mailbox changed (counts, not ids): read its pending ones soon. A
+        new text alone changes no status (it is Queued)."""
+        if any(c.type.lower() == "sms" and c.updated_count for c in event.body.changes):
+            mailbox = event.body.extension_id or path_extension(event.event) or event.owner_id
+            await wake_mailbox(session, str(mailbox) if mailbox else None, at=now + SETTLE)
+
+
+async def _has_thread(session: AsyncSession, notice: Notice, channel: str) -> bool:
+    """A text sent from our number goes into its conversation's thread, where there is
+    one: our own texts start no conversation in Slack (README, "Receipts")."""
+    if not isinstance(notice, SmsNotice) or not notice.outbound:
+        return True
+    key = _thread_key(notice)
+    if key is None:
+        return False
+    company, other = key.split("|", 1)
+    found = await session.get(
+        Thread, {"company_number": company, "other_number": other, "channel": channel}
+    )
+    return found is not None
+
 
 def _thread_key(notice: Notice) -> str | None:
     if notice.kind != "sms" or not notice.sender.number:
         return None
+    if notice.others:  # a group MMS: its own thread, per set of other parties (§3.8)
+        return f"{notice.company_number}|{group_key(notice.parties)}"
     return f"{notice.company_number}|{notice.sender.number}"

@@ -31,7 +31,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
-from bot.notices import load_notice
+from bot.notices import SmsNotice, load_notice
 from bot.ringcentral import (
     AccountFacts,
     ApiError,
@@ -75,7 +75,7 @@ class OutgoingReply:
     thread_ts: str
     user: str
     from_number: str
-    to: str
+    to: tuple[str, ...]  # the other party, or every other party of a group MMS
     text: str
 
 
@@ -115,6 +115,16 @@ class NoReceipts:
         refusal: str | None,
     ) -> bool:
         return False
+
+
+def recipients(conversation: Conversation) -> tuple[str, ...]:
+    """Who a reply goes to: the other party, or every other party of a group MMS (its
+    thread's key is `group:…`; the parties are in the parent notice)."""
+    if conversation.parent_notice is not None and conversation.other_number.startswith("group:"):
+        notice = load_notice(conversation.parent_notice)
+        if isinstance(notice, SmsNotice) and notice.parties:
+            return notice.parties
+    return (conversation.other_number,)
 
 
 class NotTexted(Exception):
@@ -185,8 +195,8 @@ class ReplySender:
         self, reply: StoredReply, event: MessageEvent, conversation: Conversation
     ) -> str | None:
         """Why the reply stays in the team (DESIGN §3.8), or None."""
-        if conversation.notice is not None:
-            notice = load_notice(conversation.notice)
+        if conversation.parent_notice is not None:
+            notice = load_notice(conversation.parent_notice)
             if self.router.replies_off(reply.channel, notice):
                 return "replies_off"
         marker = internal_marker(event.text or "")
@@ -204,7 +214,7 @@ class ReplySender:
         if not await self.replies.told_before(reply.channel, reply.thread_ts, reply.user):
             locale = render.Locale(await self.facts.region(), await self.facts.timezone())
             told = await self._tell(
-                reply, render.kept_in_team(reason, conversation.other_number, locale)
+                reply, render.kept_in_team(reason, recipients(conversation)[0], locale)
             )
         await self.replies.write_back(reply, state="done", outcome=f"internal:{reason}", told=told)
 
@@ -243,17 +253,17 @@ class ReplySender:
         text: str,
         attachments: list[tuple[str, bytes, str]],
     ) -> None:
-        company, other = conversation.company_number, conversation.other_number
+        company, to = conversation.company_number, recipients(conversation)
         outgoing = OutgoingReply(
-            reply.channel, reply.ts, reply.thread_ts, reply.user, company, other, text
+            reply.channel, reply.ts, reply.thread_ts, reply.user, company, to, text
         )
         handle = await self.receipts.before(outgoing)
         messages = self.rc.messages
         try:
             if attachments:
-                record = await messages.send_mms(company, other, text or None, attachments)
+                record = await messages.send_mms(company, to, text or None, attachments)
             else:
-                record = await messages.send_sms(company, other, text)
+                record = await messages.send_sms(company, to, text)
         except DecodingError:
             # A 2xx RingCentral answered in a shape we cannot read: it took the text.
             log.warning("reply %s: RingCentral's answer to the send was unreadable", reply.id)
@@ -268,7 +278,7 @@ class ReplySender:
                 AuditEntry(
                     slack_user=reply.user,
                     action="mms" if attachments else "sms",
-                    to_number=other,
+                    to_number=", ".join(to),
                     from_number=company,
                     result="rate_limited" if isinstance(exc, RateLimited) else "refused",
                     error=code,
@@ -307,9 +317,9 @@ class ReplySender:
             reply, state="done", outcome="texted", ringcentral_id=str(record.id)
         ):
             log.warning("reply %s was texted after its lease ran out", reply.id)
-        company, other = conversation.company_number, conversation.other_number
+        company, to = conversation.company_number, ", ".join(recipients(conversation))
         await self.audit.record(
-            AuditEntry(reply.user, "mms" if files else "sms", other, "sent", company, record.id)
+            AuditEntry(reply.user, "mms" if files else "sms", to, "sent", company, record.id)
         )
 
     async def _sent_before(
@@ -317,16 +327,22 @@ class ReplySender:
     ) -> MessageRecord | None:
         """The text an earlier attempt sent, if RingCentral has it (a crash, or an answer
         lost, after the send)."""
+        to = recipients(conversation)
         listing = await self.rc.messages.list(
             direction="Outbound",
             message_type="SMS",
-            phone_number=conversation.other_number,
+            phone_number=to[0],
             date_from=reply.created_at - SENT_LOOKBACK,
             per_page=100,
         )
         for record in listing.records:
             sender = record.from_.phone_number if record.from_ else None
-            if sender == conversation.company_number and (record.subject or "") == text:
+            sent_to = {party.phone_number for party in record.to}
+            if (
+                sender == conversation.company_number
+                and set(to) <= sent_to
+                and (record.subject or "") == text
+            ):
                 return record
         return None
 

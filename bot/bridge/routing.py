@@ -2,32 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from bot.config import Route
 from bot.notices import Notice
 
+# The DM channel with the person linked to an extension (bot.bridge.people), or None.
+OwnerDm = Callable[[str | None], str | None]
+
 
 class Router:
     """Every matching route posts to its channel, once per channel; with no match, the
-    default channel when there is one; otherwise nowhere (DESIGN §3.2)."""
+    default channel when there is one; otherwise nowhere (DESIGN §3.2).
+
+    A `dm = "owner"` route posts to the DM of the person linked to the notice's
+    extension (`owner_dm`); with nobody linked it posts nowhere and `on_unowned` hears of
+    it (a metric). It counts as a match: the default channel does not take it over.
+    """
 
     def __init__(
         self,
         routes: Sequence[Route],
         default_channel: str | None,
         extension_numbers: Mapping[str, str],
+        *,
+        owner_dm: OwnerDm | None = None,
+        on_unowned: Callable[[Notice], None] | None = None,
     ) -> None:
         self._routes = tuple(routes)
         self._default = default_channel
         self._numbers = dict(extension_numbers)  # extension id -> extension number
+        self.owner_dm = owner_dm
+        self.on_unowned = on_unowned
 
     def channels(self, notice: Notice) -> list[str]:
         found: list[str] = []
+        matched = False
         for route in self._routes:
-            if self._matches(route, notice) and route.channel not in found:
-                found.append(route.channel)
-        if not found and self._default:
+            if not self._matches(route, notice):
+                continue
+            matched = True
+            target = route.channel if route.dm is None else self._dm(notice)
+            if target is not None and target not in found:
+                found.append(target)
+        if not matched and self._default:
             found.append(self._default)
         return found
 
@@ -38,6 +56,12 @@ class Router:
             route.replies == "off" and route.channel == channel and self._matches(route, notice)
             for route in self._routes
         )
+
+    def _dm(self, notice: Notice) -> str | None:
+        channel = self.owner_dm(notice.extension_id) if self.owner_dm else None
+        if channel is None and self.on_unowned is not None:
+            self.on_unowned(notice)
+        return channel
 
     def _matches(self, route: Route, notice: Notice) -> bool:
         if notice.kind not in route.events:
@@ -56,15 +80,19 @@ class Router:
         """The same routes with `#name` channels replaced by their ids."""
         routes = [
             route.model_copy(update={"channel": names.get(route.channel, route.channel)})
+            if route.channel
+            else route
             for route in self._routes
         ]
         default = names.get(self._default, self._default) if self._default else None
-        return Router(routes, default, self._numbers)
+        return Router(
+            routes, default, self._numbers, owner_dm=self.owner_dm, on_unowned=self.on_unowned
+        )
 
     @property
     def named_channels(self) -> set[str]:
         """Channels written as `#name` in the config, to resolve once at start."""
-        channels = {route.channel for route in self._routes}
+        channels = {route.channel for route in self._routes if route.channel}
         if self._default:
             channels.add(self._default)
         return {c for c in channels if c.startswith("#")}

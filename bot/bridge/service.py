@@ -20,6 +20,7 @@ from bot.observe import Metrics
 from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
 from bot.store import AuditLog, Posts, SubscriptionStore
 from bot.store.deadletters import DeadLetters
+from bot.store.outbound import OutboundLog
 from bot.store.replies import ThreadReplies
 from bot.store.ws_sessions import WsSessionStore
 
@@ -32,7 +33,9 @@ from .ingest import Ingest
 from .listener import LEAD_RETRY, WebSocketListener
 from .mms import MmsFiles
 from .names import Names
+from .people import PeopleLinker
 from .poster import Poster
+from .receipts import Receipts
 from .replies import MayText, NoReceipts, ReplyReceipts, ReplySender, everyone_may_text
 from .retention import Retention
 from .routing import Router
@@ -97,6 +100,7 @@ async def build(
     session_key: str = "default",
     socket_clock: Clock | None = None,
     admin: AdminDesk | None = None,
+    people: PeopleLinker | None = None,
     may_text: MayText = everyone_may_text,
     receipts: ReplyReceipts | None = None,
 ) -> Notifications:
@@ -113,14 +117,26 @@ async def build(
     `slack` must retry nothing by itself: the dispatcher's retries go through the database
     with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner").
 
+    `people`: who is linked to which extension, for `dm = "owner"` routes; their
+    extensions are watched as the links stand now (a restart watches new ones).
+
     Thread replies (DESIGN §3.8): `may_text` says whether a person may text from a
-    conversation's number on the shared session, `receipts` hear of each send (before it,
-    and RingCentral's answer)."""
-    watch = await resolve_watch(bridge, rc, default_channel=default_channel)
-    router = Router(bridge.routes, default_channel, watch.extension_numbers)
+    conversation's number on the shared session (`[permissions] sms`), `receipts` hear of
+    each send (before it, and RingCentral's answer)."""
+    owned: dict[str, str] = {}
+    if people is not None and any(route.dm == "owner" for route in bridge.routes):
+        owned = await _owned_extensions(people)
+    watch = await resolve_watch(bridge, rc, default_channel=default_channel, owned=owned)
+    router = Router(
+        bridge.routes,
+        default_channel,
+        watch.extension_numbers,
+        owner_dm=people.dm_channel if people is not None else None,
+        on_unowned=lambda notice: metrics.dm_unowned(notice.kind),
+    )
     if router.named_channels:
         router = router.resolve(await _channel_ids(slack, router.named_channels))
-    ingest = Ingest(rc, watch.watched, router, Names(rc, clock))
+    ingest = Ingest(rc, watch.watched, router, Names(rc, clock), outbound=OutboundLog(engine))
     dispatcher = Dispatcher(
         engine=engine,
         ingest=ingest,
@@ -143,8 +159,9 @@ async def build(
             may_text=may_text,
             receipts=receipts or NoReceipts(),
         ),
+        receipts=Receipts(engine, rc, slack, clock, region=facts.region, timezone=facts.timezone),
     )
-    filters = event_filters(watch.kinds, watch.extension_ids)
+    filters = event_filters(watch.kinds, watch.extension_ids, watch.senders)
     # One process maintains the subscription (or holds the WebSocket) and catches up
     # (PostgreSQL advisory lock; SQLite: this one). Over the WebSocket it is asked for
     # more often: another process takes over within 30 s (DESIGN §3.11).
@@ -199,6 +216,20 @@ async def build(
         )
     retention = Retention(DeadLetters(engine), clock, bridge.retention.days, leadership)
     return Notifications(watch, dispatcher, manager, catchup, listener, retention)
+
+
+async def _owned_extensions(people: PeopleLinker) -> dict[str, str]:
+    """The linked people's extensions (id -> number), linking them first when nobody has
+    yet. Slack or RingCentral failing here must not keep notifications from starting:
+    the DM routes then reach the people the next refresh links (`PeopleLinker.run`)."""
+    try:
+        links = await people.load()
+        if not links:
+            links = (await people.refresh()).links
+    except Exception:
+        log.exception("cannot link people to extensions yet: DM routes wait for the next try")
+        return {}
+    return {x.extension_id: x.extension_number or "" for x in links if x.linked}
 
 
 async def run_when_ready(

@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_EXPIRES_IN",
     "DEFAULT_RENEW_BEFORE",
     "LEADER_LOCK_KEY",
+    "OUTBOUND_SMS",
     "WEBHOOK_PATH",
     "Leadership",
     "SubscriptionManager",
@@ -61,6 +62,7 @@ LEADER_LOCK_KEY = -0x5527A96E3E4B787F
 LEADER_RETRY = 30.0  # seconds between a follower's attempts to take the lead
 
 _ACCOUNT = "/restapi/v1.0/account/~"
+OUTBOUND_SMS = "?type=SMS&direction=Outbound"  # appended to a mailbox's message-store
 _CALL_KINDS = frozenset({"missed_call", "answered_call", "call"})
 # RingCentral answers with `~` replaced by the real account id (reference §2.1).
 _ACCOUNT_ID = re.compile(r"^/restapi/v1\.0/account/[^/?]+")
@@ -92,13 +94,19 @@ def webhook_address(public_url: object | None) -> str | None:
     return str(public_url).rstrip("/") + WEBHOOK_PATH
 
 
-def event_filters(kinds: Iterable[Kind], extension_ids: Sequence[str]) -> list[str]:
+def event_filters(
+    kinds: Iterable[Kind], extension_ids: Sequence[str], senders: Sequence[str] = ()
+) -> list[str]:
     """The event filters the routed `kinds` need, per watched extension (DESIGN §3.7).
 
     Calls come from one account-level telephony-sessions filter when several extensions
     are watched (one filter instead of one per extension), else from the extension's own.
     Pager messages arrive only as message-store changes, and so do voicemail updates such
-    as a finished transcript: both need `…/message-store`.
+    as a finished transcript: both need `…/message-store`. The mailboxes texts are sent
+    from (`senders`) need their outbound SMS changes, which say how the texts ended and
+    which texts were sent outside Slack (§3.8): asked for before the mailbox's whole
+    `…/message-store` when that is watched too, so they come under the filter that names
+    them.
     """
     wanted = set(kinds)
     if not wanted:
@@ -121,6 +129,13 @@ def event_filters(kinds: Iterable[Kind], extension_ids: Sequence[str]) -> list[s
             filters.append(f"{base}/message-store/instant?type=SMS")
         if "voicemail" in wanted or "internal_message" in wanted:
             filters.append(f"{base}/message-store")
+    for ext in dict.fromkeys(senders):
+        base = f"{_ACCOUNT}/extension/{ext}/message-store"
+        outbound = f"{base}{OUTBOUND_SMS}"
+        if base in filters:
+            filters.insert(filters.index(base), outbound)
+        else:
+            filters.append(outbound)
     return filters
 
 

@@ -35,6 +35,9 @@ class Watch:
     kinds: frozenset[Kind]
     extension_numbers: Mapping[str, str] = field(default_factory=dict)
     numbers: frozenset[str] = frozenset()
+    # The mailboxes texts are sent from (the service user's): their outbound changes tell
+    # how the texts ended (DESIGN §3.8).
+    senders: tuple[str, ...] = ()
 
     @property
     def watched(self) -> Watched:
@@ -51,15 +54,22 @@ def subscribed_kinds(bridge: BridgeConfig, default_channel: str | None) -> froze
 
 
 async def resolve_watch(
-    bridge: BridgeConfig, rc: RingCentralClient, *, default_channel: str | None = None
+    bridge: BridgeConfig,
+    rc: RingCentralClient,
+    *,
+    default_channel: str | None = None,
+    owned: Mapping[str, str] | None = None,
 ) -> Watch:
     """Resolve `[ringcentral].extensions` numbers to ids (default: the JWT user's own
     extension), and check that every extension a route names is known and watched.
+    `owned` (id -> number): the extensions of linked people, watched too when a route
+    DMs their owners (DESIGN §3.9).
 
     Raises ConfigError naming unknown extension numbers, or route extensions not watched.
     """
     configured = _unique(bridge.ringcentral.extensions)
     route_numbers = _unique(n for route in bridge.routes for n in route.extensions)
+    own = await rc.account.extension()
     if configured:
         ids = await _ids_by_number([*configured, *route_numbers], rc)
         unknown = [n for n in configured if n not in ids]
@@ -70,16 +80,18 @@ async def resolve_watch(
             )
         watched = {ids[n]: n for n in configured}
     else:
-        own = await rc.account.extension()
         watched = {own.id: own.extension_number or ""}
         missing = [n for n in route_numbers if n not in watched.values()]
         ids = await _ids_by_number(missing, rc) if missing else {}
     _check_routes(bridge, ids, set(watched.values()))
+    if owned and any(route.dm == "owner" for route in bridge.routes):
+        watched.update({i: n for i, n in owned.items() if i not in watched})
     return Watch(
         extension_ids=tuple(watched),
         kinds=subscribed_kinds(bridge, default_channel),
         extension_numbers=watched,
         numbers=frozenset(n for route in bridge.routes for n in route.numbers),
+        senders=(own.id,),
     )
 
 

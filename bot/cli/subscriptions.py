@@ -133,7 +133,7 @@ async def run_sync(args: argparse.Namespace) -> int:
                 ctx.rc,
                 ctx.store,
                 address=address,
-                filters=event_filters(watch.kinds, watch.extension_ids),
+                filters=event_filters(watch.kinds, watch.extension_ids, watch.senders),
                 clock=SystemClock(),
             )
             lines = await manager.sync(progress=print)

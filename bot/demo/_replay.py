@@ -5,6 +5,7 @@ makes them and delivered on the bridge's own WebSocket subscription; then a boun
 from __future__ import annotations
 
 import asyncio
+import functools
 import struct
 import time
 import zlib
@@ -32,6 +33,8 @@ IVR_CALLER = "+15105550175"
 FIRST_SMS = "Hi! Are you open on Saturday? I'd like to pick up order #4471"
 SECOND_SMS = "Also: can I pay by card & bring the <old> one back?"
 MMS_TEXT = "Here's the photo of the damaged box"
+REPLY_ANN = "Yes, 9 to 1 on Saturday. See you then!"
+REPLY_ROSA = "Sorry about that! We'll send a new one today."
 PAGER = "Lunch at 12? The 3 pm review moved to <Room B> & it's on me"
 NOTE = "// I'll call Ann back after lunch"
 TRANSCRIPT = (
@@ -136,6 +139,7 @@ async def replay(demo: Demo, out: Say) -> None:
     expected.append(Expect("voicemail transcript", _transcribed))
 
     await _until(deadline, lambda: all(e.seen(demo) for e in expected))
+    expected += await _replies(demo, out, deadline)
     if conversation := _posted(demo, TEXTS, "sms", ANN):
         out("")
         out(f'In Ann\'s thread you write a note for the team: "{NOTE}"')
@@ -149,7 +153,7 @@ async def replay(demo: Demo, out: Say) -> None:
         )
         ts = note.sent.get("event", {}).get("ts", "")
         expected.append(Expect("note kept in the team", lambda d: _locked(d, ts)))
-        await _until(deadline, lambda: all(e.seen(demo) for e in expected))
+    await _until(deadline, lambda: all(e.seen(demo) for e in expected))
     missing = [e.label for e in expected if not e.seen(demo)]
     out("")
     if missing:
@@ -162,6 +166,39 @@ async def replay(demo: Demo, out: Say) -> None:
         out("")
         out(render_channel(name, threads, users))
     out("")
+
+
+async def _replies(demo: Demo, out: Say, deadline: float) -> list[Expect]:
+    """Two replies typed in SMS threads: one delivered, one to a customer who opted out
+    (the simulated carrier says so a moment later). Their receipts are the bot's
+    reactions, and the failure's cause a message in its thread (DESIGN §3.8)."""
+    threads = {
+        number: await _until(deadline, functools.partial(_posted, demo, TEXTS, "sms", number))
+        for number in (ANN, ROSA)
+    }
+    if not all(threads.values()):
+        return []
+    demo.rc.sms_outcome(ROSA, "opted_out")
+    expected = []
+    for number, typed, receipt in (
+        (ANN, REPLY_ANN, "white_check_mark"),
+        (ROSA, REPLY_ROSA, "warning"),
+    ):
+        _step(out, "reply", f'you, in the thread of {_show(number)}: "{typed}"')
+        parent = threads[number][0]["ts"]
+        await demo.slack.send_message(
+            demo.slack.socket_mode_url, channel_id=TEXTS, text=typed, thread_ts=parent,
+            user_id=USER,
+        )  # fmt: skip
+        seen = functools.partial(_reacted, parent=parent, reaction=receipt)
+        expected.append(Expect(f"receipt {receipt}", seen))
+    out("RingCentral queues both texts, then reports how each one ended…")
+    return expected
+
+
+def _reacted(demo: Demo, parent: str, reaction: str) -> bool:
+    replies = [m for m in demo.slack.thread(TEXTS, parent) if m.get("user") == USER]
+    return any(r["name"] == reaction for m in replies for r in m.get("reactions", []))
 
 
 # -- what the bridge posted -----------------------------------------------------------

@@ -25,8 +25,9 @@ def terminal(message: Mapping[str, Any], users: Mapping[str, str] | None = None)
     lines.extend(f"[file: {f.get('name') or f.get('title')}, {size(f)}]" for f in _files(message))
     if message.get("edited") and lines:
         lines[0] += "  (edited)"
-    if (reactions := message.get("reactions")) and lines:
-        lines[-1] += "  " + " ".join(f":{r.get('name')}:" for r in reactions)
+    reactions = [f":{r.get('name')}:" for r in message.get("reactions") or []]
+    if reactions:  # receipts on a texted reply (DESIGN §3.8)
+        lines.append("[" + " ".join(reactions) + "]")
     return "\n".join(lines)
 
 

@@ -3,18 +3,31 @@ message store (the message content is served by the media host only)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ._rc_http import SimResponse, not_found
 from ._rc_permissions import permissions_of
 from ._rc_state import Call, SimState, json_ok
 
-# RingCentral answers comma-separated ids with 207 and this content type (reference §4.5)
+# RingCentral answers comma-separated ids with 207 (reference §4.5): in this JSON form when
+# the request's Accept asks for it, else as multipart/mixed (DOCS batch-requests: a first
+# part listing each part's status, then one JSON part per id). A client that reads the
+# answer as JSON without asking for it fails here as it would against RingCentral.
 MULTIPART_JSON = "application/vnd.ringcentral.multipart+json"
+_BOUNDARY = "Boundary_1_sim_batch"
 
 
-def _multi(parts: list[dict[str, Any]]) -> SimResponse:
-    return SimResponse.json(207, parts, {"Content-Type": MULTIPART_JSON})
+def _multi(call: Call, parts: list[dict[str, Any]]) -> SimResponse:
+    if MULTIPART_JSON in (call.req.header("accept") or ""):
+        return SimResponse.json(207, parts, {"Content-Type": MULTIPART_JSON})
+    summary = {"response": [{"status": p["status"]} for p in parts]}
+    chunks = [json.dumps(summary), *(json.dumps(p["body"]) for p in parts)]
+    body = "".join(
+        f"--{_BOUNDARY}\r\nContent-Type: application/json\r\n\r\n{chunk}\r\n" for chunk in chunks
+    )
+    content_type = f"multipart/mixed; boundary={_BOUNDARY}"
+    return SimResponse(207, {"Content-Type": content_type}, f"{body}--{_BOUNDARY}--\r\n".encode())
 
 
 async def extension_info(st: SimState, call: Call) -> SimResponse:
@@ -75,7 +88,7 @@ async def call_record_account(st: SimState, call: Call) -> SimResponse:
 def _call_record(st: SimState, call: Call, ext: str | None) -> SimResponse:
     ids = call.params["callRecordId"]
     if "," in ids:
-        return _multi(st.world.call_records(ext, ids, call.query))
+        return _multi(call, st.world.call_records(ext, ids, call.query))
     return json_ok(st.world.call_record(ext, ids, call.query))
 
 
@@ -87,7 +100,7 @@ async def message_get(st: SimState, call: Call) -> SimResponse:
     ext = call.extension(st.world)
     ids = call.params["messageId"]
     if "," in ids:
-        return _multi(st.world.messages(ext, ids))
+        return _multi(call, st.world.messages(ext, ids))
     return json_ok(st.world.message(ext, ids))
 
 

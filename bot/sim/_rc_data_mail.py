@@ -13,6 +13,7 @@ from bot.sim._rc_data_messages_gen import mailbox, send_pager
 from bot.sim._rc_data_messages_make import fax, text_message, voicemail
 from bot.sim._rc_data_paging import iso
 from bot.sim._rc_data_people import Extension, digits
+from bot.sim._rc_outbound import aggregate
 
 SMS_MAX_UTF16 = 1000  # reference §4.1: text max 1000 UTF-16 code units
 MMS_MAX_FILES = 10  # reference §4.1: up to 10 attachments, total <= 1,500,000 bytes
@@ -163,7 +164,7 @@ class WorldMessages(WorldBase):
         """Store an outbound SMS; returns the send-SMS response (sms-send-response.json).
 
         Checks `from_number` belongs to the extension (MSG-245), is not a fax line
-        (MSG-241) and has SmsSender (MSG-367). Status `Queued`; see `deliver_sent()`.
+        (MSG-241) and has SmsSender (MSG-367). Status `Queued`; see `set_sent_status()`.
         """
         return self._outbound_sms(extension_id, from_number, to_numbers, text, (), "SmsSender")
 
@@ -186,18 +187,35 @@ class WorldMessages(WorldBase):
             extension_id, from_number, to_numbers, text, attachments, "MmsSender"
         )
 
-    def deliver_sent(self, extension_id: str, message_id: str, *, failed: bool = False) -> JSON:
-        """Move a Queued outbound SMS to Delivered (or DeliveryFailed + deliveryErrorCode)."""
+    def set_sent_status(
+        self, extension_id: str, message_id: str, statuses: dict[str, tuple[str, str | None]]
+    ) -> list[MessageChange]:
+        """Move an outbound text on: recipient (E.164) -> (status, error code). One
+        recipient: `messageStatus` and `deliveryErrorCode` are its own; several: each
+        `to[]` entry carries its `messageStatus` and the record the aggregate. Returns the
+        Update change it journaled (taken out of the journal for the caller to deliver)."""
         ext_id = self.resolve_extension_id(extension_id)
+        mark = len(self._store.journal)
         message = self._store.visible(ext_id, message_id)
         body = message.body
-        body["messageStatus"] = "DeliveryFailed" if failed else "Delivered"
-        if failed:
-            body["deliveryErrorCode"] = "SMS-RC-413"  # reference §4.1 / DOCS sms-errors.md
+        recipients = body["to"]
+        for party in recipients:
+            if (found := statuses.get(party.get("phoneNumber", ""))) is not None:
+                party["messageStatus"] = found[0]
+        if len(recipients) == 1:
+            recipients[0].pop("messageStatus", None)
+            status, code = next(iter(statuses.values()))
         else:
+            status = aggregate([p.get("messageStatus", "Queued") for p in recipients])
+            codes = [c for s, c in statuses.values() if c and s == status]
+            code = codes[0] if codes else None
+        body["messageStatus"] = status
+        if code:
+            body["deliveryErrorCode"] = code
+        if status == "Delivered":
             body["smsDeliveryTime"] = iso(self.now())
         self._store.update(ext_id, message_id, read_status=None, availability=None, now=self.now())
-        return self._out(message.render(self._acc.path(ext_id)))  # type: ignore[no-any-return]
+        return self.changes_since(mark)
 
     def add_pager(
         self,
@@ -241,23 +259,32 @@ class WorldMessages(WorldBase):
         to_number: str,
         text: str,
         attachments: Sequence[Upload] = (),
+        others: Sequence[str] = (),
     ) -> JSON:
-        """Store an incoming SMS (MMS when attachments are given), Unread; returns it."""
+        """Store an incoming SMS (MMS when attachments are given), Unread; returns it.
+
+        `others`: the other recipients of a group MMS. They come first in `to`, and our
+        number is the one marked `target: true` (SPEC: "Returned in the `to` field for
+        group MMS"), so a reader taking `to[0]` for ours is wrong."""
         ext = self._acc.ext(self.resolve_extension_id(extension_id))
         frm: JSON = {"phoneNumber": from_number}
         frm.update(self._caller(from_number))
+        ours: JSON = {"phoneNumber": to_number, "name": ext.name}
+        to = [{"phoneNumber": n} for n in others] + [ours]
+        if others:
+            ours["target"] = True
         message = text_message(
             self._store,
             mailbox(ext),
             kind="SMS",
             direction="Inbound",
             frm=frm,
-            to=[{"phoneNumber": to_number, "name": ext.name}],
+            to=to,
             text=text,
             created=self.now(),
             read_status="Unread",
             status="Received",
-            conversation_id=self._store.conversation(to_number, from_number),
+            conversation_id=self._store.conversation(to_number, from_number, *others),
             uploads=attachments,
         )
         self._store.add(message)

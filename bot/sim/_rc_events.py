@@ -201,7 +201,9 @@ def sms_event_body(record: JSON, owner: JSON) -> JSON:
         frm["location"] = record["from"]["location"]
     if info := _number_info(frm["phoneNumber"]):
         frm["phoneNumberInfo"] = info
-    to = [{**party, "target": True} for party in record["to"]]
+    # One recipient: it is the target (instant-sms-event.json); a group MMS marks ours.
+    group = any("target" in party for party in record["to"])
+    to = record["to"] if group else [{**party, "target": True} for party in record["to"]]
     return {
         "id": str(record["id"]),
         "to": to,
@@ -311,11 +313,17 @@ class MessageEvents:
         *,
         to_number: str | None = None,
         attachments: Sequence[Upload] = (),
+        others: Sequence[str] = (),
     ) -> SimMessage:
         ext_id = self.world.resolve_extension_id(extension_id)
         mark = self.world.change_mark()
         record = self.world.add_inbound_sms(
-            ext_id, from_number, to_number or self.direct_number(ext_id), text, attachments
+            ext_id,
+            from_number,
+            to_number or self.direct_number(ext_id),
+            text,
+            attachments,
+            others=others,
         )
         body = sms_event_body(record, self._owner(ext_id))
         path = f"{ext_path(self.world.account_id, ext_id)}/message-store/instant"
@@ -396,6 +404,10 @@ class MessageEvents:
         # pager messages arrive only as message-store changes (reference §3.4)
         await self._send(store_change_bodies(self.world, changes))
         return SimPager(SimMessage(str(sent["id"]), sender_id, sent), received)
+
+    async def deliver_changes(self, changes: Sequence[MessageChange]) -> None:
+        """Deliver these message-store changes (a sent text's moves, `_rc_outbound`)."""
+        await self._send(store_change_bodies(self.world, changes))
 
     async def flush_changes(self) -> None:
         """Deliver the message-store changes left in the journal (e.g. the bridge marking

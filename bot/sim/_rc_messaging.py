@@ -14,8 +14,10 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
+from ._rc_authz import texting
 from ._rc_data import Upload
 from ._rc_http import SimResponse, api_error, invalid_param
+from ._rc_outbound import outbound
 from ._rc_state import Call, SimState, json_ok
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -137,10 +139,17 @@ async def send_sms(st: SimState, call: Call) -> SimResponse:
     except BadRequest as exc:
         return exc.response
     ext = call.extension(st.world)
+    mark = st.world.change_mark()
     if uploads:
         record = st.world.add_sent_mms(ext, from_number, to_numbers, text, uploads)
     else:
         record = st.world.add_sent_sms(ext, from_number, to_numbers, text)
+    created = st.world.changes_since(mark)
+    moves = outbound(st.extras)
+    if moves.apply is not None:
+        registered = texting(st).campaigns.get(from_number, "Confirmed") == "Confirmed"
+        fates = {n: moves.fate(n, registered) for n in to_numbers}
+        moves.start(ext, str(record["id"]), fates, created)
     return json_ok(record)
 
 

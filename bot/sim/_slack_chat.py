@@ -1,4 +1,4 @@
-"""chat.* and reactions.add: messages in, Slack's rules enforced (reference §3, §4.1).
+"""chat.* and reactions.add/remove: messages in, Slack's rules enforced (reference §3, §4.1).
 
 A reply to a thread whose parent is gone (deleted, or never there) is not refused: Slack
 posts it at the channel's top level and says so only by the answer's message carrying no
@@ -225,3 +225,22 @@ def reactions_add(ws: Workspace, p: Params) -> dict[str, Any]:
             return {"ok": True}
     reactions.append({"name": name, "users": [ws.identity.bot_user_id], "count": 1})
     return {"ok": True}
+
+
+def reactions_remove(ws: Workspace, p: Params) -> dict[str, Any]:
+    """Slack: `no_reaction` when this app has not added that reaction to the message."""
+    ws.need_scope("reactions:write")
+    channel = ws.visible_channel(text_param(p, "channel"))
+    message = find_message(channel, text_param(p, "timestamp") or "")
+    if message is None:
+        raise SlackError("message_not_found")
+    name = required(p, "name", "invalid_name").strip(":")
+    reactions: list[dict[str, Any]] = message.get("reactions", [])
+    for reaction in reactions:
+        if reaction["name"] == name and ws.identity.bot_user_id in reaction["users"]:
+            reaction["users"].remove(ws.identity.bot_user_id)
+            reaction["count"] -= 1
+            if not reaction["users"]:
+                reactions.remove(reaction)
+            return {"ok": True}
+    raise SlackError("no_reaction")

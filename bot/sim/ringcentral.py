@@ -39,6 +39,7 @@ from ._rc_http import (
 )
 from ._rc_limits import RateLimiter
 from ._rc_openapi import SpecValidator
+from ._rc_outbound import FATES, outbound
 from ._rc_permissions import ROUTE_PERMISSIONS, Permissions, permissions_of
 from ._rc_ringout import RingOutScript, _ringouts
 from ._rc_server import SimUrls, serve_loopback
@@ -126,6 +127,9 @@ class RingCentralSimulator:
         self._state.extras["websocket"] = self._ws
         self._messages = MessageEvents(self)
         self._calls = CallEvents(self, self._messages)
+        self._outbound = outbound(self._state.extras)
+        self._outbound.apply = self.world.set_sent_status
+        self._outbound.emit = self._messages.deliver_changes
 
     # -- identity ---------------------------------------------------------------------
 
@@ -176,6 +180,12 @@ class RingCentralSimulator:
         """A JWT credential logging in as another extension."""
         return self._state.auth.issue_jwt(extension_id)
 
+    def set_contact_email(self, extension_number: str, email: str) -> None:
+        """The contact email of the extension with this number (in its info, the extension
+        list and the directory): a test links it to another Slack person, or makes two
+        extensions share one address."""
+        self.world.set_contact_email(extension_number, email)
+
     def secrets(self) -> set[str]:
         """Every secret it issued or holds (client secret, JWTs, access and refresh tokens,
         webhook verification tokens): what must never appear in a log."""
@@ -224,6 +234,7 @@ class RingCentralSimulator:
     async def aclose(self) -> None:
         """Close the outgoing webhook HTTP session and the WebSocket connections (serve()
         does it on exit)."""
+        await self._outbound.close()
         await self._ws.close()
         await _subs(self._state).webhooks.close()
 
@@ -461,6 +472,40 @@ class RingCentralSimulator:
         `sms-configuration` answers (bot/sim/_rc_authz.py)."""
         texting(self._state).campaigns[phone_number] = status
 
+    # -- test controls: what becomes of sent texts (bot/sim/_rc_outbound.py) -------------
+
+    def sms_outcome(self, recipient: str, fate: str) -> None:
+        """What becomes of texts to `recipient` (E.164): `delivered` (the default),
+        `opted_out`, `landline`, `carrier_rejected`, `no_report`, `silent` (stays Sent).
+        A sending number not registered for business texting fails every text
+        (`set_texting_registration`)."""
+        if fate not in FATES:
+            raise ValueError(f"unknown fate {fate!r}; one of {', '.join(FATES)}")
+        self._outbound.recipients[recipient] = fate
+
+    def sms_pace(self, sent_after: float, final_after: float) -> None:
+        """Real seconds from a send's 200 to `Sent` (or an early failure), and to its end."""
+        self._outbound.sent_after, self._outbound.final_after = sent_after, final_after
+
+    async def text_from_app(
+        self, extension_id: str, from_number: str, to: Sequence[str], text: str
+    ) -> SimMessage:
+        """Someone texts from the RingCentral app: the Outbound record, its Create change
+        (newCount, as for any new message), then its moves as for a text sent by REST."""
+        ext_id = self.world.resolve_extension_id(extension_id)
+        mark = self.world.change_mark()
+        record = self.world.add_sent_sms(ext_id, from_number, list(to), text)
+        created = self.world.changes_since(mark)
+        registered = texting(self._state).campaigns.get(from_number, "Confirmed") == "Confirmed"
+        fates = {n: self._outbound.fate(n, registered) for n in to}
+        self._outbound.start(ext_id, str(record["id"]), fates, created)
+        return SimMessage(str(record["id"]), ext_id, record)
+
+    async def settle_texts(self, within: float = 10.0) -> None:
+        """Wait until every text sent so far has reached its final status (its changes
+        delivered)."""
+        await self._outbound.settle(within)
+
     # -- test controls: subscriptions, the WebSocket gateway, RingOut ------------------
 
     @property
@@ -553,11 +598,18 @@ class RingCentralSimulator:
         *,
         to_number: str | None = None,
         attachments: Sequence[Upload] = (),
+        others: Sequence[str] = (),
     ) -> SimMessage:
         """An SMS (MMS with `attachments`) arrives: stored, then the instant event and a
-        message-store change are delivered. `to_number` defaults to the extension's own."""
+        message-store change are delivered. `to_number` defaults to the extension's own;
+        `others`: the other recipients of a group MMS (listed before ours)."""
         return await self._messages.incoming_sms(
-            extension_id, from_number, text, to_number=to_number, attachments=attachments
+            extension_id,
+            from_number,
+            text,
+            to_number=to_number,
+            attachments=attachments,
+            others=others,
         )
 
     async def incoming_voicemail(

@@ -53,6 +53,7 @@ from bot.sim._slack_state import (
     SlackError,
     UploadedFile,
     User,
+    UserGroup,
     WallClock,
     is_top_level,
     thread_of,
@@ -76,6 +77,7 @@ __all__ = [
     "SocketMode",
     "UploadedFile",
     "User",
+    "UserGroup",
     "slack_encode",
 ]
 
@@ -216,17 +218,55 @@ class SlackSimulator(SlackSender):
         real_name: str = "",
         display_name: str = "",
         is_bot: bool = False,
+        email: str | None = None,
+        deleted: bool = False,
+        guest: bool = False,
+        other_org: bool = False,
     ) -> User:
+        """A member. `guest`: a multi-channel guest (`is_restricted`); `other_org`: a
+        person of another organisation in a shared channel (another `team_id`)."""
         user = User(
             user_id,
             name,
             real_name=real_name,
             display_name=display_name,
             is_bot=is_bot,
-            team_id=self.workspace.identity.team_id,
+            team_id="T0OTHERORG" if other_org else self.workspace.identity.team_id,
+            email=email,
+            deleted=deleted,
+            is_restricted=guest,
         )
         self.workspace.users[user_id] = user
         return user
+
+    def add_usergroup(
+        self, group_id: str, handle: str, users: list[str], *, disabled: bool = False
+    ) -> UserGroup:
+        group = UserGroup(
+            group_id,
+            handle,
+            handle.title(),
+            list(users),
+            team_id=self.workspace.identity.team_id,
+            disabled=disabled,
+        )
+        self.workspace.usergroups[group_id] = group
+        return group
+
+    async def open_home(self, url: str, user_id: str, *, tab: str = "home") -> Delivery:
+        """A person opens the app's Home tab (or Messages tab): `app_home_opened`, as Slack
+        sends it, with the DM's channel id; `view` only once a Home view was published."""
+        channel, _ = self.workspace.open_dm(user_id)
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user_id,
+            "channel": channel.id,
+            "tab": tab,
+            "event_ts": self.workspace.ts.next(),
+        }
+        if tab == "home" and (view := self.workspace.home_views.get(user_id)) is not None:
+            event["view"] = copy.deepcopy(view)
+        return await self.send_event(url, event)
 
     @property
     def scopes(self) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import phone
 from bot.notices import Handled, load_notice
 from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
-from bot.slack import render
+from bot.slack import home, receipts, render
 from bot.slack.commands import PlaceCall, call, calllog, sms
 from bot.slack.deps import SlackDeps
 from bot.slack.payloads import BlockAction, MessageEvent, ViewSubmission
@@ -50,7 +50,14 @@ log = logging.getLogger("bot.slack.actions")
 
 async def call_back(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
     value = decode_button_value(CALL_BACK_ACTION, click.action.value)
-    await call.place(deps, click.user.id, PlaceCall(to=value.number), respond, replace=False)
+    await call.place(
+        deps,
+        click.user.id,
+        PlaceCall(to=value.number),
+        respond,
+        channel=click.channel_ref,
+        replace=False,
+    )
 
 
 async def mark_handled(
@@ -58,7 +65,11 @@ async def mark_handled(
 ) -> None:
     value = decode_button_value(MARK_HANDLED_ACTION, click.action.value)
     channel = _channel(click)
-    post = await deps.posts.find(value.kind, value.item, channel) if channel else None
+    if channel is not None:
+        post = await deps.posts.find(value.kind, value.item, channel)
+    else:  # on the Home tab (DESIGN §3.9): the notice's post, wherever it is
+        post = await deps.posts.find_item(value.kind, value.item)
+        channel = post.channel if post is not None else None
     if channel is None or post is None or post.ts is None:
         await respond(text="That notification is no longer known to RingBridge.")
         return
@@ -74,6 +85,8 @@ async def mark_handled(
         handled=Handled(click.user.id, now),
     )
     await client.chat_update(channel=channel, ts=post.ts, text=reply.text, blocks=reply.blocks)
+    if click.channel is None:
+        await home.publish(deps, client, click.user.id)  # the item leaves their list
 
 
 # --- the Text back modal ---------------------------------------------------------------------
@@ -82,6 +95,11 @@ async def mark_handled(
 async def open_text_back(deps: SlackDeps, click: BlockAction, client: AsyncWebClient) -> None:
     """A modal to type the SMS in; where it goes rides along in private_metadata."""
     value = decode_button_value(TEXT_BACK_ACTION, click.action.value)
+    if refusal := await deps.permissions.refusal("sms", click.user.id, click.channel_ref):
+        if click.channel:
+            channel, user = click.channel.id, click.user.id
+            await client.chat_postEphemeral(channel=channel, user=user, text=refusal)
+        return
     region = await deps.facts.region()
     target = phone.format_display(value.number, region)  # plain_text: no markup to escape
     metadata = TextBackMetadata(
@@ -139,7 +157,10 @@ async def send_text_back(
 
     # Plain text input is not Slack markup: it goes as typed.
     typed = submission.typed(TEXT_INPUT)
-    await sms.send(deps, user_id, metadata.to, typed, say, from_number=metadata.company_number)
+    await sms.send(
+        deps, user_id, metadata.to, typed, say, from_number=metadata.company_number,
+        client=client, target=receipts.Target("text_back", channel=channel),
+    )  # fmt: skip
 
 
 # --- command reply buttons -------------------------------------------------------------------
@@ -152,7 +173,11 @@ async def turn_sms_page(deps: SlackDeps, click: BlockAction, respond: AsyncRespo
 
 async def turn_calllog_page(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
     page = decode_button_value(CALLLOG_ACTION, click.action.value)
-    await calllog.show_page(deps, respond, page, replace=True)
+    who, where = click.user.id, click.channel_ref
+    if refusal := await calllog.company_refusal(deps, who, where, page.text, page.at):
+        await respond(text=refusal, replace_original=False)
+        return
+    await calllog.show_page(deps, respond, page, replace=True, user_id=who)
 
 
 async def cancel_ringout(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:

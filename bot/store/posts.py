@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.store.schema import Post, Thread
@@ -24,8 +24,15 @@ class PostedNotice:
 @dataclass(frozen=True, slots=True)
 class Conversation:
     company_number: str
-    other_number: str
-    notice: str | None = None  # the thread parent's notice (JSON), for its routes
+    other_number: str  # a group MMS: its key (`group:…`); the parties are in the notice
+    parent_notice: str | None = None  # the thread parent's notice (JSON)
+
+
+@dataclass(frozen=True, slots=True)
+class KindCount:
+    kind: str
+    total: int
+    open: int  # not marked handled
 
 
 class Posts:
@@ -69,3 +76,61 @@ class Posts:
             return None
         thread, notice = found
         return Conversation(thread.company_number, thread.other_number, notice)
+
+    async def find_item(self, kind: str, item: str) -> PostedNotice | None:
+        """The first post of this notice in any channel (a click from App Home carries no
+        channel)."""
+        async with self._sessions() as session:
+            row = (
+                await session.scalars(
+                    select(Post)
+                    .where(Post.kind == kind, Post.item == item, Post.ts.is_not(None))
+                    .order_by(Post.id)
+                )
+            ).first()
+        if row is None:
+            return None
+        return PostedNotice(row.id, row.channel, row.ts, row.notice, row.handled_by, row.handled_at)
+
+    async def unhandled(
+        self, kinds: tuple[str, ...], since: datetime, limit: int = 500
+    ) -> list[PostedNotice]:
+        """Posted notices of these kinds nobody marked handled, newest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Post)
+                .where(
+                    Post.kind.in_(kinds),
+                    Post.handled_by.is_(None),
+                    Post.ts.is_not(None),
+                    Post.created_at >= since,
+                )
+                .order_by(Post.created_at.desc(), Post.id.desc())
+                .limit(limit)
+            )
+            return [
+                PostedNotice(r.id, r.channel, r.ts, r.notice, r.handled_by, r.handled_at)
+                for r in rows
+            ]
+
+    async def counts_since(self, since: datetime) -> list[KindCount]:
+        """Notices posted since `since`, per kind (each notice once, whatever its channels),
+        and how many of them are not marked handled."""
+        async with self._sessions() as session:
+            per_item = (
+                select(
+                    Post.kind,
+                    Post.item,
+                    func.max(func.coalesce(Post.handled_by, "")).label("handler"),
+                )
+                .where(Post.created_at >= since)
+                .group_by(Post.kind, Post.item)
+                .subquery()
+            )
+            still_open = case((per_item.c.handler == "", 1), else_=0)
+            rows = await session.execute(
+                select(per_item.c.kind, func.count(), func.sum(still_open)).group_by(
+                    per_item.c.kind
+                )
+            )
+            return [KindCount(kind, int(total), int(open_ or 0)) for kind, total, open_ in rows]

@@ -337,3 +337,56 @@ class SlackEvent(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_slack_events_message", "channel", "ts"),)
+
+
+class Outbound(Base):
+    """A text the bridge sent (DESIGN §3.8), recorded before the send: (from, to, text hash)
+    tell its own texts from those sent outside Slack; the status RingCentral reports is
+    followed (`state` pending, read again at `next_attempt_at`, claimed with a lease) until
+    it ends, and the receipt Slack shows (`shown`) is brought in step with it."""
+
+    __tablename__ = "outbound"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    identity: Mapped[str] = mapped_column(String(64))  # whose RingCentral session sent it
+    extension_id: Mapped[str | None] = mapped_column(String(64), index=True)  # its mailbox
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_numbers: Mapped[str] = mapped_column(Text)  # E.164, comma-separated
+    text_hash: Mapped[str] = mapped_column(String(64), index=True)
+    origin: Mapped[str] = mapped_column(String(16))  # reply, sms, text_back, auto_reply
+    slack_user: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))  # the message receipts mark
+    thread_ts: Mapped[str | None] = mapped_column(String(32))  # where a failure is explained
+    response_url: Mapped[str | None] = mapped_column(Text)  # /sms: its reply is updated
+    message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # sending, Queued … SendingFailed, refused
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    shown: Mapped[str | None] = mapped_column(String(24))  # the receipt Slack shows
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
+
+
+class UserLink(Base):
+    """Who is whom (DESIGN §3.9, §4): one row per extension the link refresh looked at, and
+    the Slack person it is (`slack_user`), or why nobody is (`how` "conflict": an email
+    several extensions share, or a member who may not be linked). Replaced as a whole by
+    each refresh; `dm_channel` is the person's DM with the bot, opened for DM routes."""
+
+    __tablename__ = "user_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    extension_id: Mapped[str] = mapped_column(String(32), index=True)
+    extension_number: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(128))
+    email: Mapped[str | None] = mapped_column(String(255))
+    direct_number: Mapped[str | None] = mapped_column(String(32))
+    slack_user: Mapped[str | None] = mapped_column(String(32), index=True)
+    how: Mapped[str] = mapped_column(String(16))  # email | config | conflict | unmatched
+    detail: Mapped[str | None] = mapped_column(Text)
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime]

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.store.schema import Base, Delivery, Post, SlackEvent, Upload
+from bot.store.schema import Base, Delivery, Outbound, Post, SlackEvent, Upload
 
 __all__ = [
     "claim",
@@ -25,7 +25,7 @@ __all__ = [
     "release_leases",
 ]
 
-Row = TypeVar("Row", Delivery, Post, Upload, SlackEvent)
+Row = TypeVar("Row", Delivery, Post, Upload, SlackEvent, Outbound)
 
 
 async def claim(
@@ -81,7 +81,7 @@ async def release_leases(engine: AsyncEngine) -> int:
     leases left are those of its own previous life (killed), so they are due at once."""
     released = 0
     async with engine.begin() as conn:
-        for model in (Delivery, Post, Upload, SlackEvent):
+        for model in (Delivery, Post, Upload, SlackEvent, Outbound):
             result = await conn.execute(
                 update(model).where(model.claimed_until.is_not(None)).values(claimed_until=None)
             )

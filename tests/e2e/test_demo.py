@@ -185,3 +185,13 @@ def test_terminal_form_of_a_channel_with_a_thread() -> None:
         "    [file: voicemail.wav, 12 KB]"
     )
     assert channel("calls", []).startswith("#calls\n")
+
+
+def test_replay_shows_a_receipt_and_a_failed_delivery(run: Run) -> None:
+    texts = run.section("#texts", "Now type")
+
+    delivered = next(b for b in texts.split("\n\n") if "See you then!" in b)
+    assert "[:white_check_mark:]" in delivered
+    failed = next(b for b in texts.split("\n\n") if "send a new one today" in b)
+    assert "[:warning:]" in failed
+    assert "opted out" in failed

@@ -167,13 +167,15 @@ async def test_sync_creates_the_subscription_and_says_so(
     assert run.code == 0, run.err
     [sub] = rc_sim.subscriptions.values()
     assert run.out.splitlines() == [
-        f"created subscription {sub.id} at {public_url}/ringcentral/webhook: 3 event filters, "
+        f"created subscription {sub.id} at {public_url}/ringcentral/webhook: 4 event filters, "
         f"active until {run.out.split('active until ')[1].strip()}"
     ]
     ext = f"/restapi/v1.0/account/{rc_sim.account_id}/extension/{rc_sim.extension_id}"
     assert sub.event_filters == [
         f"{ext}/voicemail",
         f"{ext}/message-store/instant?type=SMS",
+        # How the texts it sends end (DESIGN §3.8), under a filter that names them.
+        f"{ext}/message-store?type=SMS&direction=Outbound",
         f"{ext}/message-store",
     ]
     (record,) = await store(engine).all()

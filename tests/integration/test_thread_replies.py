@@ -179,8 +179,11 @@ async def test_a_refused_send_tells_the_author_and_is_not_retried(live: Bridge) 
     await reply(live, parent, "hello?")
 
     assert len(live.rc.requests_to(r"/sms$", "POST")) == 1
-    (told,) = ephemerals(live)
-    assert "CMN-408" in told and "Not texted" in told
+    # With receipts (s11-status) the refusal is told in the thread, not by an ephemeral.
+    assert ephemerals(live) == []
+    typed, told = live.slack.thread(TEXTS, parent["ts"])[1:]
+    assert [r["name"] for r in typed.get("reactions", [])] == ["warning"]
+    assert "CMN-408" in told["text"] and "Not delivered" in told["text"]
 
 
 async def test_a_failing_send_is_retried_then_a_dead_letter_with_a_dm(live: Bridge) -> None:

@@ -274,7 +274,7 @@ def _subscription(sub: SubscriptionInfo, address: str, watch: Watch | None, out:
         return
     until = sub.expiration_time.strftime("%Y-%m-%d %H:%M UTC") if sub.expiration_time else "?"
     if watch is not None:
-        wanted = set(event_filters(watch.kinds, watch.extension_ids))
+        wanted = set(event_filters(watch.kinds, watch.extension_ids, watch.senders))
         have = {normalise_filter(f) for f in sub.event_filters}
         have |= {normalise_filter(d.filter) for d in sub.disabled_filters}
         if wanted != have:

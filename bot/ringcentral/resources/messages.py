@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import urlencode
 
+from pydantic import TypeAdapter
+
+from .._errors import map_exceptions
 from .._requester import Download, FilePart, Requester
 from ..models.account import ExtensionType
 from ..models.limits import (
@@ -20,6 +23,7 @@ from ..models.limits import (
 from ..models.messages import (
     Availability,
     MessageAttachment,
+    MessageBatchPart,
     MessageDirection,
     MessageList,
     MessageRecord,
@@ -37,6 +41,10 @@ from ._base import Resource, flag, iso, many, query, seg
 __all__ = ["DEFAULT_MEDIA_URL", "Messages"]
 
 DEFAULT_MEDIA_URL = "https://media.ringcentral.com"
+MESSAGE_BATCH_MAX = 50  # SPEC: "maximum number of IDs passed as query/path parameters is 50"
+MULTIPART_JSON = "application/vnd.ringcentral.multipart+json"
+BatchParts = list[MessageBatchPart]
+_BATCH = TypeAdapter(BatchParts)
 Owner = Literal["Any", "Personal", "Shared"]
 
 
@@ -173,6 +181,21 @@ class Messages(Resource):
         """`GET …/message-store/{messageId}`: one message."""
         path = self._extension_path(f"/message-store/{seg(message_id)}")
         return await self._get(MessageRecord, path)
+
+    async def get_many(self, message_ids: Sequence[str]) -> BatchParts:
+        """`GET …/message-store/{id1,id2,…}`: up to 50 messages in one request (SPEC bulk
+        syntax), a part per id, in the JSON form of the 207 answer. One id is an ordinary
+        GET, answered as a part of its own."""
+        ids = list(dict.fromkeys(message_ids))
+        if not ids or len(ids) > MESSAGE_BATCH_MAX:
+            raise ValueError(f"between 1 and {MESSAGE_BATCH_MAX} message ids")
+        if len(ids) == 1:
+            record = await self.get(ids[0])
+            return [MessageBatchPart(resource_id=ids[0], status=200, body=record)]
+        path = self._extension_path(f"/message-store/{','.join(seg(i) for i in ids)}")
+        response = await self._rq.request("GET", path, headers={"Accept": MULTIPART_JSON})
+        with map_exceptions(f"GET {path}", model="MessageBatchPart"):
+            return _BATCH.validate_json(response.content)
 
     async def content(
         self,

@@ -6,23 +6,30 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import phone
 from bot.ringcentral import RingCentralError
-from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, LimitExceeded, utf16_units
-from bot.slack import render
+from bot.ringcentral.models import (
+    SMS_MAX_UTF16_UNITS,
+    LimitExceeded,
+    MessageRecord,
+    utf16_units,
+)
+from bot.slack import receipts, render
 from bot.slack._audit import refused
 from bot.slack._reply import answer
 from bot.slack.deps import SlackDeps
 from bot.slack.explain import explain
 from bot.slack.payloads import SlashCommand
-from bot.slack.render import PageValue, Reply
+from bot.slack.render import Locale, PageValue, Reply
 from bot.slack.text import mentioned_users, to_plain
 from bot.store import AuditEntry
+from bot.store.outbound import OutboundLog, OutboundSend
 
 from ._grammar import DEFAULT_COUNT, Help, Period, UsageError, choice, fold_period, tokens
 from .usage import SMS_USAGE, help_reply
@@ -135,6 +142,10 @@ def _parse_message_query(text: str, region: str, now: datetime) -> MessageQuery:
 async def run(
     deps: SlackDeps, command: SlashCommand, respond: AsyncRespond, client: AsyncWebClient
 ) -> None:
+    # Before anything else, RingCentral included.
+    if refusal := await deps.permissions.command_refusal("sms", command):
+        await answer(deps, respond, render.usage_error(refusal))
+        return
     names = await deps.people.names(client, mentioned_users(command.text))
     text = to_plain(command.text, names)
     now = await deps.now()
@@ -146,7 +157,13 @@ async def run(
     if isinstance(request, Help):
         await answer(deps, respond, help_reply())
     elif isinstance(request, SendSms):
-        await send(deps, command.user_id, request.to, request.text, _saying(deps, respond))
+        target = receipts.Target(
+            "sms", channel=command.channel_id, response_url=respond.response_url
+        )
+        await send(
+            deps, command.user_id, request.to, request.text, _saying(deps, respond),
+            client=client, target=target,
+        )  # fmt: skip
     elif isinstance(request, MessageQuery):
         args = text.split(None, 1)[1] if " " in text else ""
         await show_page(deps, respond, PageValue(text=args, page=1, at=now))
@@ -160,15 +177,19 @@ Say = Callable[[Reply], Awaitable[None]]
 async def send(
     deps: SlackDeps,
     user_id: str,
-    to: str,
+    to: str | tuple[str, ...],
     text: str,
     say: Say,
     *,
     from_number: str | None = None,
+    client: AsyncWebClient | None = None,
+    target: receipts.Target | None = None,
 ) -> bool:
     """Send an SMS for `user_id` and tell them how it went through `say` (a command's
     respond, an ephemeral in a thread, …). `from_number` defaults to the configured or the
-    service user's SMS number. True when RingCentral accepted it."""
+    service user's SMS number. With `client` and `target`, the text is recorded before the
+    send and followed to its end (receipts, DESIGN §3.8); a thread reply then hears of it
+    through its receipts only. True when RingCentral accepted it."""
     locale = await deps.locale()
     from_number = from_number or deps.commands.sms_from
     if from_number is None:
@@ -177,11 +198,17 @@ async def send(
             await say(render.usage_error(NO_FROM_NUMBER))
             return False
         from_number = senders[0].phone_number
+    recipients = (to,) if isinstance(to, str) else to
+    to = ", ".join(recipients)  # one number, or a group MMS's in the replies and audit
     wait = deps.rc.wait_time("POST", SMS_PATH)
     if wait > deps.queued_notice_after:
         await say(render.sms_queued(to, wait, locale=locale))
+    followed = _followed(deps, client, target, user_id, from_number, recipients, text)
+    row_id = None
+    if followed is not None:
+        row_id = await followed.log.before_send(followed.send, await deps.now())
     try:
-        record = await deps.rc.messages.send_sms(from_number, to, text)
+        record = await deps.rc.messages.send_sms(from_number, recipients, text)
     except LimitExceeded as exc:  # the grammar counts first; this is the client's own guard
         await say(render.usage_error(str(exc)))
         return False
@@ -189,11 +216,67 @@ async def send(
         code = getattr(exc, "error_code", type(exc).__name__)
         log.warning("SMS for %s refused: %s", user_id, code)
         await deps.audit.record(refused(user_id, "sms", to, from_number, exc))
-        await say(render.ringcentral_refused(explain(exc, from_number=from_number)))
+        sentence = explain(exc, from_number=from_number)
+        if followed is not None and row_id is not None:
+            await _receipt(deps, followed, row_id, exc, locale, refusal=sentence)
+            if followed.send.message_ts:
+                return False  # explained in the thread
+        await say(render.ringcentral_refused(sentence))
         return False
     await deps.audit.record(AuditEntry(user_id, "sms", to, "sent", from_number, record.id))
+    if followed is not None and row_id is not None:
+        await _receipt(deps, followed, row_id, record, locale)
+        if followed.send.message_ts:
+            return True  # receipts, not ephemerals
     await say(render.sms_sent(to, from_number, text, record, locale=locale))
     return True
+
+
+class Followed(NamedTuple):
+    """A text followed to its end: who shows its receipts, where it is recorded, what."""
+
+    client: AsyncWebClient
+    log: OutboundLog
+    send: OutboundSend
+
+
+def _followed(
+    deps: SlackDeps,
+    client: AsyncWebClient | None,
+    target: receipts.Target | None,
+    user_id: str,
+    from_number: str,
+    to: tuple[str, ...],
+    text: str,
+) -> Followed | None:
+    if client is None or target is None or deps.outbound is None:
+        return None
+    send = OutboundSend(
+        origin=target.origin, from_number=from_number, to_numbers=to, text=text,
+        slack_user=user_id, channel=target.channel, message_ts=target.message_ts,
+        thread_ts=target.thread_ts, response_url=target.response_url,
+    )  # fmt: skip
+    return Followed(client, deps.outbound, send)
+
+
+async def _receipt(
+    deps: SlackDeps,
+    followed: Followed,
+    row_id: int,
+    answer: MessageRecord | RingCentralError,
+    locale: Locale,
+    *,
+    refusal: str | None = None,
+) -> None:
+    """The first receipt; Slack refusing a reaction never undoes a sent text."""
+    client, outbound, send = followed
+    try:
+        await receipts.sent(
+            client, outbound, row_id, send, answer, locale=locale,
+            now=await deps.now(), refusal=refusal,
+        )  # fmt: skip
+    except SlackApiError as exc:
+        log.warning("receipt not shown: %s", exc.response.get("error"))
 
 
 async def show_page(

@@ -88,9 +88,13 @@ def render_sms(notice: SmsNotice, *, locale: Locale, thread_parent: bool = True)
     sender, the text and how to answer; in the thread: just the text, time and files."""
     files = files_in_thread(notice.attachments)
     at = when(notice.at, locale)
+    if notice.outbound:
+        return _sent_text(notice, locale, at, files, thread_parent=thread_parent)
     if thread_parent:
         ours = number(notice.company_number, locale) or "_unknown_"
         theirs = number(notice.sender.number, locale) or who(notice.sender, locale)
+        if notice.others:  # a group MMS: everyone it went to but us
+            theirs += " (group with " + ", ".join(number(o, locale) for o in notice.others) + ")"
         head = f":speech_balloon: *SMS* {theirs} → {ours}"
         sender = name(notice.sender.name)
         line = f"From *{sender}* · {at}" if sender and notice.sender.number else at
@@ -105,6 +109,31 @@ def render_sms(notice: SmsNotice, *, locale: Locale, thread_parent: bool = True)
     if not notice.text.strip() and files:
         text += f" ({files_in_thread(notice.attachments, icon=False)})"
     return reply(fallback(text, notice.text), blocks)
+
+
+_VIA = {"sms": "with /sms", "text_back": "with Text back", "auto_reply": "as auto reply"}
+
+
+def _sent_text(
+    notice: SmsNotice, locale: Locale, at: str, files: str, *, thread_parent: bool
+) -> Reply:
+    """A text from our number sent elsewhere than in the thread (DESIGN §3.8): by someone
+    outside Slack (the RingCentral app), or by the bridge itself, named."""
+    if notice.via == "auto_reply":
+        how = "Auto reply"
+    elif notice.sent_by and notice.via:
+        # The Slack id is ours (the outbound table), escaped anyway: only `<@U…>` may ping.
+        how = f"Sent by <@{escape(notice.sent_by)}> {_VIA.get(notice.via, '')}".rstrip()
+    else:
+        how = "Sent outside Slack"
+    to = number(notice.sender.number, locale) or who(notice.sender, locale)
+    head = f":outbox_tray: *{how}* to {to}"
+    if thread_parent:
+        head += f" from {number(notice.company_number, locale)}"
+    blocks: list[Block] = [section(head), *body(notice.text)]
+    blocks.append(context(" · ".join(p for p in (at, files) if p)))
+    plain = how.replace(f"<@{escape(notice.sent_by or '')}>", "someone in Slack")
+    return reply(fallback(f"{plain} to {label(notice.sender, locale)}", notice.text), blocks)
 
 
 def render_internal_message(notice: PagerNotice, *, locale: Locale) -> Reply:

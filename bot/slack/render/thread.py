@@ -23,7 +23,7 @@ _KEPT = {
         "To text {to}, use `/sms {e164} <message>`.",
     ),
     "permission": (
-        "Kept in the team: you may not text from this conversation's number "
+        "Not texted, kept in the team: you may not text from this conversation's number "
         "(`[permissions] sms` in bridge.toml).",
         "",
     ),

@@ -12,7 +12,7 @@ from alembic import op
 import bot.store.schema
 
 revision = "0004_replies"
-down_revision = "0004_admin"  # chained after the admin channel's migration main has
+down_revision = "0004_links"  # main: 0003 → 0004_admin → 0004_status → 0004_links
 branch_labels = None
 depends_on = None
 
