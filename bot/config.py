@@ -226,6 +226,9 @@ class Route(_Strict):
     dm: Literal["owner"] | None = None
     extensions: list[str] = []
     numbers: list[E164] = []
+    # "sms": a person's reply in a conversation's thread is texted; "off": threads stay
+    # internal (DESIGN §3.8).
+    replies: Literal["sms", "off"] = "sms"
 
     @model_validator(mode="after")
     def _one_target(self) -> Route:

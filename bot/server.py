@@ -55,7 +55,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.bridge import service as notifications
 from bot.bridge.admin import AdminDesk
 from bot.bridge.people import PeopleLinker
+from bot.bridge.receipts import ThreadReplyReceipts
 from bot.bridge.receiver import WebhookReceiver
+from bot.bridge.replies import MayText
 from bot.bridge.subscriptions import WEBHOOK_PATH, webhook_address
 from bot.clock import Clock, SystemClock
 from bot.config import BridgeConfig, ConfigError, Settings
@@ -76,6 +78,7 @@ from bot.ringcentral import (
 from bot.slack.app import build_bolt_app
 from bot.slack.deps import SlackDeps
 from bot.slack.http import SlackRequestHandler
+from bot.slack.payloads import ChannelRef
 from bot.slack.permissions import Permissions
 from bot.slack.socket import SlackSocket
 from bot.store import (
@@ -93,6 +96,7 @@ from bot.store.deadletters import DeadLetters
 from bot.store.login_refusals import DatabaseLoginGate
 from bot.store.migrate import SchemaOutOfDate, ensure_schema, require_schema
 from bot.store.outbound import OutboundLog
+from bot.store.replies import ThreadReplies
 from bot.store.work import release_leases
 from bot.tasks import Tasks
 
@@ -270,6 +274,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             clock=clock,
             tasks=tasks,
             posts=Posts(engine),
+            replies=ThreadReplies(engine),
             links=links,
             permissions=Permissions(bridge.permissions, interactive, clock),
             session=session,  # replies to a response_url: the same connection pool
@@ -319,6 +324,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
 
         def ready(built: notifications.Notifications) -> None:
             receiver.on_stored = built.dispatcher.wake
+            deps.reply_stored = built.dispatcher.wake
             health.notifications = "running"
             desk.retention = built.retention
 
@@ -340,6 +346,14 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             socket_clock=SystemClock(),
             admin=desk,
             people=people,
+            may_text=_may_text(deps.permissions),
+            receipts=ThreadReplyReceipts(
+                OutboundLog(engine),
+                dispatch_slack,
+                clock,
+                region=deps.facts.region,
+                timezone=deps.facts.timezone,
+            ),
         )
         if socket is not None:
             resources.push_async_callback(socket.close)
@@ -632,17 +646,37 @@ async def notification_side(
         session = _slack_session()
         resources.push_async_callback(session.close)
         rc = shared_ringcentral_client(settings, http, engine, clock=clock)
+        slack = _dispatch_slack(settings, session, metrics)
+        facts = AccountFacts(rc.account, clock)
+        # A replayed thread reply (`deadletters replay`) is checked and followed as in serve.
+        permissions = Permissions(
+            bridge.permissions, _interactive_slack(settings, session, metrics), clock
+        )
         yield await notifications.build(
             bridge=bridge,
             default_channel=settings.default_channel,
             address=webhook_address(settings.public_url),
             engine=engine,
             rc=rc,
-            slack=_dispatch_slack(settings, session, metrics),
-            facts=AccountFacts(rc.account, clock),
+            slack=slack,
+            facts=facts,
             clock=clock,
             metrics=metrics,
+            may_text=_may_text(permissions),
+            receipts=ThreadReplyReceipts(
+                OutboundLog(engine), slack, clock, region=facts.region, timezone=facts.timezone
+            ),
         )
+
+
+def _may_text(permissions: Permissions) -> MayText:
+    """A thread reply is texted only for someone `[permissions] sms` allows in that
+    channel (DESIGN §3.8, §3.9); the same check as `/sms`."""
+
+    async def may_text(user: str, channel: str, company_number: str) -> bool:  # noqa: ARG001
+        return await permissions.refusal("sms", user, ChannelRef(channel)) is None
+
+    return may_text
 
 
 @asynccontextmanager

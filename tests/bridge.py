@@ -35,6 +35,7 @@ from bot.store.schema import (
     Followup,
     Outbound,
     Post,
+    SlackEvent,
     Update,
     Upload,
     UTCDateTime,
@@ -138,7 +139,7 @@ class Bridge:
     async def _next_due(self) -> float | None:
         times = []
         async with self.engine.connect() as conn:
-            for table in (InboxRow, Upload, Outbound, Update, Followup):
+            for table in (InboxRow, Upload, Outbound, Update, Followup, SlackEvent):
                 query = select(func.min(table.next_attempt_at, type_=UTCDateTime)).where(
                     table.state.in_(("pending", "sending"))
                 )

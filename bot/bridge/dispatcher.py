@@ -34,6 +34,7 @@ from .followups import Transcripts, Updater, Uploader
 from .ingest import Ingest, NamesWanted, Unreadable
 from .poster import LEASE, Poster
 from .receipts import Receipts
+from .replies import ReplySender
 
 log = logging.getLogger("bot.bridge.dispatcher")
 
@@ -64,6 +65,7 @@ class Dispatcher:
     transcripts: Transcripts
     updater: Updater
     clock: Clock
+    replies: ReplySender | None = None  # thread replies to text (DESIGN §3.8)
     receipts: Receipts | None = None  # sent texts followed to their end (DESIGN §3.8)
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
     batch: int = 100  # deliveries stored per transaction
@@ -111,13 +113,15 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.idle_wait)
 
     async def step(self) -> int:
-        """One pass over every kind of due work; how much was done. Three lanes run side
+        """One pass over every kind of due work; how much was done. Four lanes run side
         by side, so that no kind of work holds up another (uploads and follow-ups never
-        delay posts): deliveries into posts, posts into Slack, and what follows a post.
+        delay posts): deliveries into posts, posts into Slack, thread replies texted, and
+        what follows a post.
         Stopping ends each lane between its parts."""
         lanes = (
             (self._deliveries, self._quiet_calls),
             (self.poster.run_once,),
+            (self.replies.run_once if self.replies else _nothing,),  # texts wait for no post
             (
                 self.uploader.run_once,
                 self.transcripts.run_once,

@@ -23,24 +23,28 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
-from bot.ringcentral import RingCentralClient
+from bot.ringcentral import RingCentralClient, RingCentralError
 from bot.ringcentral.models import MessageRecord
 from bot.ringcentral.resources.messages import MESSAGE_BATCH_MAX
+from bot.slack import receipts
 from bot.slack.receipts import Shown, show
 from bot.slack.render import Locale
 from bot.slack.render.delivery import FINAL_STATUSES, receipt_for
+from bot.store.outbound import OutboundLog, OutboundSend
 from bot.store.schema import Outbound
 from bot.store.work import claim
 
 from .poster import backoff
+from .replies import OutgoingReply
 from .slack_errors import Failure, read_failure
 
-__all__ = ["SCHEDULE", "SETTLE", "Receipts"]
+__all__ = ["SCHEDULE", "SETTLE", "Receipts", "ThreadReplyReceipts"]
 
 log = logging.getLogger("bot.bridge.receipts")
 
@@ -194,3 +198,58 @@ def _shown(row: Outbound, to_numbers: Sequence[str]) -> Shown:
         response_url=row.response_url,
         shown=row.shown,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    send: OutboundSend
+    row_id: int
+
+
+@dataclass
+class ThreadReplyReceipts:
+    """Receipts on a texted thread reply (the dispatcher's `ReplyReceipts`): `before`
+    records the text (`OutboundLog.before_send`, so the bridge knows it for its own when
+    RingCentral reports it), `after` shows the first receipt on the person's message and
+    hands the text to `Receipts` to follow (`bot.slack.receipts.sent`)."""
+
+    outbound: OutboundLog
+    slack: AsyncWebClient
+    clock: Clock
+    region: Callable[[], Awaitable[str]]
+    timezone: Callable[[], Awaitable[tzinfo]]
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.now(), UTC)
+
+    async def before(self, reply: OutgoingReply) -> object:
+        where = receipts.Target(
+            "reply", channel=reply.channel, message_ts=reply.ts, thread_ts=reply.thread_ts
+        )
+        send = OutboundSend(
+            origin=where.origin, from_number=reply.from_number, to_numbers=reply.to,
+            text=reply.text, slack_user=reply.user, channel=where.channel,
+            message_ts=where.message_ts, thread_ts=where.thread_ts,
+        )  # fmt: skip
+        return _Recorded(send, await self.outbound.before_send(send, self._now()))
+
+    async def after(
+        self,
+        reply: OutgoingReply,
+        handle: object,
+        answer: MessageRecord | RingCentralError,
+        refusal: str | None,
+    ) -> bool:
+        """True when a refusal is explained in the thread (the `warning` and its cause)."""
+        assert isinstance(handle, _Recorded)  # what `before` returned
+        send, row_id = handle.send, handle.row_id
+        locale = Locale(await self.region(), await self.timezone())
+        try:
+            await receipts.sent(
+                self.slack, self.outbound, row_id, send, answer, locale=locale,
+                now=self._now(), refusal=refusal,
+            )  # fmt: skip
+        except SlackApiError as exc:  # Slack refusing a receipt never undoes a sent text
+            log.warning("receipt not shown: %s", exc.response.get("error"))
+            return False
+        return isinstance(answer, RingCentralError)

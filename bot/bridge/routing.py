@@ -49,6 +49,14 @@ class Router:
             found.append(self._default)
         return found
 
+    def replies_off(self, channel: str, notice: Notice) -> bool:
+        """Whether a route that posts `notice` into `channel` keeps its thread internal
+        (`replies = "off"`, DESIGN §3.8)."""
+        return any(
+            route.replies == "off" and route.channel == channel and self._matches(route, notice)
+            for route in self._routes
+        )
+
     def _dm(self, notice: Notice) -> str | None:
         channel = self.owner_dm(notice.extension_id) if self.owner_dm else None
         if channel is None and self.on_unowned is not None:

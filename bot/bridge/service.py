@@ -18,9 +18,10 @@ from bot.clock import Clock
 from bot.config import BridgeConfig, ConfigError, RingCentralEvents
 from bot.observe import Metrics
 from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
-from bot.store import SubscriptionStore
+from bot.store import AuditLog, Posts, SubscriptionStore
 from bot.store.deadletters import DeadLetters
 from bot.store.outbound import OutboundLog
+from bot.store.replies import ThreadReplies
 from bot.store.ws_sessions import WsSessionStore
 
 from .admin import AdminDesk
@@ -30,10 +31,12 @@ from .followups import Transcripts, Updater, Uploader
 from .inbox import Inbox
 from .ingest import Ingest
 from .listener import LEAD_RETRY, WebSocketListener
+from .mms import MmsFiles
 from .names import Names
 from .people import PeopleLinker
 from .poster import Poster
 from .receipts import Receipts
+from .replies import MayText, NoReceipts, ReplyReceipts, ReplySender, everyone_may_text
 from .retention import Retention
 from .routing import Router
 from .subscriptions import Leadership, SubscriptionManager, event_filters
@@ -98,6 +101,8 @@ async def build(
     socket_clock: Clock | None = None,
     admin: AdminDesk | None = None,
     people: PeopleLinker | None = None,
+    may_text: MayText = everyone_may_text,
+    receipts: ReplyReceipts | None = None,
 ) -> Notifications:
     """Everything the notifications need; raises ConfigError for a config RingCentral or
     Slack contradicts (an unknown extension, a `#channel` that does not exist).
@@ -113,7 +118,11 @@ async def build(
     with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner").
 
     `people`: who is linked to which extension, for `dm = "owner"` routes; their
-    extensions are watched as the links stand now (a restart watches new ones)."""
+    extensions are watched as the links stand now (a restart watches new ones).
+
+    Thread replies (DESIGN §3.8): `may_text` says whether a person may text from a
+    conversation's number on the shared session (`[permissions] sms`), `receipts` hear of
+    each send (before it, and RingCentral's answer)."""
     owned: dict[str, str] = {}
     if people is not None and any(route.dm == "owner" for route in bridge.routes):
         owned = await _owned_extensions(people)
@@ -136,6 +145,19 @@ async def build(
         transcripts=Transcripts(engine, rc, clock),
         updater=Updater(engine, slack, clock, region=facts.region, timezone=facts.timezone),
         clock=clock,
+        replies=ReplySender(
+            replies=ThreadReplies(engine),
+            posts=Posts(engine),
+            audit=AuditLog(engine),
+            slack=slack,
+            rc=rc,
+            facts=facts,
+            router=router,
+            clock=clock,
+            mms=MmsFiles(slack),
+            may_text=may_text,
+            receipts=receipts or NoReceipts(),
+        ),
         receipts=Receipts(engine, rc, slack, clock, region=facts.region, timezone=facts.timezone),
     )
     filters = event_filters(watch.kinds, watch.extension_ids, watch.senders)

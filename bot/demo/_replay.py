@@ -36,6 +36,7 @@ MMS_TEXT = "Here's the photo of the damaged box"
 REPLY_ANN = "Yes, 9 to 1 on Saturday. See you then!"
 REPLY_ROSA = "Sorry about that! We'll send a new one today."
 PAGER = "Lunch at 12? The 3 pm review moved to <Room B> & it's on me"
+NOTE = "// I'll call Ann back after lunch"
 TRANSCRIPT = (
     "Hi, this is Priya from Lakeside Rentals. Please call me back about the lease "
     "renewal, the new terms are ready & I'd like your answer by Friday."
@@ -139,6 +140,19 @@ async def replay(demo: Demo, out: Say) -> None:
 
     await _until(deadline, lambda: all(e.seen(demo) for e in expected))
     expected += await _replies(demo, out, deadline)
+    if conversation := _posted(demo, TEXTS, "sms", ANN):
+        out("")
+        out(f'In Ann\'s thread you write a note for the team: "{NOTE}"')
+        out("(a reply starting with // stays in Slack: nothing is texted, it gets a lock)")
+        note = await demo.slack.send_message(
+            demo.slack.socket_mode_url,
+            channel_id=TEXTS,
+            text=NOTE,
+            thread_ts=conversation[0]["ts"],
+            user_id=USER,
+        )
+        ts = note.sent.get("event", {}).get("ts", "")
+        expected.append(Expect("note kept in the team", lambda d: _locked(d, ts)))
     await _until(deadline, lambda: all(e.seen(demo) for e in expected))
     missing = [e.label for e in expected if not e.seen(demo)]
     out("")
@@ -215,6 +229,11 @@ def _in_thread(demo: Demo, channel: str, number: str, text: str) -> bool:
         for parent in _posted(demo, channel, "sms", number)
         for reply in demo.slack.thread(channel, parent["ts"])[1:]
     )
+
+
+def _locked(demo: Demo, ts: str) -> bool:
+    message = next((m for m in demo.slack.workspace.channels[TEXTS].messages if m["ts"] == ts), {})
+    return any(r.get("name") == "lock" for r in message.get("reactions", []))
 
 
 def _transcribed(demo: Demo) -> bool:

@@ -240,6 +240,29 @@ class Simulators:
         """The Slack token loses these scopes (`x-oauth-scopes`; methods: missing_scope)."""
         await self._ask("slack_remove_scopes", names=list(names))
 
+    async def slack_thread_reply(
+        self, url: str, thread_ts: str, text: str, *, channel: str = CHANNEL, user_id: str = USER
+    ) -> dict[str, Any]:
+        """A person replies `text` in a thread, delivered to the app's Request URL `url`:
+        the app's status and the envelope sent (to send again with `slack_resend_event`)."""
+        answer = await self._ask(
+            "slack_thread_reply",
+            url=url,
+            channel=channel,
+            thread_ts=thread_ts,
+            text=text,
+            user_id=user_id,
+        )
+        assert isinstance(answer, dict)
+        return answer
+
+    async def slack_resend_event(
+        self, url: str, envelope: dict[str, Any], *, retry: int | None = None
+    ) -> int:
+        """The same event envelope again, as Slack's retry number `retry` (with
+        X-Slack-Retry-Num); the app's status."""
+        return int(await self._ask("slack_resend_event", url=url, envelope=envelope, retry=retry))
+
     # -- RingCentral ----------------------------------------------------------------------
 
     async def rc_set_service_user_admin(self, admin: bool) -> None:
@@ -318,6 +341,29 @@ class Simulators:
     async def rc_throttle(self, group: str, retry_after: float = 60) -> None:
         """A 429 penalty on `group` for everyone; each request during it restarts it."""
         await self._ask("rc_throttle", group=group, retry_after=retry_after)
+
+    async def rc_fail(
+        self,
+        path_regex: str,
+        *,
+        status: int = 503,
+        code: str = "CMN-211",
+        times: int | None = 1,
+        store: bool = False,
+    ) -> None:
+        """RingCentral fails matching POSTs (`RingCentralSimulator.fail`)."""
+        await self._ask(
+            "rc_fail", path_regex=path_regex, status=status, code=code, times=times, store=store
+        )
+
+    async def rc_clear_faults(self) -> None:
+        await self._ask("rc_clear_faults")
+
+    async def rc_texts_sent(self) -> list[dict[str, Any]]:
+        """Every POST …/sms received: status, json (None for an MMS), multipart."""
+        sent = await self._ask("rc_texts_sent")
+        assert isinstance(sent, list)
+        return sent
 
     async def rc_request_log(self) -> list[dict[str, Any]]:
         """Every RingCentral request: time (wall clock), method, path, status, group."""

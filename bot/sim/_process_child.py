@@ -102,6 +102,8 @@ class _Operations:
             "slack_subscribe_events",
             "slack_delete_message",
             "slack_remove_scopes",
+            "slack_thread_reply",
+            "slack_resend_event",
             "rc_set_service_user_admin",
             "rc_remove_app_permissions",
             "rc_subscriptions",
@@ -121,6 +123,9 @@ class _Operations:
             "rc_websocket",
             "rc_websocket_options",
             "rc_websocket_drop",
+            "rc_fail",
+            "rc_clear_faults",
+            "rc_texts_sent",
             "secrets",
         }
     )
@@ -257,6 +262,22 @@ class _Operations:
     async def slack_remove_scopes(self, names: list[str]) -> None:
         self.slack.remove_scopes(*names)
 
+    async def slack_thread_reply(
+        self, url: str, channel: str, thread_ts: str, text: str, user_id: str
+    ) -> dict[str, Any]:
+        delivery = await self.slack.send_message(
+            url, channel_id=channel, text=text, thread_ts=thread_ts, user_id=user_id
+        )
+        return {"status": delivery.status, "envelope": dict(delivery.sent)}
+
+    async def slack_resend_event(
+        self, url: str, envelope: dict[str, Any], retry: int | None
+    ) -> int:
+        again = await self.slack.resend_event(
+            url, envelope, retry=(retry, "http_timeout") if retry else None
+        )
+        return again.status
+
     # -- RingCentral ----------------------------------------------------------------------
 
     async def rc_set_service_user_admin(self, admin: bool) -> None:
@@ -332,6 +353,20 @@ class _Operations:
 
     async def rc_throttle(self, group: str, retry_after: float) -> None:
         self.rc.throttle(group, retry_after)
+
+    async def rc_fail(
+        self, path_regex: str, status: int, code: str, times: int | None, store: bool
+    ) -> None:
+        self.rc.fail(path_regex, status=status, code=code, times=times, store=store)
+
+    async def rc_clear_faults(self) -> None:
+        self.rc.clear_faults()
+
+    async def rc_texts_sent(self) -> list[dict[str, Any]]:
+        return [
+            {"status": r.status, "json": r.json, "multipart": r.json is None}
+            for r in self.rc.requests_to(r"/sms$", "POST")
+        ]
 
     async def rc_request_log(self) -> list[dict[str, Any]]:
         return [

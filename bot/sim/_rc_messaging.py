@@ -25,6 +25,16 @@ SMS_MAX_UNITS = 1000  # SPEC CreateSMSMessage.text: 1000 UTF-16 code units
 PAGER_MAX_UNITS = 1024  # SPEC CreateInternalTextMessageRequest.text
 MMS_MAX_ATTACHMENTS = 10  # SPEC createSMSMessage description
 MMS_MAX_BYTES = 1_500_000  # same: "limited up to 1500000 bytes"
+# RingCentral's supported MMS content types (DOCS messaging/sms/sending-images.md). What
+# RingCentral answers for another type is not documented: the simulator refuses it with
+# CMN-101 on `attachment`, the strict reading.
+MMS_CONTENT_TYPES = frozenset(
+    {
+        "image/jpeg", "image/jpg", "image/png", "image/bmp", "image/gif", "image/tiff",
+        "image/svg+xml", "video/3gpp", "video/mp4", "video/mpeg", "video/msvideo",
+        "audio/mpeg", "text/vcard", "application/zip", "application/gzip", "application/rtf",
+    }
+)  # fmt: skip
 
 
 class BadRequest(Exception):
@@ -75,6 +85,11 @@ def parse_sms_request(call: Call) -> tuple[dict[str, Any], list[Upload]]:
             raise BadRequest(
                 invalid_param("attachment", "Number of attachments exceeds the limit of 10")
             )
+        for upload in uploads:
+            if upload.content_type.lower() not in MMS_CONTENT_TYPES:
+                raise BadRequest(
+                    invalid_param("attachment", f"Unsupported content type [{upload.content_type}]")
+                )
         if sum(len(u.body) for u in uploads) > MMS_MAX_BYTES:
             raise BadRequest(
                 invalid_param("attachment", "Total size of attachments exceeds 1500000 bytes")

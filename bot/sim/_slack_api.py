@@ -41,6 +41,7 @@ METHODS: dict[str, Method] = {
     "usergroups.users.list": users.usergroups_users_list,
     "views.open": surfaces.views_open,
     "views.publish": surfaces.views_publish,
+    "files.info": surfaces.files_info,
     "files.getUploadURLExternal": surfaces.get_upload_url,
     "files.completeUploadExternal": surfaces.complete_upload,
 }

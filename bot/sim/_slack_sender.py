@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
@@ -39,7 +39,14 @@ from bot.sim._slack_inbound import (
     slack_encode,
     view_submission_payload,
 )
-from bot.sim._slack_state import Clock, WallClock, add_reply, find_message, insert_message
+from bot.sim._slack_state import (
+    Clock,
+    UploadedFile,
+    WallClock,
+    add_reply,
+    find_message,
+    insert_message,
+)
 from bot.sim._slack_workspace import DEFAULT_SCOPES, Identity, Workspace
 
 FORM = "application/x-www-form-urlencoded"
@@ -535,10 +542,17 @@ class SlackSender:
         links: Mapping[str, str] | None = None,
         autolink: bool = True,
         timestamp: int | None = None,
+        files: Sequence[tuple[str, bytes, str]] = (),
+        check_file_info: bool = False,
+        broadcast: bool = False,
     ) -> Delivery:
         """A person posts `text` (typed) in a channel or thread: stored, then delivered.
 
         Slack's client auto-links URLs in messages, hence ``autolink=True`` by default.
+        `files` (name, bytes, MIME type) are shared with it: a `file_share` message whose
+        file objects point at url_private (or, with `check_file_info`, carry only their
+        id and `file_access: check_file_info`, as Slack Connect's do). `broadcast`: a
+        thread reply also sent to the channel (`thread_broadcast`).
         """
         ws = self.workspace
         channel = ws.channels[channel_id]
@@ -553,10 +567,18 @@ class SlackSender:
             else text,
             "client_msg_id": f"sim-{ts}",
         }
+        if files:
+            shared = [self._share(*file, user_id, channel_id) for file in files]
+            message["subtype"] = "file_share"
+            message["upload"] = True
+            message["display_as_bot"] = False
+            message["files"] = [f.access_check() if check_file_info else f.info() for f in shared]
         parent = find_message(channel, thread_ts) if thread_ts else None
         if parent is not None:
             message["thread_ts"] = parent["ts"]
             message["parent_user_id"] = parent.get("user", "")
+            if broadcast:
+                message["subtype"] = "thread_broadcast"
             add_reply(channel, parent, message)
         else:
             insert_message(channel, message)
@@ -567,6 +589,24 @@ class SlackSender:
             "channel_type": channel.channel_type,
         }
         return await self.send_event(url, event, timestamp=timestamp)
+
+    def _share(
+        self, name: str, content: bytes, kind: str, user_id: str, channel_id: str
+    ) -> UploadedFile:
+        ws = self.workspace
+        file = UploadedFile(
+            id=ws.new_id("F"),
+            filename=name,
+            length=len(content),
+            content=content,
+            channels=[channel_id],
+            mimetype=kind,
+            user=user_id,
+            created=int(self.clock.now()),
+            url_base=ws.files_base,
+        )
+        ws.files[file.id] = file
+        return file
 
     async def send_url_verification(self, url: str, challenge: str = "sim-challenge") -> Delivery:
         body = {

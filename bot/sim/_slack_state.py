@@ -193,6 +193,8 @@ class Call:
 
 @dataclass
 class UploadedFile:
+    """A file in the workspace: uploaded by the bot, or shared by a person (`user`)."""
+
     id: str
     filename: str
     length: int
@@ -200,14 +202,42 @@ class UploadedFile:
     alt_txt: str = ""
     content: bytes | None = None  # None until the upload URL received the bytes
     channels: list[str] = field(default_factory=list)
+    mimetype: str = "application/octet-stream"
+    user: str = ""
+    created: int = 0
+    url_base: str = ""  # where url_private lives (the simulator's), "" for none
 
     def info(self) -> dict[str, Any]:
-        return {
+        """The file object of files.info and of a message's `files` (reference §3)."""
+        found: dict[str, Any] = {
             "id": self.id,
+            "created": self.created,
+            "timestamp": self.created,
             "name": self.filename,
             "title": self.title or self.filename,
+            "mimetype": self.mimetype,
+            "filetype": self.filename.rsplit(".", 1)[-1].lower() if "." in self.filename else "",
+            "user": self.user,
+            "mode": "hosted",
+            "is_external": False,
             "size": len(self.content or b""),
             "channels": list(self.channels),
+        }
+        if self.url_base:
+            found["url_private"] = f"{self.url_base}{self.id}/{self.filename}"
+            found["url_private_download"] = f"{self.url_base}{self.id}/download/{self.filename}"
+        return found
+
+    def access_check(self) -> dict[str, Any]:
+        """What an event carries of a file the app must read with files.info (Slack
+        Connect, and files Slack has not finished processing): the id and little else."""
+        return {
+            "id": self.id,
+            "mode": "file_access",
+            "file_access": "check_file_info",
+            "created": self.created,
+            "timestamp": self.created,
+            "user": self.user,
         }
 
 

@@ -88,6 +88,15 @@ def get_upload_url(ws: Workspace, p: Params) -> dict[str, Any]:
     return {"ok": True, "upload_url": f"{ws.upload_base}{file.id}", "file_id": file.id}
 
 
+def files_info(ws: Workspace, p: Params) -> dict[str, Any]:
+    """files.info of a file the bot can see (reference §3: `file_not_found`)."""
+    ws.need_scope("files:read")
+    file = ws.files.get(required(p, "file", "file_not_found"))
+    if file is None or file.content is None:
+        raise SlackError("file_not_found")
+    return {"ok": True, "file": file.info()}
+
+
 def _file_message(ws: Workspace, files: list[UploadedFile], comment: str) -> dict[str, Any]:
     message = ws.bot_message(comment, ws.ts.next())
     message["upload"] = True

@@ -88,6 +88,7 @@ class Workspace:
         self.views: dict[str, dict[str, Any]] = {}
         self.triggers: dict[str, tuple[float, bool]] = {}  # id -> (issued at, used)
         self.upload_base = ""  # set by the server once it knows its port
+        self.files_base = ""  # where url_private points (the server's /files-pri/)
         self.ts = TsSource(clock)
         self._ids = itertools.count(1)
         self.outbox: list[dict[str, Any]] = []  # events to deliver (inner `event` objects)

@@ -35,6 +35,7 @@ from ._rc_http import (
     SimRequest,
     SimResponse,
     WallClock,
+    api_error,
     gateway_not_found,
 )
 from ._rc_limits import RateLimiter
@@ -124,6 +125,8 @@ class RingCentralSimulator:
         self.requests: list[RequestRecord] = []
         # The TCP connections the requests came over (keep-alive: far fewer than requests).
         self.connections = ConnectionCounter()
+        # [path pattern, method, status, code, text, times, store]
+        self._faults: list[list[Any]] = []
         self._validator: Any = None
         if openapi_path is not None:
             self._validator = SpecValidator.for_path(Path(openapi_path))
@@ -272,6 +275,9 @@ class RingCentralSimulator:
         if verdict.refusal is not None:
             return verdict.refusal
         resp = self._validator.check(req, route.template) if self._validator else None
+        fault = self._fault(req) if resp is None else None
+        if fault is not None and not fault[6]:
+            resp = api_error(*fault[2:5])
         if resp is None:
             resp = self.permissions.check(
                 req.method, route.template, bearer.owner_id, self._target(params, bearer.owner_id)
@@ -281,8 +287,40 @@ class RingCentralSimulator:
                 resp = await route.handler(st, Call(req, params, bearer))
             except SimError as err:
                 resp = error_response(err)
+            if fault is not None and 200 <= resp.status < 300:  # done, then failed
+                resp = api_error(*fault[2:5])
         resp.headers.update(verdict.headers)
         return resp
+
+    def fail(
+        self,
+        path_regex: str,
+        *,
+        method: str = "POST",
+        status: int = 503,
+        code: str = "CMN-211",
+        message: str = "Service is temporarily unavailable",
+        times: int | None = 1,
+        store: bool = False,
+    ) -> None:
+        """The next `times` (None: every) valid `method` requests whose path matches
+        `path_regex` get RingCentral's error body with `status` and `code`: nothing is
+        done, or with `store` the work is done first (an SMS is sent) and only the answer
+        is lost, as when a gateway fails after RingCentral acted."""
+        self._faults.append(
+            [re.compile(path_regex), method.upper(), status, code, message, times, store]
+        )
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def _fault(self, req: SimRequest) -> list[Any] | None:
+        for fault in self._faults:
+            pattern, method, times = fault[0], fault[1], fault[5]
+            if times != 0 and req.method == method and pattern.search(req.path):
+                fault[5] = None if times is None else times - 1
+                return fault
+        return None
 
     def _target(self, params: Mapping[str, str], owner_id: str) -> str | None:
         """The extension a path names (`~`: the token's owner); None for account-level

@@ -156,6 +156,8 @@ class SlackSimulator(SlackSender):
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
         app.router.add_post("/response/{key}", self._response)
+        app.router.add_get("/files-pri/{file_id}/download/{name}", self._file)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._file)
         app.router.add_get("/link/", self.socket.serve_link)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -166,6 +168,7 @@ class SlackSimulator(SlackSender):
             self.base_url = f"http://{self._host}:{port}"
             self.socket.base_url = self.base_url
             self.workspace.upload_base = f"{self.base_url}/upload/v1/"
+            self.workspace.files_base = f"{self.base_url}/files-pri/"
             async with aiohttp.ClientSession() as session:
                 self._session = session
                 try:
@@ -315,6 +318,32 @@ class SlackSimulator(SlackSender):
         found = self.workspace.channels[channel]
         message = next(m for m in found.messages if m["ts"] == ts)
         remove_message(self.workspace, found, message)
+        (event,) = self._take_events()
+        return await self._deliver_event(event) if event is not None else None
+
+    async def edit_message(self, channel: str, ts: str, text: str) -> Delivery | None:
+        """A person edits their message (typed `text`, Slack-encoded): changed in the
+        channel, and `message_changed` delivered when subscribed (that delivery; None: not
+        subscribed)."""
+        found = self.workspace.channels[channel]
+        message = next(m for m in found.messages if m["ts"] == ts)
+        previous = copy.deepcopy({k: v for k, v in message.items() if k != "reactions"})
+        message["text"] = slack_encode(text, autolink=True)
+        message["edited"] = {"user": message.get("user", ""), "ts": self.workspace.ts.next()}
+        event_ts = self.workspace.ts.next()
+        self.workspace.outbox.append(
+            {
+                "type": "message",
+                "subtype": "message_changed",
+                "hidden": True,
+                "channel": channel,
+                "ts": event_ts,
+                "event_ts": event_ts,
+                "channel_type": found.channel_type,
+                "message": copy.deepcopy({k: v for k, v in message.items() if k != "reactions"}),
+                "previous_message": previous,
+            }
+        )
         (event,) = self._take_events()
         return await self._deliver_event(event) if event is not None else None
 
@@ -561,6 +590,21 @@ class SlackSimulator(SlackSender):
             return web.Response(status=404, text="file_not_found")
         file.content = await request.read()
         return web.Response(text=f"OK - {len(file.content)}")  # any 200 is success (§3)
+
+    async def _file(self, request: web.Request) -> web.Response:
+        """url_private(_download): the bytes only for the bot token holding files:read.
+        Slack answers a request without it with its sign-in page (HTML, 200), not an
+        error: an app that does not check gets a web page for a picture."""
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        file = self.workspace.files.get(request.match_info["file_id"])
+        allowed = token in self.tokens and "files:read" in self.workspace.scopes
+        if not allowed or file is None or file.content is None:
+            return web.Response(
+                text="<!DOCTYPE html><html><body>Sign in to Slack</body></html>",
+                content_type="text/html",
+            )
+        return web.Response(body=file.content, content_type=file.mimetype)
 
     async def _response(self, request: web.Request) -> web.Response:
         target = self._response_urls.get(f"{self.base_url}/response/{request.match_info['key']}")

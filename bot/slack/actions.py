@@ -10,7 +10,9 @@ forged one raises ValueError and does nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainTextObject
@@ -18,12 +20,12 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import phone
-from bot.notices import Handled, SmsNotice, load_notice
+from bot.notices import Handled, load_notice
 from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
 from bot.slack import home, receipts, render
 from bot.slack.commands import PlaceCall, call, calllog, sms
 from bot.slack.deps import SlackDeps
-from bot.slack.payloads import BlockAction, ChannelRef, MessageEvent, ViewSubmission
+from bot.slack.payloads import BlockAction, MessageEvent, ViewSubmission
 from bot.slack.render import (
     CALL_BACK_ACTION,
     CALLLOG_ACTION,
@@ -38,8 +40,7 @@ from bot.slack.render import (
     decode_button_value,
     encode,
 )
-from bot.slack.text import escape, mentioned_users, to_plain
-from bot.store import Conversation
+from bot.slack.text import escape
 
 log = logging.getLogger("bot.slack.actions")
 
@@ -192,57 +193,52 @@ async def cancel_ringout(deps: SlackDeps, click: BlockAction, respond: AsyncResp
 # --- thread replies --------------------------------------------------------------------------
 
 
-async def thread_reply(deps: SlackDeps, event: MessageEvent, client: AsyncWebClient) -> None:
-    """A person's reply in an SMS thread goes to the other party from the conversation's
-    company number (DESIGN §3.7); the bot's own and other bots' messages send nothing."""
-    channel, thread_ts, user = event.channel, event.thread_ts, event.user
-    if not (channel and thread_ts and user) or event.ts == thread_ts:
+async def keep_thread_reply(
+    deps: SlackDeps, event_id: str, event: MessageEvent, raw: Mapping[str, Any]
+) -> None:
+    """Store a person's reply in an SMS conversation's thread for the dispatcher, which
+    texts it or keeps it in the team (DESIGN §3.8). Other messages are not ours."""
+    channel, thread_ts, user, ts = event.channel, event.thread_ts, event.user, event.ts
+    if not (event.is_person_reply and channel and thread_ts and user and ts):
         return
-    if event.bot_id or event.subtype not in (None, "thread_broadcast"):
-        return
-    conversation = await deps.posts.conversation(channel, thread_ts)
-    if conversation is None:
+    if await deps.posts.conversation(channel, thread_ts) is None:
         return  # a thread, but not an SMS conversation's
-    raw = event.text or ""
-    names = await deps.people.names(client, mentioned_users(raw))
-    text = to_plain(raw, names)
-    if not text.strip():
+    stored = await deps.replies.store(
+        event_id=event_id or f"{channel}:{ts}",
+        client_msg_id=event.client_msg_id,
+        event=raw,
+        channel=channel,
+        ts=ts,
+        thread_ts=thread_ts,
+        user=user,
+        now=datetime.fromtimestamp(deps.clock.now(), UTC),
+    )
+    if stored:
+        deps.reply_stored()
+    else:
+        log.info("thread reply %s in %s came again: already taken", ts, channel)
+
+
+async def reply_changed(deps: SlackDeps, event: MessageEvent, client: AsyncWebClient) -> None:
+    """Edits and deletions never send (DESIGN §3.8): the author of a texted reply is told
+    the customer keeps what was sent."""
+    deleted = event.subtype == "message_deleted"
+    message = event.previous_message if deleted else event.message
+    channel = event.channel
+    if message is None or not (channel and message.ts and message.user):
         return
-
-    async def say(reply: render.Reply) -> None:
-        await client.chat_postEphemeral(
-            channel=channel, user=user, thread_ts=thread_ts, text=reply.text, blocks=reply.blocks
-        )
-
-    # `[permissions] sms` (DESIGN §3.8, §3.9): the reply stays in the team, nothing texted.
-    if refusal := await deps.permissions.refusal("sms", user, ChannelRef(channel)):
-        await say(render.usage_error(f"Not texted. {refusal}"))
+    if not deleted and event.previous_message and event.previous_message.text == message.text:
+        return  # not an edit of the text (a link unfurled, a reply counted)
+    if await deps.replies.outcome(channel, message.ts) != "texted":
         return
-
-    units = utf16_units(text)
-    if units > SMS_MAX_UTF16_UNITS:
-        await say(
-            render.usage_error(
-                f"Not sent: {units} characters, and an SMS carries {SMS_MAX_UTF16_UNITS} "
-                "(emoji count as 2). Shorten it and reply again."
-            )
-        )
-        return
-    # The one call a reply's send makes (s11-replies keeps it): receipts on the message.
-    target = receipts.Target("reply", channel=channel, message_ts=event.ts, thread_ts=thread_ts)
-    await sms.send(
-        deps, user, _recipients(conversation), text, say,
-        from_number=conversation.company_number, client=client, target=target,
-    )  # fmt: skip
-
-
-def _recipients(conversation: Conversation) -> str | tuple[str, ...]:
-    """Who a reply goes to: the other party, or every other party of a group MMS."""
-    if conversation.parent_notice is not None and conversation.other_number.startswith("group:"):
-        notice = load_notice(conversation.parent_notice)
-        if isinstance(notice, SmsNotice) and notice.parties:
-            return notice.parties
-    return conversation.other_number
+    notice = render.already_texted(deleted=deleted)
+    await client.chat_postEphemeral(
+        channel=channel,
+        user=message.user,
+        thread_ts=message.thread_ts or event.thread_ts or message.ts,
+        text=notice.text,
+        blocks=notice.blocks,
+    )
 
 
 def _channel(click: BlockAction) -> str | None:

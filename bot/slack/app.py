@@ -1,7 +1,8 @@
 """The Bolt app: which listener answers which slash command, button, modal and event. Every
 listener acks at once and does its work afterwards in a tracked task (`deps.tasks`),
 answering through the response_url, except where Slack wants the answer in the ack itself
-(`/ringcentral`, a modal's errors) or within 3 s of the click (opening a modal)."""
+(`/ringcentral`, a modal's errors) or within 3 s of the click (opening a modal), and a
+thread reply, which is stored before the ack and sent by the dispatcher (DESIGN §3.8)."""
 
 from __future__ import annotations
 
@@ -127,23 +128,20 @@ def build_bolt_app(
         send = actions.send_text_back(deps, submission, client)
         deps.tasks.spawn(_logged(render.TEXT_BACK_VIEW, send), name="text back")
 
-    seen: dict[str, None] = {}
-
     @app.event("message")
     async def message(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
-        # Slack retries an event it thinks we missed: the same event id sends nothing twice.
-        event_id = str(body.get("event_id") or "")
-        if event_id in seen:
-            return
-        seen[event_id] = None
-        if len(seen) > 10_000:
-            seen.pop(next(iter(seen)))
         try:
             reply = MessageEvent.model_validate(event)
         except ValueError:
             log.warning("ignored a message event Slack could not have sent")
             return
-        deps.tasks.spawn(actions.thread_reply(deps, reply, client), name="thread reply")
+        if reply.subtype in ("message_changed", "message_deleted"):
+            deps.tasks.spawn(actions.reply_changed(deps, reply, client), name="reply changed")
+            return
+        # Stored before Slack gets its answer (Bolt answers when this returns): a crash
+        # after it loses nothing, and a retried event (any process) stores nothing new.
+        # A database that cannot take it fails the request, and Slack sends it again.
+        await actions.keep_thread_reply(deps, str(body.get("event_id") or ""), reply, event)
 
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from bot.slack.permissions import Permissions
 from bot.slack.render import Locale
 from bot.store import AuditLog, Links, Posts
 from bot.store.outbound import OutboundLog
+from bot.store.replies import ThreadReplies
 from bot.tasks import Tasks
 
 
@@ -53,6 +54,7 @@ class SlackDeps:
     clock: Clock
     tasks: Tasks
     posts: Posts
+    replies: ThreadReplies  # thread replies stored before their ack (DESIGN §3.8)
     links: Links  # who is whom (DESIGN §3.9): /call rings a linked person's own phone
     permissions: Permissions  # `[permissions]`: the one check before the shared session
     people: People = field(default_factory=People)
@@ -65,6 +67,9 @@ class SlackDeps:
     # The shared Slack session (the server's): replies through a response_url use its
     # connection pool. None: slack_sdk opens a connection per reply.
     session: aiohttp.ClientSession | None = None
+    # Called when a thread reply was stored: the dispatcher sends it (set by the server
+    # once the notification side runs; until then it finds the row on its first pass).
+    reply_stored: Callable[[], None] = lambda: None
 
     async def now(self) -> datetime:
         """Now in the account's time zone: what `today` and `yesterday` mean."""

@@ -92,6 +92,28 @@ class ViewSubmission(_Inbound):
         return (found.value or "") if found else ""
 
 
+class SlackFile(_Inbound):
+    """A file shared in a message (`file_share`). With `file_access: "check_file_info"`
+    the event carries little more than the id: `files.info` has the rest."""
+
+    id: str
+    name: str | None = None
+    mimetype: str | None = None
+    size: int | None = None
+    url_private_download: str | None = None
+    url_private: str | None = None
+    file_access: str | None = None
+
+
+class EditedMessage(_Inbound):
+    """The message inside `message_changed` (`message`, `previous_message`)."""
+
+    user: str | None = None
+    ts: str | None = None
+    thread_ts: str | None = None
+    text: str | None = None
+
+
 class MessageEvent(_Inbound):
     """A `message` event (message.channels, message.groups): a thread reply, among others."""
 
@@ -102,6 +124,24 @@ class MessageEvent(_Inbound):
     thread_ts: str | None = None
     bot_id: str | None = None
     subtype: str | None = None
+    client_msg_id: str | None = None
+    files: list[SlackFile] = []
+    message: EditedMessage | None = None  # message_changed: the message as it is now
+    previous_message: EditedMessage | None = None  # message_changed, message_deleted
+    deleted_ts: str | None = None
+
+    @property
+    def is_person_reply(self) -> bool:
+        """A person's message in a thread (not its parent): what may be texted (DESIGN
+        §3.8; "also send to channel" counts, so does one with files)."""
+        return bool(
+            self.channel
+            and self.thread_ts
+            and self.user
+            and self.ts != self.thread_ts
+            and not self.bot_id
+            and self.subtype in (None, "thread_broadcast", "file_share")
+        )
 
 
 class _PostedBody(_Inbound):

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import emoji
 
-__all__ = ["escape", "mentioned_users", "to_plain"]
+__all__ = ["escape", "internal_marker", "mentioned_users", "to_plain"]
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
@@ -34,6 +34,28 @@ _SKIN_TONES = {f"skin-tone-{n}": chr(0x1F3FB + n - 2) for n in range(2, 7)}
 def mentioned_users(text: str) -> set[str]:
     """Ids of the users mentioned as `<@U…>` (to look up their names)."""
     return {m.group(2) for m in _CONTROL.finditer(text) if m.group(1) == "@"}
+
+
+# A reply meant for the team (DESIGN §3.8): after leading spaces, newlines and quote markers
+# (`>` arrives as `&gt;`), one of these prefixes, in any case.
+_NOTE_PREFIXES = ("//", ";;", "note:")
+_LEADING = re.compile(r"^(?:\s|&gt;|>)+")
+_BROADCASTS = ("here", "channel", "everyone")
+
+
+def internal_marker(text: str) -> str | None:
+    """Why a thread reply as Slack encoded it stays in the team: "note" (a note prefix),
+    "mention" (a person, a user group, @here, @channel or @everyone), or None."""
+    rest = _LEADING.sub("", text)
+    if rest.casefold().startswith(_NOTE_PREFIXES):
+        return "note"
+    for match in _CONTROL.finditer(text):
+        sigil, target = match.group(1), match.group(2)
+        if sigil == "@":
+            return "mention"
+        if sigil == "!" and (target in _BROADCASTS or target.startswith("subteam^")):
+            return "mention"
+    return None
 
 
 def to_plain(text: str, names: Mapping[str, str] | None = None) -> str:

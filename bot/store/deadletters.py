@@ -1,11 +1,13 @@
 """Dead letters (DESIGN §3.10): work that could not be done, read from the work tables
-(`inbox`, `posts`, `uploads` in state `dead`, each with its reason in `error`), for the
-`deadletters` CLI and the admin channel; replayed by putting them back in the queue; and
-retention (`[retention] days`): old delivered rows and old dead letters deleted.
+(`inbox`, `posts`, `uploads`, and thread replies in `slack_events`, in state `dead`, each
+with its reason in `error`), for the `deadletters` CLI and the admin channel; replayed by
+putting them back in the queue; and retention (`[retention] days`): old delivered rows
+and old dead letters deleted.
 
-A dead letter's id is its table and row, `delivery:12`, `post:34`, `upload:5`. Nothing here
-returns what a person wrote: a delivery's raw body (an SMS text) and a post's notice stay
-in the database; a dead letter shows its kind, where it was going and why it failed.
+A dead letter's id is its table and row, `delivery:12`, `post:34`, `upload:5`, `reply:7`.
+Nothing here returns what a person wrote: a delivery's raw body (an SMS text), a post's
+notice and a reply's text stay in the database; a dead letter shows its kind, where it
+was going and why it failed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot.store.schema import Audit, Delivery, Post, Thread, Update, Upload
+from bot.store.schema import Audit, Delivery, Post, SlackEvent, Thread, Update, Upload
 
 __all__ = [
     "DEAD_LETTER_DAYS",
@@ -30,10 +32,11 @@ __all__ = [
 ]
 
 DEAD_LETTER_DAYS = 90  # kept until replayed or this old (DESIGN §3.10)
-_TABLES: dict[str, type[Delivery | Post | Upload]] = {
+_TABLES: dict[str, type[Delivery | Post | Upload | SlackEvent]] = {
     "delivery": Delivery,
     "post": Post,
     "upload": Upload,
+    "reply": SlackEvent,  # a thread reply that could not be texted
 }
 LIST_MAX = 500
 
@@ -65,7 +68,7 @@ def parse_id(text: str) -> tuple[str, int]:
     """`post:34` → ("post", 34); ValueError naming the forms accepted."""
     kind, _, number = text.partition(":")
     if kind not in _TABLES or not number.isdigit():
-        raise ValueError(f"{text!r} is no dead letter id (delivery:N, post:N or upload:N)")
+        raise ValueError(f"{text!r} is no dead letter id (delivery:N, post:N, upload:N or reply:N)")
     return kind, int(number)
 
 
@@ -105,6 +108,11 @@ class DeadLetters:
                 .order_by(Upload.id.desc()).limit(limit)
             )  # fmt: skip
             found += [self._upload(row, channel, at) for row, channel, at in uploads.all()]
+            replies = await session.scalars(
+                select(SlackEvent).where(SlackEvent.state == "dead")
+                .order_by(SlackEvent.created_at.desc()).limit(limit)
+            )  # fmt: skip
+            found += [self._reply(row) for row in replies]
         found.sort(key=lambda d: d.at, reverse=True)
         return found[:limit]
 
@@ -129,6 +137,10 @@ class DeadLetters:
                 delivery = await session.get(Delivery, number)
                 ok = delivery is not None and delivery.state == "dead"
                 return self._delivery(delivery) if delivery is not None and ok else None
+            if kind == "reply":
+                reply = await session.get(SlackEvent, number)
+                ok = reply is not None and reply.state == "dead"
+                return self._reply(reply) if reply is not None and ok else None
             post = await session.get(Post, number)
             return self._post(post) if post is not None and post.state == "dead" else None
 
@@ -150,6 +162,9 @@ class DeadLetters:
                     values["received_at"] = now
                 elif model is Post:
                     values["created_at"] = now  # its maximum age counts from the replay
+                elif model is SlackEvent:
+                    # It may have been texted before it died: looked for before a send.
+                    values["state"] = "sending"
                 result = await session.execute(
                     update(model).where(model.id == number, model.state == "dead").values(**values)
                 )
@@ -196,11 +211,21 @@ class DeadLetters:
             )
             await session.execute(delete(Upload).where(Upload.post_id.in_(old_posts)))
             await session.execute(delete(Update).where(Update.post_id.in_(old_posts)))
+            await session.execute(
+                delete(SlackEvent).where(
+                    SlackEvent.state == "done", SlackEvent.created_at < kept_from
+                )
+            )
+            replies = await session.execute(
+                delete(SlackEvent).where(
+                    SlackEvent.state == "dead", SlackEvent.created_at < dead_from
+                )
+            )
             posts = await session.execute(delete(Post).where(Post.id.in_(old_posts)))
         return Purged(
             deliveries=_count(deliveries),
             audit=_count(audit),
-            dead=_count(dead) + _count(uploads) + _count(posts),
+            dead=_count(dead) + _count(uploads) + _count(posts) + _count(replies),
         )
 
     @staticmethod
@@ -214,6 +239,14 @@ class DeadLetters:
     def _post(row: Post) -> DeadLetter:
         return DeadLetter(
             f"post:{row.id}", row.created_at, f"{row.kind} {row.item}", row.channel,
+            row.error or "no reason recorded", row.attempts,
+        )  # fmt: skip
+
+    @staticmethod
+    def _reply(row: SlackEvent) -> DeadLetter:
+        # Never what was typed: who, where, why.
+        return DeadLetter(
+            f"reply:{row.id}", row.created_at, f"thread reply by {row.user}", row.channel,
             row.error or "no reason recorded", row.attempts,
         )  # fmt: skip
 

@@ -90,15 +90,16 @@ class Posts:
     async def conversation(self, channel: str, thread_ts: str) -> Conversation | None:
         """The SMS conversation whose Slack thread this is, if it is one."""
         async with self._sessions() as session:
-            thread = (
-                await session.scalars(
-                    select(Thread).where(Thread.channel == channel, Thread.thread_ts == thread_ts)
+            found = (
+                await session.execute(
+                    select(Thread, Post.notice)
+                    .outerjoin(Post, Post.id == Thread.parent_post_id)
+                    .where(Thread.channel == channel, Thread.thread_ts == thread_ts)
                 )
             ).first()
-            if thread is None:
-                return None
-            parent = await session.get(Post, thread.parent_post_id)
-        notice = parent.notice if parent is not None else None
+        if found is None:
+            return None
+        thread, notice = found
         return Conversation(thread.company_number, thread.other_number, notice)
 
     async def find_item(self, kind: str, item: str) -> PostedNotice | None:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -333,6 +334,42 @@ class LoginRefusal(Base):
     error: Mapped[str] = mapped_column(String(64))
     error_code: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
+
+
+class SlackEvent(Base):
+    """A person's reply in an SMS conversation's thread (DESIGN §3.8), stored before Slack
+    gets its ack, then judged and texted (or kept in the team) by the dispatcher.
+
+    Unique on Slack's `event_id` and on the message's `client_msg_id`: a retried event, in
+    this process or another, stores nothing new. `state`: pending → sending → done, or
+    dead. `sending` is set before RingCentral is asked: a row found `sending` after its
+    lease ran out may have been texted, and is checked in the message store before any
+    second send. `outcome` says what became of it (`texted`, `internal:<why>`, `empty`,
+    `refused`…); `told` marks the row whose author was told why a reply stayed internal
+    (once per person per thread).
+    """
+
+    __tablename__ = "slack_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_msg_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    user: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)  # the message event as Slack sent it (JSON)
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    told: Mapped[bool] = mapped_column(default=False)
+    ringcentral_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_slack_events_message", "channel", "ts"),)
 
 
 class Outbound(Base):

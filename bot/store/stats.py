@@ -13,6 +13,7 @@ from bot.store.schema import (
     AdminReport,
     Delivery,
     Post,
+    SlackEvent,
     Subscription,
     Upload,
     UTCDateTime,
@@ -23,10 +24,11 @@ from bot.store.subscriptions import PENDING
 __all__ = ["QUEUES", "Stats", "read_stats"]
 
 # Every (queue, state) counted, 0 when absent, so that a dashboard's series never vanish.
-QUEUES: dict[str, tuple[type[Delivery | Post | Upload], tuple[str, ...]]] = {
+QUEUES: dict[str, tuple[type[Delivery | Post | Upload | SlackEvent], tuple[str, ...]]] = {
     "deliveries": (Delivery, ("pending", "dead")),
     "posts": (Post, ("pending", "sending", "dead")),
     "uploads": (Upload, ("pending", "dead")),
+    "replies": (SlackEvent, ("pending", "sending", "dead")),  # thread replies to text
 }
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.store.engine import insert
-from bot.store.schema import Base, Delivery, Followup, Outbound, Post, Update, Upload
+from bot.store.schema import Base, Delivery, Followup, Outbound, Post, SlackEvent, Update, Upload
 
 __all__ = [
     "WORK",
@@ -34,10 +34,10 @@ __all__ = [
     "write_back",
 ]
 
-Row = TypeVar("Row", Delivery, Post, Upload, Outbound, Followup, Update)
+Row = TypeVar("Row", Delivery, Post, Upload, Outbound, Followup, Update, SlackEvent)
 # Every table of claimed work (a lease in `claimed_until`).
-WORK: tuple[type[Delivery | Post | Upload | Outbound | Followup | Update], ...] = (
-    Delivery, Post, Upload, Outbound, Followup, Update,
+WORK: tuple[type[Delivery | Post | Upload | Outbound | Followup | Update | SlackEvent], ...] = (
+    Delivery, Post, Upload, Outbound, Followup, Update, SlackEvent,
 )  # fmt: skip
 
 

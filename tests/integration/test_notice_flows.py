@@ -267,6 +267,7 @@ async def test_a_reply_in_the_sms_thread_goes_out_as_sms_with_exactly_the_typed_
         live.events_url, channel_id=TEXTS, text=typed, thread_ts=parent["ts"]
     )
     await live.settle()
+    await live.dispatch()
 
     (sms,) = [r.json for r in live.rc.requests_to(r"/sms$", "POST")]
     assert sms["text"] == "Yes & until 6 <pm> 👍"
@@ -286,5 +287,6 @@ async def test_bot_messages_in_the_thread_send_nothing(live: Bridge) -> None:
          "text": "bot echo", "bot_id": "B0OTHER", "user": "U0OTHERBOT"},
     )  # fmt: skip
     await live.settle()
+    await live.dispatch()
 
     assert live.rc.requests_to(r"/sms$", "POST") == []

@@ -46,6 +46,7 @@ async def reply_in_thread(
         live.events_url, channel_id=TEXTS, text=typed, thread_ts=parent["ts"]
     )
     await live.settle()
+    await live.dispatch(horizon=0)  # the reply is texted by the dispatcher (durable path)
     return next(m for m in live.slack.thread(TEXTS, parent["ts"]) if m.get("user") == USER)
 
 
@@ -198,6 +199,7 @@ async def test_a_burst_of_texts_is_read_in_one_batch(live: Bridge) -> None:
             live.events_url, channel_id=TEXTS, text="Hello", thread_ts=parent["ts"]
         )
         await live.settle()
+        await live.dispatch(horizon=0)  # the reply is texted by the dispatcher (durable path)
         replies += [m for m in live.slack.thread(TEXTS, parent["ts"]) if m.get("user") == USER]
     reads_before = status_reads(live)
 
@@ -236,6 +238,7 @@ async def test_a_group_mms_is_its_own_thread_and_a_reply_goes_to_all_from_our_nu
         live.events_url, channel_id=TEXTS, text="Hello both", thread_ts=group["ts"]
     )
     await live.settle()
+    await live.dispatch(horizon=0)  # the reply is texted by the dispatcher (durable path)
 
     (sms,) = [r.json for r in live.rc.requests_to(r"/sms$", "POST")]
     assert sms["from"] == {"phoneNumber": ours}  # the target, not to[0]
@@ -273,6 +276,7 @@ async def test_the_bridges_own_texts_are_never_taken_for_outside_ones(live: Brid
     await live.slack.send_message(
         live.events_url, channel_id=TEXTS, text="From the thread", thread_ts=parent["ts"]
     )
+    await live.dispatch(horizon=0)  # the reply is texted by the dispatcher (durable path)
     await live.command("/sms", f"{CUSTOMER} From the command")
 
     await follow(live)

@@ -630,3 +630,43 @@ async def test_mock_transport_in_process(clock: FakeClock) -> None:
         assert resp.status_code == 200
         assert resp.json()["id"] is not None
     await sim.aclose()
+
+
+async def test_mms_takes_only_the_content_types_ringcentral_lists(
+    rc_sim: RingCentralSimulator, http: httpx.AsyncClient
+) -> None:
+    await authed(rc_sim, http)
+    envelope, _ = mms_files(rc_sim)
+    pdf = ("attachment", ("q.pdf", b"%PDF-1.4", "application/pdf"))
+    refused = await http.post(f"{EXT}/sms", files=[envelope, pdf])
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["parameterName"] == "attachment"
+    vcard = ("attachment", ("c.vcf", b"BEGIN:VCARD", "text/vcard"))
+    assert (await http.post(f"{EXT}/sms", files=[envelope, vcard])).status_code == 200
+
+
+async def ours(http: httpx.AsyncClient) -> list[str]:
+    """The outbound texts this test sent (the account has others)."""
+    stored = await http.get(f"{EXT}/message-store", params={"direction": "Outbound"})
+    subjects = [m.get("subject") for m in stored.json()["records"]]
+    return [s for s in subjects if s in ("did it go?", "second", "third")]
+
+
+async def test_a_fault_with_store_sends_the_text_and_loses_the_answer(
+    rc_sim: RingCentralSimulator, http: httpx.AsyncClient
+) -> None:
+    await authed(rc_sim, http)
+    body = {
+        "from": {"phoneNumber": numbers(rc_sim, "SmsSender")[0]},
+        "to": [{"phoneNumber": "+14155550123"}],
+        "text": "did it go?",
+    }
+    rc_sim.fail(r"/sms$", status=503, store=True)
+    lost = await http.post(f"{EXT}/sms", json=body)
+    assert (lost.status_code, lost.json()["errorCode"]) == (503, "CMN-211")
+    assert await ours(http) == ["did it go?"]
+
+    rc_sim.fail(r"/sms$", status=503)  # without store: nothing is done
+    assert (await http.post(f"{EXT}/sms", json={**body, "text": "second"})).status_code == 503
+    assert await ours(http) == ["did it go?"]
+    assert (await http.post(f"{EXT}/sms", json={**body, "text": "third"})).status_code == 200

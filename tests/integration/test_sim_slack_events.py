@@ -305,3 +305,73 @@ async def test_the_tests_bridge_is_subscribed_to_slacks_events(bridge: Bridge) -
     parent = await bridge.slack.send_message(bridge.events_url, channel_id=TEXTS, text="hi")
     delivery = await bridge.slack.delete_message(TEXTS, parent.sent["event"]["ts"])
     assert delivery is not None and delivery.status == 200 and delivery.retries == ()
+
+
+# -- a person's files and edits ---------------------------------------------------------------
+
+
+async def _get(url: str, token: str | None) -> tuple[int, str, bytes]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as answer:
+        return answer.status, answer.headers.get("Content-Type", ""), await answer.read()
+
+
+async def test_a_shared_file_is_a_file_share_event_served_only_to_the_bot_token(
+    sim: SlackSimulator, app: App
+) -> None:
+    shared = await sim.send_message(
+        app.url, channel_id=CHANNEL, text="look", files=[("a.png", b"\x89PNG-ish", "image/png")]
+    )
+    event = shared.sent["event"]
+    assert event["subtype"] == "file_share"
+    (file,) = event["files"]
+    assert file["mimetype"] == "image/png" and file["user"] == "U0ALICE"
+
+    assert await _get(file["url_private_download"], TOKEN) == (200, "image/png", b"\x89PNG-ish")
+    # Without the bot token, or with a token lacking files:read: Slack's sign-in page.
+    for token in (None, "xoxb-someone-else"):
+        status, kind, _ = await _get(file["url_private_download"], token)
+        assert (status, kind.split(";")[0]) == (200, "text/html")
+    sim.remove_scopes("files:read")
+    assert (await _get(file["url_private"], TOKEN))[1].startswith("text/html")
+
+
+async def test_check_file_info_files_are_read_with_files_info(
+    sim: SlackSimulator, client: AsyncWebClient, app: App
+) -> None:
+    shared = await sim.send_message(
+        app.url, channel_id=CHANNEL, text="", files=[("v.vcf", b"BEGIN:VCARD", "text/vcard")],
+        check_file_info=True,
+    )  # fmt: skip
+    (file,) = shared.sent["event"]["files"]
+    assert file["file_access"] == "check_file_info" and "url_private" not in file
+
+    info = (await client.files_info(file=file["id"]))["file"]
+    assert info["name"] == "v.vcf" and info["url_private_download"]
+    assert await error_of(client.files_info(file="F0NOPE")) == "file_not_found"
+    sim.remove_scopes("files:read")
+    assert await error_of(client.files_info(file=file["id"])) == "missing_scope"
+
+
+async def test_an_edit_raises_message_changed_with_both_versions(
+    sim: SlackSimulator, app: App
+) -> None:
+    sim.subscribe_events(app.url)
+    parent = await sim.send_message(app.url, channel_id=CHANNEL, text="parent")
+    reply = await sim.send_message(
+        app.url, channel_id=CHANNEL, text="5 pm", thread_ts=parent.sent["event"]["ts"],
+        broadcast=True,
+    )  # fmt: skip
+    assert reply.sent["event"]["subtype"] == "thread_broadcast"
+    ts = reply.sent["event"]["ts"]
+
+    delivered = await sim.edit_message(CHANNEL, ts, "6 pm & later")
+
+    assert delivered is not None and delivered.status == 200
+    event = app.got[-1][1]["event"]
+    assert event["subtype"] == "message_changed"
+    assert (event["previous_message"]["text"], event["message"]["text"]) == (
+        "5 pm",
+        "6 pm &amp; later",
+    )
+    assert event["message"]["ts"] == ts and event["message"]["edited"]["user"] == "U0ALICE"

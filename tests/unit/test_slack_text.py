@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.text import escape, mentioned_users, to_plain
+from bot.slack.text import escape, internal_marker, mentioned_users, to_plain
 
 
 @pytest.mark.parametrize(
@@ -82,3 +82,34 @@ def test_to_plain_turns_slack_markup_into_what_the_person_typed(slack: str, phon
 
 def test_mentioned_users_lists_user_ids_only() -> None:
     assert mentioned_users("<@U1> <@U2|b> <#C1|x> <!here>") == {"U1", "U2"}
+
+
+# --- replies meant for the team (DESIGN §3.8) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoded", "why"),
+    [
+        ("// check stock", "note"),
+        (";;later", "note"),
+        ("NoTe: any case", "note"),
+        ("  \n\n note: after blank lines", "note"),
+        ("&gt; // after a quote marker", "note"),
+        ("&gt;&gt; &gt; ;; nested quotes", "note"),
+        ("hey <@U0BOB> yours", "mention"),
+        ("<@W0ENTERPRISE|bob> yours", "mention"),
+        ("<!subteam^S0SALES|@sales> yours", "mention"),
+        ("<!here>", "mention"),
+        ("<!channel|channel> heads up", "mention"),
+        ("<!everyone>", "mention"),
+        ("Sure, 5 pm works", None),
+        ("notes: not the prefix", None),
+        ("a // in the middle", None),
+        ("&gt; quoted text\n// a note on the next line", None),
+        ("see <#C0CALLS|calls> and <https://x.example|x>", None),
+        ("<!date^1700000000^{date}|Nov 14>", None),
+        ("&lt;@U0BOB&gt; typed literally", None),
+    ],
+)
+def test_internal_marker(encoded: str, why: str | None) -> None:
+    assert internal_marker(encoded) == why

@@ -33,6 +33,7 @@ from .messages import (
 from .notice import render_notice
 from .replies import help_reply, ringcentral_refused, sms_queued, sms_sent, usage_error
 from .ringout import ringout_status
+from .thread import already_texted, kept_in_team, not_texted
 from .values import (
     CALL_BACK_ACTION,
     CALLLOG_ACTION,
@@ -76,6 +77,7 @@ __all__ = [
     "Reply",
     "TextBackMetadata",
     "TextBackValue",
+    "already_texted",
     "call_detail",
     "call_log_page",
     "decode",
@@ -83,8 +85,10 @@ __all__ = [
     "encode",
     "encode_button_value",
     "help_reply",
+    "kept_in_team",
     "message_detail",
     "message_list",
+    "not_texted",
     "render_answered_call",
     "render_call",
     "render_fax",
