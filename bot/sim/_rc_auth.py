@@ -85,6 +85,9 @@ class AuthState:
     # The app's registered redirect URIs; RingCentral requires an exact match (OAU-109).
     # Empty: any is accepted (tests that do not exercise the authorize page).
     redirect_uris: set[str] = field(default_factory=set)
+    # A server-side app (it has a client secret) must authenticate every grant with it
+    # (SPEC: confidential clients use Basic); a client-side app sends only its client_id.
+    public: bool = False
     # The token's `scope`: the app's permissions when it is issued (_rc_permissions).
     scope: Callable[[], str] = lambda: ""
 
@@ -150,7 +153,7 @@ class AuthState:
         client = self.client_of(req)
         public = client is None and not req.header("authorization")
         # RingCentral PKCE: a public client sends client_id in the body and no Basic header
-        pkce_client = public and grant in ("authorization_code", "refresh_token")
+        pkce_client = self.public and public and grant in ("authorization_code", "refresh_token")
         if client is None and not (pkce_client and form.get("client_id") == self.client_id):
             return oauth_error("invalid_client", "OAU-123", "Client authentication is required")
         client_id = client or self.client_id
@@ -281,7 +284,7 @@ class AuthState:
         # A confidential client authenticates here as at the token endpoint (SPEC: Basic
         # auth for confidential clients); a public one names itself in the body.
         public = not req.header("authorization") and req.form().get("client_id") == self.client_id
-        if self.client_of(req) is None and not public:
+        if self.client_of(req) is None and not (self.public and public):
             return oauth_error("invalid_client", "OAU-123", "Client authentication is required")
         token = req.form().get("token") or req.query_first("token") or ""
         s = self.by_access.get(token) or self.by_refresh.get(token)

@@ -362,6 +362,17 @@ class RingCentralSimulator:
             for s in self._state.auth.sessions.values()
         ]
 
+    @property
+    def public_client(self) -> bool:
+        """Whether the app is a client-side (public) one: its PKCE grants and revokes carry
+        only `client_id`. False (the default): a server-side app, whose every token
+        request must carry its Basic authentication."""
+        return self._state.auth.public
+
+    @public_client.setter
+    def public_client(self, public: bool) -> None:
+        self._state.auth.public = public
+
     def approve_as(self, extension_id: str | None) -> None:
         """Who signs in on the authorize page from now on (None: `login_hint`, else the
         service user)."""

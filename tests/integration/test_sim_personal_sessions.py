@@ -51,15 +51,18 @@ async def authorize(
     return page
 
 
-async def person_token(sim: RingCentralSimulator, http: httpx.AsyncClient) -> dict[str, Any]:
-    page = await authorize(sim, http)
-    code = parse_qs(urlsplit(page.headers["Location"]).query)["code"][0]
-    form = {
+def code_grant(page: httpx.Response) -> dict[str, str]:
+    """The token request's form for the code the authorize page sent back."""
+    return {
         "grant_type": "authorization_code",
-        "code": code,
+        "code": parse_qs(urlsplit(page.headers["Location"]).query)["code"][0],
         "redirect_uri": REDIRECT,
         "code_verifier": page.extensions["verifier"],
     }
+
+
+async def person_token(sim: RingCentralSimulator, http: httpx.AsyncClient) -> dict[str, Any]:
+    form = code_grant(await authorize(sim, http))
     resp = await http.post("/restapi/oauth/token", data=form, headers=basic(sim))
     assert resp.status_code == 200, resp.text
     token: dict[str, Any] = resp.json()
@@ -106,6 +109,16 @@ async def test_a_person_texts_only_from_their_own_numbers(
     assert own.status_code == 200, own.text
     assert theirs.status_code == 400 and theirs.json()["errorCode"] == "MSG-245"
     assert other_ext.status_code == 403
+
+
+async def test_a_server_side_apps_code_exchange_needs_its_basic_authentication(
+    rc_sim: RingCentralSimulator, http: httpx.AsyncClient
+) -> None:
+    form = code_grant(await authorize(rc_sim, http)) | {"client_id": rc_sim.client_id}
+
+    bare = await http.post("/restapi/oauth/token", data=form)
+
+    assert bare.status_code == 400 and bare.json()["errors"][0]["errorCode"] == "OAU-123"
 
 
 async def test_revoke_needs_the_apps_authentication(
