@@ -7,6 +7,8 @@ CLI prints before exiting with status 2.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 import tomllib
@@ -30,6 +32,7 @@ from bot import phone
 
 __all__ = [
     "KINDS",
+    "OAUTH_CALLBACK_PATH",
     "AdminConfig",
     "BridgeConfig",
     "CommandsConfig",
@@ -42,6 +45,7 @@ __all__ = [
     "RingCentralEvents",
     "Route",
     "Settings",
+    "fernet_keys",
     "load_bridge_config",
     "load_settings",
 ]
@@ -60,6 +64,25 @@ KINDS: tuple[Kind, ...] = (
     "sms",
     "internal_message",
 )
+
+
+OAUTH_CALLBACK_PATH = "/ringcentral/oauth/callback"
+
+
+def fernet_keys(value: SecretStr) -> list[bytes]:
+    """RINGBRIDGE_SECRET_KEY's keys, first the one that encrypts; ValueError (naming no
+    key) when one is not a Fernet key (32 url-safe base64 bytes)."""
+    keys = [k.strip().encode() for k in value.get_secret_value().split(",") if k.strip()]
+    if not keys:
+        raise ValueError("no key")
+    for key in keys:
+        try:
+            raw = base64.urlsafe_b64decode(key)
+        except (ValueError, binascii.Error):
+            raise ValueError("not a Fernet key") from None
+        if len(raw) != 32:
+            raise ValueError("not a Fernet key")
+    return keys
 
 
 class ConfigError(Exception):
@@ -101,6 +124,9 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"  # noqa: S104 - a server on a PaaS listens on every interface
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     dyno: str | None = None  # set by Heroku on every dyno
+    # -- personal connections (issue #12) ----------------------------------------------------
+    ringbridge_secret_key: SecretStr | None = None
+    ringcentral_redirect_url: AnyHttpUrl | None = None
 
     @field_validator("slack_api_url", "ringcentral_server_url", "ringcentral_media_url")
     @classmethod
@@ -115,6 +141,19 @@ class Settings(BaseSettings):
         # A bot token here is a common mix-up; Slack would refuse it at every reconnect.
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token (xapp-…) with connections:write")
+        return value
+
+    @field_validator("ringbridge_secret_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked at start, never quoted: a key that cannot encrypt is a broken setting.
+        if value is not None:
+            try:
+                fernet_keys(value)
+            except ValueError:
+                raise ValueError(
+                    "must be one or more comma-separated Fernet keys (`python -m bot keygen`)"
+                ) from None
         return value
 
     @field_validator("ringcentral_events", mode="before")
@@ -144,6 +183,17 @@ class Settings(BaseSettings):
                 "address); without one, use websocket"
             )
         return self.ringcentral_events
+
+    @property
+    def redirect_url(self) -> str | None:
+        """Where RingCentral sends a person back after they connect (DESIGN §3.1):
+        RINGCENTRAL_REDIRECT_URL, else PUBLIC_URL + the callback path; None: personal
+        connections are off."""
+        if self.ringcentral_redirect_url is not None:
+            return str(self.ringcentral_redirect_url)
+        if self.public_url is not None:
+            return str(self.public_url).rstrip("/") + OAUTH_CALLBACK_PATH
+        return None
 
     @property
     def sqlalchemy_url(self) -> str:

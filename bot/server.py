@@ -60,7 +60,7 @@ from bot.bridge.receiver import WebhookReceiver
 from bot.bridge.replies import MayText
 from bot.bridge.subscriptions import WEBHOOK_PATH, webhook_address
 from bot.clock import Clock, SystemClock
-from bot.config import BridgeConfig, ConfigError, Settings
+from bot.config import OAUTH_CALLBACK_PATH, BridgeConfig, ConfigError, Settings, fernet_keys
 from bot.observe import HEALTH, Health, Metrics, add_routes
 from bot.ringcentral import (
     AccountFacts,
@@ -80,14 +80,19 @@ from bot.slack.deps import SlackDeps
 from bot.slack.http import SlackRequestHandler
 from bot.slack.payloads import ChannelRef
 from bot.slack.permissions import Permissions
+from bot.slack.personal import PersonalAccounts
 from bot.slack.socket import SlackSocket
 from bot.store import (
     AuditLog,
+    Connections,
+    ConnectStates,
     DatabasePenaltyStore,
     DatabaseTokenRequestLog,
     DatabaseTokenStore,
     Links,
     Posts,
+    SealedTextStore,
+    Sealer,
     SubscriptionStore,
     connect,
 )
@@ -134,6 +139,7 @@ PEOPLE = web.AppKey("people", PeopleLinker)
 SLACK_SOCKET = web.AppKey("slack_socket", SlackSocket)  # set only with SLACK_APP_TOKEN
 RECEIVER = web.AppKey("receiver", WebhookReceiver)
 ADMIN = web.AppKey("admin", AdminDesk)  # the admin channel (DESIGN §3.10)
+ACCOUNTS = web.AppKey("accounts", PersonalAccounts)
 # Set only with `background=False` (tests drive the dispatcher step by step).
 NOTIFICATIONS = web.AppKey("notifications", notifications.Notifications)
 BACKGROUND = web.AppKey("background", bool)
@@ -198,6 +204,7 @@ def create_app(
         app.router.add_post("/slack/events", _slack_events)
         _say_the_request_url(settings)
     app.router.add_post(WEBHOOK_PATH, _ringcentral_webhook)
+    app.router.add_get(OAUTH_CALLBACK_PATH, _oauth_callback)
     add_routes(app)
     return app
 
@@ -221,6 +228,18 @@ async def _slack_events(request: web.Request) -> web.Response:
 
 async def _ringcentral_webhook(request: web.Request) -> web.Response:
     return await request.app[RECEIVER].handle(request)
+
+
+async def _oauth_callback(request: web.Request) -> web.Response:
+    """RingCentral sends the person's browser back here after they connect (DESIGN §3.9)."""
+    page = await request.app[ACCOUNTS].finish(dict(request.query))
+    return web.Response(
+        status=page.status,
+        text=page.html(),
+        content_type="text/html",
+        # The query carried a code and a state: no cache, no referrer keeps them.
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
@@ -266,6 +285,11 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             open_dms=any(route.dm == "owner" for route in bridge.routes),
         )
         app[PEOPLE] = people
+        accounts = personal_accounts(
+            settings, http, engine, rc, clock=clock, slack=interactive, tasks=tasks,
+            metrics=metrics,
+        )  # fmt: skip
+        app[ACCOUNTS] = accounts
         deps = SlackDeps(
             rc=rc,
             facts=AccountFacts(rc.account, clock),
@@ -279,6 +303,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             permissions=Permissions(bridge.permissions, interactive, clock),
             session=session,  # replies to a response_url: the same connection pool
             outbound=OutboundLog(engine),
+            accounts=accounts,
         )
         app[ENGINE], app[RINGCENTRAL], app[DEPS] = engine, rc, deps
         signing_secret = settings.slack_signing_secret
@@ -366,6 +391,9 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         admin: asyncio.Task[None] | None = None
         if app[BACKGROUND]:
             admin = asyncio.create_task(desk.run(stop), name="admin")
+        refresher: asyncio.Task[None] | None = None
+        if app[BACKGROUND] and accounts.enabled:
+            refresher = asyncio.create_task(accounts.run(stop), name="personal sessions")
         if not enabled:
             log.warning("no [[routes]] and no DEFAULT_CHANNEL: serving slash commands only")
         elif app[BACKGROUND]:
@@ -387,6 +415,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
                 _finish(background, grace),
                 _finish(admin, grace),
                 _finish(linking, grace),
+                _finish(refresher, grace),
                 tasks.close(grace=grace),
             )
 
@@ -536,12 +565,96 @@ def shared_ringcentral_client(
         settings,
         http,
         clock=clock,
-        token_store=JsonTokenStore(DatabaseTokenStore(engine, identity, clock=clock)),
+        token_store=JsonTokenStore(_session_text(settings, engine, identity, clock)),
         penalty_store=DatabasePenaltyStore(engine),
         token_requests=DatabaseTokenRequestLog(engine),
         identity=identity,
         login_gate=DatabaseLoginGate(engine, identity),
     )
+
+
+def personal_accounts(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    engine: AsyncEngine,
+    shared: RingCentralClient,
+    *,
+    clock: Clock,
+    slack: AsyncWebClient | None,
+    tasks: Tasks | None = None,
+    metrics: Metrics | None = None,
+) -> PersonalAccounts:
+    """Personal connections (DESIGN §3.9), or why they are off: without
+    RINGBRIDGE_SECRET_KEY nothing personal can be stored; without a redirect URI
+    RingCentral has nowhere to send the person back."""
+    redirect = settings.redirect_url
+    if settings.ringbridge_secret_key is None:
+        return PersonalAccounts(
+            shared=shared, clock=clock, redirect_url=redirect, slack=slack, off=PERSONAL_NO_KEY
+        )
+    sealer = Sealer(fernet_keys(settings.ringbridge_secret_key))
+    token_requests = DatabaseTokenRequestLog(engine)
+    client_id = settings.ringcentral_client_id or ""
+
+    def client_for(identity: str) -> RingCentralClient:
+        """A person's own client: their sealed session in the shared `tokens` table, their
+        own rate limits and penalties, the app's one token-endpoint window (not the service
+        user's reserved slot), and no JWT (a refused refresh ends their connection)."""
+        client = RingCentralClient(
+            http=http,
+            credentials=Credentials(
+                client_id=client_id, client_secret=settings.ringcentral_client_secret
+            ),
+            server_url=settings.ringcentral_server_url,
+            media_url=settings.ringcentral_media_url,
+            token_store=JsonTokenStore(
+                SealedTextStore(DatabaseTokenStore(engine, identity, clock=clock), sealer)
+            ),
+            # The service user's limiter: one view in this process of the app's token
+            # requests (RingCentral counts them per app) and of each identity's windows.
+            rate_limiter=shared.rate_limiter,
+            identity=identity,
+            clock=clock,
+            token_pacer=TokenPacer(token_requests, clock, app=client_id, service=False),
+        )
+        if metrics is not None:  # counted with the service user's (no label per person)
+            client.on_exchange = metrics.ringcentral_exchange
+            client.auth.on_grant = metrics.token_grant
+        return client
+
+    return PersonalAccounts(
+        shared=shared,
+        clock=clock,
+        redirect_url=redirect,
+        client_for=client_for,
+        connections=Connections(engine),
+        states=ConnectStates(engine, sealer),
+        slack=slack,
+        off=PERSONAL_NO_REDIRECT if redirect is None else None,
+        tasks=tasks,
+    )
+
+
+PERSONAL_NO_KEY = (
+    "Personal RingCentral accounts are off: your admin must set RINGBRIDGE_SECRET_KEY "
+    "(`python -m bot keygen` prints one)."
+)
+PERSONAL_NO_REDIRECT = (
+    "Personal RingCentral accounts are off: your admin must set PUBLIC_URL or "
+    "RINGCENTRAL_REDIRECT_URL (the redirect URI registered in the RingCentral app)."
+)
+
+
+def _session_text(
+    settings: Settings, engine: AsyncEngine, identity: str, clock: Clock
+) -> DatabaseTokenStore | SealedTextStore:
+    """The service user's session in the database: sealed with RINGBRIDGE_SECRET_KEY when
+    it is set (a session stored in clear before, or sealed with a key since removed,
+    reads as none: the JWT signs in again)."""
+    store = DatabaseTokenStore(engine, identity, clock=clock)
+    if settings.ringbridge_secret_key is None:
+        return store
+    return SealedTextStore(store, Sealer(fernet_keys(settings.ringbridge_secret_key)))
 
 
 def service_identity(settings: Settings) -> str:

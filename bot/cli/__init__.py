@@ -19,6 +19,7 @@ from bot.cli import (
     db,
     deadletters,
     demo,
+    keygen,
     manifest,
     people,
     serve,
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     people.add_parser(commands)
     manifest.add_parser(commands)
     db.add_parser(commands)
+    keygen.add_parser(commands)
     return parser
 
 

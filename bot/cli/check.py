@@ -153,6 +153,31 @@ async def _ringcentral(
         # Who is whom needs both services: on this RingCentral session (one session).
         if signed_in is not None and _has(settings, ("slack_bot_token",)):
             await _guarded(out, "people", _people(settings, rc, deployment, out))
+        if signed_in is not None:
+            await _personal(settings, rc, out)
+
+
+async def _personal(settings: Settings, rc: RingCentralClient, out: Checklist) -> None:
+    """Personal connections (DESIGN §3.9): possible when the key that seals them is set,
+    a redirect URI is known, and RingCentral's authorize page takes the app with it."""
+    subject = "personal accounts"
+    redirect = settings.redirect_url
+    if settings.ringbridge_secret_key is None:
+        out.ok(subject, "off: set RINGBRIDGE_SECRET_KEY (`python -m bot keygen`) to turn on")
+        return
+    if redirect is None:
+        out.bad(subject, "set PUBLIC_URL or RINGCENTRAL_REDIRECT_URL: RingCentral needs a "
+                "redirect URI to send people back to")  # fmt: skip
+        return
+    refusal = await rc.authorize_refusal(redirect)
+    if refusal is None:
+        out.ok(subject, f"on; RingCentral's sign-in page takes the redirect URI {redirect}")
+    else:
+        out.bad(
+            subject,
+            f"RingCentral's sign-in page refused ({refusal}): in the RingCentral "
+            f"app, turn on the authorization code flow and add the redirect URI {redirect}",
+        )
 
 
 async def _holder(settings: Settings, engine: AsyncEngine | None) -> WebSocketHolder | None:

@@ -167,14 +167,40 @@ class TokenManager:
         async with self._lock, self._store.refreshing() as claim:
             tokens = claim.current or self._tokens
             if tokens is not None:
-                form = {"token": tokens.access_token.get_secret_value()}
-                request = self._token_request(REVOKE_PATH, form)
-                try:
-                    response = await self._send(request)
-                    log.info("revoke -> %d", response.status_code)
-                except Exception as exc:  # ignored, by RingCentral's advice
-                    log.info("revoke failed, ignored: %s", type(exc).__name__)
+                await self._revoke(tokens)
             # Forget it only if no one stored another session meanwhile.
+            await claim.replace(None)
+            self._tokens = None
+
+    async def adopt(self, tokens: TokenSet) -> None:
+        """Keep a session obtained by another manager (a code exchanged apart, checked,
+        then accepted) as this identity's."""
+        async with self._lock, self._store.refreshing():
+            await self._keep(tokens)
+
+    async def stored(self) -> TokenSet | None:
+        """The session kept in the store now (a plain read; nothing renewed)."""
+        return await self._store.load()
+
+    async def revoke_session(self, tokens: TokenSet) -> None:
+        """End one given session at RingCentral, keeping whatever the store holds (a
+        session replaced by a newer one)."""
+        async with self._lock:
+            await self._revoke(tokens)
+
+    async def _revoke(self, tokens: TokenSet) -> None:
+        form = {"token": tokens.access_token.get_secret_value()}
+        request = self._token_request(REVOKE_PATH, form)
+        try:
+            response = await self._send(request)
+            log.info("revoke -> %d", response.status_code)
+        except Exception as exc:  # ignored, by RingCentral's advice
+            log.info("revoke failed, ignored: %s", type(exc).__name__)
+
+    async def forget(self) -> None:
+        """Drop the session here without a request: RingCentral has already ended it (a
+        refused refresh), so there is nothing to revoke."""
+        async with self._lock, self._store.refreshing() as claim:
             await claim.replace(None)
             self._tokens = None
 

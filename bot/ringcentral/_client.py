@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.message
 import json as jsonlib
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -21,7 +22,8 @@ import httpx
 
 from ..clock import Clock, SystemClock
 from ._auth import WSTOKEN_PATH, BearerAuth, Credentials, LoginGate, TokenManager
-from ._pkce import authorize_url
+from ._errors import auth_error
+from ._pkce import authorize_url, make_pkce
 from ._ratelimit import AUTH, MAX_WAIT, RateLimiter
 from ._requester import Download, FilePart, QueryParams
 from ._sending import Exchange, Sender
@@ -212,6 +214,21 @@ class RingCentralClient:
             server_url=str(self._origins.server),
             **extra,
         )
+
+    async def authorize_refusal(self, redirect_uri: str) -> str | None:
+        """Whether RingCentral's authorize page takes this app and redirect URI (what a
+        person's Connect button opens): None when it answers with a redirect (its sign-in
+        page), else what it refused with (`OAU-109`…). One request of the Auth group, in
+        the app's window; the page is never followed, nobody signs in."""
+        _, challenge = make_pkce()
+        url = self.authorize_url(redirect_uri, secrets.token_urlsafe(16), challenge)
+        await self.token_pacer.acquire(self.identity)
+        response = await self._token_sender.send(httpx.Request("GET", url))
+        if response.is_redirect:
+            return None
+        if response.status_code == 429 or response.status_code >= 500:
+            self._token_sender.raise_for_status(response)
+        return auth_error(response).error_code or f"HTTP {response.status_code}"
 
     async def exchange_code(self, code: str, redirect_uri: str, verifier: str) -> TokenSet:
         return await self.auth.exchange_code(code, redirect_uri, verifier)

@@ -78,6 +78,16 @@ class AuthState:
     by_refresh: dict[str, TokenSession] = field(default_factory=dict)
     codes: dict[str, AuthCode] = field(default_factory=dict)
     default_owner: str = ""
+    # Who signs in on the authorize page (a test control; else `login_hint`, else the
+    # service user), and owners that belong to another RingCentral account (id -> account).
+    approver: str | None = None
+    foreign: dict[str, str] = field(default_factory=dict)
+    # The app's registered redirect URIs; RingCentral requires an exact match (OAU-109).
+    # Empty: any is accepted (tests that do not exercise the authorize page).
+    redirect_uris: set[str] = field(default_factory=set)
+    # A server-side app (it has a client secret) must authenticate every grant with it
+    # (SPEC: confidential clients use Basic); a client-side app sends only its client_id.
+    public: bool = False
     # The token's `scope`: the app's permissions when it is issued (_rc_permissions).
     scope: Callable[[], str] = lambda: ""
 
@@ -98,6 +108,22 @@ class AuthState:
             s.alive = False
         self.by_access.clear()
         self.by_refresh.clear()
+
+    def end_sessions_of(self, owner_id: str) -> None:
+        for s in self.sessions.values():
+            if s.owner_id == owner_id:
+                s.alive = False
+                self.by_access.pop(s.access_token, None)
+                self.by_refresh.pop(s.refresh_token, None)
+
+    def owner_of(self, req: SimRequest) -> str | None:
+        """The extension whose access token a request carries (any session, alive or not)."""
+        header = req.header("authorization") or ""
+        if not header.lower().startswith("bearer "):
+            return None
+        token = header[7:].strip()
+        found = next((s for s in self.sessions.values() if s.access_token == token), None)
+        return found.owner_id if found is not None else None
 
     def invalidate_refresh_tokens(self) -> None:
         self.by_refresh.clear()
@@ -127,7 +153,7 @@ class AuthState:
         client = self.client_of(req)
         public = client is None and not req.header("authorization")
         # RingCentral PKCE: a public client sends client_id in the body and no Basic header
-        pkce_client = public and grant in ("authorization_code", "refresh_token")
+        pkce_client = self.public and public and grant in ("authorization_code", "refresh_token")
         if client is None and not (pkce_client and form.get("client_id") == self.client_id):
             return oauth_error("invalid_client", "OAU-123", "Client authentication is required")
         client_id = client or self.client_id
@@ -217,15 +243,18 @@ class AuthState:
         if req.query_first("response_type") != "code":
             return oauth_error("unsupported_response_type", "OAU-100", "Unsupported response type")
         redirect = req.query_first("redirect_uri") or ""
-        if not redirect:
+        if not redirect or (self.redirect_uris and redirect not in self.redirect_uris):
             return oauth_error("invalid_request", "OAU-109", "Redirect URIs do not match")
+        method = req.query_first("code_challenge_method") or "plain"
+        if method not in ("plain", "S256"):
+            return oauth_error("invalid_request", "OAU-101", "Unsupported code challenge method")
         code = _b64url(secrets.token_bytes(24))
         self.codes[code] = AuthCode(
-            owner_id=req.query_first("login_hint") or self.default_owner,
+            owner_id=self.approver or req.query_first("login_hint") or self.default_owner,
             client_id=self.client_id,
             redirect_uri=redirect,
             challenge=req.query_first("code_challenge"),
-            method=req.query_first("code_challenge_method") or "plain",
+            method=method,
             expires=self.clock.now() + AUTH_CODE_TTL,
         )
         params = {"code": code, "expires_in": str(int(AUTH_CODE_TTL))}
@@ -252,6 +281,11 @@ class AuthState:
         return self._grant(code.owner_id, client_id, form)
 
     def revoke(self, req: SimRequest) -> SimResponse:
+        # A confidential client authenticates here as at the token endpoint (SPEC: Basic
+        # auth for confidential clients); a public one names itself in the body.
+        public = not req.header("authorization") and req.form().get("client_id") == self.client_id
+        if self.client_of(req) is None and not (self.public and public):
+            return oauth_error("invalid_client", "OAU-123", "Client authentication is required")
         token = req.form().get("token") or req.query_first("token") or ""
         s = self.by_access.get(token) or self.by_refresh.get(token)
         if s is not None:  # RingCentral: revoking either token ends the whole session

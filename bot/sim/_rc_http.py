@@ -126,6 +126,7 @@ class RequestRecord:
     form: dict[str, str] | None
     status: int
     time: float
+    owner: str | None = None  # the extension whose access token the request carried
 
 
 def api_error(

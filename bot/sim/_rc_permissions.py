@@ -57,6 +57,7 @@ USER_PERMISSIONS = frozenset(
         "ReadExtensions",
         "ReadMessages",
         "ReadPersonalContacts",
+        "ReadUserForwardingFlipNumbers",
         "ReadUserPhoneNumbers",
     }
 )
@@ -101,6 +102,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", E + "/call-log-sync"): ("ReadCallLog", "ReadCallLog"),
     ("GET", A + "/call-log-sync"): ("ReadCallLog", "FullCompanyCallLog"),
     ("GET", E + "/authz-profile"): (None, None),
+    ("GET", E + "/forwarding-number"): ("ReadAccounts", "ReadUserForwardingFlipNumbers"),
     ("GET", E + "/phone-number/{phoneNumberId}/sms-configuration"): ("ReadAccounts", None),
     ("POST", S): ("SubscriptionWebhook", None),
     ("PUT", S + "/{subscriptionId}"): ("SubscriptionWebhook", None),

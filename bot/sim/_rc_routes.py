@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from . import _rc_account as acct
 from . import _rc_authz as authz
+from . import _rc_forwarding as fwd
 from . import _rc_messaging as msg
 from . import _rc_ringout as ro
 from . import _rc_subscriptions as sub
@@ -22,6 +23,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", E + "/phone-number", "Light", acct.phone_numbers),
     Route("GET", E + "/phone-number/{phoneNumberId}/sms-configuration", "Light", authz.sms_config),
     Route("GET", E + "/authz-profile", "Medium", authz.authz_profile),
+    Route("GET", E + "/forwarding-number", "Light", fwd.forwarding_numbers),
     Route("POST", E + "/sms", "Medium", msg.send_sms, sms=True),
     Route("POST", E + "/mms", "Medium", msg.send_sms, sms=True),
     Route("POST", E + "/company-pager", "Medium", msg.send_pager),

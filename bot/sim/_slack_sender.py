@@ -309,8 +309,11 @@ class SlackSender:
         value: str | None = None,
         block_id: str | None = None,
         timestamp: int | None = None,
+        selected: str | None = None,
     ) -> Delivery:
-        """A button click. With `message_ts`, the button must exist in that message."""
+        """A button click. With `message_ts`, the button must exist in that message.
+        `selected`: a static select's choice instead (Slack sends `selected_option`, and
+        no `value`)."""
         ws = self.workspace
         channel = ws.channels.get(channel_id)
         message = find_message(channel, message_ts) if channel and message_ts else None
@@ -339,7 +342,9 @@ class SlackSender:
             )
             if value is None:
                 value = element.get("value")
-        if value is not None:
+        if selected is not None:
+            action.update(type="static_select", selected_option={"value": selected})
+        elif value is not None:
             action["value"] = value
         response_url = self.response_url(
             channel_id=channel_id, user_id=user_id, message_ts=message_ts

@@ -28,6 +28,7 @@ from ._rc_authz import texting
 from ._rc_data import SimError, Upload, World
 from ._rc_events import MessageEvents, SimMessage, SimPager
 from ._rc_events_calls import CallEvents, SimCall
+from ._rc_forwarding import forwarding
 from ._rc_http import (
     HostKind,
     RequestRecord,
@@ -252,8 +253,9 @@ class RingCentralSimulator:
             self.on_arrival(req.method, req.path)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
+        owner = self._state.auth.owner_of(req)  # before a refresh may rotate the token
         resp = self._garble(req) or await self._dispatch(req)
-        self.requests.append(_record(req, resp, self.clock.now()))
+        self.requests.append(_record(req, resp, self.clock.now(), owner))
         return resp
 
     async def _dispatch(self, req: SimRequest) -> SimResponse:
@@ -269,6 +271,8 @@ class RingCentralSimulator:
         bearer = st.auth.check_bearer(req)
         if isinstance(bearer, SimResponse):
             return bearer
+        if bearer.owner_id in st.auth.foreign:
+            return self._foreign(bearer.owner_id, route.template, params)
         # The Auth group is counted per app, as the token endpoint's requests are (_oauth).
         who = f"client:{bearer.client_id}" if route.group == "Auth" else bearer.owner_id
         verdict = st.limiter.check(who, route.group, sms=route.sms)
@@ -333,6 +337,38 @@ class RingCentralSimulator:
         except SimError:
             return None
 
+    def _foreign(self, owner_id: str, template: str, params: Mapping[str, str]) -> SimResponse:
+        """A user of another RingCentral account (signed in on the authorize page): only
+        their own extension record is simulated, with their account; whatever else they
+        ask of this account is refused as another account's data is (CMN-102)."""
+        account = self._state.auth.foreign[owner_id]
+        if template == _rc_routes.E and params.get("extensionId") in ("~", owner_id):
+            base = f"{self.server_url}/restapi/v1.0/account/{account}/extension/{owner_id}"
+            return SimResponse.json(
+                200,
+                {
+                    "uri": base,
+                    "id": int(owner_id),
+                    "extensionNumber": "101",
+                    "type": "User",
+                    "status": "Enabled",
+                    "name": "Other Company User",
+                    "contact": {"firstName": "Other", "lastName": "User",
+                                "email": "someone@other.example.com"},
+                    "account": {"uri": base.split("/extension/")[0], "id": account},
+                },
+            )  # fmt: skip
+        return SimResponse.json(
+            404,
+            {
+                "errorCode": "CMN-102",
+                "message": "Resource for parameter [accountId] is not found",
+                "errors": [{"errorCode": "CMN-102", "message":
+                            "Resource for parameter [accountId] is not found",
+                            "parameterName": "accountId"}],
+            },
+        )  # fmt: skip
+
     def _oauth(self, req: SimRequest) -> SimResponse:
         auth = self._state.auth
         path = req.path.rstrip("/")
@@ -363,6 +399,45 @@ class RingCentralSimulator:
             {"owner_id": s.owner_id, "session_id": s.session_id, "alive": s.alive}
             for s in self._state.auth.sessions.values()
         ]
+
+    @property
+    def public_client(self) -> bool:
+        """Whether the app is a client-side (public) one: its PKCE grants and revokes carry
+        only `client_id`. False (the default): a server-side app, whose every token
+        request must carry its Basic authentication."""
+        return self._state.auth.public
+
+    @public_client.setter
+    def public_client(self, public: bool) -> None:
+        self._state.auth.public = public
+
+    def approve_as(self, extension_id: str | None) -> None:
+        """Who signs in on the authorize page from now on (None: `login_hint`, else the
+        service user)."""
+        self._state.auth.approver = extension_id
+
+    def foreign_user(self) -> str:
+        """An extension id of another RingCentral account, whose user may sign in on the
+        authorize page (`approve_as`)."""
+        owner = str(10**11 + len(self._state.auth.foreign) + 1)
+        self._state.auth.foreign[owner] = str(10**11 + 999)
+        return owner
+
+    def register_redirect_uri(self, uri: str) -> None:
+        """Register a redirect URI in the app: from now on the authorize page accepts only
+        the registered ones, exactly (OAU-109)."""
+        self._state.auth.redirect_uris.add(uri)
+
+    def add_forwarding_number(
+        self, extension_id: str, phone_number: str, label: str, kind: str = "Mobile"
+    ) -> str:
+        """A forwarding number of the extension (its id)."""
+        return forwarding(self._state).add(extension_id, phone_number, label, kind)
+
+    def end_sessions_of(self, owner_id: str) -> None:
+        """End every session of one user (a password change, an admin's sign-out): the next
+        refresh of theirs answers invalid_grant."""
+        self._state.auth.end_sessions_of(owner_id)
 
     def revoke_all_tokens(self) -> None:
         self._state.auth.revoke_all()
@@ -759,7 +834,9 @@ def endpoint_permissions() -> dict[tuple[str, str], tuple[str | None, str | None
     return dict(ROUTE_PERMISSIONS)
 
 
-def _record(req: SimRequest, resp: SimResponse, now: float) -> RequestRecord:
+def _record(
+    req: SimRequest, resp: SimResponse, now: float, owner: str | None = None
+) -> RequestRecord:
     parsed: Any = None
     form = None
     if req.content_type == "application/json":
@@ -780,4 +857,5 @@ def _record(req: SimRequest, resp: SimResponse, now: float) -> RequestRecord:
         form=form,
         status=resp.status,
         time=now,
+        owner=owner,
     )

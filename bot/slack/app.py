@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import actions, home, render
+from bot.slack import actions, home, personal_actions, render
 from bot.slack.commands import call, calllog, ringcentral, sms
 from bot.slack.deps import SlackDeps
 from bot.slack.payloads import BlockAction, MessageEvent, SlashCommand, ViewSubmission
@@ -79,9 +79,17 @@ def build_bolt_app(
     command("/calllog", lambda c, r, _: calllog.run(deps, c, r))
 
     @app.command("/ringcentral")
-    async def ringcentral_command(ack: AsyncAck, body: dict[str, Any]) -> None:
-        reply = ringcentral.answer(SlashCommand.model_validate(body))
-        await ack(text=reply.text, blocks=reply.blocks)
+    async def ringcentral_command(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        payload = SlashCommand.model_validate(body)
+        reply = ringcentral.answer_now(payload)
+        if reply is not None:
+            await ack(text=reply.text, blocks=reply.blocks)
+            return
+        await ack()
+        work = ringcentral.run(deps, payload, respond)
+        deps.tasks.spawn(work, name=f"/ringcentral {payload.user_id}")
 
     def button(action_id: str, work: Click) -> None:
         async def listener(
@@ -128,6 +136,8 @@ def build_bolt_app(
         send = actions.send_text_back(deps, submission, client)
         deps.tasks.spawn(_logged(render.TEXT_BACK_VIEW, send), name="text back")
 
+    personal_actions.register(app, deps)
+
     @app.event("message")
     async def message(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         try:
@@ -142,6 +152,10 @@ def build_bolt_app(
         # after it loses nothing, and a retried event (any process) stores nothing new.
         # A database that cannot take it fails the request, and Slack sends it again.
         await actions.keep_thread_reply(deps, str(body.get("event_id") or ""), reply, event)
+
+    @app.event("user_change")
+    async def user_change(event: dict[str, Any]) -> None:
+        deps.tasks.spawn(personal_actions.user_changed(deps, event), name="user change")
 
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:

@@ -15,6 +15,7 @@ from bot.clock import Clock
 from bot.config import CommandsConfig
 from bot.ringcentral import AccountFacts, RingCentralClient
 from bot.slack.permissions import Permissions
+from bot.slack.personal import Acting, PersonalAccounts
 from bot.slack.render import Locale
 from bot.store import AuditLog, Links, Posts
 from bot.store.outbound import OutboundLog
@@ -70,6 +71,19 @@ class SlackDeps:
     # Called when a thread reply was stored: the dispatcher sends it (set by the server
     # once the notification side runs; until then it finds the row on its first pass).
     reply_stored: Callable[[], None] = lambda: None
+
+    # Personal RingCentral accounts (DESIGN §3.9): `accounts.acting(team, user)` is the
+    # RingCentral client acting for a Slack person. None: everyone uses the shared session.
+    accounts: PersonalAccounts | None = None
+
+    async def acting(self, team_id: str | None, user_id: str) -> Acting:
+        """The RingCentral client acting for this Slack person (DESIGN §3.9): their own
+        session when they are connected, else the shared one. Raises
+        `bot.slack.personal.SessionEnded` when RingCentral has just refused their session
+        (they are disconnected and told once; send nothing on the shared one instead)."""
+        if self.accounts is None:
+            return Acting(self.rc)
+        return await self.accounts.acting(team_id, user_id)
 
     async def now(self) -> datetime:
         """Now in the account's time zone: what `today` and `yesterday` mean."""

@@ -51,6 +51,7 @@ class BlockAction(_Inbound):
     carry what their action needs in `value` (DESIGN §3.7)."""
 
     user: _Id
+    team: _Id | None = None
     actions: list[Action]
     response_url: str | None = None
     channel: _Id | None = None
@@ -85,6 +86,7 @@ class ViewSubmission(_Inbound):
 
     user: _Id
     view: _View
+    team: _Id | None = None
 
     def typed(self, input_id: str) -> str:
         """The text typed in the plain_text_input whose block_id and action_id are `input_id`."""
@@ -124,6 +126,7 @@ class MessageEvent(_Inbound):
     thread_ts: str | None = None
     bot_id: str | None = None
     subtype: str | None = None
+    team: str | None = None
     client_msg_id: str | None = None
     files: list[SlackFile] = []
     message: EditedMessage | None = None  # message_changed: the message as it is now

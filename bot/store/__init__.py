@@ -4,6 +4,15 @@ The same code runs on both; DATABASE_URL picks one (see `bot.config.Settings.sql
 """
 
 from bot.store.audit import AuditEntry, AuditLog
+from bot.store.connections import (
+    Connection,
+    Connections,
+    ConnectStates,
+    SealedTextStore,
+    Sealer,
+    StateCheck,
+    person_identity,
+)
 from bot.store.cursors import CursorRecord, Cursors
 from bot.store.engine import connect, create_schema
 from bot.store.links import Link, Links
@@ -18,6 +27,9 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "Base",
+    "ConnectStates",
+    "Connection",
+    "Connections",
     "Conversation",
     "CursorRecord",
     "Cursors",
@@ -29,8 +41,12 @@ __all__ = [
     "Links",
     "PostedNotice",
     "Posts",
+    "SealedTextStore",
+    "Sealer",
+    "StateCheck",
     "SubscriptionRecord",
     "SubscriptionStore",
     "connect",
     "create_schema",
+    "person_identity",
 ]

@@ -423,3 +423,42 @@ class UserLink(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     dm_channel: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime]
+
+
+# -- personal connections (issue #12) -----------------------------------------------------------
+
+
+class PersonalConnection(Base):
+    """A Slack person's own RingCentral account (DESIGN §3.9 "Connected"): which extension,
+    and whether it is in use (`connected`), waiting for the person to confirm it in Slack
+    (`held`: its email differs from theirs), or ended (`disconnected`, with the reason and
+    when they were told). The session itself is in `tokens` (identity `person:T:U`),
+    encrypted."""
+
+    __tablename__ = "personal_connections"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    extension_id: Mapped[str] = mapped_column(String(32))
+    extension_number: Mapped[str | None] = mapped_column(String(16))
+    extension_name: Mapped[str] = mapped_column(String(128))
+    ringout_from: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    told_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class ConnectState(Base):
+    """An authorize request in flight: the `state` (kept as its SHA-256, never in clear),
+    the Slack person and team it is bound to, the PKCE verifier (encrypted), and until when
+    it may be used, once (`used_at`)."""
+
+    __tablename__ = "connect_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    verifier: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]

@@ -178,6 +178,7 @@ async def test_refresh_rotates_and_kills_the_old_pair(
 async def test_authorization_code_with_pkce(
     rc_sim: RingCentralSimulator, http: httpx.AsyncClient
 ) -> None:
+    rc_sim.public_client = True  # a client-side app: client_id in the body, no secret
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     redirect = "http://127.0.0.1:9/ringcentral/oauth/callback"

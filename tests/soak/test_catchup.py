@@ -97,7 +97,7 @@ async def test_r16_blacklisted_subscription_detected_replaced_and_backfilled(
     lost_count = 10 if soak else 4
     reports: list[PassReport] = []
 
-    async def heard(report: PassReport) -> None:  # the admin channel's hook (s9-admin)
+    async def heard(report: PassReport) -> None:  # the admin channel's hook
         reports.append(report)
 
     notifications = bridge.notifications

@@ -15,6 +15,8 @@ __all__ = [
     "ExtensionList",
     "ExtensionStatus",
     "ExtensionType",
+    "ForwardingNumber",
+    "ForwardingNumberList",
     "PhoneNumber",
     "PhoneNumberList",
     "PhoneNumberStatus",
@@ -127,3 +129,17 @@ class PhoneNumber(Inbound):
 
 class PhoneNumberList(Listing[PhoneNumber]):
     """Answer of `GET …/extension/~/phone-number`."""
+
+
+class ForwardingNumber(Inbound):
+    """A phone the user's calls may be forwarded to (SPEC `ForwardingNumberInfo`): what
+    RingOut may ring first."""
+
+    id: Id
+    phone_number: str | None = None
+    label: str | None = None
+    type: str | None = None
+
+
+class ForwardingNumberList(Listing[ForwardingNumber]):
+    """Answer of `GET …/extension/~/forwarding-number`."""

@@ -11,6 +11,7 @@ from ..models.account import (
     ExtensionList,
     ExtensionStatus,
     ExtensionType,
+    ForwardingNumberList,
     PhoneNumber,
     PhoneNumberList,
     PhoneNumberStatus,
@@ -79,6 +80,13 @@ class Account(Resource):
             perPage=per_page,
         )
         return await self._get(PhoneNumberList, self._extension_path("/phone-number"), params)
+
+    async def forwarding_numbers(self) -> ForwardingNumberList:
+        """`GET …/extension/{e}/forwarding-number`: the phones RingOut may ring first."""
+        params = query(perPage=100)
+        return await self._get(
+            ForwardingNumberList, self._extension_path("/forwarding-number"), params
+        )
 
     async def numbers_with_feature(
         self, feature: str, *, max_pages: int = 10

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import phone
-from bot.ringcentral import RingCentralError
+from bot.ringcentral import AuthError, RingCentralError
 from bot.ringcentral.models import (
     SMS_MAX_UTF16_UNITS,
     LimitExceeded,
@@ -26,6 +26,7 @@ from bot.slack._reply import answer
 from bot.slack.deps import SlackDeps
 from bot.slack.explain import explain
 from bot.slack.payloads import SlashCommand
+from bot.slack.personal import Acting, SessionEnded
 from bot.slack.render import Locale, PageValue, Reply
 from bot.slack.text import mentioned_users, to_plain
 from bot.store import AuditEntry
@@ -37,6 +38,10 @@ from .usage import SMS_USAGE, help_reply
 log = logging.getLogger("bot.slack.sms")
 
 SMS_PATH = "/restapi/v1.0/account/~/extension/~/sms"
+NO_OWN_NUMBER = (
+    "Your RingCentral account has no number that can send texts (the SMS feature). Ask "
+    "your RingCentral admin, or `/ringcentral disconnect` to text from the shared number."
+)
 NO_FROM_NUMBER = (
     "RingBridge has no number to text from: the RingCentral user it acts as has no number "
     "with the SMS feature. Set `[commands] sms_from` in bridge.toml to a number that has it."
@@ -162,7 +167,7 @@ async def run(
         )
         await send(
             deps, command.user_id, request.to, request.text, _saying(deps, respond),
-            client=client, target=target,
+            client=client, target=target, team_id=command.team_id,
         )  # fmt: skip
     elif isinstance(request, MessageQuery):
         args = text.split(None, 1)[1] if " " in text else ""
@@ -184,13 +189,39 @@ async def send(
     from_number: str | None = None,
     client: AsyncWebClient | None = None,
     target: receipts.Target | None = None,
+    team_id: str | None = None,
 ) -> bool:
     """Send an SMS for `user_id` and tell them how it went through `say` (a command's
     respond, an ephemeral in a thread, …). `from_number` defaults to the configured or the
     service user's SMS number. With `client` and `target`, the text is recorded before the
     send and followed to its end (receipts, DESIGN §3.8); a thread reply then hears of it
-    through its receipts only. True when RingCentral accepted it."""
+    through its receipts only. A connected person (DESIGN §3.9, `team_id` given) sends
+    with their own session, by default from their own first SmsSender number; a company
+    number that is not theirs goes on the shared session. True when RingCentral accepted
+    it."""
     locale = await deps.locale()
+    try:
+        acting = await deps.acting(team_id, user_id)
+        if acting.personal:
+            senders = await acting.rc.account.numbers_with_feature("SmsSender")
+            own = [n.phone_number for n in senders]
+            if from_number is not None and from_number not in own:
+                acting = Acting(deps.rc)
+            elif not own:
+                await say(render.usage_error(NO_OWN_NUMBER))
+                return False
+            else:
+                from_number = from_number or own[0]
+    except SessionEnded as exc:
+        await say(render.ringcentral_refused(str(exc)))
+        return False
+    except AuthError:
+        await _session_ended(deps, acting, say)
+        return False
+    except RingCentralError as exc:
+        await say(render.ringcentral_refused(explain(exc)))
+        return False
+    rc = acting.rc
     from_number = from_number or deps.commands.sms_from
     if from_number is None:
         senders = await deps.facts.numbers_with("SmsSender")
@@ -200,7 +231,7 @@ async def send(
         from_number = senders[0].phone_number
     recipients = (to,) if isinstance(to, str) else to
     to = ", ".join(recipients)  # one number, or a group MMS's in the replies and audit
-    wait = deps.rc.wait_time("POST", SMS_PATH)
+    wait = rc.wait_time("POST", SMS_PATH)
     if wait > deps.queued_notice_after:
         await say(render.sms_queued(to, wait, locale=locale))
     followed = _followed(deps, client, target, user_id, from_number, recipients, text)
@@ -208,9 +239,15 @@ async def send(
     if followed is not None:
         row_id = await followed.log.before_send(followed.send, await deps.now())
     try:
-        record = await deps.rc.messages.send_sms(from_number, recipients, text)
+        record = await rc.messages.send_sms(from_number, recipients, text)
     except LimitExceeded as exc:  # the grammar counts first; this is the client's own guard
         await say(render.usage_error(str(exc)))
+        return False
+    except AuthError as exc:
+        if acting.personal:
+            await _session_ended(deps, acting, say)
+        else:
+            await say(render.ringcentral_refused(explain(exc)))
         return False
     except RingCentralError as exc:
         code = getattr(exc, "error_code", type(exc).__name__)
@@ -230,6 +267,14 @@ async def send(
             return True  # receipts, not ephemerals
     await say(render.sms_sent(to, from_number, text, record, locale=locale))
     return True
+
+
+async def _session_ended(deps: SlackDeps, acting: Acting, say: Say) -> None:
+    """The person's session was refused on the way: not sent, and not on the shared
+    session either (it would come from another number than they expect)."""
+    assert deps.accounts is not None and acting.connection is not None
+    await deps.accounts.session_ended(acting.connection)
+    await say(render.ringcentral_refused(str(SessionEnded())))
 
 
 class Followed(NamedTuple):

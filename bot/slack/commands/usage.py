@@ -22,8 +22,9 @@ CALLLOG_USAGE = (
     "[count]`, or show one call with `/calllog <record id>`."
 )
 RINGCENTRAL_USAGE = (
-    "`/ringcentral help` shows this list. `connect`, `disconnect` and `status` (your own "
-    "RingCentral account) come in a later version; until then the bridge acts for the company."
+    "`/ringcentral connect` lets RingBridge act as your own RingCentral account (your "
+    "numbers, your calls); `/ringcentral status` shows it and the phone `/call` rings first; "
+    "`/ringcentral disconnect` ends it. `/ringcentral help` shows this list."
 )
 COMMANDS = (
     ("/sms", SMS_USAGE),
