@@ -34,7 +34,7 @@ from .names import Names
 from .poster import Poster
 from .receipts import Receipts
 from .retention import Retention
-from .routing import Router
+from .routing import Router, with_business_hours
 from .subscriptions import Leadership, SubscriptionManager, event_filters
 from .watch import Watch, resolve_watch
 
@@ -110,7 +110,8 @@ async def build(
     `slack` must retry nothing by itself: the dispatcher's retries go through the database
     with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner")."""
     watch = await resolve_watch(bridge, rc, default_channel=default_channel)
-    router = Router(bridge.routes, default_channel, watch.extension_numbers)
+    routes = await with_business_hours(bridge.routes, rc)
+    router = Router(routes, default_channel, watch.extension_numbers, await facts.timezone())
     if router.named_channels:
         router = router.resolve(await _channel_ids(slack, router.named_channels))
     ingest = Ingest(rc, watch.watched, router, Names(rc, clock), outbound=OutboundLog(engine))
