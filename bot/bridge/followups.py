@@ -27,7 +27,7 @@ from bot.store.schema import Followup, Post, Upload
 from bot.store.work import claim
 
 from .classify import transcript_attachment
-from .poster import LEASE, UPLOAD_LEASE, backoff
+from .poster import LEASE, UPLOAD_LEASE, backoff, taken_of
 from .slack_errors import read_failure
 
 log = logging.getLogger("bot.bridge.followups")
@@ -197,7 +197,7 @@ class Transcripts:
         for post in posts:
             if post.state != "done" or post.ts is None:
                 continue  # the poster renders the new notice when it posts
-            reply = render_notice(load_notice(post.notice), locale=locale)
+            reply = render_notice(load_notice(post.notice), locale=locale, taken=taken_of(post))
             try:
                 await self.slack.chat_update(
                     channel=post.channel, ts=post.ts, text=reply.text, blocks=reply.blocks

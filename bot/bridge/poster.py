@@ -29,6 +29,7 @@ from bot.notices import (
     Handled,
     Notice,
     SmsNotice,
+    Taken,
     VoicemailNotice,
     load_notice,
 )
@@ -121,6 +122,7 @@ class Poster:
             notice,
             locale=Locale(await self.region(), await self.timezone()),
             handled=_handled(post),
+            taken=taken_of(post),
             thread_parent=thread_ts is None,
         )
         await self._mark_sending(post)
@@ -331,6 +333,13 @@ class Poster:
                         "next_attempt_at": now,
                     },
                 )
+
+
+def taken_of(post: Post) -> Taken | None:
+    """Who took the post's notice, for every rendering of it (a transcript's too)."""
+    if post.taken_by and post.taken_at:
+        return Taken(post.taken_by, post.taken_at)
+    return None
 
 
 def _handled(post: Post) -> Handled | None:

@@ -18,7 +18,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import phone
-from bot.notices import Handled, SmsNotice, load_notice
+from bot.notices import Handled, SmsNotice, Taken, load_notice
 from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
 from bot.slack import receipts, render
 from bot.slack.commands import PlaceCall, call, calllog, sms
@@ -30,16 +30,18 @@ from bot.slack.render import (
     MARK_HANDLED_ACTION,
     RINGOUT_CANCEL_ACTION,
     SMS_LIST_ACTION,
+    TAKE_IT_ACTION,
     TEXT_BACK_ACTION,
     TEXT_BACK_VIEW,
     TEXT_INPUT,
+    MarkHandledValue,
     TextBackMetadata,
     decode,
     decode_button_value,
     encode,
 )
 from bot.slack.text import escape, mentioned_users, to_plain
-from bot.store import Conversation
+from bot.store import Conversation, PostedNotice
 
 log = logging.getLogger("bot.slack.actions")
 
@@ -56,23 +58,74 @@ async def mark_handled(
     deps: SlackDeps, click: BlockAction, respond: AsyncRespond, client: AsyncWebClient
 ) -> None:
     value = decode_button_value(MARK_HANDLED_ACTION, click.action.value)
-    channel = _channel(click)
-    post = await deps.posts.find(value.kind, value.item, channel) if channel else None
-    if channel is None or post is None or post.ts is None:
-        await respond(text="That notification is no longer known to RingBridge.")
+    found = await _clicked(deps, click, value, respond)
+    if found is None:
         return
+    channel, post, ts = found
     now = datetime.fromtimestamp(deps.clock.now(), UTC)
     if post.handled_by or not await deps.posts.mark_handled(post.id, click.user.id, now):
         refreshed = await deps.posts.find(value.kind, value.item, channel)
         who = refreshed.handled_by if refreshed else post.handled_by
         await respond(text=f"Already handled by <@{_user_id(who)}>.", replace_original=False)
         return
+    handled = Handled(click.user.id, now)
+    await _update(deps, client, channel, ts, post, handled=handled, taken=_taken(post))
+
+
+async def take_it(
+    deps: SlackDeps, click: BlockAction, respond: AsyncRespond, client: AsyncWebClient
+) -> None:
+    """Claim the notification for the clicking person (DESIGN §3.12); a later click by
+    anyone tells them (ephemerally) who has it and changes nothing."""
+    value = decode_button_value(TAKE_IT_ACTION, click.action.value)
+    found = await _clicked(deps, click, value, respond)
+    if found is None:
+        return
+    channel, post, ts = found
+    now = datetime.fromtimestamp(deps.clock.now(), UTC)
+    if post.taken_by or not await deps.posts.take(post.id, click.user.id, now):
+        refreshed = await deps.posts.find(value.kind, value.item, channel)
+        who = refreshed.taken_by if refreshed else post.taken_by
+        await respond(text=f"<@{_user_id(who)}> has already taken it.", replace_original=False)
+        return
+    handled = None
+    if post.handled_by and post.handled_at:
+        handled = Handled(post.handled_by, post.handled_at)
+    taken = Taken(click.user.id, now)
+    await _update(deps, client, channel, ts, post, handled=handled, taken=taken)
+
+
+async def _clicked(
+    deps: SlackDeps, click: BlockAction, value: MarkHandledValue, respond: AsyncRespond
+) -> tuple[str, PostedNotice, str] | None:
+    """(channel, post, its ts) of the notification a button was clicked on; None (and the
+    person told) when it is not ours or no longer known."""
+    channel = _channel(click)
+    post = await deps.posts.find(value.kind, value.item, channel) if channel else None
+    if channel is None or post is None or post.ts is None:
+        await respond(text="That notification is no longer known to RingBridge.")
+        return None
+    return channel, post, post.ts
+
+
+async def _update(
+    deps: SlackDeps,
+    client: AsyncWebClient,
+    channel: str,
+    ts: str,
+    post: PostedNotice,
+    *,
+    handled: Handled | None,
+    taken: Taken | None,
+) -> None:
     reply = render.render_notice(
-        load_notice(post.notice),
-        locale=await deps.locale(),
-        handled=Handled(click.user.id, now),
+        load_notice(post.notice), locale=await deps.locale(), handled=handled, taken=taken
     )
-    await client.chat_update(channel=channel, ts=post.ts, text=reply.text, blocks=reply.blocks)
+    await client.chat_update(channel=channel, ts=ts, text=reply.text, blocks=reply.blocks)
+
+
+def _taken(post: PostedNotice) -> Taken | None:
+    return Taken(post.taken_by, post.taken_at) if post.taken_by and post.taken_at else None
 
 
 # --- the Text back modal ---------------------------------------------------------------------

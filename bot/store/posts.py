@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -19,6 +20,8 @@ class PostedNotice:
     notice: str  # JSON, bot.notices.load_notice
     handled_by: str | None
     handled_at: datetime | None
+    taken_by: str | None = None
+    taken_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +46,34 @@ class Posts:
             ).one_or_none()
         if row is None:
             return None
-        return PostedNotice(row.id, row.channel, row.ts, row.notice, row.handled_by, row.handled_at)
+        return PostedNotice(
+            row.id,
+            row.channel,
+            row.ts,
+            row.notice,
+            row.handled_by,
+            row.handled_at,
+            row.taken_by,
+            row.taken_at,
+        )
 
     async def mark_handled(self, post_id: int, user_id: str, at: datetime) -> bool:
         """Record the handler unless someone was first; True when this call did."""
+        return await self._first(post_id, "handled", user_id, at)
+
+    async def take(self, post_id: int, user_id: str, at: datetime) -> bool:
+        """Record who took it ("Take it") unless someone was first; True when this call did."""
+        return await self._first(post_id, "taken", user_id, at)
+
+    async def _first(
+        self, post_id: int, what: Literal["handled", "taken"], user_id: str, at: datetime
+    ) -> bool:
+        by = getattr(Post, f"{what}_by")
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(Post)
-                .where(Post.id == post_id, Post.handled_by.is_(None))
-                .values(handled_by=user_id, handled_at=at)
+                .where(Post.id == post_id, by.is_(None))
+                .values({f"{what}_by": user_id, f"{what}_at": at})
             )
         return bool(getattr(result, "rowcount", 0))
 

@@ -42,6 +42,7 @@ from bot.slack.render import (
     Locale,
     MarkHandledValue,
     Reply,
+    TakeItValue,
     TextBackValue,
     decode_button_value,
     encode_button_value,
@@ -201,7 +202,12 @@ def contexts(reply: Reply) -> list[str]:
 
 def buttons(reply: Reply) -> dict[str, Any]:
     """action_id → decoded value, in order, after checking each label."""
-    labels = {"call_back": "Call back", "text_back": "Text back", "mark_handled": "Mark handled"}
+    labels = {
+        "call_back": "Call back",
+        "text_back": "Text back",
+        "take_it": "Take it",
+        "mark_handled": "Mark handled",
+    }
     found: dict[str, Any] = {}
     for block in reply.blocks:
         if block["type"] == "actions":
@@ -215,7 +221,7 @@ def buttons(reply: Reply) -> dict[str, Any]:
 # --- missed calls ----------------------------------------------------------------------------
 
 
-def test_missed_call_names_caller_number_called_line_time_and_offers_three_buttons() -> None:
+def test_missed_call_names_caller_number_called_line_time_and_offers_four_buttons() -> None:
     reply = render_notice(call(), locale=US)
     golden("missed_call", reply)
     head = sections(reply)[0]
@@ -227,6 +233,7 @@ def test_missed_call_names_caller_number_called_line_time_and_offers_three_butto
     assert buttons(reply) == {
         "call_back": CallBackValue(number="+14155550123", name="Jane Doe"),
         "text_back": TextBackValue(number="+14155550123", company_number=OURS),
+        "take_it": TakeItValue(kind="missed_call", item="s-a0d7b3c2e1f04a5b:p-a0d7b3c2e1f04a5b-2"),
         "mark_handled": MarkHandledValue(
             kind="missed_call", item="s-a0d7b3c2e1f04a5b:p-a0d7b3c2e1f04a5b-2"
         ),
@@ -255,9 +262,9 @@ def test_missed_call_from_a_number_abroad_without_a_name() -> None:
 
 
 @pytest.mark.parametrize("caller", [Party(), Party(number="anonymous"), Party(name="Withheld")])
-def test_missed_call_without_a_usable_number_offers_only_mark_handled(caller: Party) -> None:
+def test_missed_call_without_a_usable_number_offers_take_it_and_mark_handled(caller: Party) -> None:
     reply = checked(render_notice(call(caller=caller), locale=US))
-    assert list(buttons(reply)) == ["mark_handled"]
+    assert list(buttons(reply)) == ["take_it", "mark_handled"]
     handled = checked(
         render_notice(call(caller=caller), locale=US, handled=HANDLED), mention="U024BE7LH"
     )
@@ -331,7 +338,7 @@ def test_finished_outbound_call_that_did_not_get_through() -> None:
 # --- voicemail and fax -----------------------------------------------------------------------
 
 
-def test_voicemail_with_transcript_and_call_back_buttons() -> None:
+def test_voicemail_with_transcript_call_back_and_take_it_buttons() -> None:
     reply = render_notice(voicemail(), locale=US)
     golden("voicemail", reply)
     head, transcript = sections(reply)
@@ -341,7 +348,7 @@ def test_voicemail_with_transcript_and_call_back_buttons() -> None:
     assert "For *Front Desk* (650) 555-0100 ext. 101" in head
     assert transcript == ">Hi, it's Jane. Please call me back about the lease."
     assert contexts(reply) == [":speaker: Audio in thread"]
-    assert list(buttons(reply)) == ["call_back", "text_back"]
+    assert list(buttons(reply)) == ["call_back", "text_back", "take_it"]
     assert reply.text == (
         "Voicemail from Jane Doe (415) 555-0123, 0:00:25: Hi, it's Jane. Please call me back "
         "about the lease."

@@ -1,0 +1,85 @@
+"""Take it (DESIGN §3.12): missed calls and voicemails carry a Take it button; the message
+then names who took it; someone else's later click tells them who has it and changes
+nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.slack.render import MARK_HANDLED_ACTION, TAKE_IT_ACTION
+from tests.bridge import CALLS, EITHER, USER, Bridge
+from tests.integration.test_notice_flows import button
+from tests.integration.test_notifications import buttons, readable
+
+CALLER = "+14155550123"
+BOB = "U0BOB"
+
+
+async def click(live: Bridge, action: str, user: str, *, ts: str = "", value: str = "") -> Any:
+    """A button click on the message `ts` (its button's value), or with `value` as given."""
+    found = {"message_ts": ts} if ts else {"value": value}
+    delivery = await live.slack.send_block_action(
+        live.events_url, action_id=action, channel_id=CALLS, user_id=user, **found
+    )
+    await live.settle()
+    return delivery
+
+
+@pytest.fixture
+async def live(bridge: Bridge) -> Bridge:
+    await bridge.subscribe()
+    bridge.slack.add_user(BOB, "bob", real_name="Bob Example")
+    return bridge
+
+
+@EITHER
+async def test_take_it_names_who_took_it_and_a_second_click_changes_nothing(
+    live: Bridge,
+) -> None:
+    await live.rc.call("missed", caller=CALLER, extension_id=live.rc.extension_id)
+    await live.dispatch()
+    (message,) = live.channel(CALLS)
+    assert buttons(message) == ["Call back", "Text back", "Take it", "Mark handled"]
+
+    await click(live, TAKE_IT_ACTION, USER, ts=message["ts"])
+
+    (taken,) = live.channel(CALLS)
+    assert f"Taken by <@{USER}>" in readable(taken)
+    assert buttons(taken) == ["Call back", "Text back", "Mark handled"]
+
+    late = await click(live, TAKE_IT_ACTION, BOB, value=button(message, TAKE_IT_ACTION)["value"])
+
+    assert f"<@{USER}> has already taken it" in str(live.replies(late))
+    assert live.channel(CALLS) == [taken]
+
+    # Handling it keeps the name of who took it.
+    await click(live, MARK_HANDLED_ACTION, BOB, ts=message["ts"])
+    (handled,) = live.channel(CALLS)
+    assert f"Taken by <@{USER}>" in readable(handled)
+    assert f"Handled by <@{BOB}>" in readable(handled)
+    assert buttons(handled) == ["Call back", "Text back"]
+
+
+async def test_a_voicemail_taken_keeps_its_taker_when_the_transcript_arrives(
+    live: Bridge,
+) -> None:
+    await live.rc.call(
+        "voicemail", caller=CALLER, extension_id=live.rc.extension_id, transcript_later=True
+    )
+    await live.dispatch()
+    voicemails = [
+        m for m in live.channel(CALLS) if m["metadata"]["event_type"] == "ringcentral_voicemail"
+    ]
+    (message,) = voicemails
+    assert "Take it" in buttons(message)
+
+    await click(live, TAKE_IT_ACTION, BOB, ts=message["ts"])
+    await live.rc.finish_transcript(message["metadata"]["event_payload"]["item"], "Call me back")
+    await live.dispatch()
+
+    (updated,) = [m for m in live.channel(CALLS) if m["ts"] == message["ts"]]
+    assert "Call me back" in readable(updated)
+    assert f"Taken by <@{BOB}>" in readable(updated)
+    assert "Take it" not in buttons(updated)
