@@ -88,11 +88,8 @@ async def take_it(
         who = refreshed.taken_by if refreshed else post.taken_by
         await respond(text=f"<@{_user_id(who)}> has already taken it.", replace_original=False)
         return
-    handled = None
-    if post.handled_by and post.handled_at:
-        handled = Handled(post.handled_by, post.handled_at)
     taken = Taken(click.user.id, now)
-    await _update(deps, client, channel, ts, post, handled=handled, taken=taken)
+    await _update(deps, client, channel, ts, post, handled=_handled(post), taken=taken)
 
 
 async def _clicked(
@@ -122,6 +119,12 @@ async def _update(
         load_notice(post.notice), locale=await deps.locale(), handled=handled, taken=taken
     )
     await client.chat_update(channel=channel, ts=ts, text=reply.text, blocks=reply.blocks)
+
+
+def _handled(post: PostedNotice) -> Handled | None:
+    return (
+        Handled(post.handled_by, post.handled_at) if post.handled_by and post.handled_at else None
+    )
 
 
 def _taken(post: PostedNotice) -> Taken | None:
@@ -251,10 +254,12 @@ async def thread_reply(deps: SlackDeps, event: MessageEvent, client: AsyncWebCli
         return
     # The one call a reply's send makes (s11-replies keeps it): receipts on the message.
     target = receipts.Target("reply", channel=channel, message_ts=event.ts, thread_ts=thread_ts)
-    await sms.send(
+    sent = await sms.send(
         deps, user, _recipients(conversation), text, say,
         from_number=conversation.company_number, client=client, target=target,
     )  # fmt: skip
+    if sent and conversation.parent_post_id is not None:
+        await _claim_conversation(deps, client, conversation.parent_post_id, user)
 
 
 def _recipients(conversation: Conversation) -> str | tuple[str, ...]:
@@ -264,6 +269,21 @@ def _recipients(conversation: Conversation) -> str | tuple[str, ...]:
         if isinstance(notice, SmsNotice) and notice.parties:
             return notice.parties
     return conversation.other_number
+
+
+async def _claim_conversation(
+    deps: SlackDeps, client: AsyncWebClient, post_id: int, user: str
+) -> None:
+    """A texted thread reply takes an untaken conversation for its author (DESIGN §3.12)."""
+    now = datetime.fromtimestamp(deps.clock.now(), UTC)
+    if not await deps.posts.take(post_id, user, now):
+        return  # someone has it already
+    post = await deps.posts.get(post_id)
+    if post is None or post.ts is None:
+        return  # not posted yet: the poster shows who took it when it posts
+    await _update(
+        deps, client, post.channel, post.ts, post, handled=_handled(post), taken=_taken(post)
+    )
 
 
 def _channel(click: BlockAction) -> str | None:

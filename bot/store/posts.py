@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.store.schema import Post, Thread
@@ -29,6 +29,7 @@ class Conversation:
     company_number: str
     other_number: str  # a group MMS: its key (`group:…`); the parties are in the notice
     parent_notice: str | None = None  # the thread parent's notice (JSON)
+    parent_post_id: int | None = None  # the post that started its thread
 
 
 class Posts:
@@ -36,14 +37,14 @@ class Posts:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def find(self, kind: str, item: str, channel: str) -> PostedNotice | None:
+        return await self._one(Post.kind == kind, Post.item == item, Post.channel == channel)
+
+    async def get(self, post_id: int) -> PostedNotice | None:
+        return await self._one(Post.id == post_id)
+
+    async def _one(self, *where: ColumnElement[bool]) -> PostedNotice | None:
         async with self._sessions() as session:
-            row = (
-                await session.scalars(
-                    select(Post).where(
-                        Post.kind == kind, Post.item == item, Post.channel == channel
-                    )
-                )
-            ).one_or_none()
+            row = (await session.scalars(select(Post).where(*where))).one_or_none()
         if row is None:
             return None
         return PostedNotice(
@@ -89,4 +90,6 @@ class Posts:
                 return None
             parent = await session.get(Post, thread.parent_post_id)
         notice = parent.notice if parent is not None else None
-        return Conversation(thread.company_number, thread.other_number, notice)
+        return Conversation(
+            thread.company_number, thread.other_number, notice, thread.parent_post_id
+        )

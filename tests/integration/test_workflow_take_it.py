@@ -1,6 +1,7 @@
-"""Take it (DESIGN §3.12): missed calls and voicemails carry a Take it button; the message
-then names who took it; someone else's later click tells them who has it and changes
-nothing."""
+"""Take it (DESIGN §3.12): missed calls, voicemails and a new SMS conversation's first
+message carry a Take it button (the conversation Mark handled too); the message then names
+who took it; someone else's later click tells them who has it and changes nothing; a
+texted thread reply takes an untaken conversation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.slack.render import MARK_HANDLED_ACTION, TAKE_IT_ACTION
-from tests.bridge import CALLS, EITHER, USER, Bridge
+from tests.bridge import CALLS, EITHER, TEXTS, USER, Bridge
 from tests.integration.test_notice_flows import button
 from tests.integration.test_notifications import buttons, readable
 
@@ -17,11 +18,13 @@ CALLER = "+14155550123"
 BOB = "U0BOB"
 
 
-async def click(live: Bridge, action: str, user: str, *, ts: str = "", value: str = "") -> Any:
+async def click(
+    live: Bridge, action: str, user: str, *, ts: str = "", value: str = "", channel: str = CALLS
+) -> Any:
     """A button click on the message `ts` (its button's value), or with `value` as given."""
     found = {"message_ts": ts} if ts else {"value": value}
     delivery = await live.slack.send_block_action(
-        live.events_url, action_id=action, channel_id=CALLS, user_id=user, **found
+        live.events_url, action_id=action, channel_id=channel, user_id=user, **found
     )
     await live.settle()
     return delivery
@@ -83,3 +86,46 @@ async def test_a_voicemail_taken_keeps_its_taker_when_the_transcript_arrives(
     assert "Call me back" in readable(updated)
     assert f"Taken by <@{BOB}>" in readable(updated)
     assert "Take it" not in buttons(updated)
+
+
+async def test_an_sms_conversation_gets_take_it_and_mark_handled_on_its_first_message(
+    live: Bridge,
+) -> None:
+    await live.rc.incoming_sms(live.rc.extension_id, CALLER, "are you open?")
+    await live.rc.incoming_sms(live.rc.extension_id, CALLER, "hello?")
+    await live.dispatch()
+    (parent,) = live.channel(TEXTS)
+    _, later = live.slack.thread(TEXTS, parent["ts"])
+    assert buttons(parent) == ["Take it", "Mark handled"]
+    assert buttons(later) == []  # a reply in the thread carries none
+
+    await click(live, TAKE_IT_ACTION, BOB, ts=parent["ts"], channel=TEXTS)
+    await click(live, MARK_HANDLED_ACTION, USER, ts=parent["ts"], channel=TEXTS)
+    (handled,) = [m for m in live.channel(TEXTS) if m["ts"] == parent["ts"]]
+    assert f"Taken by <@{BOB}>" in readable(handled)
+    assert f"Handled by <@{USER}>" in readable(handled)
+    assert buttons(handled) == []
+
+
+async def test_a_texted_thread_reply_takes_an_untaken_conversation(live: Bridge) -> None:
+    company = live.rc.world.numbers_with_feature(live.rc.extension_id, "SmsSender")[0]
+    await live.rc.incoming_sms(live.rc.extension_id, CALLER, "are you open?", to_number=company)
+    await live.dispatch()
+    (parent,) = live.channel(TEXTS)
+
+    await live.slack.send_message(
+        live.events_url, channel_id=TEXTS, text="Yes, until 6", thread_ts=parent["ts"], user_id=BOB
+    )
+    await live.settle()
+    assert len(live.rc.requests_to(r"/sms$", "POST")) == 1
+    (taken,) = [m for m in live.channel(TEXTS) if m["ts"] == parent["ts"]]
+    assert f"Taken by <@{BOB}>" in readable(taken)
+    assert buttons(taken) == ["Mark handled"]
+
+    # A second person's texted reply leaves it with the first.
+    await live.slack.send_message(
+        live.events_url, channel_id=TEXTS, text="See you", thread_ts=parent["ts"], user_id=USER
+    )
+    await live.settle()
+    (still,) = [m for m in live.channel(TEXTS) if m["ts"] == parent["ts"]]
+    assert f"Taken by <@{BOB}>" in readable(still)

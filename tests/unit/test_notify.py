@@ -33,6 +33,7 @@ from bot.notices import (
     PagerNotice,
     Party,
     SmsNotice,
+    Taken,
     VoicemailNotice,
 )
 from bot.sim import check_blocks
@@ -285,10 +286,20 @@ def test_handled_mention_is_only_made_from_a_slack_user_id(user_id: str) -> None
         render_notice(call(), locale=US, handled=Handled(user_id=user_id, at=AT))
 
 
-@pytest.mark.parametrize("notice", [voicemail(), fax(), sms(), pager(), call("call")])
-def test_only_a_missed_call_is_marked_handled(notice: Notice) -> None:
-    with pytest.raises(ValueError, match="only a missed call"):
+@pytest.mark.parametrize("notice", [voicemail(), fax(), pager(), call("call")])
+def test_only_a_missed_call_or_a_text_is_marked_handled(notice: Notice) -> None:
+    with pytest.raises(ValueError, match="only a missed call or a text"):
         render_notice(notice, locale=US, handled=HANDLED)
+
+
+def test_an_sms_conversation_taken_and_handled_names_both_and_offers_no_button() -> None:
+    taken = Taken("U0BOB", AT)
+    reply = render_notice(sms(), locale=US, handled=HANDLED, taken=taken)
+    assert [c.split(" · ")[0] for c in contexts(reply)[-2:]] == [
+        ":raising_hand: Taken by <@U0BOB>",
+        ":white_check_mark: Handled by <@U024BE7LH>",
+    ]
+    assert buttons(reply) == {}
 
 
 # --- answered and finished calls -------------------------------------------------------------
@@ -394,7 +405,7 @@ def test_fax_names_sender_pages_and_the_pdf_in_thread() -> None:
 # --- SMS and pager ---------------------------------------------------------------------------
 
 
-def test_sms_thread_parent_names_the_conversation_and_how_to_answer() -> None:
+def test_sms_thread_parent_names_the_conversation_how_to_answer_and_offers_take_it() -> None:
     reply = render_notice(sms(), locale=US)
     golden("sms_parent", reply)
     assert sections(reply) == [
@@ -405,7 +416,11 @@ def test_sms_thread_parent_names_the_conversation_and_how_to_answer() -> None:
     assert reply.text == (
         "SMS from Jane Doe (415) 555-0123 to (650) 555-0100: Running late, see you at 10"
     )
-    assert buttons(reply) == {}
+    item = sms().item  # the conversation is taken and handled by its first message
+    assert buttons(reply) == {
+        "take_it": TakeItValue(kind="sms", item=item),
+        "mark_handled": MarkHandledValue(kind="sms", item=item),
+    }
 
 
 def test_sms_in_thread_is_just_the_text_and_time() -> None:

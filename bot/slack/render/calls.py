@@ -196,10 +196,11 @@ def callback_buttons(
     *,
     missed_call: str | None = None,
     take: tuple[NoticeKind, str] | None = None,
+    kind: NoticeKind = "missed_call",
 ) -> ActionsBlock | None:
     """Call back and Text back when the caller's number can be dialled, Take it for the
-    (kind, item) in `take`, Mark handled when the item of a `missed_call` is given; None
-    when there is no button to show."""
+    (kind, item) in `take`, Mark handled when the item of a `missed_call` (or of another
+    `kind`: an SMS conversation's first message) is given; None when there is no button."""
     buttons: list[ButtonElement] = []
     if number is not None and dialable(number):
         short = " ".join(name.split())[:NAME_MAX] if name else ""
@@ -215,7 +216,7 @@ def callback_buttons(
     if missed_call is not None:
         # An item no click could carry back: no button rather than no post.
         with contextlib.suppress(ValueError):
-            handle = MarkHandledValue(kind="missed_call", item=missed_call)
+            handle = MarkHandledValue(kind=kind, item=missed_call)
             buttons.append(_button("Mark handled", MARK_HANDLED_ACTION, handle))
     return ActionsBlock(block_id="notice_actions", elements=buttons) if buttons else None
 

@@ -20,12 +20,13 @@ def render_notice(
     thread_parent: bool = True,
 ) -> Reply:
     """The message for `notice`. `locale` reads numbers and gives the time fallbacks their
-    zone; `handled` (missed calls only, ValueError otherwise) shows who handled it instead
-    of the button; `thread_parent` (SMS only) picks the thread's first message or a compact
-    reply in it. A `late` notice says when it happened, under its first block. `taken`
-    (missed calls and voicemails) names who took it instead of the Take it button."""
-    if handled is not None and notice.kind != "missed_call":
-        raise ValueError(f"only a missed call is marked handled, not a {notice.kind}")
+    zone; `handled` (missed calls and SMS conversations only, ValueError otherwise) shows
+    who handled it instead of the button; `taken` (missed calls, voicemails, SMS
+    conversations) names who took it instead of the Take it button; `thread_parent` (SMS
+    only) picks the thread's first message or a compact reply in it. A `late` notice says
+    when it happened, under its first block."""
+    if handled is not None and notice.kind not in ("missed_call", "sms"):
+        raise ValueError(f"only a missed call or a text is marked handled, not a {notice.kind}")
     message = _render(notice, locale, handled, taken, thread_parent)
     if not notice.late:
         return message
@@ -54,5 +55,7 @@ def _render(
     if isinstance(notice, FaxNotice):
         return render_fax(notice, locale=locale)
     if isinstance(notice, SmsNotice):
-        return render_sms(notice, locale=locale, thread_parent=thread_parent)
+        return render_sms(
+            notice, locale=locale, thread_parent=thread_parent, handled=handled, taken=taken
+        )
     return render_internal_message(notice, locale=locale)
