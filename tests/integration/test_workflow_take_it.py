@@ -129,3 +129,38 @@ async def test_a_texted_thread_reply_takes_an_untaken_conversation(live: Bridge)
     await live.settle()
     (still,) = [m for m in live.channel(TEXTS) if m["ts"] == parent["ts"]]
     assert f"Taken by <@{BOB}>" in readable(still)
+
+
+async def test_a_text_after_handling_or_a_day_of_silence_starts_a_new_conversation(
+    live: Bridge,
+) -> None:
+    await live.rc.incoming_sms(live.rc.extension_id, CALLER, "are you open?")
+    await live.dispatch()
+    (first,) = live.channel(TEXTS)
+    await click(live, MARK_HANDLED_ACTION, USER, ts=first["ts"], channel=TEXTS)
+
+    live.clock.advance(60)
+    await live.rc.incoming_sms(live.rc.extension_id, CALLER, "one more thing")
+    await live.dispatch()
+    first_again, second = live.channel(TEXTS)
+    assert first_again["ts"] == first["ts"]
+    assert buttons(second) == ["Take it", "Mark handled"]
+
+    live.clock.advance(3600)  # within a day: the conversation goes on in its thread
+    await live.rc.incoming_sms(live.rc.extension_id, CALLER, "still there?")
+    await live.dispatch()
+    assert len(live.channel(TEXTS)) == 2
+    assert len(live.slack.thread(TEXTS, second["ts"])) == 2
+
+    live.clock.advance(25 * 3600)  # a day of silence: new again
+    await live.rc.incoming_sms(live.rc.extension_id, CALLER, "hello again")
+    await live.dispatch()
+    *_, third = live.channel(TEXTS)
+    assert len(live.channel(TEXTS)) == 3
+    assert "hello again" in readable(third)
+    assert buttons(third) == ["Take it", "Mark handled"]
+
+    await live.rc.incoming_sms(live.rc.extension_id, CALLER, "and later ones go there")
+    await live.dispatch()
+    assert len(live.channel(TEXTS)) == 3
+    assert len(live.slack.thread(TEXTS, third["ts"])) == 2
