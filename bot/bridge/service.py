@@ -111,7 +111,10 @@ async def build(
     with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner")."""
     watch = await resolve_watch(bridge, rc, default_channel=default_channel)
     routes = await with_business_hours(bridge.routes, rc)
-    router = Router(routes, default_channel, watch.extension_numbers, await facts.timezone())
+    # The zone read apart from `facts`, whose cache stays as it was: a notice posts only
+    # once RingCentral answers (what the admin channel's sign-in message promises).
+    zone = await AccountFacts(rc.account, clock).timezone()
+    router = Router(routes, default_channel, watch.extension_numbers, zone)
     if router.named_channels:
         router = router.resolve(await _channel_ids(slack, router.named_channels))
     ingest = Ingest(rc, watch.watched, router, Names(rc, clock), outbound=OutboundLog(engine))
