@@ -11,7 +11,12 @@ process (aiohttp, C keep-alive connections, closed loop):
   delivery is token-checked, stored (group commit), then answered 200.
 Phases, interleaved to share the machine's noise: bare, ringbridge, bare, ringbridge
 (N deliveries each; the rate is each pair's median); then the ringbridge at a fixed open-loop
-rate R for S seconds (ack latency). Prints one JSON object.
+rate R for S seconds (ack latency). With `--baseline DIR` (a checkout of another version,
+e.g. `git worktree add /tmp/base main`), a third server runs that version's `bot/`
+(PYTHONPATH) in the same interleaved rounds: before and after, in one run. With
+`--profile`, then one more closed-loop round into a new ringbridge server run under
+cProfile: where its event loop's CPU time goes, by package (the SQLite work in aiosqlite's
+thread is not in it). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -21,11 +26,16 @@ import asyncio
 import json
 import os
 import platform
+import pstats
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bench._database import add_webhook_token, read_inbox_uuids
@@ -111,6 +121,111 @@ async def closed_round(url: str, prefix: str, count: int, concurrency: int) -> d
     }
 
 
+# `python -c PROFILED -m bot serve`: serve under cProfile counting CPU time (not the time
+# spent waiting in epoll), switched on by SIGUSR1 once the server is warm (start-up and
+# imports left out) and written to $RINGBRIDGE_PROFILE at exit.
+PROFILED = """
+import cProfile, os, signal, time
+profile = cProfile.Profile(time.process_time)
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+try:
+    from bot.cli import main
+    main(["serve"])
+finally:
+    profile.disable()
+    profile.dump_stats(os.environ["RINGBRIDGE_PROFILE"])
+"""
+
+
+def where_time_goes(stats_file: Path, top: int = 12) -> dict[str, Any]:
+    """CPU time of the profiled server by package (a built-in's time goes to the package
+    that called it), and the functions with the most time of their own."""
+    stats = pstats.Stats(str(stats_file))
+    entries: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    by_area: Counter[str] = Counter()
+    own: list[tuple[float, str]] = []
+    for (path, line, name), (_cc, _nc, tottime, _ct, callers) in entries.items():
+        own.append((tottime, f"{_short(path)}:{line}({name})"))
+        if path != "~" or not callers:
+            by_area[_area(path)] += tottime
+            continue
+        for (caller_path, _line, _name), caller_stats in callers.items():
+            by_area[_area(caller_path)] += caller_stats[2]  # this built-in's time from there
+    total = sum(by_area.values()) or 1.0
+    own.sort(reverse=True)
+    return {
+        "profiled_cpu_s": round(total, 2),
+        "share_by_area": {k: round(v / total, 3) for k, v in by_area.most_common()},
+        "top_own_time_s": {label: round(t, 3) for t, label in own[:top]},
+    }
+
+
+AREAS = (
+    ("/bot/", "ringbridge (bot/)"),
+    ("sqlalchemy", "SQLAlchemy"),
+    ("aiosqlite", "aiosqlite (event loop side)"),
+    ("aiohttp", "aiohttp (HTTP server)"),
+    ("multidict", "aiohttp (HTTP server)"),
+    ("yarl", "aiohttp (HTTP server)"),
+    ("prometheus_client", "prometheus_client"),
+    ("pydantic", "pydantic"),
+    ("json", "json"),
+    ("asyncio", "asyncio event loop"),
+    ("selectors", "asyncio event loop"),
+    ("importlib", "imports"),
+    ("<frozen", "imports"),
+)
+
+
+def _area(path: str) -> str:
+    if path == "~":
+        return "built-ins"
+    return next((area for key, area in AREAS if key in path), "other")
+
+
+def _short(path: str) -> str:
+    if "/bot/" in path:
+        return "bot/" + path.split("/bot/", 1)[1]
+    for marker in ("site-packages/", "/lib/python3.11/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path
+
+
+async def profiled_round(info: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """One closed-loop round into a new server profiled (after its warm-up round)."""
+    with tempfile.TemporaryDirectory(prefix="ringbridge-profile-") as directory:
+        out = Path(directory) / "serve.prof"
+        server = ServerProcess(
+            info, python_args=["-c", PROFILED], extra_env={"RINGBRIDGE_PROFILE": str(out)}
+        )
+        try:
+            await server.start()
+            await add_webhook_token(server.database_path, TOKEN)
+            hook = server.url + WEBHOOK_PATH
+            await _wait_for_token(hook)
+            async with WebhookSender(hook, TOKEN, connections=args.concurrency) as sender:
+                await closed_loop(sender, bodies("p-warm", 200), args.concurrency)
+            assert server.pid is not None
+            os.kill(server.pid, signal.SIGUSR1)
+            async with WebhookSender(hook, TOKEN, connections=args.concurrency) as sender:
+                done, wall = await closed_loop(
+                    sender, bodies("p", args.deliveries), args.concurrency
+                )
+        finally:
+            await server.close()  # SIGTERM: serve returns, the profile is written
+        rate = round(sum(1 for d in done if d.status == 200) / wall, 1)
+        return {"rate_per_s_profiled": rate, **where_time_goes(out)}
+
+
+async def _wait_for_token(hook: str) -> None:
+    async with WebhookSender(hook, TOKEN) as sender:  # the token is re-read within 1 s
+        for i in range(50):
+            if (await sender.send(f"probe-{i}", sms_envelope(f"probe-{i}"))).status == 200:
+                return
+            await asyncio.sleep(0.1)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     sims = Simulators(SimOptions())
@@ -118,17 +233,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     server = ServerProcess(info)
     bare = BareServer()
     rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "ringbridge": []}
+    base: ServerProcess | None = None
+    if args.baseline is not None:
+        base = ServerProcess(info, extra_env={"PYTHONPATH": str(args.baseline.resolve())})
+        rounds["baseline"] = []
     try:
         await server.start()
         await add_webhook_token(server.database_path, TOKEN)
         await bare.start()
         hook = server.url + WEBHOOK_PATH
-        async with WebhookSender(hook, TOKEN) as sender:  # the token is re-read within 1 s
-            for i in range(50):
-                if (await sender.send(f"probe-{i}", sms_envelope(f"probe-{i}"))).status == 200:
-                    break
-                await asyncio.sleep(0.1)
+        await _wait_for_token(hook)
+        if base is not None:
+            await base.start()
+            await add_webhook_token(base.database_path, TOKEN)
+            await _wait_for_token(base.url + WEBHOOK_PATH)
         for r in range(args.rounds):
+            if base is not None:
+                rounds["baseline"].append(
+                    await closed_round(
+                        base.url + WEBHOOK_PATH, f"o{r}", args.deliveries, args.concurrency
+                    )
+                )
             rounds["bare"].append(
                 await closed_round(
                     bare.url + WEBHOOK_PATH, f"b{r}", args.deliveries, args.concurrency
@@ -142,9 +267,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             fixed, wall = await open_loop(sender, bodies("fixed", count), args.rate)
         acked = {d.uuid for d in fixed if d.status == 200}
         stored = await asyncio.to_thread(read_inbox_uuids, server.database_path)
+        await bare.close()
+        await server.close()
+        if base is not None:
+            await base.close()
+        profile = await profiled_round(info, args) if args.profile else None
     finally:
         await bare.close()
         await server.close()
+        if base is not None:
+            await base.close()
         await sims.close()
 
     bare_rate = statistics.median(r["rate_per_s"] for r in rounds["bare"])
@@ -158,6 +290,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "meets_ratio": ratio is not None and ratio >= TARGET_RATIO,
         "bare_rate_per_s": bare_rate,
         "ringbridge_rate_per_s": ours_rate,
+        "baseline": _baseline(args.baseline, rounds.get("baseline", []), bare_rate, ours_rate),
         "concurrency": args.concurrency,
         "rounds": rounds,
         "fixed_rate": {
@@ -169,8 +302,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "meets_target": fixed_summary.get("p99_ms", 1e9) < TARGET_P99_MS,
         },
         "acked_but_not_stored": len(acked - stored),
+        "profile": profile,
         "database": "SQLite, WAL, synchronous=NORMAL",
         "wall_s": round(time.perf_counter() - t0, 2),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
         "machine": {"cores": os.cpu_count(), "arch": platform.machine()},
         "notes": (
@@ -181,6 +316,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _baseline(
+    path: Path | None, rounds: list[dict[str, Any]], bare_rate: float, ours_rate: float
+) -> dict[str, Any] | None:
+    if path is None or not rounds:
+        return None
+    rate = statistics.median(r["rate_per_s"] for r in rounds)
+    return {
+        "path": str(path),
+        "rate_per_s": rate,
+        "ratio_vs_bare": round(rate / bare_rate, 3) if bare_rate else None,
+        "ours_vs_baseline": round(ours_rate / rate, 2) if rate else None,
+    }
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__)
     parser.add_argument("--deliveries", type=int, default=3000, help="per closed-loop round")
@@ -188,6 +337,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200.0, help="deliveries/s, fixed phase")
     parser.add_argument("--seconds", type=float, default=10.0, help="fixed-rate phase length")
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout of another version: its server too, same rounds"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="then one round under cProfile: where time goes"
+    )
     args = parser.parse_args(argv)
     if not 100 <= args.deliveries <= 100_000:
         parser.error("--deliveries: 100 to 100000")

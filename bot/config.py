@@ -41,6 +41,8 @@ __all__ = [
     "CommandsConfig",
     "ConfigError",
     "Kind",
+    "PeopleConfig",
+    "PermissionsConfig",
     "RetentionConfig",
     "RingCentralConfig",
     "RingCentralEvents",
@@ -386,7 +388,10 @@ class _Strict(BaseModel):
 
 class Route(_Strict):
     events: list[Kind] = Field(min_length=1)
-    channel: str = Field(min_length=1)
+    channel: str | None = Field(default=None, min_length=1)
+    # `dm = "owner"` instead of a channel: a DM to the Slack person linked to the
+    # extension the event belongs to (DESIGN §3.2, §3.9).
+    dm: Literal["owner"] | None = None
     extensions: list[str] = []
     numbers: list[E164] = []
     # Team workflow (DESIGN §3.12).
@@ -413,12 +418,19 @@ class Route(_Strict):
         """Whether the team is in at `moment` (no hours: always)."""
         return not isinstance(self.hours, WeeklyHours) or self.hours.open_at(moment, zone)
 
-    def channel_at(self, moment: datetime, zone: ZoneInfo) -> str:
+    def channel_at(self, moment: datetime, zone: ZoneInfo) -> str | None:
         """Where an event that happened at `moment` goes: outside the hours, the
-        after-hours channel when there is one (DESIGN §3.12)."""
+        after-hours channel when there is one (DESIGN §3.12); None for a `dm` route in
+        its hours (the owner's DM)."""
         if self.after_hours_channel is not None and not self.open_at(moment, zone):
             return self.after_hours_channel
         return self.channel
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Route:
+        if (self.channel is None) == (self.dm is None):
+            raise ValueError('a route needs either `channel` or `dm = "owner"` (not both)')
+        return self
 
 
 class RingCentralConfig(_Strict):
@@ -442,12 +454,57 @@ class RetentionConfig(_Strict):
     days: int = Field(default=30, ge=1)
 
 
+# --- [people] and [permissions] (DESIGN §3.2, §3.9) ---------------------------------------
+
+_PERMISSION_ENTRY = re.compile(
+    r"^(\*|[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|@[\w.\-]+|[CG][A-Z0-9]{2,}|#[\w\-]+)$"
+)
+
+
+def _permission_entry(value: str) -> str:
+    if not _PERMISSION_ENTRY.match(value):
+        raise ValueError(
+            f'{value!r} is not "*", a person (U…), a user group (S… or @handle) or a '
+            "channel (C… or #name)"
+        )
+    return value
+
+
+PermissionEntry = Annotated[str, AfterValidator(_permission_entry)]
+
+
+class PeopleConfig(_Strict):
+    link_by_email: bool = True
+    # Slack user id -> extension number ("" for none): overrides the email links.
+    links: dict[str, str] = {}
+
+    @field_validator("links")
+    @classmethod
+    def _slack_people(cls, value: dict[str, str]) -> dict[str, str]:
+        for user, extension in value.items():
+            if not re.match(r"^[UW][A-Z0-9]{2,}$", user):
+                raise ValueError(f"{user!r} is not a Slack person's id (U…)")
+            if extension and not extension.isdigit():
+                raise ValueError(f"{extension!r} is not an extension number")
+        return value
+
+
+class PermissionsConfig(_Strict):
+    """Who may use the shared RingCentral session for what; `"*"` is every full member."""
+
+    sms: list[PermissionEntry] = ["*"]
+    call: list[PermissionEntry] = ["*"]
+    company_calllog: list[PermissionEntry] = []
+
+
 class BridgeConfig(_Strict):
     routes: list[Route] = []
     ringcentral: RingCentralConfig = RingCentralConfig()
     commands: CommandsConfig = CommandsConfig()
     admin: AdminConfig = AdminConfig()
     retention: RetentionConfig = RetentionConfig()
+    people: PeopleConfig = PeopleConfig()
+    permissions: PermissionsConfig = PermissionsConfig()
 
 
 def load_bridge_config(source: str | None) -> BridgeConfig:

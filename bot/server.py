@@ -54,6 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import service as notifications
 from bot.bridge.admin import AdminDesk
+from bot.bridge.people import PeopleLinker
 from bot.bridge.receiver import WebhookReceiver
 from bot.bridge.subscriptions import WEBHOOK_PATH, webhook_address
 from bot.clock import Clock, SystemClock
@@ -75,12 +76,14 @@ from bot.ringcentral import (
 from bot.slack.app import build_bolt_app
 from bot.slack.deps import SlackDeps
 from bot.slack.http import SlackRequestHandler
+from bot.slack.permissions import Permissions
 from bot.slack.socket import SlackSocket
 from bot.store import (
     AuditLog,
     DatabasePenaltyStore,
     DatabaseTokenRequestLog,
     DatabaseTokenStore,
+    Links,
     Posts,
     SubscriptionStore,
     connect,
@@ -99,6 +102,7 @@ __all__ = [
     "ENGINE",
     "METRICS",
     "NOTIFICATIONS",
+    "PEOPLE",
     "RINGCENTRAL",
     "SETTINGS",
     "SLACK",
@@ -122,6 +126,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 RINGCENTRAL = web.AppKey("ringcentral", RingCentralClient)
 SLACK = web.AppKey("slack", SlackRequestHandler)
 DEPS = web.AppKey("deps", SlackDeps)
+PEOPLE = web.AppKey("people", PeopleLinker)
 SLACK_SOCKET = web.AppKey("slack_socket", SlackSocket)  # set only with SLACK_APP_TOKEN
 RECEIVER = web.AppKey("receiver", WebhookReceiver)
 ADMIN = web.AppKey("admin", AdminDesk)  # the admin channel (DESIGN §3.10)
@@ -244,6 +249,19 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         app[ADMIN] = desk
         rc.auth.on_grant = _observers(metrics.token_grant, desk.token_grant)
         tasks = Tasks()
+        interactive = _interactive_slack(settings, session, metrics)
+        links = Links(engine)
+        # Who is whom (DESIGN §3.9): refreshed daily in the background; DM routes need
+        # each linked person's DM opened.
+        people = PeopleLinker(
+            rc,
+            interactive,
+            links,
+            bridge.people,
+            clock,
+            open_dms=any(route.dm == "owner" for route in bridge.routes),
+        )
+        app[PEOPLE] = people
         deps = SlackDeps(
             rc=rc,
             facts=AccountFacts(rc.account, clock),
@@ -252,11 +270,12 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             clock=clock,
             tasks=tasks,
             posts=Posts(engine),
+            links=links,
+            permissions=Permissions(bridge.permissions, interactive, clock),
             session=session,  # replies to a response_url: the same connection pool
             outbound=OutboundLog(engine),
         )
         app[ENGINE], app[RINGCENTRAL], app[DEPS] = engine, rc, deps
-        interactive = _interactive_slack(settings, session, metrics)
         signing_secret = settings.slack_signing_secret
         bolt = build_bolt_app(
             deps,
@@ -320,11 +339,15 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             # The gateway's timers are real ones, whatever clock the rest runs on (tests).
             socket_clock=SystemClock(),
             admin=desk,
+            people=people,
         )
         if socket is not None:
             resources.push_async_callback(socket.close)
             await socket.start()
         stop = app[SHUTDOWN].stop
+        linking: asyncio.Task[None] | None = None
+        if app[BACKGROUND]:
+            linking = asyncio.create_task(people.run(stop), name="people links")
         background: asyncio.Task[None] | None = None
         admin: asyncio.Task[None] | None = None
         if app[BACKGROUND]:
@@ -347,7 +370,10 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             # delivery in hand and releases the rest (anything cancelled is leased, and due
             # again when the lease runs out); command replies finish or are cancelled.
             await asyncio.gather(
-                _finish(background, grace), _finish(admin, grace), tasks.close(grace=grace)
+                _finish(background, grace),
+                _finish(admin, grace),
+                _finish(linking, grace),
+                tasks.close(grace=grace),
             )
 
 

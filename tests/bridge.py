@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,14 +21,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge.dispatcher import CALL_QUIET
 from bot.bridge.listener import WebSocketListener
+from bot.bridge.people import PeopleLinker
 from bot.bridge.service import Notifications
 from bot.clock import FakeClock
 from bot.config import BridgeConfig, Route, Settings
-from bot.server import DEPS, ENGINE, NOTIFICATIONS, create_app
+from bot.server import DEPS, ENGINE, NOTIFICATIONS, PEOPLE, create_app
 from bot.sim import SLACK_CHANNEL_PACE, Delivery, RingCentralSimulator, SlackSimulator
 from bot.sim import SlackClock as SimClock
 from bot.store import SubscriptionStore
-from bot.store.schema import CallState, Outbound, Post, Upload, UTCDateTime
+from bot.store.schema import (
+    CallState,
+    ChannelPace,
+    Followup,
+    Outbound,
+    Post,
+    Update,
+    Upload,
+    UTCDateTime,
+)  # fmt: skip
 from bot.store.schema import Delivery as InboxRow
 
 # Runs a test that uses the `bridge` fixture twice: Slack's traffic over HTTP (signed
@@ -84,6 +94,12 @@ class Bridge:
         await self.server.app[DEPS].tasks.join()
 
     @property
+    def people(self) -> PeopleLinker:
+        """Who is whom (DESIGN §3.9): `await bridge.people.refresh()` after adding Slack
+        members with emails."""
+        return self.server.app[PEOPLE]
+
+    @property
     def notifications(self) -> Notifications:
         return self.server.app[NOTIFICATIONS]
 
@@ -122,11 +138,23 @@ class Bridge:
     async def _next_due(self) -> float | None:
         times = []
         async with self.engine.connect() as conn:
-            for table in (InboxRow, Post, Upload, Outbound):
+            for table in (InboxRow, Upload, Outbound, Update, Followup):
                 query = select(func.min(table.next_attempt_at, type_=UTCDateTime)).where(
                     table.state.in_(("pending", "sending"))
                 )
                 times.append((await conn.execute(query)).scalar())
+            # A post is due at its next attempt, or its channel's next slot (Slack's pace)
+            # if that is later.
+            slots = dict(
+                (await conn.execute(select(ChannelPace.channel, ChannelPace.next_slot))).all()
+            )
+            waiting = select(Post.channel, func.min(Post.next_attempt_at, type_=UTCDateTime))
+            waiting = waiting.where(Post.state.in_(("pending", "sending"))).group_by(Post.channel)
+            for channel, due in (await conn.execute(waiting)).all():
+                slot = slots.get(channel)
+                if slot is not None and not isinstance(slot, datetime):
+                    slot = None
+                times.append(max(due, slot) if slot is not None and due is not None else due)
             # A call whose events stopped is judged after a quiet while (dispatcher).
             quiet = select(func.min(CallState.updated_at, type_=UTCDateTime)).where(CallState.open)
             last = (await conn.execute(quiet)).scalar()

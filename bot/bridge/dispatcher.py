@@ -15,21 +15,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.notices import Notice
 from bot.ringcentral import RingCentralError
 from bot.store.schema import CallState, Delivery
-from bot.store.work import claim
+from bot.store.work import claim, write_back
 
-from . import calls
-from .followups import Transcripts, Uploader
-from .ingest import Ingest, Unreadable
-from .poster import LEASE, Poster, backoff
+from . import calls, faults
+from .faults import backoff
+from .followups import Transcripts, Updater, Uploader
+from .ingest import Ingest, NamesWanted, Unreadable
+from .poster import LEASE, Poster
 from .receipts import Receipts
 
 log = logging.getLogger("bot.bridge.dispatcher")
@@ -39,6 +42,17 @@ CALL_QUIET = timedelta(seconds=60)  # a call with no event this long is judged a
 # sees the other legs, so waiting a full minute would only make the notice late.
 ENDED_QUIET = timedelta(seconds=10)
 DELIVERY_MAX_AGE = timedelta(hours=24)
+READS = 8  # deliveries reading RingCentral at once (pager messages, transcripts, names)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A delivery read and understood, to be stored."""
+
+    delivery: Delivery
+    event: object
+    notices: list[Notice]
+    now: datetime
 
 
 @dataclass
@@ -48,10 +62,11 @@ class Dispatcher:
     poster: Poster
     uploader: Uploader
     transcripts: Transcripts
+    updater: Updater
     clock: Clock
     receipts: Receipts | None = None  # sent texts followed to their end (DESIGN §3.8)
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
-    batch: int = 20
+    batch: int = 100  # deliveries stored per transaction
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -96,17 +111,31 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.idle_wait)
 
     async def step(self) -> int:
-        """One pass over every kind of due work; how much was done. Stopping ends the
-        pass between its parts."""
+        """One pass over every kind of due work; how much was done. Three lanes run side
+        by side, so that no kind of work holds up another (uploads and follow-ups never
+        delay posts): deliveries into posts, posts into Slack, and what follows a post.
+        Stopping ends each lane between its parts."""
+        lanes = (
+            (self._deliveries, self._quiet_calls),
+            (self.poster.run_once,),
+            (
+                self.uploader.run_once,
+                self.transcripts.run_once,
+                self.receipts.run_once if self.receipts else _nothing,
+                self.updater.run_once,
+            ),
+        )
+        results = await asyncio.gather(
+            *(self._lane(parts) for parts in lanes), return_exceptions=True
+        )
+        for result in results:  # every lane has ended: no pass overlaps the next
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
+
+    async def _lane(self, parts: tuple[Callable[[], Awaitable[int]], ...]) -> int:
         done = 0
-        for part in (
-            self._deliveries,
-            self._quiet_calls,
-            self.poster.run_once,
-            self.uploader.run_once,
-            self.transcripts.run_once,
-            self.receipts.run_once if self.receipts else _nothing,
-        ):
+        for part in parts:
             if self.stopping:
                 break
             done += await part()
@@ -130,9 +159,9 @@ class Dispatcher:
         # hold at once. A step that fails otherwise keeps its leases: the rows come due
         # again when they run out, not in a tight loop.
         try:
-            while held and not self.stopping:
-                await self._dispatch(held[0])
-                held.pop(0)
+            if held and not self.stopping:
+                await self._dispatch_batch(held)
+                held = []
         except asyncio.CancelledError:
             await asyncio.shield(self._release(held))
             raise
@@ -161,38 +190,93 @@ class Dispatcher:
             return
         log.info("released %d deliveries for another process", len(deliveries))
 
-    async def _dispatch(self, delivery: Delivery) -> None:
+    async def _dispatch_batch(self, deliveries: list[Delivery]) -> None:
+        """Read RingCentral for every delivery (side by side, at most READS at once),
+        then store what they ask for in one transaction, a savepoint each (so one that
+        fails is rolled back alone). Caller names a call's notices need are asked for
+        between two such transactions, never inside one."""
+        reads = asyncio.Semaphore(READS)
+        prepared = await asyncio.gather(*(self._prepare(d, reads) for d in deliveries))
+        ready = [p for p in prepared if p is not None]
+        failed: list[tuple[Delivery, Exception]] = []
+        wanted, numbers = await self._commit_all(ready, failed, look_up_names=True)
+        if wanted:
+            await self.ingest.names.look_up(numbers)
+            await self._commit_all(wanted, failed, look_up_names=False)
+        for delivery, exc in failed:  # no poison rows: an attempt counted, then a dead letter
+            await faults.unexpected(self._sessions, delivery, exc, "delivery", self._now())
+
+    async def _prepare(self, delivery: Delivery, reads: asyncio.Semaphore) -> _Prepared | None:
+        """The delivery's event and notices, read outside any transaction; None when it
+        was settled here instead (a dead letter, a retry later)."""
         now = self._now()
         try:
-            event, notices = await self.ingest.prepare(delivery.body)
+            async with reads:
+                event, notices = await self.ingest.prepare(delivery.body)
         except Unreadable as exc:
             await self._set(delivery, state="dead", error=str(exc))
             log.error("dead letter %s: %s", delivery.uuid, exc)
-            return
+            return None
         except RingCentralError as exc:
             error = getattr(exc, "error_code", "") or type(exc).__name__
             if now - delivery.received_at > DELIVERY_MAX_AGE:
                 await self._set(delivery, state="dead", error=error)
                 log.error("dead letter %s: RingCentral kept failing: %s", delivery.uuid, error)
-                return
+                return None
             wait = getattr(exc, "retry_after", None) or backoff(delivery.attempts + 1)
             await self._set(
                 delivery, error=error, attempts=delivery.attempts + 1,
                 next_attempt_at=now + timedelta(seconds=wait),
             )  # fmt: skip
-            return
+            return None
+        except Exception as exc:  # no poison rows: an attempt counted, then a dead letter
+            await faults.unexpected(self._sessions, delivery, exc, "delivery", now)
+            return None
+        return _Prepared(delivery, event, notices, now)
+
+    async def _commit_all(
+        self,
+        batch: list[_Prepared],
+        failed: list[tuple[Delivery, Exception]],
+        *,
+        look_up_names: bool,
+    ) -> tuple[list[_Prepared], set[str]]:
+        """Store `batch` in one transaction; (those that want names first, the numbers)."""
+        wanted: list[_Prepared] = []
+        numbers: set[str] = set()
+        if not batch:
+            return wanted, numbers
         async with self._sessions.begin() as session:
-            row = await session.get(Delivery, delivery.id, with_for_update=True)
-            if row is None or row.state != "pending":
-                return  # another process finished it while we read RingCentral
-            await self.ingest.commit(session, row, event, notices, now)
+            # A write first opens the write transaction (on SQLite the savepoints below
+            # then nest in it, rather than each committing on its own).
+            ids = [p.delivery.id for p in batch]
+            await session.execute(
+                update(Delivery).where(Delivery.id.in_(ids)).values(attempts=Delivery.attempts)
+            )
+            for item in batch:
+                try:
+                    async with session.begin_nested():
+                        await self._commit(session, item, look_up_names=look_up_names)
+                except NamesWanted as names:  # rolled back: asked for, then stored again
+                    wanted.append(item)
+                    numbers |= names.numbers
+                except Exception as exc:
+                    failed.append((item.delivery, exc))
+        return wanted, numbers
+
+    async def _commit(self, session: AsyncSession, item: _Prepared, *, look_up_names: bool) -> None:
+        delivery = item.delivery
+        row = await session.get(Delivery, delivery.id, with_for_update=True)
+        if row is None or row.state != "pending" or row.claimed_until != delivery.claimed_until:
+            return  # our lease ran out while we read RingCentral: another process has it
+        await self.ingest.commit(
+            session, row, item.event, item.notices, item.now, look_up_names=look_up_names
+        )
 
     async def _set(self, delivery: Delivery, **values: object) -> None:
         async with self._sessions.begin() as session:
-            row = await session.get(Delivery, delivery.id)
-            if row is not None:
-                for key, value in {"claimed_until": None, **values}.items():
-                    setattr(row, key, value)
+            if not await write_back(session, delivery, **values):
+                log.info("delivery %s: lease lost; its new holder decides", delivery.uuid)
 
     async def _quiet_calls(self) -> int:
         """Judge calls whose events stopped before they could be judged."""
@@ -211,19 +295,28 @@ class Dispatcher:
             )
             judged = 0
             for row in rows:
-                state = calls.SessionState.model_validate_json(row.state)
-                quiet = ENDED_QUIET if all(p.final for p in state.parties) else CALL_QUIET
-                if now - row.updated_at < quiet:
-                    continue  # a leg is still connected or ringing: give it the full minute
-                judged += 1
-                state, notices = calls.expire(
-                    state, watched=self.ingest.watched, now=now, quiet=quiet
-                )
-                await self.ingest.save_call(session, row, row.session_id, state, now)
-                row.open = False  # judged as it stands; a late event reopens it
-                for notice in notices:
-                    await self.ingest.add_posts(session, f"expired:{row.session_id}", notice, now)
+                try:
+                    async with session.begin_nested():
+                        judged += await self._judge_quiet(session, row, now)
+                except Exception as exc:  # one broken call must not hold up the others
+                    log.error(
+                        "call %s: %s; left unjudged",
+                        row.session_id, faults.reason(exc, "call judging"), exc_info=exc,
+                    )  # fmt: skip
+                    row.open = False
         return judged
+
+    async def _judge_quiet(self, session: AsyncSession, row: CallState, now: datetime) -> int:
+        state = calls.SessionState.model_validate_json(row.state)
+        quiet = ENDED_QUIET if all(p.final for p in state.parties) else CALL_QUIET
+        if now - row.updated_at < quiet:
+            return 0  # a leg is still connected or ringing: give it the full minute
+        state, notices = calls.expire(state, watched=self.ingest.watched, now=now, quiet=quiet)
+        await self.ingest.save_call(session, row, row.session_id, state, now)
+        row.open = False  # judged as it stands; a late event reopens it
+        for notice in notices:
+            await self.ingest.add_posts(session, f"expired:{row.session_id}", notice, now)
+        return 1
 
 
 async def _nothing() -> int:

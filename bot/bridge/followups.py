@@ -1,10 +1,15 @@
-"""The steps after a post: its files into the thread, and a voicemail's transcript.
+"""The steps after a post: its files into the thread, a voicemail's transcript, and the
+message shown again when it changed.
 
 Uploads (voicemail audio, fax PDF, MMS images) are their own recorded step after their
 message (DESIGN §3.7): downloaded from RingCentral (token only to its own hosts), then
 `files_upload_v2` into the post's thread. Transcripts: RingCentral transcribes after the
 voicemail event; the bridge asks again (sooner when a message-store change says a
-voicemail changed) and updates the voicemail's message when the text is there.
+voicemail changed) and, when the text is there, stores it in the voicemail's notices and
+asks for an update of their messages. Updates (a transcript, Mark handled) are claimed and
+retried like posts (`Updater`), so a chat.update that fails is tried again rather than lost.
+Every step's write-back checks its lease (`bot.store.work.write_back`), and an exception
+no step expected ends, after a few tries, in a dead letter with its reason.
 """
 
 from __future__ import annotations
@@ -16,18 +21,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
 from bot.notices import VoicemailNotice, dump_notice, load_notice
 from bot.ringcentral import ApiError, RingCentralClient, RingCentralError, UnsafeURLError
 from bot.slack.render import Locale, render_notice
-from bot.store.schema import Followup, Post, Upload
-from bot.store.work import claim
+from bot.store.schema import Followup, Post, Update, Upload
+from bot.store.updates import queue_update
+from bot.store.work import claim, write_back
 
+from . import faults
 from .classify import transcript_attachment
-from .poster import LEASE, UPLOAD_LEASE, backoff, taken_of
+from .faults import backoff
+from .poster import LEASE, UPLOAD_LEASE, handled, taken_of
 from .slack_errors import read_failure
 
 log = logging.getLogger("bot.bridge.followups")
@@ -36,6 +44,9 @@ TRANSCRIPT_DONE = frozenset({"Completed", "CompletedPartially"})
 TRANSCRIPT_WAITING = frozenset({"InProgress", "Unknown", None})
 TRANSCRIPT_GIVE_UP = timedelta(minutes=15)
 MAX_UPLOAD_ATTEMPTS = 20  # with backoff capped at 5 min: over an hour of trying
+MAX_UPDATE_ATTEMPTS = 20  # the same for a message's update
+MAX_TRANSCRIPT_ERRORS = 10  # RingCentral failing to answer about one voicemail
+UPDATE_WAIT = timedelta(seconds=5)  # an update of a post whose sending is not settled
 
 
 @dataclass
@@ -53,14 +64,15 @@ class Uploader:
         now = datetime.fromtimestamp(self.clock.now(), UTC)
         async with self._sessions.begin() as session:
             uploads = await claim(session, Upload, now=now, lease=UPLOAD_LEASE, limit=self.batch)
-        for upload in uploads:
-            await self._upload(upload, now)
-        return len(uploads)
+        return await faults.each(
+            self._sessions, uploads, "upload", now, lambda upload: self._upload(upload, now)
+        )
 
     async def _upload(self, upload: Upload, now: datetime) -> None:
         async with self._sessions() as session:
             post = await session.get(Post, upload.post_id)
-        assert post is not None and post.ts is not None  # uploads follow a posted message
+        if post is None or post.ts is None:
+            raise LookupError("an upload whose message was never posted")
         try:
             file = await self.rc.download(upload.uri)
             await self.slack.files_upload_v2(
@@ -111,19 +123,15 @@ class Uploader:
 
     async def _set(self, upload: Upload, **values: object) -> None:
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(Upload).where(Upload.id == upload.id).values(claimed_until=None, **values)
-            )
+            if not await write_back(session, upload, **values):
+                log.info("upload %s: lease lost; its new holder decides", upload.id)
 
 
 @dataclass
 class Transcripts:
     engine: AsyncEngine
-    slack: AsyncWebClient
     rc: RingCentralClient
     clock: Clock
-    region: Callable[[], Awaitable[str]]
-    timezone: Callable[[], Awaitable[tzinfo]]  # the account's: the time fallbacks' zone
     batch: int = 5
 
     def __post_init__(self) -> None:
@@ -132,22 +140,10 @@ class Transcripts:
     async def run_once(self) -> int:
         now = datetime.fromtimestamp(self.clock.now(), UTC)
         async with self._sessions.begin() as session:
-            due = list(
-                (
-                    await session.scalars(
-                        select(Followup)
-                        .where(Followup.next_attempt_at <= now)
-                        .order_by(Followup.next_attempt_at)
-                        .limit(self.batch)
-                        .with_for_update(skip_locked=True)
-                    )
-                ).all()
-            )
-            for followup in due:  # a lease: nobody else asks for a minute
-                followup.next_attempt_at = now + LEASE
-        for followup in due:
-            await self._check(followup, now)
-        return len(due)
+            due = await claim(session, Followup, now=now, lease=LEASE, limit=self.batch)
+        return await faults.each(
+            self._sessions, due, "transcript", now, lambda followup: self._check(followup, now)
+        )
 
     async def _check(self, followup: Followup, now: datetime) -> None:
         try:
@@ -155,34 +151,46 @@ class Transcripts:
                 self.rc, followup.message_id, followup.extension_id
             )
         except RingCentralError as exc:
-            log.info("transcript of %s: %s", followup.message_id, type(exc).__name__)
-            await self._again(followup, now)
+            error = getattr(exc, "error_code", "") or type(exc).__name__
+            log.info("transcript of %s: %s", followup.message_id, error)
+            await self._again(followup, now, error)
             return
         if status in TRANSCRIPT_WAITING and now - followup.created_at < TRANSCRIPT_GIVE_UP:
             await self._again(followup, now)
             return
-        await self._show(followup.message_id, text, status)
-        async with self._sessions.begin() as session:
-            await session.execute(
-                delete(Followup).where(Followup.message_id == followup.message_id)
-            )
+        await self._show(followup, text, status, now)
 
-    async def _again(self, followup: Followup, now: datetime) -> None:
-        delay = timedelta(seconds=min(30 * 2**followup.attempts, 120))
+    async def _again(self, followup: Followup, now: datetime, error: str | None = None) -> None:
+        values: dict[str, object] = {"attempts": followup.attempts + 1}
+        if error is not None and followup.attempts + 1 >= MAX_TRANSCRIPT_ERRORS:
+            values |= {"state": "dead", "error": f"RingCentral kept failing: {error}"}
+        else:
+            delay = timedelta(seconds=min(30 * 2**followup.attempts, 120))
+            values |= {"next_attempt_at": now + delay, "error": error}
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(Followup)
-                .where(Followup.message_id == followup.message_id)
-                .values(attempts=followup.attempts + 1, next_attempt_at=now + delay)
-            )
+            await write_back(session, followup, **values)
 
-    async def _show(self, message_id: str, transcript: str | None, status: str | None) -> None:
-        """Put the transcript (or its final status) into the voicemail's messages."""
+    async def _show(
+        self, followup: Followup, transcript: str | None, status: str | None, now: datetime
+    ) -> None:
+        """Put the transcript (or its final status) into the voicemail's notices, and ask
+        for their messages to be shown again (`Updater`): one transaction, so a failed
+        Slack call later loses nothing."""
         async with self._sessions.begin() as session:
+            gone = await session.execute(
+                delete(Followup).where(
+                    Followup.message_id == followup.message_id,
+                    Followup.claimed_until == followup.claimed_until,  # still our lease
+                )
+            )
+            if not getattr(gone, "rowcount", 0):
+                return  # our lease ran out: the process that holds it now shows it
             posts = list(
                 (
                     await session.scalars(
-                        select(Post).where(Post.kind == "voicemail", Post.item == message_id)
+                        select(Post).where(
+                            Post.kind == "voicemail", Post.item == followup.message_id
+                        )
                     )
                 ).all()
             )
@@ -193,17 +201,92 @@ class Transcripts:
                     notice, transcript=transcript, transcript_status=status or "Unknown"
                 )
                 post.notice = dump_notice(notice)
+                if post.state != "pending":  # a pending post renders the new notice itself
+                    await queue_update(session, post.id, now)
+
+
+@dataclass
+class Updater:
+    """Shows a posted message again (chat.update) after its notice changed; retried like a
+    post: Retry-After, backoff, a dead letter after MAX_UPDATE_ATTEMPTS or at once for a
+    permanent refusal. The message is rendered from the post as it is when the update
+    runs, so one update shows every change made before it."""
+
+    engine: AsyncEngine
+    slack: AsyncWebClient
+    clock: Clock
+    region: Callable[[], Awaitable[str]]
+    timezone: Callable[[], Awaitable[tzinfo]]  # the account's: the time fallbacks' zone
+    batch: int = 10
+    lease: timedelta = LEASE
+
+    def __post_init__(self) -> None:
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def run_once(self) -> int:
+        now = datetime.fromtimestamp(self.clock.now(), UTC)
+        async with self._sessions.begin() as session:
+            due = await claim(session, Update, now=now, lease=self.lease, limit=self.batch)
+        return await faults.each(
+            self._sessions, due, "update", now, lambda job: self._update(job, now)
+        )
+
+    async def _update(self, job: Update, now: datetime) -> None:
+        async with self._sessions() as session:
+            post = await session.get(Post, job.post_id)
+        if post is None:
+            raise LookupError("an update of a post that does not exist")
+        if post.state in ("pending", "dead"):
+            # A pending post renders its notice as it is when it posts; a dead one shows
+            # nothing to update.
+            await self._set(
+                job, state="done", error=None if post.state == "pending" else "post dead"
+            )
+            return
+        if post.state == "sending" or post.ts is None:
+            await self._set(job, next_attempt_at=now + UPDATE_WAIT)  # not settled yet
+            return
         locale = Locale(await self.region(), await self.timezone())
-        for post in posts:
-            if post.state != "done" or post.ts is None:
-                continue  # the poster renders the new notice when it posts
-            reply = render_notice(load_notice(post.notice), locale=locale, taken=taken_of(post))
-            try:
-                await self.slack.chat_update(
-                    channel=post.channel, ts=post.ts, text=reply.text, blocks=reply.blocks
-                )
-            except Exception as exc:  # a failed update leaves the old text; say so in the log
-                log.warning("transcript update in %s: %s", post.channel, read_failure(exc).reason)
+        reply = render_notice(
+            load_notice(post.notice), locale=locale, handled=handled(post), taken=taken_of(post)
+        )
+        try:
+            await self.slack.chat_update(
+                channel=post.channel, ts=post.ts, text=reply.text, blocks=reply.blocks
+            )
+        except Exception as exc:  # Slack's failures, classified; anything else re-raised
+            failure = read_failure(exc)
+            if failure.kind in ("permanent", "join") or job.attempts + 1 >= MAX_UPDATE_ATTEMPTS:
+                log.error("update of %s in %s: %s", post.ts, post.channel, failure.reason)
+                await self._set(job, state="dead", error=failure.reason, attempts=job.attempts + 1)
+                return
+            delay = (
+                failure.retry_after
+                if failure.retry_after is not None
+                else backoff(job.attempts + 1)
+            )
+            log.warning(
+                "update of %s in %s: %s, retry in %.0f s",
+                post.ts,
+                post.channel,
+                failure.reason,
+                delay,
+            )
+            await self._set(
+                job, error=failure.reason, attempts=job.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=delay),
+            )  # fmt: skip
+            return
+        async with self._sessions.begin() as session:
+            revision = await session.scalar(select(Update.revision).where(Update.id == job.id))
+            # A change asked for while this update was in flight: shown by one more pass.
+            state = "done" if revision == job.revision else "pending"
+            await write_back(session, job, state=state, attempts=0, error=None, next_attempt_at=now)
+
+    async def _set(self, job: Update, **values: object) -> None:
+        async with self._sessions.begin() as session:
+            if not await write_back(session, job, **values):
+                log.info("update %s: lease lost; its new holder decides", job.id)
 
 
 async def fetch_transcript(

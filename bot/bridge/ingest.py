@@ -61,6 +61,16 @@ class Unreadable(Exception):
     """An authentic delivery the bridge cannot understand: it becomes a dead letter."""
 
 
+class NamesWanted(Exception):
+    """A call's notices need names the bridge has not looked up: the transaction is rolled
+    back, the names are asked for outside it, and the commit runs again (no network call
+    inside a transaction)."""
+
+    def __init__(self, numbers: set[str]) -> None:
+        super().__init__(f"{len(numbers)} names to look up")
+        self.numbers = numbers
+
+
 @dataclass
 class Ingest:
     rc: RingCentralClient
@@ -191,10 +201,15 @@ class Ingest:
         event: object,
         notices: list[Notice],
         now: datetime,
+        *,
+        look_up_names: bool = True,
     ) -> int:
-        """In the caller's transaction: state, posts, follow-ups; the delivery done."""
+        """In the caller's transaction: state, posts, follow-ups; the delivery done.
+        Raises NamesWanted (the caller rolls back, looks them up and commits again) when
+        a call's notices need names not known yet, unless `look_up_names` is False (the
+        second time: a name still unknown is left out)."""
         if isinstance(event, TelephonySessionEvent):
-            notices = notices + await self._judge_call(session, event, now)
+            notices = notices + await self._judge_call(session, event, now, look_up_names)
         if isinstance(event, MessageStoreEvent):
             await self._voicemails_updated(session, event, now)
             await self._texts_changed(session, event, now)
@@ -245,7 +260,7 @@ class Ingest:
         return made
 
     async def _judge_call(
-        self, session: AsyncSession, event: TelephonySessionEvent, now: datetime
+        self, session: AsyncSession, event: TelephonySessionEvent, now: datetime, look_up: bool
     ) -> list[Notice]:
         session_id = event.body.telephony_session_id
         row = (
@@ -256,7 +271,16 @@ class Ingest:
         state = calls.SessionState.model_validate_json(row.state) if row else None
         state, found = calls.apply(state, event, watched=self.watched, now=now)
         await self.save_call(session, row, session_id, state, now)
-        return [await self.names.enrich(n) for n in found]
+        named: list[Notice] = []
+        wanted: set[str] = set()
+        for notice in found:
+            enriched, number = self.names.enrich_known(notice)
+            named.append(enriched)
+            if number is not None:
+                wanted.add(number)
+        if wanted and look_up:
+            raise NamesWanted(wanted)
+        return named
 
     @staticmethod
     async def save_call(
@@ -285,7 +309,9 @@ class Ingest:
     ) -> None:
         """A transcript may have finished: look at the waiting voicemails now."""
         if any(isinstance(f, VoicemailFollowup) for f in message_store_followups(event)):
-            await session.execute(update(Followup).values(next_attempt_at=now))
+            await session.execute(
+                update(Followup).where(Followup.state == "pending").values(next_attempt_at=now)
+            )
 
     @staticmethod
     async def _texts_changed(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable
 
 from bot.clock import Clock
 from bot.notices import Notice, Party
@@ -28,6 +29,38 @@ class Names:
         self._directory: dict[str, str] = {}
         self._directory_at = float("-inf")
         self._contacts: dict[str, tuple[float, str | None]] = {}
+
+    def known(self, number: str) -> tuple[bool, str | None]:
+        """(whether `number`'s name is known without asking RingCentral, that name)."""
+        now = self._clock.monotonic()
+        if now - self._directory_at >= DIRECTORY_TTL:
+            return False, None  # the directory is to be read first
+        if number in self._directory:
+            return True, self._directory[number]
+        cached = self._contacts.get(number)
+        if cached is not None and now - cached[0] < CONTACT_TTL:
+            return True, cached[1]
+        return False, None
+
+    def enrich_known(self, notice: Notice) -> tuple[Notice, str | None]:
+        """`enrich` without asking RingCentral (inside a transaction): the notice with the
+        name when it is known, and the number to look up when it is not."""
+        field = "caller" if hasattr(notice, "caller") else "sender"
+        who: Party = getattr(notice, field)
+        if who.name or not who.number:
+            return notice, None
+        known, name = self.known(who.number)
+        if not known:
+            return notice, who.number
+        if name is None:
+            return notice, None
+        return dataclasses.replace(notice, **{field: dataclasses.replace(who, name=name)}), None  # type: ignore[arg-type]
+
+    async def look_up(self, numbers: Iterable[str]) -> None:
+        """Ask for these numbers' names now (outside any transaction), so that
+        `enrich_known` finds them."""
+        for number in numbers:
+            await self.name(number)
 
     async def name(self, number: str) -> str | None:
         directory = await self._company_directory()

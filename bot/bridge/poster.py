@@ -11,8 +11,8 @@ the channel once and tries again; other refusals are dead letters at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -20,7 +20,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -34,10 +34,14 @@ from bot.notices import (
     load_notice,
 )
 from bot.observe import Metrics
+from bot.slack.payloads import PostedMessage
 from bot.slack.render import Locale, render_notice
+from bot.store.pace import channel_open, hold, take_slot
 from bot.store.schema import Post, Thread, Upload
-from bot.store.work import claim, insert_ignoring_duplicates
+from bot.store.work import claim, extend, insert_ignoring_duplicates, write_back
 
+from . import faults
+from .faults import BACKOFF_BASE, BACKOFF_CAP, backoff
 from .slack_errors import Failure, read_failure
 
 log = logging.getLogger("bot.bridge.poster")
@@ -47,8 +51,10 @@ log = logging.getLogger("bot.bridge.poster")
 LEASE = timedelta(seconds=30)
 # A file transfer (RingCentral download, then Slack upload) may take longer.
 UPLOAD_LEASE = timedelta(minutes=3)
-BACKOFF_BASE = 2.0
-BACKOFF_CAP = 300.0  # RELIABILITY R5: full jitter, capped at 5 minutes
+# While a post is being sent its lease covers the Slack call's longest time (the client's
+# timeout) and this margin, however short the claim's lease: no other process takes over
+# a post whose message may still be on its way (it would find nothing and post it again).
+SENDING_MARGIN = timedelta(seconds=5)
 THREAD_WAIT = timedelta(seconds=1)  # a reply waits for its thread's first message
 # A conversation silent this long is new again: its next text starts a thread (§3.12).
 CONVERSATION_SILENCE = timedelta(hours=24)
@@ -62,8 +68,16 @@ def metadata(post: Post) -> dict[str, Any]:
     return {"event_type": f"ringcentral_{post.kind}", "event_payload": payload}
 
 
-def backoff(attempts: int) -> float:
-    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1)))
+__all__ = [
+    "BACKOFF_BASE",
+    "BACKOFF_CAP",
+    "LEASE",
+    "Poster",
+    "backoff",
+    "find_post",
+    "handled",
+    "metadata",
+]
 
 
 @dataclass
@@ -76,27 +90,43 @@ class Poster:
     timezone: Callable[[], Awaitable[tzinfo]]  # the account's: the time fallbacks' zone
     max_age: timedelta = timedelta(hours=24)
     pace: float = 1.0  # Slack: about one message per second per channel, sustained
-    batch: int = 20
+    batch: int = 50  # channels served in one pass (one post each: Slack's pace)
+    lease: timedelta = LEASE
+    max_calls: int = 16  # Slack calls in flight at once, across channels
 
     def __post_init__(self) -> None:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._next_slot: dict[str, float] = {}
         self._joined: set[str] = set()
+        self._calls = asyncio.Semaphore(self.max_calls)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
 
     async def run_once(self) -> int:
-        """Post what is due; the number of posts handled."""
+        """Post what is due: the oldest due post of each channel whose pace allows one,
+        concurrently across channels (at most `max_calls` at once); serially within a
+        channel, since a channel gets one post a pass. The number of posts handled."""
         now = self._now()
         async with self._sessions.begin() as session:
             posts = await claim(
-                session, Post, now=now, lease=LEASE, limit=self.batch,
-                states=("pending", "sending"),
+                session, Post, now=now, lease=self.lease, limit=self.batch,
+                states=("pending", "sending"), where=channel_open(now), one_per=Post.channel,
             )  # fmt: skip
-        for post in posts:
-            await self._post(post)
+        await asyncio.gather(*(self._post_guarded(post) for post in posts))
         return len(posts)
+
+    async def _post_guarded(self, post: Post) -> None:
+        async with self._calls:
+            try:
+                await self._post(post)
+            except Exception as exc:  # no poison rows: an attempt counted, then a dead letter
+                await self._unexpected(post, exc)
+
+    async def _unexpected(self, post: Post, exc: Exception) -> None:
+        """An exception no step expected: counted, retried with backoff, then a dead
+        letter (`faults.unexpected`)."""
+        dead = await faults.unexpected(self._sessions, post, exc, "post", self._now())
+        self.metrics.slack_posts.labels("dead" if dead else "retry").inc()
 
     async def _post(self, post: Post) -> None:
         now = self._now()
@@ -108,11 +138,6 @@ class Poster:
             log.error("dead letter: post %s to %s: %s", post.id, post.channel, error)
             self.metrics.slack_posts.labels("dead").inc()
             return
-        slot = self._next_slot.get(post.channel, 0.0)
-        if self.clock.monotonic() < slot:
-            wait = slot - self.clock.monotonic()
-            await self._release(post, now + timedelta(seconds=wait))
-            return
         thread_ts, parent = await self._thread(post)
         if thread_ts is None and post.thread_key and not parent:
             await self._release(post, now + THREAD_WAIT)
@@ -123,12 +148,12 @@ class Poster:
         reply = render_notice(
             notice,
             locale=Locale(await self.region(), await self.timezone()),
-            handled=_handled(post),
+            handled=handled(post),
             taken=taken_of(post),
             thread_parent=thread_ts is None,
         )
-        await self._mark_sending(post)
-        await self._hold(post.channel, self.pace, except_post=post.id)
+        if not await self._mark_sending(post):
+            return
         try:
             answer = await self.slack.chat_postMessage(
                 channel=post.channel, text=reply.text, blocks=reply.blocks,
@@ -138,27 +163,26 @@ class Poster:
         except Exception as exc:  # classified below; anything unknown is re-raised
             await self._failed(post, read_failure(exc))
             return
-        await self._done(post, str(answer["ts"]), thread_ts, notice)
+        posted = PostedMessage.model_validate(answer.data)  # a garbled answer raises here
+        if thread_ts and posted.message is not None and posted.message.thread_ts is None:
+            # Slack put the reply at the top level without an error: the thread's parent
+            # was deleted. The conversation's next message starts a new thread.
+            log.info(
+                "post %s: thread %s in %s is gone; a new one follows",
+                post.id,
+                thread_ts,
+                post.channel,
+            )
+            await self._thread_gone(post, thread_ts)
+            thread_ts = None
+        await self._done(post, posted.ts, thread_ts, notice)
         self.metrics.slack_posts.labels("ok").inc()
 
-    async def _hold(self, channel: str, seconds: float, *, except_post: int = 0) -> None:
-        """Nothing more to `channel` for `seconds`: the channel's other waiting posts come
-        due then, so no pass claims them only to release them again."""
-        until = self.clock.monotonic() + seconds
-        self._next_slot[channel] = max(self._next_slot.get(channel, 0.0), until)
-        due = self._now() + timedelta(seconds=seconds)
+    async def _hold(self, channel: str, seconds: float) -> None:
+        """Nothing more to `channel` for `seconds`, from any process (a 429): its posts
+        are not claimed until then (`channel_open`)."""
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(Post)
-                .where(
-                    Post.channel == channel,
-                    Post.state.in_(("pending", "sending")),
-                    Post.next_attempt_at < due,
-                    Post.id != except_post,
-                    Post.claimed_until.is_(None),
-                )
-                .values(next_attempt_at=due)
-            )
+            await hold(session, channel, self._now() + timedelta(seconds=seconds))
 
     async def _thread(self, post: Post) -> tuple[str | None, bool]:
         """(thread_ts to post into, whether this post starts the thread)."""
@@ -182,12 +206,32 @@ class Poster:
             return None, True
         return thread.thread_ts, False
 
+    async def _thread_gone(self, post: Post, thread_ts: str) -> None:
+        """The conversation's thread (its parent `thread_ts`) was deleted: forget it, so
+        that its next message starts a new one (DESIGN §3.7)."""
+        if not post.thread_key:
+            return
+        company, other = post.thread_key.split("|", 1)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(Thread).where(
+                    Thread.company_number == company,
+                    Thread.other_number == other,
+                    Thread.channel == post.channel,
+                    Thread.thread_ts == thread_ts,
+                )
+            )
+
     async def _reconcile(self, post: Post, thread_ts: str | None) -> bool:
         """Does Slack already have this post? Then record it and say so."""
         try:
             found = await self._find(post, thread_ts)
         except SlackApiError as exc:
             failure = read_failure(exc)
+            if thread_ts and failure.reason == "thread_not_found":
+                # The parent was deleted: a reply sent to it landed at the top level.
+                await self._thread_gone(post, thread_ts)
+                return await self._reconcile(post, None)
             if failure.kind == "join" and await self._join(post.channel):
                 return await self._reconcile(post, thread_ts)
             await self._failed(post, failure)
@@ -277,11 +321,26 @@ class Poster:
             post, now + timedelta(seconds=delay), state=state, error=failure.reason, attempt=True
         )
 
-    async def _mark_sending(self, post: Post) -> None:
-        async with self._sessions.begin() as session:
-            row = await session.get(Post, post.id)
-            assert row is not None
-            row.state = post.state = "sending"
+    async def _mark_sending(self, post: Post) -> bool:
+        """Take the channel's slot (Slack's pace, shared by every process) and mark the
+        post `sending`, its lease stretched over the call's longest time, in one
+        transaction committed before the call. False when the channel's slot is not ours
+        yet (the post waits for it) or the lease is no longer ours: then nothing is sent."""
+        now = self._now()
+        timeout = timedelta(seconds=float(self.slack.timeout))
+        until = now + max(self.lease, timeout + SENDING_MARGIN)
+        try:
+            async with self._sessions.begin() as session:
+                busy = await take_slot(session, post.channel, now, timedelta(seconds=self.pace))
+                if busy is not None:
+                    await write_back(session, post, next_attempt_at=busy)
+                    return False
+                if not await extend(session, post, until, state="sending"):
+                    raise _LeaseLost  # rolls the slot back too: another process has the post
+        except _LeaseLost:
+            log.info("post %s: lease lost before sending; another process has it", post.id)
+            return False
+        return True
 
     async def _release(
         self,
@@ -292,29 +351,30 @@ class Poster:
         error: str | None = None,
         attempt: bool = False,
     ) -> None:
+        values: dict[str, object] = {"next_attempt_at": when}
+        if state is not None:
+            values["state"] = state
+        if error is not None:
+            values["error"] = error
+        if attempt:
+            values["attempts"] = post.attempts + 1
         async with self._sessions.begin() as session:
-            row = await session.get(Post, post.id)
-            assert row is not None
-            row.next_attempt_at, row.claimed_until = when, None
-            if state is not None:
-                row.state = state
-            if error is not None:
-                row.error = error
-            if attempt:
-                row.attempts += 1
+            if not await write_back(session, post, **values):
+                log.info("post %s: lease lost; its new holder decides", post.id)
 
     async def _finish(self, post: Post, *, state: str, error: str | None = None) -> None:
         async with self._sessions.begin() as session:
-            row = await session.get(Post, post.id)
-            assert row is not None
-            row.state, row.error, row.claimed_until = state, error, None
+            if not await write_back(session, post, state=state, error=error):
+                log.info("post %s: lease lost; its new holder decides", post.id)
 
     async def _done(self, post: Post, ts: str, thread_ts: str | None, notice: Notice) -> None:
         now = self._now()
         async with self._sessions.begin() as session:
-            row = await session.get(Post, post.id)
-            assert row is not None
-            row.state, row.ts, row.thread_ts, row.claimed_until = "done", ts, thread_ts, None
+            if not await write_back(session, post, state="done", ts=ts, thread_ts=thread_ts):
+                # Slack has it; the process that holds the post now finds it by its
+                # metadata (it is `sending`) rather than posting it again.
+                log.warning("post %s: lease lost after Slack took it; left to reconcile", post.id)
+                return
             if post.thread_key and thread_ts is None:  # the first message of the thread
                 company, other = post.thread_key.split("|", 1)
                 thread = await session.get(
@@ -337,6 +397,10 @@ class Poster:
                         "next_attempt_at": now,
                     },
                 )
+
+
+class _LeaseLost(Exception):
+    """Our lease on a post ran out before its sending was committed."""
 
 
 async def _new_again(session: AsyncSession, thread: Thread, post: Post) -> bool:
@@ -363,7 +427,7 @@ def taken_of(post: Post) -> Taken | None:
     return None
 
 
-def _handled(post: Post) -> Handled | None:
+def handled(post: Post) -> Handled | None:
     if post.handled_by and post.handled_at:
         return Handled(post.handled_by, post.handled_at)
     return None

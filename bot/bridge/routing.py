@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from bot.config import BUSINESS_HOURS, ConfigError, Route, WeeklyHours
 from bot.notices import Notice
 from bot.ringcentral import RingCentralClient, RingCentralError
 
+# The DM channel with the person linked to an extension (bot.bridge.people), or None.
+OwnerDm = Callable[[str | None], str | None]
+
 
 class Router:
     """Every matching route posts to its channel, once per channel; with no match, the
     default channel when there is one; otherwise nowhere (DESIGN §3.2). A route with
     `hours` and an `after_hours_channel` posts what happened outside the hours (in the
-    account's time zone, `zone`) to the after-hours channel (§3.12)."""
+    account's time zone, `zone`) to the after-hours channel (§3.12).
+
+    A `dm = "owner"` route posts to the DM of the person linked to the notice's
+    extension (`owner_dm`); with nobody linked it posts nowhere and `on_unowned` hears of
+    it (a metric). It counts as a match: the default channel does not take it over.
+    """
 
     def __init__(
         self,
@@ -22,23 +30,38 @@ class Router:
         default_channel: str | None,
         extension_numbers: Mapping[str, str],
         zone: ZoneInfo | None = None,
+        *,
+        owner_dm: OwnerDm | None = None,
+        on_unowned: Callable[[Notice], None] | None = None,
     ) -> None:
         self._routes = tuple(routes)
         self._zone = zone or ZoneInfo("UTC")
         self._default = default_channel
         self._numbers = dict(extension_numbers)  # extension id -> extension number
+        self.owner_dm = owner_dm
+        self.on_unowned = on_unowned
 
     def channels(self, notice: Notice) -> list[str]:
         found: list[str] = []
+        matched = False
         for route in self._routes:
             if not self._matches(route, notice):
                 continue
+            matched = True
+            # Outside the hours the after-hours channel, even for a `dm` route.
             channel = route.channel_at(notice.at, self._zone)
-            if channel not in found:
-                found.append(channel)
-        if not found and self._default:
+            target = channel if channel is not None else self._dm(notice)
+            if target is not None and target not in found:
+                found.append(target)
+        if not matched and self._default:
             found.append(self._default)
         return found
+
+    def _dm(self, notice: Notice) -> str | None:
+        channel = self.owner_dm(notice.extension_id) if self.owner_dm else None
+        if channel is None and self.on_unowned is not None:
+            self.on_unowned(notice)
+        return channel
 
     def _matches(self, route: Route, notice: Notice) -> bool:
         if notice.kind not in route.events:
@@ -58,7 +81,7 @@ class Router:
         routes = [
             route.model_copy(
                 update={
-                    "channel": names.get(route.channel, route.channel),
+                    "channel": names.get(route.channel or "", route.channel),
                     "after_hours_channel": names.get(
                         route.after_hours_channel or "", route.after_hours_channel
                     ),
@@ -67,7 +90,14 @@ class Router:
             for route in self._routes
         ]
         default = names.get(self._default, self._default) if self._default else None
-        return Router(routes, default, self._numbers, self._zone)
+        return Router(
+            routes,
+            default,
+            self._numbers,
+            self._zone,
+            owner_dm=self.owner_dm,
+            on_unowned=self.on_unowned,
+        )
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -76,7 +106,7 @@ class Router:
     @property
     def named_channels(self) -> set[str]:
         """Channels written as `#name` in the config, to resolve once at start."""
-        channels = {route.channel for route in self._routes}
+        channels = {route.channel for route in self._routes if route.channel}
         channels.update(r.after_hours_channel for r in self._routes if r.after_hours_channel)
         if self._default:
             channels.add(self._default)

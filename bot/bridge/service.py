@@ -26,11 +26,12 @@ from bot.store.ws_sessions import WsSessionStore
 from .admin import AdminDesk
 from .catchup import Catchup
 from .dispatcher import Dispatcher
-from .followups import Transcripts, Uploader
+from .followups import Transcripts, Updater, Uploader
 from .inbox import Inbox
 from .ingest import Ingest
 from .listener import LEAD_RETRY, WebSocketListener
 from .names import Names
+from .people import PeopleLinker
 from .poster import Poster
 from .receipts import Receipts
 from .retention import Retention
@@ -96,6 +97,7 @@ async def build(
     session_key: str = "default",
     socket_clock: Clock | None = None,
     admin: AdminDesk | None = None,
+    people: PeopleLinker | None = None,
 ) -> Notifications:
     """Everything the notifications need; raises ConfigError for a config RingCentral or
     Slack contradicts (an unknown extension, a `#channel` that does not exist).
@@ -108,13 +110,26 @@ async def build(
     admin channel, told what catch-up recovered and how the subscription fares.
 
     `slack` must retry nothing by itself: the dispatcher's retries go through the database
-    with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner")."""
-    watch = await resolve_watch(bridge, rc, default_channel=default_channel)
+    with backoff and Retry-After (DESIGN §3.7, "Slack retries have one owner").
+
+    `people`: who is linked to which extension, for `dm = "owner"` routes; their
+    extensions are watched as the links stand now (a restart watches new ones)."""
+    owned: dict[str, str] = {}
+    if people is not None and any(route.dm == "owner" for route in bridge.routes):
+        owned = await _owned_extensions(people)
+    watch = await resolve_watch(bridge, rc, default_channel=default_channel, owned=owned)
     routes = await with_business_hours(bridge.routes, rc)
     # The zone read apart from `facts`, whose cache stays as it was: a notice posts only
     # once RingCentral answers (what the admin channel's sign-in message promises).
     zone = await AccountFacts(rc.account, clock).timezone()
-    router = Router(routes, default_channel, watch.extension_numbers, zone)
+    router = Router(
+        routes,
+        default_channel,
+        watch.extension_numbers,
+        zone,
+        owner_dm=people.dm_channel if people is not None else None,
+        on_unowned=lambda notice: metrics.dm_unowned(notice.kind),
+    )
     if router.named_channels:
         router = router.resolve(await _channel_ids(slack, router.named_channels))
     ingest = Ingest(rc, watch.watched, router, Names(rc, clock), outbound=OutboundLog(engine))
@@ -123,9 +138,8 @@ async def build(
         ingest=ingest,
         poster=Poster(engine, slack, clock, metrics, region=facts.region, timezone=facts.timezone),
         uploader=Uploader(engine, slack, rc, clock),
-        transcripts=Transcripts(
-            engine, slack, rc, clock, region=facts.region, timezone=facts.timezone
-        ),
+        transcripts=Transcripts(engine, rc, clock),
+        updater=Updater(engine, slack, clock, region=facts.region, timezone=facts.timezone),
         clock=clock,
         receipts=Receipts(engine, rc, slack, clock, region=facts.region, timezone=facts.timezone),
     )
@@ -184,6 +198,20 @@ async def build(
         )
     retention = Retention(DeadLetters(engine), clock, bridge.retention.days, leadership)
     return Notifications(watch, dispatcher, manager, catchup, listener, retention)
+
+
+async def _owned_extensions(people: PeopleLinker) -> dict[str, str]:
+    """The linked people's extensions (id -> number), linking them first when nobody has
+    yet. Slack or RingCentral failing here must not keep notifications from starting:
+    the DM routes then reach the people the next refresh links (`PeopleLinker.run`)."""
+    try:
+        links = await people.load()
+        if not links:
+            links = (await people.refresh()).links
+    except Exception:
+        log.exception("cannot link people to extensions yet: DM routes wait for the next try")
+        return {}
+    return {x.extension_id: x.extension_number or "" for x in links if x.linked}
 
 
 async def run_when_ready(

@@ -54,10 +54,16 @@ def subscribed_kinds(bridge: BridgeConfig, default_channel: str | None) -> froze
 
 
 async def resolve_watch(
-    bridge: BridgeConfig, rc: RingCentralClient, *, default_channel: str | None = None
+    bridge: BridgeConfig,
+    rc: RingCentralClient,
+    *,
+    default_channel: str | None = None,
+    owned: Mapping[str, str] | None = None,
 ) -> Watch:
     """Resolve `[ringcentral].extensions` numbers to ids (default: the JWT user's own
     extension), and check that every extension a route names is known and watched.
+    `owned` (id -> number): the extensions of linked people, watched too when a route
+    DMs their owners (DESIGN §3.9).
 
     Raises ConfigError naming unknown extension numbers, or route extensions not watched.
     """
@@ -78,6 +84,8 @@ async def resolve_watch(
         missing = [n for n in route_numbers if n not in watched.values()]
         ids = await _ids_by_number(missing, rc) if missing else {}
     _check_routes(bridge, ids, set(watched.values()))
+    if owned and any(route.dm == "owner" for route in bridge.routes):
+        watched.update({i: n for i, n in owned.items() if i not in watched})
     return Watch(
         extension_ids=tuple(watched),
         kinds=subscribed_kinds(bridge, default_channel),

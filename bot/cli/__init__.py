@@ -20,6 +20,7 @@ from bot.cli import (
     deadletters,
     demo,
     manifest,
+    people,
     serve,
     subscriptions,
 )
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     catchup.add_parser(commands)
     check.add_parser(commands)
     deadletters.add_parser(commands)
+    people.add_parser(commands)
     manifest.add_parser(commands)
     db.add_parser(commands)
     return parser

@@ -28,6 +28,7 @@ from bot.bridge.checklist import (
     Deployment,
     Finding,
     WebSocketHolder,
+    check_people,
     check_ringcentral,
     check_slack,
     check_subscription,
@@ -36,6 +37,7 @@ from bot.bridge.checklist import (
 from bot.bridge.subscriptions import webhook_address
 from bot.cli._common import EXIT_OK, EXIT_REFUSED
 from bot.config import ConfigError, Settings, load_bridge_config, load_settings
+from bot.ringcentral import RingCentralClient
 from bot.store import SubscriptionStore
 from bot.store.migrate import SchemaOutOfDate
 from bot.store.ws_sessions import WsSessionStore
@@ -148,6 +150,9 @@ async def _ringcentral(
         elif signed_in is not None:
             store = SubscriptionStore(engine) if engine is not None else None
             await check_subscription(rc, store, deployment, signed_in.watch, out)
+        # Who is whom needs both services: on this RingCentral session (one session).
+        if signed_in is not None and _has(settings, ("slack_bot_token",)):
+            await _guarded(out, "people", _people(settings, rc, deployment, out))
 
 
 async def _holder(settings: Settings, engine: AsyncEngine | None) -> WebSocketHolder | None:
@@ -162,6 +167,13 @@ async def _holder(settings: Settings, engine: AsyncEngine | None) -> WebSocketHo
 async def _slack(settings: Settings, deployment: Deployment, out: Checklist) -> None:
     async with server.slack(settings) as slack:
         await check_slack(slack, deployment, out)
+
+
+async def _people(
+    settings: Settings, rc: RingCentralClient, deployment: Deployment, out: Checklist
+) -> None:
+    async with server.slack(settings) as slack:
+        await check_people(rc, slack, deployment, out)
 
 
 def _has(settings: Settings, names: tuple[str, ...]) -> bool:

@@ -32,6 +32,9 @@ GRANTS = frozenset({"jwt", "refresh_token", "authorization_code"})
 _RC_CODE = re.compile(r"[A-Z]{2,5}-[0-9]{1,4}|[a-z][a-z_]{0,39}|[A-Z][A-Za-z]{0,39}")
 _OUTCOME = re.compile(r"[a-z][a-z_]{0,39}")
 SLACK_KINDS = frozenset({"command", "action", "event"})
+NOTICE_KINDS = frozenset(
+    {"missed_call", "answered_call", "call", "voicemail", "fax", "sms", "internal_message"}
+)
 
 
 def _bounded(value: str, allowed: frozenset[str] | re.Pattern[str]) -> str:
@@ -128,8 +131,18 @@ class Metrics:
             registry=self.registry,
         )
         self.slack_calls = SlackCallCounter(self.slack_api_calls)
+        self.dm_skipped = Counter(
+            "ringbridge_dm_skipped",
+            'Notices a `dm = "owner"` route did not send: nobody is linked to the '
+            "extension (DESIGN §3.9), by notification kind.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.state = StateCollector()
         self.registry.register(self.state)
+
+    def dm_unowned(self, kind: str) -> None:
+        self.dm_skipped.labels(_bounded(kind, NOTICE_KINDS)).inc()
 
     def slack_socket_connected(self) -> None:
         self.slack_socket_connections.inc()

@@ -134,9 +134,11 @@ class Simulators:
         channel: str | None = None,
         store: bool = False,
         disconnect: bool = False,
+        garbled: bool = False,
     ) -> None:
         """`SlackSimulator.fail`: the next `times` calls of `method` fail (None: until
-        `slack_clear_faults`); with `store`, after doing their work."""
+        `slack_clear_faults`); with `store`, after doing their work; `garbled`: a 200
+        `{"ok": true}` without the method's fields."""
         await self._ask(
             "slack_fail",
             method=method,
@@ -147,6 +149,7 @@ class Simulators:
             channel=channel,
             store=store,
             disconnect=disconnect,
+            garbled=garbled,
         )
 
     async def slack_clear_faults(self) -> None:

@@ -146,6 +146,9 @@ class _Operations:
             rc_endpoints=dict(Counter(endpoint(r.method, r.path) for r in requests)),
             slack_api_calls=len(self.slack.calls()),
             response_posts={u: len(self.slack.responses(u)) for u in self._response_urls},
+            rc_connections=self.rc.connections.opened,
+            slack_connections=self.slack.connections.opened,
+            slack_requests=self.slack.connections.requests,
         )
 
     # -- Slack ------------------------------------------------------------------------------

@@ -74,6 +74,10 @@ class SimStats:
     rc_endpoints: dict[str, int]
     slack_api_calls: int
     response_posts: dict[str, int]  # response_url -> posts received
+    # TCP connections that carried requests (keep-alive: far fewer than the requests)
+    rc_connections: int = 0
+    slack_connections: int = 0
+    slack_requests: int = 0  # every HTTP request to the Slack simulator, API or not
 
     @property
     def replies(self) -> int:

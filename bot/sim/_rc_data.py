@@ -89,6 +89,10 @@ class World(WorldMessages, WorldSync):
         """All extension ids (users, IVR menu, department)."""
         return [e.id for e in self._acc.extensions]
 
+    def set_contact_email(self, extension_number: str, email: str) -> None:
+        ext = next(e for e in self._acc.extensions if e.number == extension_number)
+        ext.contact_email = email
+
     def extension_info(self, extension_id: str) -> JSON:
         """`GET /account/~/extension/{id}`: shape of extension-info-response.json."""
         ext = self._acc.ext(self.resolve_extension_id(extension_id))

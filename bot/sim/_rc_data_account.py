@@ -180,7 +180,7 @@ def extension_list(acc: Accounts, query: Query) -> JSON:
         exts = [e for e in exts if e.number == number]
         echo.append(("extensionNumber", number))
     if (email := first(query, "email")) is not None:
-        exts = [e for e in exts if (e.email or "") == email.lower()]
+        exts = [e for e in exts if (e.email or "").lower() == email.lower()]
         echo.append(("email", email))
     for name, attr in (("status", "status"), ("type", "type")):
         if wanted := values(query, name):

@@ -71,6 +71,7 @@ class Extension:
     status: str
     members: tuple[str, ...] = ()  # extension ids, for the queue
     numbers: list[Number] = field(default_factory=list)
+    contact_email: str | None = None  # set by a test: another address, or one two share
 
     @property
     def name(self) -> str:
@@ -80,6 +81,8 @@ class Extension:
     def email(self) -> str | None:
         if self.type != "User":
             return None
+        if self.contact_email is not None:
+            return self.contact_email
         return f"{self.first_name[0]}.{self.last_name}@brightwater.example.com".lower()
 
     @property

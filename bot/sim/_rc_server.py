@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from ._connections import ConnectionCounter
 from ._rc_http import HostKind, SimRequest, SimResponse
 
 Handler = Callable[[SimRequest], Awaitable[SimResponse]]
@@ -24,7 +25,9 @@ class SimUrls:
     media_url: str
 
 
-def _app(handle: Handler, kind: HostKind, ws: WsHandler | None) -> web.Application:
+def _app(
+    handle: Handler, kind: HostKind, ws: WsHandler | None, connections: ConnectionCounter
+) -> web.Application:
     async def entry(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         sim_req = SimRequest.build(
@@ -39,7 +42,7 @@ def _app(handle: Handler, kind: HostKind, ws: WsHandler | None) -> web.Applicati
         headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
         return web.Response(status=resp.status, headers=headers, body=resp.body or None)
 
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[connections.middleware])
     if ws is not None and kind == "platform":
         app.router.add_get("/ws", ws)  # the WebSocket gateway (bot/sim/_rc_websocket.py)
     app.router.add_route("*", "/{tail:.*}", entry)
@@ -48,13 +51,18 @@ def _app(handle: Handler, kind: HostKind, ws: WsHandler | None) -> web.Applicati
 
 @asynccontextmanager
 async def serve_loopback(
-    handle: Handler, host: str = "127.0.0.1", ws: WsHandler | None = None
+    handle: Handler,
+    host: str = "127.0.0.1",
+    ws: WsHandler | None = None,
+    connections: ConnectionCounter | None = None,
 ) -> AsyncIterator[SimUrls]:
+    """Both hosts on loopback; `connections` counts the connections to either."""
+    counter = connections or ConnectionCounter()
     runners: list[web.AppRunner] = []
     urls: list[str] = []
     try:
         for kind in ("platform", "media"):
-            runner = web.AppRunner(_app(handle, kind, ws), access_log=None)
+            runner = web.AppRunner(_app(handle, kind, ws, counter), access_log=None)
             await runner.setup()
             runners.append(runner)
             site = web.TCPSite(runner, host, 0)

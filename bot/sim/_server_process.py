@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -92,7 +92,8 @@ class ServerProcess:
     new process on the same port and the same database. `public_url=True` sets PUBLIC_URL
     to the server's own loopback URL (the server then makes its webhook subscription).
     `socket_mode=True` gives it SLACK_APP_TOKEN and no signing secret: Slack's traffic
-    comes over its Socket Mode connection to the simulator."""
+    comes over its Socket Mode connection to the simulator. `python_args` go to the
+    interpreter before `-m bot serve` (a benchmark's `-m cProfile -o FILE`)."""
 
     mode = "subprocess"
 
@@ -103,8 +104,10 @@ class ServerProcess:
         extra_env: Mapping[str, str] | None = None,
         public_url: bool = False,
         socket_mode: bool = False,
+        python_args: Sequence[str] = (),
     ) -> None:
         self._info = info
+        self._python_args = list(python_args)
         self._socket_mode = socket_mode
         self._extra_env = dict(extra_env or {})
         self._dir = tempfile.TemporaryDirectory(prefix="ringbridge-server-")
@@ -168,8 +171,8 @@ class ServerProcess:
         if self.running:
             raise RuntimeError("the server is already running")
         with self._log_path.open("ab") as log:  # a restart appends to the same log
-            self._proc = subprocess.Popen(  # noqa: ASYNC220 - starting is instant
-                [sys.executable, "-m", "bot", "serve"],
+            self._proc = subprocess.Popen(  # noqa: ASYNC220, S603 - instant; our own code
+                [sys.executable, *self._python_args, "-m", "bot", "serve"],
                 cwd=self._dir.name,
                 env=self._env(),
                 stdin=subprocess.DEVNULL,

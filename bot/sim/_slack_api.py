@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.sim import _slack_chat as chat
 from bot.sim import _slack_conversations as conversations
 from bot.sim import _slack_surfaces as surfaces
+from bot.sim import _slack_users as users
 from bot.sim._slack_params import Params
 from bot.sim._slack_state import SlackError
 from bot.sim._slack_workspace import Workspace
@@ -34,7 +35,10 @@ METHODS: dict[str, Method] = {
     "conversations.info": conversations.info,
     "conversations.list": conversations.list_,
     "conversations.open": conversations.open_,
-    "users.info": conversations.users_info,
+    "users.info": users.users_info,
+    "users.lookupByEmail": users.lookup_by_email,
+    "usergroups.list": users.usergroups_list,
+    "usergroups.users.list": users.usergroups_users_list,
     "views.open": surfaces.views_open,
     "views.publish": surfaces.views_publish,
     "files.getUploadURLExternal": surfaces.get_upload_url,

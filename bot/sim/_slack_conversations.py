@@ -1,4 +1,4 @@
-"""conversations.* and users.info: reading the workspace back (reference §3)."""
+"""conversations.*: reading the workspace back (reference §3)."""
 
 from __future__ import annotations
 
@@ -109,14 +109,6 @@ def info(ws: Workspace, p: Params) -> dict[str, Any]:
     return {"ok": True, "channel": data}
 
 
-def users_info(ws: Workspace, p: Params) -> dict[str, Any]:
-    ws.need_scope("users:read")
-    user = ws.users.get(text_param(p, "user") or "")
-    if user is None:
-        raise SlackError("user_not_found")
-    return {"ok": True, "user": user.info()}
-
-
 # conversations.list `types` and the scope each needs (reference §3; docs.slack.dev).
 _LIST_SCOPES = {
     "public_channel": "channels:read",
@@ -182,6 +174,8 @@ def open_(ws: Workspace, p: Params) -> dict[str, Any]:
             raise SlackError("user_not_found")
         if user.is_bot:
             raise SlackError("cannot_dm_bot")
+        if user.deleted:
+            raise SlackError("user_disabled")
         channel, opened = ws.open_dm(user.id)
     if flag(p, "return_im"):
         info: dict[str, Any] = channel.info()

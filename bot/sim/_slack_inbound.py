@@ -142,6 +142,29 @@ def block_actions_payload(
     return payload
 
 
+def home_action_payload(
+    ident: Identity,
+    *,
+    user_id: str,
+    user_name: str,
+    view: Mapping[str, Any],
+    action: Mapping[str, Any],
+    trigger_id: str,
+) -> dict[str, Any]:
+    """A click on the Home tab: the view is its container; no channel, no message and no
+    response_url (Slack gives none for a surface that is not a message)."""
+    payload = team_and_user(ident, user_id, user_name)
+    payload.update(
+        type="block_actions",
+        container={"type": "view", "view_id": view.get("id", "")},
+        trigger_id=trigger_id,
+        view=dict(view),
+        state={"values": {}},
+        actions=[dict(action)],
+    )
+    return payload
+
+
 def view_submission_payload(
     ident: Identity,
     *,

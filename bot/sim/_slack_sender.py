@@ -33,6 +33,7 @@ from bot.sim._slack_inbound import (
     block_actions_payload,
     command_body,
     event_envelope,
+    home_action_payload,
     payload_body,
     signature,
     slack_encode,
@@ -353,6 +354,46 @@ class SlackSender:
         sent = await self.post(url, request)
         return replace(sent, response_url=response_url, trigger_id=trigger_id, sent=payload)
 
+    async def send_home_action(
+        self, url: str, *, user_id: str, action_id: str, index: int = 0
+    ) -> Delivery:
+        """A click on the `index`-th element with `action_id` of the Home view published
+        for `user_id` (ValueError when there is none)."""
+        ws = self.workspace
+        view = ws.home_views.get(user_id)
+        found = [
+            (b, el)
+            for b, el in _elements((view or {}).get("blocks"))
+            if el["action_id"] == action_id
+        ]
+        if view is None or len(found) <= index:
+            raise ValueError(f"{user_id}'s Home view has no element {action_id!r} #{index}")
+        block_id, element = found[index]
+        action: dict[str, Any] = {
+            "action_id": action_id,
+            "block_id": block_id or "b0",
+            "type": element["type"],
+            "text": element.get("text"),
+            "action_ts": ws.ts.next(),
+        }
+        if "value" in element:
+            action["value"] = element["value"]
+        trigger_id = ws.issue_trigger()
+        payload = home_action_payload(
+            ws.identity, user_id=user_id, user_name=self._user_name(user_id), view=view,
+            action=action, trigger_id=trigger_id,
+        )  # fmt: skip
+        return await self._interactive(url, payload, trigger_id, None)
+
+    async def _interactive(
+        self, url: str, payload: dict[str, Any], trigger_id: str, timestamp: int | None
+    ) -> Delivery:
+        request = self.signed(
+            payload_body(payload), FORM, payload, timestamp=timestamp, envelope_type="interactive"
+        )
+        sent = await self.post(url, request)
+        return replace(sent, trigger_id=trigger_id, sent=payload)
+
     async def send_view_submission(
         self,
         url: str,
@@ -390,11 +431,7 @@ class SlackSender:
             values=values,
             trigger_id=trigger_id,
         )
-        request = self.signed(
-            payload_body(payload), FORM, payload, timestamp=timestamp, envelope_type="interactive"
-        )
-        sent = await self.post(url, request)
-        return replace(sent, trigger_id=trigger_id, sent=payload)
+        return await self._interactive(url, payload, trigger_id, timestamp)
 
     async def send_event(
         self,

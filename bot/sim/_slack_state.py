@@ -92,6 +92,10 @@ class Channel:
 
 @dataclass
 class User:
+    """A member as users.info describes it. `team_id` other than the workspace's: a person
+    of another organisation (seen in a shared channel); `is_restricted`: a multi-channel
+    guest, `is_ultra_restricted` too: a single-channel guest (Slack sets both)."""
+
     id: str
     name: str
     real_name: str = ""
@@ -99,24 +103,75 @@ class User:
     is_bot: bool = False
     team_id: str = "T0SIM"
     tz: str = "America/Los_Angeles"
+    email: str | None = None
+    deleted: bool = False
+    is_restricted: bool = False
+    is_ultra_restricted: bool = False
 
-    def info(self) -> dict[str, Any]:
+    def info(self, *, with_email: bool) -> dict[str, Any]:
+        """`with_email`: the token holds users:read.email (without it Slack leaves
+        `profile.email` out, it does not refuse)."""
+        profile: dict[str, Any] = {
+            "real_name": self.real_name,
+            "real_name_normalized": self.real_name,
+            "display_name": self.display_name,
+            "display_name_normalized": self.display_name,
+            "team": self.team_id,
+        }
+        if with_email and self.email and not self.is_bot:
+            profile["email"] = self.email
         return {
             "id": self.id,
             "team_id": self.team_id,
             "name": self.name,
-            "deleted": False,
+            "deleted": self.deleted,
             "real_name": self.real_name,
             "tz": self.tz,
             "is_bot": self.is_bot,
+            "is_app_user": False,
             "is_admin": False,
-            "profile": {
-                "real_name": self.real_name,
-                "real_name_normalized": self.real_name,
-                "display_name": self.display_name,
-                "display_name_normalized": self.display_name,
-            },
+            "is_owner": False,
+            "is_restricted": self.is_restricted,
+            "is_ultra_restricted": self.is_ultra_restricted,
+            "profile": profile,
         }
+
+
+@dataclass
+class UserGroup:
+    """A user group (`S…`, mentioned as `@handle`); disabled ones have `date_delete` set."""
+
+    id: str
+    handle: str
+    name: str
+    users: list[str] = field(default_factory=list)
+    team_id: str = "T0SIM"
+    disabled: bool = False
+
+    def info(self, *, with_users: bool, with_count: bool) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "team_id": self.team_id,
+            "is_usergroup": True,
+            "is_subteam": True,
+            "name": self.name,
+            "description": "",
+            "handle": self.handle,
+            "is_external": False,
+            "date_create": 1_700_000_000,
+            "date_update": 1_700_000_000,
+            "date_delete": 1_700_000_100 if self.disabled else 0,
+            "auto_type": None,
+            "created_by": "U0ADMIN",
+            "updated_by": "U0ADMIN",
+            "deleted_by": "U0ADMIN" if self.disabled else None,
+            "prefs": {"channels": [], "groups": []},
+        }
+        if with_users:
+            data["users"] = list(self.users)
+        if with_count:
+            data["user_count"] = len(self.users)
+        return data
 
 
 @dataclass(frozen=True)

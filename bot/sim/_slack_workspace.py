@@ -23,6 +23,7 @@ from bot.sim._slack_state import (
     TsSource,
     UploadedFile,
     User,
+    UserGroup,
 )
 
 # What the simulated app is granted unless a test says otherwise: the bot scopes of
@@ -81,6 +82,7 @@ class Workspace:
         self.home_tab_enabled = home_tab_enabled
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, User] = {}
+        self.usergroups: dict[str, UserGroup] = {}
         self.files: dict[str, UploadedFile] = {}
         self.home_views: dict[str, dict[str, Any]] = {}
         self.views: dict[str, dict[str, Any]] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from . import _rc_routes
+from ._connections import ConnectionCounter
 from ._rc_account import business_hours_of
 from ._rc_auth import AuthState
 from ._rc_authz import texting
@@ -116,8 +117,14 @@ class RingCentralSimulator:
         self.latency = latency
         self.auth_latency = 0.0
         self._revoked_jwts: dict[str, str] = {}  # jwt -> owner, until restored
+        # Called with (method, path) as each request arrives, before it is answered: a test
+        # sees what the client was doing at that moment (an open database transaction…).
+        self.on_arrival: Callable[[str, str], None] | None = None
+        self._garbled: list[list[Any]] = []  # [path regex, calls left]
         self.jwt = auth.issue_jwt(self.world.service_extension_id)
         self.requests: list[RequestRecord] = []
+        # The TCP connections the requests came over (keep-alive: far fewer than requests).
+        self.connections = ConnectionCounter()
         self._validator: Any = None
         if openapi_path is not None:
             self._validator = SpecValidator.for_path(Path(openapi_path))
@@ -178,6 +185,12 @@ class RingCentralSimulator:
         """A JWT credential logging in as another extension."""
         return self._state.auth.issue_jwt(extension_id)
 
+    def set_contact_email(self, extension_number: str, email: str) -> None:
+        """The contact email of the extension with this number (in its info, the extension
+        list and the directory): a test links it to another Slack person, or makes two
+        extensions share one address."""
+        self.world.set_contact_email(extension_number, email)
+
     def secrets(self) -> set[str]:
         """Every secret it issued or holds (client secret, JWTs, access and refresh tokens,
         webhook verification tokens): what must never appear in a log."""
@@ -196,7 +209,7 @@ class RingCentralSimulator:
         """Serve the platform host and the media host on two random loopback ports."""
         old = (self.server_url, self.media_url)
         try:
-            async with serve_loopback(self.handle, host, self._ws.handle) as urls:
+            async with serve_loopback(self.handle, host, self._ws.handle, self.connections) as urls:
                 self._state.set_urls(urls.server_url, urls.media_url)
                 yield urls
         finally:
@@ -233,9 +246,11 @@ class RingCentralSimulator:
     # -- the core -----------------------------------------------------------------------
 
     async def handle(self, req: SimRequest) -> SimResponse:
+        if self.on_arrival is not None:
+            self.on_arrival(req.method, req.path)
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        resp = await self._dispatch(req)
+        resp = self._garble(req) or await self._dispatch(req)
         self.requests.append(_record(req, resp, self.clock.now()))
         return resp
 
@@ -344,6 +359,22 @@ class RingCentralSimulator:
     def throttle(self, group: str, retry_after: float = 60) -> None:
         """Start a penalty for `group` now, for everyone (requests during it restart it)."""
         self._state.limiter.throttle(group, retry_after)
+
+    def garble(self, path_regex: str, times: int = 1) -> None:
+        """The next `times` requests whose path matches answer 200 with JSON of the wrong
+        shape (a record whose fields have the wrong types): the answer a client's models
+        refuse, as when RingCentral changes a field or a proxy answers in its place."""
+        self._garbled.append([re.compile(path_regex), times])
+
+    def _garble(self, req: SimRequest) -> SimResponse | None:
+        for fault in self._garbled:
+            if fault[0].search(req.path):
+                fault[1] -= 1
+                if fault[1] <= 0:
+                    self._garbled.remove(fault)
+                wrong = {"id": {"not": "an id"}, "uri": 42, "records": "none", "type": []}
+                return SimResponse.json(200, wrong)
+        return None
 
     def fail_next_with_429(self, count: int = 1) -> None:
         """The next `count` API requests get a 429 without Retry-After or rate headers."""

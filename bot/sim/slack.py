@@ -35,6 +35,7 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
+from bot.sim._connections import ConnectionCounter
 from bot.sim._slack_api import JSON_ARGS, METHODS, SLACK_CHANNEL_PACE, Pace, read_arguments
 from bot.sim._slack_blocks import decode_json_param
 from bot.sim._slack_chat import remove_message
@@ -53,6 +54,7 @@ from bot.sim._slack_state import (
     SlackError,
     UploadedFile,
     User,
+    UserGroup,
     WallClock,
     is_top_level,
     thread_of,
@@ -76,6 +78,7 @@ __all__ = [
     "SocketMode",
     "UploadedFile",
     "User",
+    "UserGroup",
     "slack_encode",
 ]
 
@@ -117,9 +120,14 @@ class SlackSimulator(SlackSender):
         self.events_url: str | None = None
         self.bot_events: frozenset[str] = frozenset()
         self.event_deliveries: list[Delivery] = []  # of the events the workspace raised
+        # The TCP connections the app's calls came over (keep-alive: far fewer than calls).
+        self.connections = ConnectionCounter()
         self._event_tasks: set[asyncio.Task[None]] = set()
         self._calls: list[Call] = []
         self._faults = Faults()
+        # Seconds a method takes before Slack acts on it (a slow Slack): the work is done
+        # and recorded after the wait, as when the request is still on its way.
+        self.latency: dict[str, float] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
         self.base_url = ""
 
@@ -141,7 +149,10 @@ class SlackSimulator(SlackSender):
     @asynccontextmanager
     async def serve(self) -> AsyncIterator[Self]:
         """Listen on a random loopback port until the block ends."""
-        app = web.Application(client_max_size=64 * 1024**2)  # uploads: faxes, voicemail audio
+        app = web.Application(
+            client_max_size=64 * 1024**2,  # uploads: faxes, voicemail audio
+            middlewares=[self.connections.middleware],
+        )
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
         app.router.add_post("/response/{key}", self._response)
@@ -213,17 +224,55 @@ class SlackSimulator(SlackSender):
         real_name: str = "",
         display_name: str = "",
         is_bot: bool = False,
+        email: str | None = None,
+        deleted: bool = False,
+        guest: bool = False,
+        other_org: bool = False,
     ) -> User:
+        """A member. `guest`: a multi-channel guest (`is_restricted`); `other_org`: a
+        person of another organisation in a shared channel (another `team_id`)."""
         user = User(
             user_id,
             name,
             real_name=real_name,
             display_name=display_name,
             is_bot=is_bot,
-            team_id=self.workspace.identity.team_id,
+            team_id="T0OTHERORG" if other_org else self.workspace.identity.team_id,
+            email=email,
+            deleted=deleted,
+            is_restricted=guest,
         )
         self.workspace.users[user_id] = user
         return user
+
+    def add_usergroup(
+        self, group_id: str, handle: str, users: list[str], *, disabled: bool = False
+    ) -> UserGroup:
+        group = UserGroup(
+            group_id,
+            handle,
+            handle.title(),
+            list(users),
+            team_id=self.workspace.identity.team_id,
+            disabled=disabled,
+        )
+        self.workspace.usergroups[group_id] = group
+        return group
+
+    async def open_home(self, url: str, user_id: str, *, tab: str = "home") -> Delivery:
+        """A person opens the app's Home tab (or Messages tab): `app_home_opened`, as Slack
+        sends it, with the DM's channel id; `view` only once a Home view was published."""
+        channel, _ = self.workspace.open_dm(user_id)
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user_id,
+            "channel": channel.id,
+            "tab": tab,
+            "event_ts": self.workspace.ts.next(),
+        }
+        if tab == "home" and (view := self.workspace.home_views.get(user_id)) is not None:
+            event["view"] = copy.deepcopy(view)
+        return await self.send_event(url, event)
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -322,6 +371,7 @@ class SlackSimulator(SlackSender):
         channel: str | None = None,
         store: bool = False,
         disconnect: bool = False,
+        garbled: bool = False,
     ) -> SlackFault:
         """Make the next `times` calls of `method` ("*": any) fail (None: until cleared).
 
@@ -329,7 +379,9 @@ class SlackSimulator(SlackSender):
         that status; 200 answers ``{"ok": false, "error": error}``. `channel`: only calls
         to that channel. `store`: the call does its work first (a message is stored) and
         fails only when the work succeeded. `disconnect`: the connection drops instead of
-        an answer. The fault is returned; changing its fields changes what comes next.
+        an answer. `garbled`: a 200 `{"ok": true}` without the method's fields (not
+        Slack's own behaviour: what a proxy or a cut answer gives). The fault is
+        returned; changing its fields changes what comes next.
         """
         return self._faults.add(
             make_fault(
@@ -341,6 +393,7 @@ class SlackSimulator(SlackSender):
                 channel=channel,
                 store=store,
                 disconnect=disconnect,
+                garbled=garbled,
             )
         )
 
@@ -470,6 +523,8 @@ class SlackSimulator(SlackSender):
         params: dict[str, Any] = {}
         try:
             params = await read_arguments(request)
+            if delay := self.latency.get(method):
+                await asyncio.sleep(delay)
             response = self._dispatch(method, request, params)
         except SlackError as e:
             response = web.json_response(

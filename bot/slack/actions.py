@@ -20,10 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import phone
 from bot.notices import Handled, SmsNotice, Taken, load_notice
 from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
-from bot.slack import receipts, render
+from bot.slack import home, receipts, render
 from bot.slack.commands import PlaceCall, call, calllog, sms
 from bot.slack.deps import SlackDeps
-from bot.slack.payloads import BlockAction, MessageEvent, ViewSubmission
+from bot.slack.payloads import BlockAction, ChannelRef, MessageEvent, ViewSubmission
 from bot.slack.render import (
     CALL_BACK_ACTION,
     CALLLOG_ACTION,
@@ -51,7 +51,14 @@ log = logging.getLogger("bot.slack.actions")
 
 async def call_back(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
     value = decode_button_value(CALL_BACK_ACTION, click.action.value)
-    await call.place(deps, click.user.id, PlaceCall(to=value.number), respond, replace=False)
+    await call.place(
+        deps,
+        click.user.id,
+        PlaceCall(to=value.number),
+        respond,
+        channel=click.channel_ref,
+        replace=False,
+    )
 
 
 async def mark_handled(
@@ -63,13 +70,21 @@ async def mark_handled(
         return
     channel, post, ts = found
     now = datetime.fromtimestamp(deps.clock.now(), UTC)
-    if post.handled_by or not await deps.posts.mark_handled(post.id, click.user.id, now):
+    revision = (
+        None if post.handled_by else await deps.posts.mark_handled(post.id, click.user.id, now)
+    )
+    if revision is None:
         refreshed = await deps.posts.find(value.kind, value.item, channel)
         who = refreshed.handled_by if refreshed else post.handled_by
         await respond(text=f"Already handled by <@{_user_id(who)}>.", replace_original=False)
         return
     handled = Handled(click.user.id, now)
-    await _update(deps, client, channel, ts, post, handled=handled, taken=_taken(post))
+    # Shown at once; should this fail, the dispatcher's queued update shows it (retried).
+    current = await deps.posts.get(post.id) or post  # Take it may have come between
+    await _update(deps, client, channel, ts, post, handled=handled, taken=_taken(current))
+    await deps.posts.shown(post.id, revision)
+    if click.channel is None:
+        await home.publish(deps, client, click.user.id)  # the item leaves their list
 
 
 async def take_it(
@@ -89,7 +104,8 @@ async def take_it(
         await respond(text=f"<@{_user_id(who)}> has already taken it.", replace_original=False)
         return
     taken = Taken(click.user.id, now)
-    await _update(deps, client, channel, ts, post, handled=_handled(post), taken=taken)
+    current = await deps.posts.get(post.id) or post  # Mark handled may have come between
+    await _update(deps, client, channel, ts, post, handled=_handled(current), taken=taken)
 
 
 async def _clicked(
@@ -98,7 +114,11 @@ async def _clicked(
     """(channel, post, its ts) of the notification a button was clicked on; None (and the
     person told) when it is not ours or no longer known."""
     channel = _channel(click)
-    post = await deps.posts.find(value.kind, value.item, channel) if channel else None
+    if channel is not None:
+        post = await deps.posts.find(value.kind, value.item, channel)
+    else:  # on the Home tab (DESIGN §3.9): the notice's post, wherever it is
+        post = await deps.posts.find_item(value.kind, value.item)
+        channel = post.channel if post is not None else None
     if channel is None or post is None or post.ts is None:
         await respond(text="That notification is no longer known to RingBridge.")
         return None
@@ -137,6 +157,11 @@ def _taken(post: PostedNotice) -> Taken | None:
 async def open_text_back(deps: SlackDeps, click: BlockAction, client: AsyncWebClient) -> None:
     """A modal to type the SMS in; where it goes rides along in private_metadata."""
     value = decode_button_value(TEXT_BACK_ACTION, click.action.value)
+    if refusal := await deps.permissions.refusal("sms", click.user.id, click.channel_ref):
+        if click.channel:
+            channel, user = click.channel.id, click.user.id
+            await client.chat_postEphemeral(channel=channel, user=user, text=refusal)
+        return
     region = await deps.facts.region()
     target = phone.format_display(value.number, region)  # plain_text: no markup to escape
     metadata = TextBackMetadata(
@@ -210,7 +235,11 @@ async def turn_sms_page(deps: SlackDeps, click: BlockAction, respond: AsyncRespo
 
 async def turn_calllog_page(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
     page = decode_button_value(CALLLOG_ACTION, click.action.value)
-    await calllog.show_page(deps, respond, page, replace=True)
+    who, where = click.user.id, click.channel_ref
+    if refusal := await calllog.company_refusal(deps, who, where, page.text, page.at):
+        await respond(text=refusal, replace_original=False)
+        return
+    await calllog.show_page(deps, respond, page, replace=True, user_id=who)
 
 
 async def cancel_ringout(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
@@ -242,6 +271,11 @@ async def thread_reply(deps: SlackDeps, event: MessageEvent, client: AsyncWebCli
         await client.chat_postEphemeral(
             channel=channel, user=user, thread_ts=thread_ts, text=reply.text, blocks=reply.blocks
         )
+
+    # `[permissions] sms` (DESIGN §3.8, §3.9): the reply stays in the team, nothing texted.
+    if refusal := await deps.permissions.refusal("sms", user, ChannelRef(channel)):
+        await say(render.usage_error(f"Not texted. {refusal}"))
+        return
 
     units = utf16_units(text)
     if units > SMS_MAX_UTF16_UNITS:

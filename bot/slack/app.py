@@ -17,6 +17,7 @@ from bot.slack import actions, home, render
 from bot.slack.commands import call, calllog, ringcentral, sms
 from bot.slack.deps import SlackDeps
 from bot.slack.payloads import BlockAction, MessageEvent, SlashCommand, ViewSubmission
+from bot.slack.render.home import CONNECT_ACTION
 
 __all__ = ["build_bolt_app"]
 
@@ -47,6 +48,10 @@ def build_bolt_app(
     gets "" rather than reading SLACK_SIGNING_SECRET itself, and would refuse any HTTP
     request it were handed (an empty secret verifies nothing: it raises)."""
     app = AsyncApp(
+        # Without a name Bolt takes its caller's file name from `inspect.stack()`, which
+        # reads the source of every frame on the stack: a third of a second of `serve`'s
+        # start on the development machine (profiled), for a name only Bolt's logs use.
+        name="ringbridge",
         client=client,
         signing_secret=signing_secret or "",
         # Bolt's loggers take this one's filters: the start warning above stays out.
@@ -143,8 +148,23 @@ def build_bolt_app(
 
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
-        if event.get("tab") == "home":
-            deps.tasks.spawn(home.publish(client, str(event["user"])), name="home tab")
+        if event.get("tab") == "home" and event.get("user"):
+            work = home.publish(deps, client, str(event["user"]))
+            deps.tasks.spawn(_logged("app_home_opened", work), name="home tab")
+
+    # The Home tab's Connect button. Its real handler is the connect flow's (issue #12,
+    # `/ringcentral connect`); until that lands, the click says where to go.
+    @app.action(CONNECT_ACTION)
+    async def connect_clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        if user:
+            opened = await client.conversations_open(users=user)
+            channel = str((opened.get("channel") or {}).get("id") or "")
+            if channel:
+                await client.chat_postMessage(
+                    channel=channel, text="Type `/ringcentral connect` to connect your account."
+                )
 
     return app
 

@@ -14,8 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock
 from bot.config import CommandsConfig
 from bot.ringcentral import AccountFacts, RingCentralClient
+from bot.slack.permissions import Permissions
 from bot.slack.render import Locale
-from bot.store import AuditLog, Posts
+from bot.store import AuditLog, Links, Posts
 from bot.store.outbound import OutboundLog
 from bot.tasks import Tasks
 
@@ -52,6 +53,8 @@ class SlackDeps:
     clock: Clock
     tasks: Tasks
     posts: Posts
+    links: Links  # who is whom (DESIGN §3.9): /call rings a linked person's own phone
+    permissions: Permissions  # `[permissions]`: the one check before the shared session
     people: People = field(default_factory=People)
     # The texts sent, followed to their end (receipts, DESIGN §3.8); None: not followed.
     outbound: OutboundLog | None = None

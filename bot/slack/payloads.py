@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """Where a person acts (`[permissions]` channels match it): the channel's id, and its
+    name when Slack sent it."""
+
+    id: str | None
+    name: str | None = None
 
 
 class _Inbound(BaseModel):
@@ -14,13 +25,20 @@ class SlashCommand(_Inbound):
     text: str = ""
     user_id: str
     channel_id: str
+    channel_name: str | None = None
     team_id: str | None = None
     response_url: str
     trigger_id: str | None = None
 
+    @property
+    def channel_ref(self) -> ChannelRef:
+        """Where the command was typed (`[permissions]` channels match it)."""
+        return ChannelRef(self.channel_id, self.channel_name)
+
 
 class _Id(_Inbound):
     id: str
+    name: str | None = None
 
 
 class Action(_Inbound):
@@ -37,6 +55,11 @@ class BlockAction(_Inbound):
     response_url: str | None = None
     channel: _Id | None = None
     trigger_id: str | None = None
+
+    @property
+    def channel_ref(self) -> ChannelRef | None:
+        """The message's channel (`[permissions]` channels match it)."""
+        return ChannelRef(self.channel.id, self.channel.name) if self.channel else None
 
     @property
     def action(self) -> Action:
@@ -79,3 +102,17 @@ class MessageEvent(_Inbound):
     thread_ts: str | None = None
     bot_id: str | None = None
     subtype: str | None = None
+
+
+class _PostedBody(_Inbound):
+    thread_ts: str | None = None
+
+
+class PostedMessage(_Inbound):
+    """chat.postMessage's answer (reference/slack.md): the message's `ts`, and the message
+    as Slack stored it — without a `thread_ts` when Slack put a reply at the channel's top
+    level (its thread's parent was deleted)."""
+
+    ts: str
+    channel: str
+    message: _PostedBody | None = None

@@ -6,8 +6,9 @@ The same code runs on both; DATABASE_URL picks one (see `bot.config.Settings.sql
 from bot.store.audit import AuditEntry, AuditLog
 from bot.store.cursors import CursorRecord, Cursors
 from bot.store.engine import connect, create_schema
+from bot.store.links import Link, Links
 from bot.store.penalties import DatabasePenaltyStore
-from bot.store.posts import Conversation, PostedNotice, Posts
+from bot.store.posts import Conversation, KindCount, PostedNotice, Posts
 from bot.store.schema import Base
 from bot.store.subscriptions import SubscriptionRecord, SubscriptionStore
 from bot.store.token_requests import DatabaseTokenRequestLog
@@ -23,6 +24,9 @@ __all__ = [
     "DatabasePenaltyStore",
     "DatabaseTokenRequestLog",
     "DatabaseTokenStore",
+    "KindCount",
+    "Link",
+    "Links",
     "PostedNotice",
     "Posts",
     "SubscriptionRecord",

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot.store.schema import Audit, Delivery, Post, Thread, Upload
+from bot.store.schema import Audit, Delivery, Post, Thread, Update, Upload
 
 __all__ = [
     "DEAD_LETTER_DAYS",
@@ -195,6 +195,7 @@ class DeadLetters:
                 delete(Upload).where(Upload.state == "dead", Upload.next_attempt_at < dead_from)
             )
             await session.execute(delete(Upload).where(Upload.post_id.in_(old_posts)))
+            await session.execute(delete(Update).where(Update.post_id.in_(old_posts)))
             posts = await session.execute(delete(Post).where(Post.id.in_(old_posts)))
         return Purged(
             deliveries=_count(deliveries),

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
+
 
 def connect(url: str, **kwargs: Any) -> AsyncEngine:
-    """An engine for an async SQLAlchemy URL (`sqlite+aiosqlite://…`, `postgresql+asyncpg://…`)."""
-    engine = create_async_engine(url, **kwargs)
+    """An engine for an async SQLAlchemy URL (`sqlite+aiosqlite://…`, `postgresql+asyncpg://…`).
+
+    `hide_parameters`: an SQL error's text names the statement but not its values, which
+    are stored tokens, verification tokens and SMS text (RELIABILITY R19)."""
+    engine = create_async_engine(url, **{"hide_parameters": True, **kwargs})
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # aiosqlite logs every statement with its parameters at DEBUG: the stored tokens
@@ -18,6 +24,19 @@ def connect(url: str, **kwargs: Any) -> AsyncEngine:
         if quiet.level == logging.NOTSET:
             quiet.setLevel(logging.INFO)
     return engine
+
+
+def insert(dialect: str, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """The `INSERT … ON CONFLICT` construct of `dialect` ("postgresql" or "sqlite") for
+    `table` (a mapped class or a Table). The dialect module is imported here: a server on
+    SQLite never loads PostgreSQL's, nor one on PostgreSQL SQLite's (start-up time)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.engine import insert
 from bot.store.schema import Penalty, UTCDateTime
 
 __all__ = ["DatabasePenaltyStore"]
@@ -34,8 +34,7 @@ class DatabasePenaltyStore:
 
     async def save(self, identity: str, group: str, until: float) -> None:
         postgres = self._engine.dialect.name == "postgresql"
-        insert = postgresql.insert if postgres else sqlite.insert
-        statement = insert(Penalty).values(
+        statement = insert(self._engine.dialect.name, Penalty).values(
             identity=identity, group=group, until=datetime.fromtimestamp(until, UTC)
         )
         # GREATEST on PostgreSQL; SQLite's two-argument max() (its datetimes are text in

@@ -132,6 +132,17 @@ class Upload(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class ChannelPace(Base):
+    """When a channel may next be posted to (Slack: about one message a second per channel,
+    and a 429's Retry-After), shared by every process: a process takes the channel's slot
+    in the transaction that marks its post `sending` (DESIGN §6, issue #10)."""
+
+    __tablename__ = "channel_pace"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_slot: Mapped[datetime]
+
+
 class Thread(Base):
     """An SMS conversation's Slack thread: one per (company number, other party, channel)."""
 
@@ -156,15 +167,37 @@ class CallState(Base):
 
 
 class Followup(Base):
-    """A voicemail whose transcript is not there yet: fetched again until it is."""
+    """A voicemail whose transcript is not there yet: fetched again until it is (then the
+    row is deleted), claimed like other work; `state` pending, or dead with its `error`."""
 
     __tablename__ = "followups"
 
     message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     extension_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Update(Base):
+    """A posted message to show again (its transcript arrived, it was handled): one row
+    per post, claimed and retried like a post (DESIGN §3.7). `revision` grows with each
+    change asked for, so a change made while an update was in flight is shown too.
+    `state`: pending → done, or dead with its `error`."""
+
+    __tablename__ = "updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), unique=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Subscription(Base):
@@ -334,3 +367,24 @@ class Outbound(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(index=True)
     claimed_until: Mapped[datetime | None]
+
+
+class UserLink(Base):
+    """Who is whom (DESIGN §3.9, §4): one row per extension the link refresh looked at, and
+    the Slack person it is (`slack_user`), or why nobody is (`how` "conflict": an email
+    several extensions share, or a member who may not be linked). Replaced as a whole by
+    each refresh; `dm_channel` is the person's DM with the bot, opened for DM routes."""
+
+    __tablename__ = "user_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    extension_id: Mapped[str] = mapped_column(String(32), index=True)
+    extension_number: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(128))
+    email: Mapped[str | None] = mapped_column(String(255))
+    direct_number: Mapped[str | None] = mapped_column(String(32))
+    slack_user: Mapped[str | None] = mapped_column(String(32), index=True)
+    how: Mapped[str] = mapped_column(String(16))  # email | config | conflict | unmatched
+    detail: Mapped[str | None] = mapped_column(Text)
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime]

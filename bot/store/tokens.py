@@ -37,11 +37,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock, SystemClock
+from bot.store.engine import insert
 from bot.store.schema import Token, TokenClaim
 
 __all__ = ["LEASE", "DatabaseTokenStore"]
@@ -112,8 +112,7 @@ class DatabaseTokenStore:
 
     async def _try_claim(self, holder: str) -> bool:
         now = time.time()
-        insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
-        statement = insert(TokenClaim).values(
+        statement = insert(self._engine.dialect.name, TokenClaim).values(
             identity=self.identity, holder=holder, until=_wall(now + self.lease)
         )
         upsert = statement.on_conflict_do_update(
@@ -175,9 +174,8 @@ class DatabaseTokenStore:
         return _wall(self._clock.now())
 
     def _insert_missing(self, conn: AsyncConnection) -> Any:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         values = {"identity": self.identity, "tokens": None, "updated_at": self._now()}
-        return insert(Token).values(**values).on_conflict_do_nothing()
+        return insert(conn.dialect.name, Token).values(**values).on_conflict_do_nothing()
 
     async def _read(self, conn: AsyncConnection) -> str | None:
         stored: str | None = await conn.scalar(
@@ -186,8 +184,7 @@ class DatabaseTokenStore:
         return stored or None
 
     async def _write(self, stored: str | None) -> None:
-        insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
-        statement = insert(Token).values(
+        statement = insert(self._engine.dialect.name, Token).values(
             identity=self.identity, tokens=stored, updated_at=self._now()
         )
         statement = statement.on_conflict_do_update(

@@ -5,6 +5,12 @@ statement: `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING
 PostgreSQL, so several processes never take the same row; on SQLite (one process; writers
 are serialised) the same statement without the lock clause, which SQLAlchemy drops there.
 A process that dies holding a lease lets it run out; the row is then due again.
+
+Every write-back of claimed work goes through `write_back`: it changes the row only while
+the lease is still the one this process took (`claimed_until` unchanged), so a process
+that was slower than its lease (paused, or a network call longer than the lease) can never
+overwrite what the process that took the row over has done. A holder that needs longer
+extends its lease the same way, before the long step (`extend`).
 """
 
 from __future__ import annotations
@@ -13,19 +19,32 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.store.schema import Base, Delivery, Outbound, Post, Upload
+from bot.store.engine import insert
+from bot.store.schema import Base, Delivery, Followup, Outbound, Post, Update, Upload
 
 __all__ = [
+    "WORK",
     "claim",
+    "extend",
     "insert_ignoring_duplicates",
     "release_leases",
+    "write_back",
 ]
 
-Row = TypeVar("Row", Delivery, Post, Upload, Outbound)
+Row = TypeVar("Row", Delivery, Post, Upload, Outbound, Followup, Update)
+# Every table of claimed work (a lease in `claimed_until`).
+WORK: tuple[type[Delivery | Post | Upload | Outbound | Followup | Update], ...] = (
+    Delivery, Post, Upload, Outbound, Followup, Update,
+)  # fmt: skip
+
+
+def _key(model: type[Base]) -> tuple[ColumnElement[Any], str]:
+    """The table's primary key column (an id, or a voicemail's message id) and its name."""
+    (column,) = inspect(model).primary_key
+    return column, str(column.key)
 
 
 async def claim(
@@ -37,8 +56,10 @@ async def claim(
     limit: int,
     states: Sequence[str] = ("pending",),
     where: ColumnElement[bool] | None = None,
+    one_per: Any = None,  # a mapped column
 ) -> list[Row]:
-    """Lease up to `limit` due rows of `model` in `states`, oldest first."""
+    """Lease up to `limit` due rows of `model` in `states`, oldest first; with `one_per`
+    (a column: a post's channel), only the oldest due row of each value of it."""
     due = and_(
         model.state.in_(states),
         model.next_attempt_at <= now,
@@ -46,32 +67,65 @@ async def claim(
     )
     if where is not None:
         due = and_(due, where)
-    candidates = (
-        select(model.id)
-        .where(due)
-        .order_by(model.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    key, _ = _key(model)
+    order = model.id if hasattr(model, "id") else model.next_attempt_at
+    if one_per is not None:
+        # No row lock in a grouped query: the UPDATE below checks `due` again on the row
+        # as it is when it gets its lock, so two processes never both take one row.
+        oldest = func.min(key)
+        candidates = select(oldest).where(due).group_by(one_per).order_by(oldest).limit(limit)
+        chosen = and_(key.in_(candidates.scalar_subquery()), due)
+    else:
+        candidates = (
+            select(key).where(due).order_by(order).limit(limit).with_for_update(skip_locked=True)
+        )
+        chosen = key.in_(candidates.scalar_subquery())
     statement = (
         update(model)
-        .where(model.id.in_(candidates.scalar_subquery()))
+        .where(chosen)
         .values(claimed_until=now + lease)
         .returning(model)
         .execution_options(synchronize_session=False)
     )
     rows = list((await session.scalars(statement)).all())
-    rows.sort(key=lambda row: row.id)
+    rows.sort(key=lambda row: getattr(row, order.key))
     return rows
+
+
+async def write_back(session: AsyncSession, row: Row, **values: Any) -> bool:
+    """Write `values` to the claimed `row` if its lease is still ours, and end the lease
+    (unless `values` sets `claimed_until`); True when written. False: the lease ran out
+    and another process may hold the row now: nothing is written, and the caller leaves
+    the row to it. `row` (a detached copy) takes the values when written."""
+    model = type(row)
+    key, name = _key(model)
+    values = {"claimed_until": None, **values}
+    result = await session.execute(
+        update(model)
+        .where(key == getattr(row, name), model.claimed_until == row.claimed_until)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        return False
+    for name, value in values.items():
+        setattr(row, name, value)
+    return True
+
+
+async def extend(session: AsyncSession, row: Row, until: datetime, **values: Any) -> bool:
+    """Hold the claimed `row` until `until` (before a step that may outlast the lease),
+    with `values`; False when the lease is no longer ours (then do not take the step)."""
+    return await write_back(session, row, claimed_until=until, **values)
 
 
 async def insert_ignoring_duplicates(
     session: AsyncSession, model: type[Base], values: dict[str, Any]
 ) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row is new."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(**values).on_conflict_do_nothing()
+    statement = (
+        insert(session.get_bind().dialect.name, model).values(**values).on_conflict_do_nothing()
+    )
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
 
@@ -81,7 +135,7 @@ async def release_leases(engine: AsyncEngine) -> int:
     leases left are those of its own previous life (killed), so they are due at once."""
     released = 0
     async with engine.begin() as conn:
-        for model in (Delivery, Post, Upload, Outbound):
+        for model in WORK:
             result = await conn.execute(
                 update(model).where(model.claimed_until.is_not(None)).values(claimed_until=None)
             )

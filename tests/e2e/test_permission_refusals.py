@@ -3,11 +3,14 @@ top, the detail in errors[]), reach the person as the sentence naming the permis
 
 from __future__ import annotations
 
+from bot.server import DEPS
 from tests.bridge import Bridge
 
 
 async def test_calllog_of_another_extension_as_an_ordinary_service_user(bridge: Bridge) -> None:
     bridge.rc.service_user_admin = False
+    permissions = bridge.server.app[DEPS].permissions  # [permissions] allow it (default: no one)
+    permissions.config = permissions.config.model_copy(update={"company_calllog": ["*"]})
 
     delivery = await bridge.command("/calllog", "ext:102")
 

@@ -290,3 +290,37 @@ async def test_over_socket_mode_no_signing_secret_is_needed(cli: Cli) -> None:
 
     assert run.code == 0, run.out
     assert "SLACK_SIGNING_SECRET" not in run.out
+
+
+async def test_an_email_two_extensions_share_is_a_conflict_line(
+    cli: Cli, rc_sim: RingCentralSimulator, slack: SlackSimulator
+) -> None:
+    slack.add_user("U0DANA", "dana", email="d.whitfield@brightwater.example.com")
+    rc_sim.set_contact_email("102", "desk@brightwater.example.com")
+    rc_sim.set_contact_email("103", "desk@brightwater.example.com")
+
+    run = await cli("check")
+
+    assert run.code == 1
+    assert "✔ people: 1 linked to extensions (1 by email, 0 by [people] links)" in run.out
+    assert [line.split(":")[0] for line in bad_lines(run)] == [
+        "✘ people",  # "people: ext. 102: …"
+        "✘ people",
+    ]
+    assert "ext. 102: linked to no one: email desk@brightwater.example.com is shared by " in run.out
+    assert "[people] links" in bad_lines(run)[0]
+
+
+async def test_people_list_says_who_is_whom_and_why_not(cli: Cli, slack: SlackSimulator) -> None:
+    slack.add_user("U0DANA", "dana", email="D.Whitfield@brightwater.example.com")
+    slack.add_user("U0GUEST", "guest", email="m.chen@brightwater.example.com", guest=True)
+
+    run = await cli("people", "list")
+
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    (dana,) = [line for line in lines if line.startswith("ext. 101")]
+    assert "U0DANA" in dana and "by email" in dana
+    (marcus,) = [line for line in lines if line.startswith("ext. 102")]
+    assert "CONFLICT" in marcus and "U0GUEST is a guest" in marcus
+    assert "1 linked, 1 conflict." in run.out

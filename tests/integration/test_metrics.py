@@ -224,7 +224,7 @@ async def test_slack_calls_bolt_makes_with_its_own_clients_are_counted(bridge: B
     goes through one): the counting handler goes along."""
     calls = "ringbridge_slack_api_calls_total"
     assert (await scrape(bridge))(calls, method="auth.test", error="") == 0
-    await bridge.command("/sms", "list")
+    await bridge.command("/sms", "help")  # help: no permission check (its own auth.test)
     assert (await scrape(bridge))(calls, method="auth.test", error="") == 1
 
 

@@ -12,6 +12,7 @@ builds them) and plain values (`Deployment`).
 
 from ._model import Checklist, Deployment, Finding
 from .needs import APP_NEEDS, USER_NEEDS, Need
+from .people import check_people
 from .ringcentral import (
     SignedIn,
     WebSocketHolder,
@@ -30,6 +31,7 @@ __all__ = [
     "Need",
     "SignedIn",
     "WebSocketHolder",
+    "check_people",
     "check_ringcentral",
     "check_slack",
     "check_subscription",

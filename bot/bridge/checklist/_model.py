@@ -77,7 +77,8 @@ class Deployment:
         channel, once each."""
         found: dict[str, str] = {}
         for index, route in enumerate(self.bridge.routes, start=1):
-            found.setdefault(route.channel, f"routes[{index}]")
+            if route.channel:  # a `dm = "owner"` route has none
+                found.setdefault(route.channel, f"routes[{index}]")
         if self.default_channel:
             found.setdefault(self.default_channel, "DEFAULT_CHANNEL")
         if self.bridge.admin.channel:

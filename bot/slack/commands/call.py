@@ -16,9 +16,9 @@ from bot.slack._audit import refused
 from bot.slack._reply import answer
 from bot.slack.deps import SlackDeps
 from bot.slack.explain import explain
-from bot.slack.payloads import SlashCommand
+from bot.slack.payloads import ChannelRef, SlashCommand
 from bot.slack.render import CancelRingOutValue, Locale, Reply
-from bot.slack.text import to_plain
+from bot.slack.text import escape, to_plain
 from bot.store import AuditEntry
 
 from ._grammar import Help, UsageError
@@ -93,6 +93,10 @@ def parse_call(text: str, *, region: str) -> PlaceCall | Help:
 
 
 async def run(deps: SlackDeps, command: SlashCommand, respond: AsyncRespond) -> None:
+    # Before anything else, RingCentral included.
+    if refusal := await deps.permissions.command_refusal("call", command):
+        await answer(deps, respond, render.usage_error(refusal))
+        return
     try:
         request = parse_call(to_plain(command.text), region=await deps.facts.region())
     except UsageError as exc:
@@ -101,7 +105,7 @@ async def run(deps: SlackDeps, command: SlashCommand, respond: AsyncRespond) -> 
     if isinstance(request, Help):
         await answer(deps, respond, help_reply())
         return
-    await place(deps, command.user_id, request, respond)
+    await place(deps, command.user_id, request, respond, channel=command.channel_ref)
 
 
 async def place(
@@ -110,23 +114,29 @@ async def place(
     request: PlaceCall,
     respond: AsyncRespond,
     *,
+    channel: ChannelRef | None,
     replace: bool = True,
 ) -> None:
-    """RingOut for `user_id` (from /call, or a missed call's Call back button): ring the
-    first leg, then `request.to`; the reply follows the call, replacing itself, or (for
-    a button on a channel message, which a replace would overwrite) as new replies."""
+    """RingOut for `user_id` acting in `channel` (`[permissions] call`), from /call or a
+    missed call's Call back button: ring the first leg, then `request.to`; the reply
+    follows the call, replacing itself, or (for a button on a channel message, which a
+    replace would overwrite) as new replies."""
+    if refusal := await deps.permissions.refusal("call", user_id, channel):
+        await answer(deps, respond, render.usage_error(refusal))
+        return
     locale = await deps.locale()
     try:
-        from_number = await _first_leg(deps, request)
+        first = await _first_leg(deps, user_id, request)
     except UsageError as exc:
         await answer(deps, respond, render.usage_error(str(exc)))
         return
+    from_number = first.number
     try:
         call = await deps.rc.ringout.create(
             request.to,
             from_number,
             caller_id=request.caller_id,
-            play_prompt=request.prompt or None,
+            play_prompt=(request.prompt or first.prompt) or None,
         )
     except RingCentralError as exc:
         log.warning("RingOut for %s refused: %s", user_id, type(exc).__name__)
@@ -136,25 +146,48 @@ async def place(
     await deps.audit.record(
         AuditEntry(user_id, "ringout", request.to, "placed", from_number, call.id)
     )
-    await _follow(deps, respond, request.to, from_number, call, locale, replace=replace)
+    await _follow(
+        deps, respond, request.to, from_number, call, locale, replace=replace, why=first.why
+    )
 
 
-async def _first_leg(deps: SlackDeps, request: PlaceCall) -> str:
+@dataclass(frozen=True, slots=True)
+class FirstLeg:
+    number: str
+    prompt: bool = False  # ask the first party to press 1 (their voicemail cannot answer)
+    why: str | None = None  # said in the reply when the person did not choose it
+
+
+async def _first_leg(deps: SlackDeps, user_id: str, request: PlaceCall) -> FirstLeg:
     """The phone that rings first: as typed, a number of the user's named by its label
-    ("Mobile"), else `[commands] ringout_from`."""
+    ("Mobile"), else the direct number of the extension the person is linked to (with
+    the prompt on, DESIGN §3.9), else `[commands] ringout_from`."""
     if request.from_number:
-        return request.from_number
+        return FirstLeg(request.from_number)
     if request.from_label:
         numbers = await deps.facts.numbers()
         for candidate in numbers:
             if candidate.label and candidate.label.casefold() == request.from_label.casefold():
-                return candidate.phone_number
+                return FirstLeg(candidate.phone_number)
         labels = ", ".join(sorted({f"`{n.label}`" for n in numbers if n.label})) or "none"
         raise UsageError(
             f"No phone is labelled `{request.from_label}`. Labels: {labels}; or give a number."
         )
+    link = await deps.links.of_user(user_id)
+    if link is not None and link.direct_number:
+        return FirstLeg(
+            link.direct_number,
+            prompt=True,
+            why=f"Your phone rings first: the direct number of ext. "
+            f"{escape(link.extension_number or '?')}, linked to you. Answer and press 1 "
+            "(so that your voicemail cannot take the call).",
+        )
     if deps.commands.ringout_from:
-        return deps.commands.ringout_from
+        return FirstLeg(
+            deps.commands.ringout_from,
+            why="The phone set by the admin (`[commands] ringout_from`) rings first: you are "
+            "not linked to an extension. Say `from <your phone>` to ring yours.",
+        )
     raise UsageError(NO_FIRST_LEG)
 
 
@@ -172,13 +205,14 @@ async def _follow(
     locale: Locale,
     *,
     replace: bool,
+    why: str | None = None,
 ) -> None:
     """Show the status, then each change, within the response_url budget, until final."""
 
     def status_reply(status: RingOutStatusInfo) -> Reply:
         return render.ringout_status(
             to, from_number, status, ringout_id=call.id, locale=locale,
-            cancellable=_cancellable(status),
+            cancellable=_cancellable(status), why=why,
         )  # fmt: skip
 
     await answer(deps, respond, status_reply(call.status))

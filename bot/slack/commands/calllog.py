@@ -3,13 +3,14 @@ grammar, and its work."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, TypedDict
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.ringcentral import RingCentralError
+from bot.ringcentral import ApiError, RingCentralError
 from bot.ringcentral.models import (
     CallDirection,
     CallLogList,
@@ -22,7 +23,7 @@ from bot.slack import render
 from bot.slack._reply import answer
 from bot.slack.deps import SlackDeps
 from bot.slack.explain import explain
-from bot.slack.payloads import SlashCommand
+from bot.slack.payloads import ChannelRef, SlashCommand
 from bot.slack.render import PageValue
 from bot.slack.text import to_plain
 
@@ -117,14 +118,45 @@ def parse_calllog(text: str, *, region: str, now: datetime) -> CallLogQuery | Sh
 
 async def run(deps: SlackDeps, command: SlashCommand, respond: AsyncRespond) -> None:
     text = to_plain(command.text).strip()
-    await show_page(deps, respond, PageValue(text=text, page=1, at=await deps.now()))
+    at = await deps.now()
+    if refusal := await company_refusal(deps, command.user_id, command.channel_ref, text, at):
+        await answer(deps, respond, render.usage_error(refusal))
+        return
+    await show_page(deps, respond, PageValue(text=text, page=1, at=at), user_id=command.user_id)
+
+
+async def company_refusal(
+    deps: SlackDeps, user_id: str, channel: ChannelRef | None, text: str, at: datetime
+) -> str | None:
+    """`ext:` naming another extension than the person's own needs `[permissions]
+    company_calllog` (DESIGN §3.9); the sentence saying no, or None."""
+    if "ext:" not in text.lower():
+        return None
+    try:
+        # Only `ext:` matters here, which no region changes: RingCentral is not asked.
+        request = parse_calllog(text, region="US", now=at)
+    except UsageError:
+        return None  # show_page says what to type instead
+    if not isinstance(request, CallLogQuery) or request.extension_number is None:
+        return None
+    own = await deps.links.of_user(user_id)
+    if own is not None and own.extension_number == request.extension_number:
+        return None
+    return await deps.permissions.refusal("company_calllog", user_id, channel)
 
 
 async def show_page(
-    deps: SlackDeps, respond: AsyncRespond, page: PageValue, *, replace: bool = False
+    deps: SlackDeps,
+    respond: AsyncRespond,
+    page: PageValue,
+    *,
+    replace: bool = False,
+    user_id: str | None = None,
 ) -> None:
     """One page of `/calllog <page.text>`, as typed at `page.at` (Previous/Next, which carry
-    the same value with another page, come back here)."""
+    the same value with another page, come back here). Without `ext:`, the calls of the
+    extension `user_id` is linked to (DESIGN §3.9), where the service user may read them;
+    else its own, and the reply says whose."""
     locale = await deps.locale()
     text = page.text
     try:
@@ -139,11 +171,11 @@ async def show_page(
             record = await deps.rc.call_log.get(request.record_id, view="Detailed")
             reply = render.call_detail(record, locale=locale)
         else:
-            records, more = await _fetch(deps, request, page.page)
+            records, more, whose = await _fetch_for(deps, request, page.page, user_id)
             reply = render.call_log_page(
                 records,
                 locale=locale,
-                description=f"/calllog {text}".rstrip(),
+                description=f"/calllog {text}".rstrip() + whose,
                 previous=page.model_copy(update={"page": page.page - 1}) if page.page > 1 else None,
                 following=page.model_copy(update={"page": page.page + 1}) if more else None,
             )
@@ -152,6 +184,31 @@ async def show_page(
     except RingCentralError as exc:
         reply = render.ringcentral_refused(explain(exc))
     await answer(deps, respond, reply, replace=replace)
+
+
+async def _fetch_for(
+    deps: SlackDeps, query: CallLogQuery, page: int, user_id: str | None
+) -> tuple[list[CallLogRecord], bool, str]:
+    """`_fetch`, of the person's own extension when the query names none and they are
+    linked to another extension than the service user's; the words saying whose."""
+    link = await deps.links.of_user(user_id) if user_id else None
+    plain = query.extension_number is None and not (query.transport or query.blocked)
+    if link is None or not plain or not link.extension_number:
+        return (*await _fetch(deps, query, page), "")
+    if link.extension_id == (await deps.facts.extension()).id:
+        return (*await _fetch(deps, query, page), f" (ext. {link.extension_number}, yours)")
+    mine = dataclasses.replace(query, extension_number=link.extension_number)
+    try:
+        return (*await _fetch(deps, mine, page), f" (ext. {link.extension_number}, yours)")
+    except ApiError as exc:
+        if exc.status != 403:
+            raise
+    service = (await deps.facts.extension()).extension_number or "?"
+    whose = (
+        f" (the calls of ext. {service}, the RingBridge service user: it may not read "
+        f"those of your ext. {link.extension_number})"
+    )
+    return (*await _fetch(deps, query, page), whose)
 
 
 async def _fetch(

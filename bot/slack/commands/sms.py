@@ -142,6 +142,10 @@ def _parse_message_query(text: str, region: str, now: datetime) -> MessageQuery:
 async def run(
     deps: SlackDeps, command: SlashCommand, respond: AsyncRespond, client: AsyncWebClient
 ) -> None:
+    # Before anything else, RingCentral included.
+    if refusal := await deps.permissions.command_refusal("sms", command):
+        await answer(deps, respond, render.usage_error(refusal))
+        return
     names = await deps.people.names(client, mentioned_users(command.text))
     text = to_plain(command.text, names)
     now = await deps.now()

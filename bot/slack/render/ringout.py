@@ -59,17 +59,21 @@ def ringout_status(
     cancellable: bool,
     locale: Locale,
     cancelled: bool = False,
+    why: str | None = None,
 ) -> Reply:
     """Where a RingOut stands, as a sentence ("Ringing your phone (650) 555-0111…",
     "Connected", "Busy", …); a Cancel button (action `ringout_cancel`, its value what the
     cancelled status shows again) only while `cancellable` and the first leg is known.
-    `cancelled` is the status after our own DELETE succeeded."""
+    `cancelled` is the status after our own DELETE succeeded. `why`: our own sentence
+    saying whose phone rings first and why (DESIGN §3.5), shown under the status."""
     callee = f"*{number(to, locale)}*"
     caller = f"your phone {number(from_number, locale)}" if from_number else "your phone"
     icon, label, sentence = _describe(status, caller, callee, cancelled=cancelled)
     head = sentence if sentence.startswith(label) else f"*{label}* — {sentence}"
     blocks: list[Block] = [section(f"{icon} {head}")]
     route = f"from {number(from_number, locale)} " if from_number else ""
+    if why:
+        blocks.append(context(why))
     blocks.append(context(f"RingOut {route}to {number(to, locale)} · id {code(ringout_id)}"))
     if cancellable and not cancelled and from_number:
         value = CancelRingOutValue(ringout_id=ringout_id, to=to, from_number=from_number)

@@ -13,7 +13,7 @@ from alembic import op
 import bot.store.schema
 
 revision = "0004_status"
-down_revision = "0004_admin"  # chained after the admin migration main has
+down_revision = "0004_admin"
 branch_labels = None
 depends_on = None
 

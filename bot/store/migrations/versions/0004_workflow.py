@@ -1,7 +1,7 @@
 """Team workflow: who took a notification ("Take it", DESIGN §3.12)
 
 Revision ID: 0004_workflow
-Revises: 0004_status
+Revises: 0004_s9_pipe
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import bot.store.schema
 
 revision = "0004_workflow"
-down_revision = "0004_status"
+down_revision = "0004_s9_pipe"
 branch_labels = None
 depends_on = None
 

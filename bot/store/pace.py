@@ -1,0 +1,58 @@
+"""Slack's per-channel pace, shared by every process (`channel_pace`): one post a second
+per channel, and a 429's Retry-After for the whole channel (RELIABILITY R5).
+
+A process takes a channel's slot with one conditional upsert — the row is written only
+when the channel's next slot has come — so two processes never both post into one channel
+within the pace, whichever claimed which post.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.schema import ChannelPace, Post
+
+
+async def take_slot(
+    session: AsyncSession, channel: str, now: datetime, pace: timedelta
+) -> datetime | None:
+    """Take `channel`'s slot for now (the next one is `now + pace`): None when taken, else
+    when the channel may next be posted to."""
+    insert = _insert(session)
+    statement = insert(ChannelPace).values(channel=channel, next_slot=now + pace)
+    statement = statement.on_conflict_do_update(
+        index_elements=[ChannelPace.channel],
+        set_={"next_slot": now + pace},
+        where=ChannelPace.next_slot <= now,
+    )
+    result = await session.execute(statement)
+    if getattr(result, "rowcount", 0):
+        return None
+    return await session.scalar(select(ChannelPace.next_slot).where(ChannelPace.channel == channel))
+
+
+async def hold(session: AsyncSession, channel: str, until: datetime) -> None:
+    """Nothing to `channel` before `until` (a 429's Retry-After), from any process."""
+    insert = _insert(session)
+    statement = insert(ChannelPace).values(channel=channel, next_slot=until)
+    statement = statement.on_conflict_do_update(
+        index_elements=[ChannelPace.channel],
+        set_={"next_slot": func.max(ChannelPace.next_slot, until)}
+        if session.get_bind().dialect.name == "sqlite"
+        else {"next_slot": func.greatest(ChannelPace.next_slot, until)},
+    )
+    await session.execute(statement)
+
+
+def channel_open(now: datetime) -> ColumnElement[bool]:
+    """A claim condition: the post's channel may be posted to now."""
+    return ~exists().where(and_(ChannelPace.channel == Post.channel, ChannelPace.next_slot > now))
+
+
+def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
