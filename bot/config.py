@@ -12,13 +12,18 @@ import binascii
 import os
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
     AnyHttpUrl,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -31,6 +36,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot import phone
 
 __all__ = [
+    "BUSINESS_HOURS",
     "KINDS",
     "OAUTH_CALLBACK_PATH",
     "AdminConfig",
@@ -45,6 +51,7 @@ __all__ = [
     "RingCentralEvents",
     "Route",
     "Settings",
+    "WeeklyHours",
     "fernet_keys",
     "load_bridge_config",
     "load_settings",
@@ -264,6 +271,167 @@ def _e164(value: str) -> str:
 E164 = Annotated[str, AfterValidator(_e164)]
 
 
+# --- durations, hours, times of day (DESIGN §3.2) ------------------------------------------
+
+_DURATION = re.compile(r"\s*([0-9]+)\s*([smh])\s*")
+_UNIT = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(value: Any) -> Any:
+    """`45s`, `15m`, `2h` → a timedelta (anything else is left to the type's error)."""
+    if not isinstance(value, str):
+        return value
+    match = _DURATION.fullmatch(value)
+    if match is None or int(match[1]) == 0:
+        raise ValueError(f"{value!r} is not a duration such as 45s, 15m or 2h")
+    return timedelta(seconds=int(match[1]) * _UNIT[match[2]])
+
+
+def parse_time_of_day(value: Any) -> Any:
+    """`17:30` → a time (24-hour clock, minutes)."""
+    if not isinstance(value, str):
+        return value
+    minutes = _minutes(value)
+    if minutes is None or minutes >= MINUTES_A_DAY:
+        raise ValueError(f"{value!r} is not a time of day such as 17:30")
+    return time(minutes // 60, minutes % 60)
+
+
+MINUTES_A_DAY = 24 * 60
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# RingCentral's business-hours schedule names its days in full (WeeklyScheduleInfo).
+WEEKDAY_NAMES = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+_ITEM = re.compile(r"\s*([A-Za-z, -]+?)\s+([0-9:]+)\s*-\s*([0-9:]+)\s*")
+HOURS_FORMAT = "DAYS HH:MM-HH:MM items separated by ';' (e.g. Mon-Fri 09:00-17:30; Sat 10:00-14:00)"
+# `hours = "ringcentral"`: the account's business hours, read from RingCentral at start.
+BUSINESS_HOURS: Final = "ringcentral"
+
+
+def _minutes(text: str) -> int | None:
+    """Minutes after midnight of `HH:MM` (`24:00` gives 1440), or None."""
+    match = _CLOCK.fullmatch(text.strip())
+    if match is None:
+        return None
+    hour, minute = int(match[1]), int(match[2])
+    if minute >= 60 or hour > 24 or (hour == 24 and minute):
+        return None
+    return hour * 60 + minute
+
+
+def _day(text: str) -> int:
+    key = text.strip().lower()[:3]
+    if key not in _DAYS or not WEEKDAY_NAMES[_DAYS.index(key)].startswith(text.strip().lower()):
+        raise ValueError(f"{text.strip()!r} is not a day (Mon … Sun)")
+    return _DAYS.index(key)
+
+
+def _days(text: str) -> list[int]:
+    """`Mon-Fri`, `Sat`, `Mon,Wed` or `Fri-Mon` (a range may wrap over Sunday)."""
+    found: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        start = _day(first)
+        end = _day(last) if last else start
+        found.extend((start + step) % 7 for step in range((end - start) % 7 + 1))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyHours:
+    """The team's weekly hours: (weekday, start, end) in minutes after the day's midnight,
+    Monday = 0; `end` may pass 1440 (a range that crosses midnight belongs to the day it
+    starts). A start is inside, an end is not (DESIGN §3.12). No ranges: always open
+    (RingCentral's "24 hours/7 days a week" is an empty schedule)."""
+
+    ranges: tuple[tuple[int, int, int], ...]
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> WeeklyHours:
+        ranges: list[tuple[int, int, int]] = []
+        for item in text.split(";"):
+            if not item.strip():
+                continue
+            match = _ITEM.fullmatch(item)
+            start = _minutes(match[2]) if match else None
+            end = _minutes(match[3]) if match else None
+            if match is None or start is None or end is None or start >= MINUTES_A_DAY:
+                raise ValueError(f"{item.strip()!r} is not {HOURS_FORMAT}")
+            if start == end:
+                raise ValueError(f"{item.strip()!r} is an empty range")
+            if end < start:
+                end += MINUTES_A_DAY  # crosses midnight
+            ranges.extend((day, start, end) for day in _days(match[1]))
+        if not ranges:
+            raise ValueError(f'no hours given: {HOURS_FORMAT}, or "{BUSINESS_HOURS}"')
+        return cls(tuple(ranges), text.strip())
+
+    @classmethod
+    def from_schedule(cls, weekly: Mapping[str, Iterable[tuple[str, str]]]) -> WeeklyHours:
+        """From RingCentral's weekly ranges (`{"monday": [("09:00", "18:00")]}`); a range
+        whose end is not after its start ends the next day."""
+        ranges: list[tuple[int, int, int]] = []
+        for day, name in enumerate(WEEKDAY_NAMES):
+            for first, last in weekly.get(name, ()):
+                start, end = _minutes(first), _minutes(last)
+                if start is None or end is None:
+                    raise ValueError(f"business hours of {name}: {first}-{last} is no range")
+                ranges.append((day, start, end if end > start else end + MINUTES_A_DAY))
+        text = "; ".join(
+            f"{_DAYS[d].title()} {s // 60:02d}:{s % 60:02d}-{e // 60 % 24:02d}:{e % 60:02d}"
+            for d, s, e in ranges
+        )
+        return cls(tuple(ranges), text or "always")
+
+    def open_at(self, moment: datetime, zone: ZoneInfo) -> bool:
+        """Whether `moment` (aware) falls inside these hours, read on the wall clock of
+        `zone` (so DST moves the hours with the local day, as people expect)."""
+        if not self.ranges:
+            return True
+        local = moment.astimezone(zone)
+        minute = local.hour * 60 + local.minute
+        today = local.weekday()
+        yesterday = (today - 1) % 7
+        return any(
+            (day == today and start <= minute < end)
+            or (day == yesterday and start <= minute + MINUTES_A_DAY < end)
+            for day, start, end in self.ranges
+        )
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_hours(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.strip().lower() == BUSINESS_HOURS:
+            return BUSINESS_HOURS
+        return WeeklyHours.parse(value)
+    return value
+
+
+def _hours_type(value: Any) -> WeeklyHours | str | None:
+    if value is None or isinstance(value, WeeklyHours) or value == BUSINESS_HOURS:
+        return value  # type: ignore[no-any-return]
+    raise ValueError(f'hours must be a string: {HOURS_FORMAT}, or "{BUSINESS_HOURS}"')
+
+
+# SMS text is at most 1000 characters (RingCentral's send-SMS limit).
+AUTO_REPLY_MAX = 1000
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+TimeOfDay = Annotated[time, BeforeValidator(parse_time_of_day)]
+Hours = Annotated[Any, BeforeValidator(parse_hours), AfterValidator(_hours_type)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -279,6 +447,38 @@ class Route(_Strict):
     # "sms": a person's reply in a conversation's thread is texted; "off": threads stay
     # internal (DESIGN §3.8).
     replies: Literal["sms", "off"] = "sms"
+
+    # Team workflow (DESIGN §3.12).
+    remind_after: Duration | None = None
+    hours: Hours = None  # WeeklyHours, or BUSINESS_HOURS until resolved at start
+    after_hours_channel: str | None = Field(None, min_length=1)
+    auto_reply: str | None = Field(None, min_length=1, max_length=AUTO_REPLY_MAX)
+    digest: TimeOfDay | None = None
+
+    @model_validator(mode="after")
+    def _after_hours_needs_hours(self) -> Route:
+        if self.after_hours_channel is not None and self.hours is None:
+            raise ValueError("after_hours_channel needs hours (when the team is in)")
+        return self
+
+    @field_validator("auto_reply")
+    @classmethod
+    def _not_blank(cls, text: str | None) -> str | None:
+        if text is not None and not text.strip():
+            raise ValueError("auto_reply is blank")
+        return text
+
+    def open_at(self, moment: datetime, zone: ZoneInfo) -> bool:
+        """Whether the team is in at `moment` (no hours: always)."""
+        return not isinstance(self.hours, WeeklyHours) or self.hours.open_at(moment, zone)
+
+    def channel_at(self, moment: datetime, zone: ZoneInfo) -> str | None:
+        """Where an event that happened at `moment` goes: outside the hours, the
+        after-hours channel when there is one (DESIGN §3.12); None for a `dm` route in
+        its hours (the owner's DM)."""
+        if self.after_hours_channel is not None and not self.open_at(moment, zone):
+            return self.after_hours_channel
+        return self.channel
 
     @model_validator(mode="after")
     def _one_target(self) -> Route:

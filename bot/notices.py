@@ -45,6 +45,7 @@ __all__ = [
     "PagerNotice",
     "Party",
     "SmsNotice",
+    "Taken",
     "VoicemailNotice",
     "dump_notice",
     "group_key",
@@ -235,6 +236,14 @@ def load_notice(text: str) -> Notice:
     for step in range(version, NOTICE_VERSION):
         notice = _UPGRADES[step](notice)
     return _NOTICE.validate_python(notice)
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """Who took a missed call, voicemail or SMS conversation ("Take it", DESIGN §3.12)."""
+
+    user_id: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

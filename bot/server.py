@@ -75,6 +75,7 @@ from bot.ringcentral import (
     TokenRequestLog,
     TokenStore,
 )
+from bot.slack import actions
 from bot.slack.app import build_bolt_app
 from bot.slack.deps import SlackDeps
 from bot.slack.http import SlackRequestHandler
@@ -378,6 +379,9 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
                 clock,
                 region=deps.facts.region,
                 timezone=deps.facts.timezone,
+                on_texted=lambda reply: actions.claim_conversation(
+                    deps, dispatch_slack, reply.channel, reply.thread_ts, reply.user
+                ),
             ),
         )
         if socket is not None:

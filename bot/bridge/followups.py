@@ -35,7 +35,7 @@ from bot.store.work import claim, write_back
 from . import faults
 from .classify import transcript_attachment
 from .faults import backoff
-from .poster import LEASE, UPLOAD_LEASE, handled
+from .poster import LEASE, UPLOAD_LEASE, handled, taken_of
 from .slack_errors import read_failure
 
 log = logging.getLogger("bot.bridge.followups")
@@ -247,7 +247,9 @@ class Updater:
             await self._set(job, next_attempt_at=now + UPDATE_WAIT)  # not settled yet
             return
         locale = Locale(await self.region(), await self.timezone())
-        reply = render_notice(load_notice(post.notice), locale=locale, handled=handled(post))
+        reply = render_notice(
+            load_notice(post.notice), locale=locale, handled=handled(post), taken=taken_of(post)
+        )
         try:
             await self.slack.chat_update(
                 channel=post.channel, ts=post.ts, text=reply.text, blocks=reply.blocks

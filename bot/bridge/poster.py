@@ -20,8 +20,8 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.notices import (
@@ -29,6 +29,7 @@ from bot.notices import (
     Handled,
     Notice,
     SmsNotice,
+    Taken,
     VoicemailNotice,
     load_notice,
 )
@@ -55,6 +56,8 @@ UPLOAD_LEASE = timedelta(minutes=3)
 # a post whose message may still be on its way (it would find nothing and post it again).
 SENDING_MARGIN = timedelta(seconds=5)
 THREAD_WAIT = timedelta(seconds=1)  # a reply waits for its thread's first message
+# A conversation silent this long is new again: its next text starts a thread (§3.12).
+CONVERSATION_SILENCE = timedelta(hours=24)
 HISTORY_PAGES = 5  # how far back reconciliation reads a channel
 
 
@@ -146,6 +149,7 @@ class Poster:
             notice,
             locale=Locale(await self.region(), await self.timezone()),
             handled=handled(post),
+            taken=taken_of(post),
             thread_parent=thread_ts is None,
         )
         if not await self._mark_sending(post):
@@ -196,6 +200,8 @@ class Poster:
                 parent = await session.get(Post, thread.parent_post_id)
                 if parent is not None and parent.state == "dead":
                     thread.parent_post_id = post.id  # the thread starts with this one instead
+            elif thread.parent_post_id != post.id and await _new_again(session, thread, post):
+                thread.parent_post_id, thread.thread_ts = post.id, None
         if thread.parent_post_id == post.id:
             return None, True
         return thread.thread_ts, False
@@ -395,6 +401,30 @@ class Poster:
 
 class _LeaseLost(Exception):
     """Our lease on a post ran out before its sending was committed."""
+
+
+async def _new_again(session: AsyncSession, thread: Thread, post: Post) -> bool:
+    """Whether `post`, a text in a conversation that has a thread, starts a new one: it
+    came after the conversation was marked handled, or after 24 h of silence (§3.12)."""
+    parent = await session.get(Post, thread.parent_post_id)
+    if parent is not None and parent.handled_at and parent.handled_at <= post.created_at:
+        return True
+    last = await session.scalar(
+        select(func.max(Post.created_at)).where(
+            Post.thread_key == post.thread_key,
+            Post.channel == post.channel,
+            Post.id != post.id,
+            Post.created_at <= post.created_at,
+        )
+    )
+    return last is not None and post.created_at - last >= CONVERSATION_SILENCE
+
+
+def taken_of(post: Post) -> Taken | None:
+    """Who took the post's notice, for every rendering of it (a transcript's too)."""
+    if post.taken_by and post.taken_at:
+        return Taken(post.taken_by, post.taken_at)
+    return None
 
 
 def handled(post: Post) -> Handled | None:

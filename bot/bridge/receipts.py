@@ -218,6 +218,8 @@ class ThreadReplyReceipts:
     clock: Clock
     region: Callable[[], Awaitable[str]]
     timezone: Callable[[], Awaitable[tzinfo]]
+    # A texted reply takes its untaken conversation for its author (DESIGN §3.12).
+    on_texted: Callable[[OutgoingReply], Awaitable[None]] | None = None
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
@@ -243,6 +245,11 @@ class ThreadReplyReceipts:
         """True when a refusal is explained in the thread (the `warning` and its cause)."""
         assert isinstance(handle, _Recorded)  # what `before` returned
         send, row_id = handle.send, handle.row_id
+        if self.on_texted is not None and not isinstance(answer, RingCentralError):
+            try:
+                await self.on_texted(reply)
+            except Exception:  # the text is sent: who took the conversation never undoes it
+                log.exception("a texted reply did not take its conversation")
         locale = Locale(await self.region(), await self.timezone())
         try:
             await receipts.sent(

@@ -38,7 +38,7 @@ from .poster import Poster
 from .receipts import Receipts
 from .replies import MayText, NoReceipts, ReplyReceipts, ReplySender, everyone_may_text
 from .retention import Retention
-from .routing import Router
+from .routing import Router, with_business_hours
 from .subscriptions import Leadership, SubscriptionManager, event_filters
 from .watch import Watch, resolve_watch
 
@@ -127,10 +127,15 @@ async def build(
     if people is not None and any(route.dm == "owner" for route in bridge.routes):
         owned = await _owned_extensions(people)
     watch = await resolve_watch(bridge, rc, default_channel=default_channel, owned=owned)
+    routes = await with_business_hours(bridge.routes, rc)
+    # The zone read apart from `facts`, whose cache stays as it was: a notice posts only
+    # once RingCentral answers (what the admin channel's sign-in message promises).
+    zone = await AccountFacts(rc.account, clock).timezone()
     router = Router(
-        bridge.routes,
+        routes,
         default_channel,
         watch.extension_numbers,
+        zone,
         owner_dm=people.dm_channel if people is not None else None,
         on_unowned=lambda notice: metrics.dm_unowned(notice.kind),
     )

@@ -43,6 +43,32 @@ async def extension_list(st: SimState, call: Call) -> SimResponse:
     return json_ok(st.world.extension_list(call.query))
 
 
+# A new account's company hours (RingCentral's default: weekdays 09:00-18:00).
+DEFAULT_BUSINESS_HOURS: dict[str, list[tuple[str, str]]] = {
+    day: [("09:00", "18:00")] for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
+}
+
+
+def business_hours_of(extras: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """The company's weekly hours, day name -> (from, to) `hh:mm` pairs; empty: 24/7."""
+    value = extras.setdefault("business_hours", dict(DEFAULT_BUSINESS_HOURS))
+    assert isinstance(value, dict)
+    return value
+
+
+async def business_hours(st: SimState, call: Call) -> SimResponse:
+    """SPEC `CompanyBusinessHours`; "24 hours/7 days a week" is an empty schedule."""
+    st.world.check_account(call.params["accountId"])
+    weekly = {
+        day: [{"from": start, "to": end} for start, end in ranges]
+        for day, ranges in business_hours_of(st.extras).items()
+        if ranges
+    }
+    schedule: dict[str, Any] = {"weeklyRanges": weekly} if weekly else {}
+    uri = f"{st.server_url}/restapi/v1.0/account/{st.world.account_id}/business-hours"
+    return json_ok({"uri": uri, "schedule": schedule})
+
+
 async def phone_numbers(st: SimState, call: Call) -> SimResponse:
     return json_ok(st.world.phone_numbers(call.extension(st.world), call.query))
 

@@ -61,7 +61,8 @@ USER_PERMISSIONS = frozenset(
         "ReadUserPhoneNumbers",
     }
 )
-ADMIN_PERMISSIONS = USER_PERMISSIONS | {"FullCompanyCallLog"}
+# An admin also reads the company's answering rules (and so its business hours).
+ADMIN_PERMISSIONS = USER_PERMISSIONS | {"FullCompanyCallLog", "ReadCompanyAnsweringRules"}
 
 A = "/restapi/v1.0/account/{accountId}"
 E = A + "/extension/{extensionId}"
@@ -74,6 +75,7 @@ S = "/restapi/v1.0/subscription"
 ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", E): ("ReadAccounts", "ReadExtensions"),
     ("GET", A + "/extension"): ("ReadAccounts", "ReadExtensions"),
+    ("GET", A + "/business-hours"): ("ReadAccounts", "ReadCompanyAnsweringRules"),
     ("GET", E + "/phone-number"): ("ReadAccounts", "ReadUserPhoneNumbers"),
     ("POST", E + "/sms"): ("SMS", "OutboundSMS"),
     ("POST", E + "/mms"): ("SMS", "OutboundSMS"),

@@ -20,6 +20,7 @@ S = "/restapi/v1.0/subscription"
 ROUTES: tuple[Route, ...] = (
     Route("GET", E, "Light", acct.extension_info),
     Route("GET", A + "/extension", "Medium", acct.extension_list),
+    Route("GET", A + "/business-hours", "Light", acct.business_hours),
     Route("GET", E + "/phone-number", "Light", acct.phone_numbers),
     Route("GET", E + "/phone-number/{phoneNumberId}/sms-configuration", "Light", authz.sms_config),
     Route("GET", E + "/authz-profile", "Medium", authz.authz_profile),

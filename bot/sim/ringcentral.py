@@ -23,6 +23,7 @@ import httpx
 
 from . import _rc_routes
 from ._connections import ConnectionCounter
+from ._rc_account import business_hours_of
 from ._rc_auth import AuthState
 from ._rc_authz import texting
 from ._rc_data import SimError, Upload, World
@@ -566,6 +567,16 @@ class RingCentralSimulator:
     def user_permissions(self, extension_id: str) -> frozenset[str]:
         """The user permissions of an extension's role (admins': the whole account's)."""
         return self.permissions.of_user(extension_id)
+
+    @property
+    def business_hours(self) -> dict[str, list[tuple[str, str]]]:
+        """The company's business hours (`GET …/business-hours`): day name (`monday` …)
+        -> (from, to) `hh:mm` pairs; empty means 24/7. Default weekdays 09:00-18:00."""
+        return business_hours_of(self._state.extras)
+
+    @business_hours.setter
+    def business_hours(self, weekly: Mapping[str, Sequence[tuple[str, str]]]) -> None:
+        self._state.extras["business_hours"] = {day: list(r) for day, r in weekly.items()}
 
     def set_texting_registration(self, phone_number: str, status: str | None) -> None:
         """A number's TCR campaign status (`Confirmed`…; None: not registered), as its

@@ -20,7 +20,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import phone
-from bot.notices import Handled, load_notice
+from bot.notices import Handled, Taken, load_notice
 from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
 from bot.slack import home, receipts, render
 from bot.slack.commands import PlaceCall, call, calllog, sms
@@ -32,15 +32,18 @@ from bot.slack.render import (
     MARK_HANDLED_ACTION,
     RINGOUT_CANCEL_ACTION,
     SMS_LIST_ACTION,
+    TAKE_IT_ACTION,
     TEXT_BACK_ACTION,
     TEXT_BACK_VIEW,
     TEXT_INPUT,
+    MarkHandledValue,
     TextBackMetadata,
     decode,
     decode_button_value,
     encode,
 )
 from bot.slack.text import escape
+from bot.store import PostedNotice
 
 log = logging.getLogger("bot.slack.actions")
 
@@ -64,15 +67,10 @@ async def mark_handled(
     deps: SlackDeps, click: BlockAction, respond: AsyncRespond, client: AsyncWebClient
 ) -> None:
     value = decode_button_value(MARK_HANDLED_ACTION, click.action.value)
-    channel = _channel(click)
-    if channel is not None:
-        post = await deps.posts.find(value.kind, value.item, channel)
-    else:  # on the Home tab (DESIGN §3.9): the notice's post, wherever it is
-        post = await deps.posts.find_item(value.kind, value.item)
-        channel = post.channel if post is not None else None
-    if channel is None or post is None or post.ts is None:
-        await respond(text="That notification is no longer known to RingBridge.")
+    found = await _clicked(deps, click, value, respond)
+    if found is None:
         return
+    channel, post, ts = found
     now = datetime.fromtimestamp(deps.clock.now(), UTC)
     revision = (
         None if post.handled_by else await deps.posts.mark_handled(post.id, click.user.id, now)
@@ -82,16 +80,77 @@ async def mark_handled(
         who = refreshed.handled_by if refreshed else post.handled_by
         await respond(text=f"Already handled by <@{_user_id(who)}>.", replace_original=False)
         return
-    reply = render.render_notice(
-        load_notice(post.notice),
-        locale=await deps.locale(),
-        handled=Handled(click.user.id, now),
-    )
+    handled = Handled(click.user.id, now)
     # Shown at once; should this fail, the dispatcher's queued update shows it (retried).
-    await client.chat_update(channel=channel, ts=post.ts, text=reply.text, blocks=reply.blocks)
+    current = await deps.posts.get(post.id) or post  # Take it may have come between
+    await _update(deps, client, channel, ts, post, handled=handled, taken=_taken(current))
     await deps.posts.shown(post.id, revision)
     if click.channel is None:
         await home.publish(deps, client, click.user.id)  # the item leaves their list
+
+
+async def take_it(
+    deps: SlackDeps, click: BlockAction, respond: AsyncRespond, client: AsyncWebClient
+) -> None:
+    """Claim the notification for the clicking person (DESIGN §3.12); a later click by
+    anyone tells them (ephemerally) who has it and changes nothing."""
+    value = decode_button_value(TAKE_IT_ACTION, click.action.value)
+    found = await _clicked(deps, click, value, respond)
+    if found is None:
+        return
+    channel, post, ts = found
+    now = datetime.fromtimestamp(deps.clock.now(), UTC)
+    if post.taken_by or not await deps.posts.take(post.id, click.user.id, now):
+        refreshed = await deps.posts.find(value.kind, value.item, channel)
+        who = refreshed.taken_by if refreshed else post.taken_by
+        await respond(text=f"<@{_user_id(who)}> has already taken it.", replace_original=False)
+        return
+    taken = Taken(click.user.id, now)
+    current = await deps.posts.get(post.id) or post  # Mark handled may have come between
+    await _update(deps, client, channel, ts, post, handled=_handled(current), taken=taken)
+
+
+async def _clicked(
+    deps: SlackDeps, click: BlockAction, value: MarkHandledValue, respond: AsyncRespond
+) -> tuple[str, PostedNotice, str] | None:
+    """(channel, post, its ts) of the notification a button was clicked on; None (and the
+    person told) when it is not ours or no longer known."""
+    channel = _channel(click)
+    if channel is not None:
+        post = await deps.posts.find(value.kind, value.item, channel)
+    else:  # on the Home tab (DESIGN §3.9): the notice's post, wherever it is
+        post = await deps.posts.find_item(value.kind, value.item)
+        channel = post.channel if post is not None else None
+    if channel is None or post is None or post.ts is None:
+        await respond(text="That notification is no longer known to RingBridge.")
+        return None
+    return channel, post, post.ts
+
+
+async def _update(
+    deps: SlackDeps,
+    client: AsyncWebClient,
+    channel: str,
+    ts: str,
+    post: PostedNotice,
+    *,
+    handled: Handled | None,
+    taken: Taken | None,
+) -> None:
+    reply = render.render_notice(
+        load_notice(post.notice), locale=await deps.locale(), handled=handled, taken=taken
+    )
+    await client.chat_update(channel=channel, ts=ts, text=reply.text, blocks=reply.blocks)
+
+
+def _handled(post: PostedNotice) -> Handled | None:
+    return (
+        Handled(post.handled_by, post.handled_at) if post.handled_by and post.handled_at else None
+    )
+
+
+def _taken(post: PostedNotice) -> Taken | None:
+    return Taken(post.taken_by, post.taken_at) if post.taken_by and post.taken_at else None
 
 
 # --- the Text back modal ---------------------------------------------------------------------
@@ -238,6 +297,25 @@ async def reply_changed(deps: SlackDeps, event: MessageEvent, client: AsyncWebCl
         thread_ts=message.thread_ts or event.thread_ts or message.ts,
         text=notice.text,
         blocks=notice.blocks,
+    )
+
+
+async def claim_conversation(
+    deps: SlackDeps, client: AsyncWebClient, channel: str, thread_ts: str, user: str
+) -> None:
+    """A texted thread reply takes an untaken conversation for its author (DESIGN §3.12)."""
+    conversation = await deps.posts.conversation(channel, thread_ts)
+    if conversation is None or conversation.parent_post_id is None:
+        return
+    post_id = conversation.parent_post_id
+    now = datetime.fromtimestamp(deps.clock.now(), UTC)
+    if not await deps.posts.take(post_id, user, now):
+        return  # someone has it already
+    post = await deps.posts.get(post_id)
+    if post is None or post.ts is None:
+        return  # not posted yet: the poster shows who took it when it posts
+    await _update(
+        deps, client, post.channel, post.ts, post, handled=_handled(post), taken=_taken(post)
     )
 
 

@@ -110,6 +110,7 @@ def build_bolt_app(
     button(render.RINGOUT_CANCEL_ACTION, lambda c, r, _: actions.cancel_ringout(deps, c, r))
     button(render.CALL_BACK_ACTION, lambda c, r, _: actions.call_back(deps, c, r))
     button(render.MARK_HANDLED_ACTION, lambda c, r, w: actions.mark_handled(deps, c, r, w))
+    button(render.TAKE_IT_ACTION, lambda c, r, w: actions.take_it(deps, c, r, w))
 
     @app.action(render.TEXT_BACK_ACTION)
     async def text_back(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.store.schema import Post, Thread, Update
@@ -24,6 +24,8 @@ class PostedNotice:
     notice: str  # JSON, bot.notices.load_notice
     handled_by: str | None
     handled_at: datetime | None
+    taken_by: str | None = None
+    taken_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,7 @@ class Conversation:
     company_number: str
     other_number: str  # a group MMS: its key (`group:…`); the parties are in the notice
     parent_notice: str | None = None  # the thread parent's notice (JSON)
+    parent_post_id: int | None = None  # the post that started its thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +48,27 @@ class Posts:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def find(self, kind: str, item: str, channel: str) -> PostedNotice | None:
+        return await self._one(Post.kind == kind, Post.item == item, Post.channel == channel)
+
+    async def get(self, post_id: int) -> PostedNotice | None:
+        return await self._one(Post.id == post_id)
+
+    async def _one(self, *where: ColumnElement[bool]) -> PostedNotice | None:
         async with self._sessions() as session:
-            row = (
-                await session.scalars(
-                    select(Post).where(
-                        Post.kind == kind, Post.item == item, Post.channel == channel
-                    )
-                )
-            ).one_or_none()
+            row = (await session.scalars(select(Post).where(*where))).one_or_none()
         if row is None:
             return None
-        return PostedNotice(row.id, row.channel, row.ts, row.notice, row.handled_by, row.handled_at)
+        return _posted(row)
+
+    async def take(self, post_id: int, user_id: str, at: datetime) -> bool:
+        """Record who took it ("Take it") unless someone was first; True when this call did."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Post)
+                .where(Post.id == post_id, Post.taken_by.is_(None))
+                .values(taken_by=user_id, taken_at=at)
+            )
+        return bool(getattr(result, "rowcount", 0))
 
     async def mark_handled(self, post_id: int, user_id: str, at: datetime) -> int | None:
         """Record the handler unless someone was first; None when someone was, else the
@@ -100,7 +113,9 @@ class Posts:
         if found is None:
             return None
         thread, notice = found
-        return Conversation(thread.company_number, thread.other_number, notice)
+        return Conversation(
+            thread.company_number, thread.other_number, notice, thread.parent_post_id
+        )
 
     async def find_item(self, kind: str, item: str) -> PostedNotice | None:
         """The first post of this notice in any channel (a click from App Home carries no
@@ -115,7 +130,7 @@ class Posts:
             ).first()
         if row is None:
             return None
-        return PostedNotice(row.id, row.channel, row.ts, row.notice, row.handled_by, row.handled_at)
+        return _posted(row)
 
     async def unhandled(
         self, kinds: tuple[str, ...], since: datetime, limit: int = 500
@@ -133,10 +148,7 @@ class Posts:
                 .order_by(Post.created_at.desc(), Post.id.desc())
                 .limit(limit)
             )
-            return [
-                PostedNotice(r.id, r.channel, r.ts, r.notice, r.handled_by, r.handled_at)
-                for r in rows
-            ]
+            return [_posted(r) for r in rows]
 
     async def counts_since(self, since: datetime) -> list[KindCount]:
         """Notices posted since `since`, per kind (each notice once, whatever its channels),
@@ -159,3 +171,16 @@ class Posts:
                 )
             )
             return [KindCount(kind, int(total), int(open_ or 0)) for kind, total, open_ in rows]
+
+
+def _posted(row: Post) -> PostedNotice:
+    return PostedNotice(
+        row.id,
+        row.channel,
+        row.ts,
+        row.notice,
+        row.handled_by,
+        row.handled_at,
+        row.taken_by,
+        row.taken_at,
+    )

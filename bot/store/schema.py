@@ -110,6 +110,8 @@ class Post(Base):
     error: Mapped[str | None] = mapped_column(Text)
     handled_by: Mapped[str | None] = mapped_column(String(32))
     handled_at: Mapped[datetime | None]
+    taken_by: Mapped[str | None] = mapped_column(String(32))  # "Take it" (DESIGN §3.12)
+    taken_at: Mapped[datetime | None]
 
 
 class Upload(Base):

@@ -56,7 +56,7 @@ def test_replay_posts_every_call_kind_to_calls(run: Run) -> None:
 
     missed = next(b for b in calls.split("\n\n") if "*Missed call*" in b)
     assert "*Ann Lee* (415) 555-0123" in missed
-    assert "[Call back] [Text back] [Mark handled]" in missed
+    assert "[Call back] [Text back] [Take it] [Mark handled]" in missed
 
     answered = next(b for b in calls.split("\n\n") if "*Call answered*" in b)
     assert "*Marco Diaz* (212) 555-0147" in answered

@@ -46,7 +46,7 @@ async def live(bridge: Bridge) -> Bridge:
     return bridge
 
 
-async def test_missed_call_names_the_caller_and_offers_the_three_buttons(live: Bridge) -> None:
+async def test_missed_call_names_the_caller_and_offers_the_four_buttons(live: Bridge) -> None:
     await live.rc.call(
         "missed", caller=CALLER, extension_id=live.rc.extension_id, from_name="Ann Lee"
     )
@@ -59,7 +59,7 @@ async def test_missed_call_names_the_caller_and_offers_the_three_buttons(live: B
     assert "Missed call" in text
     assert "Ann Lee" in text
     assert format_display(CALLER) in text
-    assert buttons(message) == ["Call back", "Text back", "Mark handled"]
+    assert buttons(message) == ["Call back", "Text back", "Take it", "Mark handled"]
 
 
 async def test_an_ivr_leg_that_hands_the_call_on_is_no_missed_call(live: Bridge) -> None:

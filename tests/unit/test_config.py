@@ -1,8 +1,17 @@
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import ConfigError, load_bridge_config, load_settings
+from bot.config import (
+    BUSINESS_HOURS,
+    ConfigError,
+    Route,
+    WeeklyHours,
+    load_bridge_config,
+    load_settings,
+)
 
 ENV = (
     "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
@@ -179,3 +188,91 @@ def test_webhook_events_without_a_public_url_name_both_settings(
     monkeypatch.setenv("RINGCENTRAL_EVENTS", "pigeon")
     with pytest.raises(ConfigError, match=r"^RINGCENTRAL_EVENTS: "):
         load_settings()
+
+
+# --- the workflow keys (DESIGN §3.2, §3.12) ---------------------------------------------
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+def _route(extra: str) -> Route:
+    (route,) = load_bridge_config(
+        f'[[routes]]\nevents = ["missed_call"]\nchannel = "C1"\n{extra}\n'
+    ).routes
+    return route
+
+
+def test_workflow_keys_are_read() -> None:
+    route = _route(
+        'remind_after = "15m"\nhours = "Mon-Fri 09:00-17:30; Sat 10:00-14:00"\n'
+        'after_hours_channel = "#on-call"\nauto_reply = "Sorry we missed you"\ndigest = "17:30"'
+    )
+    assert route.remind_after == timedelta(minutes=15)
+    assert route.digest == time(17, 30)
+    assert route.after_hours_channel == "#on-call"
+    assert str(route.hours) == "Mon-Fri 09:00-17:30; Sat 10:00-14:00"
+    assert _route('hours = "ringcentral"').hours == BUSINESS_HOURS
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('remind_after = "15 minutes"', "routes.0.remind_after: Value error, '15 minutes' is not"),
+        ('remind_after = "0s"', "routes.0.remind_after"),
+        ('digest = "5pm"', "routes.0.digest: Value error, '5pm' is not a time of day"),
+        ('digest = "24:00"', "routes.0.digest"),
+        ('hours = "Mon-Fri 9-5"', "routes.0.hours: Value error, 'Mon-Fri 9-5' is not DAYS"),
+        ('hours = "Someday 09:00-10:00"', "is not a day"),
+        ('hours = "Mon 09:00-09:00"', "an empty range"),
+        ('hours = "Mon 09:60-10:00"', "is not DAYS"),
+        ('after_hours_channel = "#on-call"', "after_hours_channel needs hours"),
+        ('auto_reply = "   "', "auto_reply is blank"),
+    ],
+)
+def test_workflow_keys_refused_at_start_in_one_line(extra: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        _route(extra)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def _at(local: str) -> datetime:
+    return datetime.fromisoformat(local).replace(tzinfo=PACIFIC)
+
+
+def test_hours_start_is_in_and_end_is_out() -> None:
+    hours = WeeklyHours.parse("Mon-Fri 09:00-17:30")
+    assert hours.open_at(_at("2026-03-02T09:00"), PACIFIC)  # a Monday
+    assert not hours.open_at(_at("2026-03-02T08:59"), PACIFIC)
+    assert hours.open_at(_at("2026-03-02T17:29"), PACIFIC)
+    assert not hours.open_at(_at("2026-03-02T17:30"), PACIFIC)
+    assert not hours.open_at(_at("2026-03-07T10:00"), PACIFIC)  # Saturday
+    assert WeeklyHours.parse("Mon 00:00-24:00").open_at(_at("2026-03-02T23:59"), PACIFIC)
+
+
+def test_a_range_crossing_midnight_belongs_to_the_day_it_starts() -> None:
+    hours = WeeklyHours.parse("Fri 22:00-02:00")
+    assert hours.open_at(_at("2026-03-07T01:00"), PACIFIC)  # Saturday 01:00
+    assert not hours.open_at(_at("2026-03-06T01:00"), PACIFIC)  # Friday 01:00
+    assert not hours.open_at(_at("2026-03-07T02:00"), PACIFIC)
+    assert WeeklyHours.parse("Sat-Mon 10:00-11:00").open_at(_at("2026-03-08T10:30"), PACIFIC)
+
+
+def test_hours_follow_the_wall_clock_across_dst() -> None:
+    """09:00 Pacific is 17:00 UTC in winter, 16:00 UTC in summer: a fixed bias is wrong in
+    one of them."""
+    hours = WeeklyHours.parse("Mon-Fri 09:00-17:00")
+    winter = datetime(2026, 3, 6, 16, 30, tzinfo=UTC)  # Friday 08:30 PST
+    summer = datetime(2026, 3, 9, 16, 30, tzinfo=UTC)  # Monday 09:30 PDT
+    assert not hours.open_at(winter, PACIFIC)
+    assert hours.open_at(summer, PACIFIC)
+
+
+def test_business_hours_from_ringcentral_schedule() -> None:
+    hours = WeeklyHours.from_schedule(
+        {"monday": [("09:00", "18:00")], "friday": [("20:00", "00:00")]}
+    )
+    assert hours.open_at(_at("2026-03-02T17:00"), PACIFIC)
+    assert hours.open_at(_at("2026-03-06T23:00"), PACIFIC)
+    assert not hours.open_at(_at("2026-03-03T10:00"), PACIFIC)
+    assert WeeklyHours.from_schedule({}).open_at(_at("2026-03-03T03:00"), PACIFIC)  # 24/7

@@ -33,6 +33,7 @@ from bot.notices import (
     PagerNotice,
     Party,
     SmsNotice,
+    Taken,
     VoicemailNotice,
 )
 from bot.sim import check_blocks
@@ -42,6 +43,7 @@ from bot.slack.render import (
     Locale,
     MarkHandledValue,
     Reply,
+    TakeItValue,
     TextBackValue,
     decode_button_value,
     encode_button_value,
@@ -201,7 +203,12 @@ def contexts(reply: Reply) -> list[str]:
 
 def buttons(reply: Reply) -> dict[str, Any]:
     """action_id → decoded value, in order, after checking each label."""
-    labels = {"call_back": "Call back", "text_back": "Text back", "mark_handled": "Mark handled"}
+    labels = {
+        "call_back": "Call back",
+        "text_back": "Text back",
+        "take_it": "Take it",
+        "mark_handled": "Mark handled",
+    }
     found: dict[str, Any] = {}
     for block in reply.blocks:
         if block["type"] == "actions":
@@ -215,7 +222,7 @@ def buttons(reply: Reply) -> dict[str, Any]:
 # --- missed calls ----------------------------------------------------------------------------
 
 
-def test_missed_call_names_caller_number_called_line_time_and_offers_three_buttons() -> None:
+def test_missed_call_names_caller_number_called_line_time_and_offers_four_buttons() -> None:
     reply = render_notice(call(), locale=US)
     golden("missed_call", reply)
     head = sections(reply)[0]
@@ -227,6 +234,7 @@ def test_missed_call_names_caller_number_called_line_time_and_offers_three_butto
     assert buttons(reply) == {
         "call_back": CallBackValue(number="+14155550123", name="Jane Doe"),
         "text_back": TextBackValue(number="+14155550123", company_number=OURS),
+        "take_it": TakeItValue(kind="missed_call", item="s-a0d7b3c2e1f04a5b:p-a0d7b3c2e1f04a5b-2"),
         "mark_handled": MarkHandledValue(
             kind="missed_call", item="s-a0d7b3c2e1f04a5b:p-a0d7b3c2e1f04a5b-2"
         ),
@@ -255,9 +263,9 @@ def test_missed_call_from_a_number_abroad_without_a_name() -> None:
 
 
 @pytest.mark.parametrize("caller", [Party(), Party(number="anonymous"), Party(name="Withheld")])
-def test_missed_call_without_a_usable_number_offers_only_mark_handled(caller: Party) -> None:
+def test_missed_call_without_a_usable_number_offers_take_it_and_mark_handled(caller: Party) -> None:
     reply = checked(render_notice(call(caller=caller), locale=US))
-    assert list(buttons(reply)) == ["mark_handled"]
+    assert list(buttons(reply)) == ["take_it", "mark_handled"]
     handled = checked(
         render_notice(call(caller=caller), locale=US, handled=HANDLED), mention="U024BE7LH"
     )
@@ -278,10 +286,20 @@ def test_handled_mention_is_only_made_from_a_slack_user_id(user_id: str) -> None
         render_notice(call(), locale=US, handled=Handled(user_id=user_id, at=AT))
 
 
-@pytest.mark.parametrize("notice", [voicemail(), fax(), sms(), pager(), call("call")])
-def test_only_a_missed_call_is_marked_handled(notice: Notice) -> None:
-    with pytest.raises(ValueError, match="only a missed call"):
+@pytest.mark.parametrize("notice", [voicemail(), fax(), pager(), call("call")])
+def test_only_a_missed_call_or_a_text_is_marked_handled(notice: Notice) -> None:
+    with pytest.raises(ValueError, match="only a missed call or a text"):
         render_notice(notice, locale=US, handled=HANDLED)
+
+
+def test_an_sms_conversation_taken_and_handled_names_both_and_offers_no_button() -> None:
+    taken = Taken("U0BOB", AT)
+    reply = render_notice(sms(), locale=US, handled=HANDLED, taken=taken)
+    assert [c.split(" · ")[0] for c in contexts(reply)[-2:]] == [
+        ":raising_hand: Taken by <@U0BOB>",
+        ":white_check_mark: Handled by <@U024BE7LH>",
+    ]
+    assert buttons(reply) == {}
 
 
 # --- answered and finished calls -------------------------------------------------------------
@@ -331,7 +349,7 @@ def test_finished_outbound_call_that_did_not_get_through() -> None:
 # --- voicemail and fax -----------------------------------------------------------------------
 
 
-def test_voicemail_with_transcript_and_call_back_buttons() -> None:
+def test_voicemail_with_transcript_call_back_and_take_it_buttons() -> None:
     reply = render_notice(voicemail(), locale=US)
     golden("voicemail", reply)
     head, transcript = sections(reply)
@@ -341,7 +359,7 @@ def test_voicemail_with_transcript_and_call_back_buttons() -> None:
     assert "For *Front Desk* (650) 555-0100 ext. 101" in head
     assert transcript == ">Hi, it's Jane. Please call me back about the lease."
     assert contexts(reply) == [":speaker: Audio in thread"]
-    assert list(buttons(reply)) == ["call_back", "text_back"]
+    assert list(buttons(reply)) == ["call_back", "text_back", "take_it"]
     assert reply.text == (
         "Voicemail from Jane Doe (415) 555-0123, 0:00:25: Hi, it's Jane. Please call me back "
         "about the lease."
@@ -387,7 +405,7 @@ def test_fax_names_sender_pages_and_the_pdf_in_thread() -> None:
 # --- SMS and pager ---------------------------------------------------------------------------
 
 
-def test_sms_thread_parent_names_the_conversation_and_how_to_answer() -> None:
+def test_sms_thread_parent_names_the_conversation_how_to_answer_and_offers_take_it() -> None:
     reply = render_notice(sms(), locale=US)
     golden("sms_parent", reply)
     assert sections(reply) == [
@@ -398,7 +416,11 @@ def test_sms_thread_parent_names_the_conversation_and_how_to_answer() -> None:
     assert reply.text == (
         "SMS from Jane Doe (415) 555-0123 to (650) 555-0100: Running late, see you at 10"
     )
-    assert buttons(reply) == {}
+    item = sms().item  # the conversation is taken and handled by its first message
+    assert buttons(reply) == {
+        "take_it": TakeItValue(kind="sms", item=item),
+        "mark_handled": MarkHandledValue(kind="sms", item=item),
+    }
 
 
 def test_sms_in_thread_is_just_the_text_and_time() -> None:

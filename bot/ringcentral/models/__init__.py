@@ -3,6 +3,7 @@ RingCentral sends us (`Inbound`: tolerant of new fields and enum values)."""
 
 from ._base import Id, Inbound, Outbound
 from .account import (
+    BusinessHours,
     ExtensionContact,
     ExtensionInfo,
     ExtensionList,
@@ -143,6 +144,7 @@ __all__ = [
     "AuthProfile",
     "Availability",
     "BlacklistedData",
+    "BusinessHours",
     "CallBilling",
     "CallDirection",
     "CallLogLeg",

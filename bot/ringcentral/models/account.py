@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from ._base import Id, Inbound
 from .common import CountryInfo, Reference
 from .paging import Listing
 
 __all__ = [
+    "BusinessHours",
+    "BusinessHoursSchedule",
     "ExtensionContact",
     "ExtensionInfo",
     "ExtensionList",
@@ -23,7 +27,9 @@ __all__ = [
     "PhoneNumberUsageType",
     "RegionalSettings",
     "ServiceFeature",
+    "TimeInterval",
     "Timezone",
+    "WeeklySchedule",
 ]
 
 # Strict values for query filters we send (SPEC AllExtensionTypesEnum,
@@ -143,3 +149,43 @@ class ForwardingNumber(Inbound):
 
 class ForwardingNumberList(Listing[ForwardingNumber]):
     """Answer of `GET …/extension/~/forwarding-number`."""
+
+
+class TimeInterval(Inbound):
+    """SPEC `TimeInterval`: `hh:mm` strings (the spec's own example once shows `to` as a
+    number of minutes; the schema says a string, which is what the bridge reads)."""
+
+    from_: str = Field(alias="from")
+    to: str
+
+
+class WeeklySchedule(Inbound):
+    """SPEC `WeeklyScheduleInfo`: a day left out has no business hours."""
+
+    monday: tuple[TimeInterval, ...] = ()
+    tuesday: tuple[TimeInterval, ...] = ()
+    wednesday: tuple[TimeInterval, ...] = ()
+    thursday: tuple[TimeInterval, ...] = ()
+    friday: tuple[TimeInterval, ...] = ()
+    saturday: tuple[TimeInterval, ...] = ()
+    sunday: tuple[TimeInterval, ...] = ()
+
+    def ranges(self) -> dict[str, list[tuple[str, str]]]:
+        """Day name → its (from, to) pairs."""
+        return {
+            day: [(i.from_, i.to) for i in getattr(self, day)]
+            for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                        "sunday")
+        }  # fmt: skip
+
+
+class BusinessHoursSchedule(Inbound):
+    weekly_ranges: WeeklySchedule | None = None
+
+
+class BusinessHours(Inbound):
+    """`GET /restapi/v1.0/account/~/business-hours` (SPEC `CompanyBusinessHours`); no
+    weekly ranges means "24 hours/7 days a week"."""
+
+    uri: str | None = None
+    schedule: BusinessHoursSchedule | None = None

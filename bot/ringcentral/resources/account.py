@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from ..models.account import (
+    BusinessHours,
     ExtensionInfo,
     ExtensionList,
     ExtensionStatus,
@@ -42,6 +43,11 @@ class Account(Resource):
     async def extension(self) -> ExtensionInfo:
         """`GET /restapi/v1.0/account/{a}/extension/{e}`: name, features, home country."""
         return await self._get(ExtensionInfo, self._extension_path())
+
+    async def business_hours(self) -> BusinessHours:
+        """`GET /restapi/v1.0/account/{a}/business-hours`: the company's hours (needs the
+        ReadAccounts app permission, the ReadCompanyAnsweringRules user permission)."""
+        return await self._get(BusinessHours, self._account_path("/business-hours"))
 
     async def extensions(
         self,

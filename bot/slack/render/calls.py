@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, SectionBlock
 
-from bot.notices import CallNotice, Handled, Party, VoicemailNotice
+from bot.notices import CallNotice, Handled, Party, Taken, VoicemailNotice
 from bot.ringcentral.models import CallLogLeg, CallLogParty, CallLogRecord
 from bot.slack.text import escape
 
@@ -44,11 +44,14 @@ from .values import (
     CALL_BACK_ACTION,
     CALLLOG_ACTION,
     MARK_HANDLED_ACTION,
+    TAKE_IT_ACTION,
     TEXT_BACK_ACTION,
     ButtonValue,
     CallBackValue,
     MarkHandledValue,
+    NoticeKind,
     PageValue,
+    TakeItValue,
     TextBackValue,
     dialable,
     encode_button_value,
@@ -75,13 +78,20 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{2,40}")
 
 
 def render_missed_call(
-    notice: CallNotice, *, locale: Locale, handled: Handled | None = None
+    notice: CallNotice,
+    *,
+    locale: Locale,
+    handled: Handled | None = None,
+    taken: Taken | None = None,
 ) -> Reply:
     """Who called, which of our numbers or extensions, when; Call back and Text back (when
-    the caller has a number) and Mark handled, which gives way to who handled it and when."""
+    the caller has a number), Take it, which gives way to who took it, and Mark handled,
+    which gives way to who handled it and when."""
     head = f":telephone_receiver: *Missed call* from {who(notice.caller, locale)}"
     to = f"{_to(notice.callee, locale)} · {when(notice.at, locale)}"
     blocks: list[Block] = [section(f"{head}\n{to}")]
+    if taken is not None:
+        blocks.append(context(taken_line(taken, locale)))
     if handled is not None:
         blocks.append(context(handled_line(handled, locale)))
     buttons = callback_buttons(
@@ -89,6 +99,7 @@ def render_missed_call(
         notice.caller.name,
         notice.company_number or notice.callee.number,
         missed_call=None if handled else notice.item,
+        take=None if handled or taken else ("missed_call", notice.item),
     )
     if buttons is not None:
         blocks.append(buttons)
@@ -126,9 +137,11 @@ def render_call(notice: CallNotice, *, locale: Locale) -> Reply:
     return reply(text, [section(line)])
 
 
-def render_voicemail(notice: VoicemailNotice, *, locale: Locale) -> Reply:
+def render_voicemail(
+    notice: VoicemailNotice, *, locale: Locale, taken: Taken | None = None
+) -> Reply:
     """Caller, length, the transcript when RingCentral has it (otherwise whether it is on its
-    way), "audio in thread"; Call back and Text back like a missed call."""
+    way), "audio in thread"; Call back, Text back and Take it like a missed call."""
     head = f":studio_microphone: *Voicemail* from {who(notice.caller, locale)}"
     if notice.duration is not None:
         head += f" · {duration(notice.duration)}"
@@ -145,10 +158,13 @@ def render_voicemail(notice: VoicemailNotice, *, locale: Locale) -> Reply:
     if notice.audio is not None:
         notes.append(":speaker: Audio in thread")
     blocks.append(context(" · ".join(notes)))
+    if taken is not None:
+        blocks.append(context(taken_line(taken, locale)))
     buttons = callback_buttons(
         notice.caller.number,
         notice.caller.name,
         notice.company_number or notice.to.number,
+        take=None if taken else ("voicemail", notice.item),
     )
     if buttons is not None:
         blocks.append(buttons)
@@ -166,15 +182,25 @@ def handled_line(handled: Handled, locale: Locale) -> str:
     return f":white_check_mark: Handled by <@{handled.user_id}> · {when(handled.at, locale)}"
 
 
+def taken_line(taken: Taken, locale: Locale) -> str:
+    """`:raising_hand: Taken by <@U…> · <date>` (the same rule for the id as handled_line)."""
+    if not _USER_ID.fullmatch(taken.user_id):
+        raise ValueError("Taken.user_id does not look like a Slack user id")
+    return f":raising_hand: Taken by <@{taken.user_id}> · {when(taken.at, locale)}"
+
+
 def callback_buttons(
     number: str | None,
     name: str | None,
     company_number: str | None,
     *,
     missed_call: str | None = None,
+    take: tuple[NoticeKind, str] | None = None,
+    kind: NoticeKind = "missed_call",
 ) -> ActionsBlock | None:
-    """Call back and Text back when the caller's number can be dialled, Mark handled when
-    the item of a `missed_call` is given; None when there is no button to show."""
+    """Call back and Text back when the caller's number can be dialled, Take it for the
+    (kind, item) in `take`, Mark handled when the item of a `missed_call` (or of another
+    `kind`: an SMS conversation's first message) is given; None when there is no button."""
     buttons: list[ButtonElement] = []
     if number is not None and dialable(number):
         short = " ".join(name.split())[:NAME_MAX] if name else ""
@@ -183,10 +209,14 @@ def callback_buttons(
         sender = company_number if dialable(company_number) else None
         text = TextBackValue(number=number, company_number=sender)
         buttons.append(_button("Text back", TEXT_BACK_ACTION, text))
+    if take is not None:
+        with contextlib.suppress(ValueError):  # as Mark handled, below
+            claim = TakeItValue(kind=take[0], item=take[1])
+            buttons.append(_button("Take it", TAKE_IT_ACTION, claim))
     if missed_call is not None:
         # An item no click could carry back: no button rather than no post.
         with contextlib.suppress(ValueError):
-            handle = MarkHandledValue(kind="missed_call", item=missed_call)
+            handle = MarkHandledValue(kind=kind, item=missed_call)
             buttons.append(_button("Mark handled", MARK_HANDLED_ACTION, handle))
     return ActionsBlock(block_id="notice_actions", elements=buttons) if buttons else None
 

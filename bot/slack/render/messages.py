@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import Block, SectionBlock
 
-from bot.notices import Attachment, FaxNotice, PagerNotice, SmsNotice
+from bot.notices import Attachment, FaxNotice, Handled, PagerNotice, SmsNotice, Taken
 from bot.ringcentral.models import MessageAttachment, MessageList, MessageParty, MessageRecord
 from bot.slack.text import escape
 
@@ -26,6 +26,7 @@ from .blocks import (
     reply,
     section,
 )
+from .calls import callback_buttons, handled_line, taken_line
 from .format import (
     Locale,
     clip,
@@ -83,9 +84,17 @@ def render_fax(notice: FaxNotice, *, locale: Locale) -> Reply:
     return reply(text, blocks)
 
 
-def render_sms(notice: SmsNotice, *, locale: Locale, thread_parent: bool = True) -> Reply:
+def render_sms(
+    notice: SmsNotice,
+    *,
+    locale: Locale,
+    thread_parent: bool = True,
+    handled: Handled | None = None,
+    taken: Taken | None = None,
+) -> Reply:
     """An inbound SMS/MMS. As a thread's parent: the conversation (their number → ours), the
-    sender, the text and how to answer; in the thread: just the text, time and files."""
+    sender, the text and how to answer, who took it and who handled it, with Take it and
+    Mark handled until then (DESIGN §3.12); in the thread: just the text, time and files."""
     files = files_in_thread(notice.attachments)
     at = when(notice.at, locale)
     if notice.outbound:
@@ -101,6 +110,17 @@ def render_sms(notice: SmsNotice, *, locale: Locale, thread_parent: bool = True)
         blocks: list[Block] = [section(f"{head}\n{line}")]
         blocks += body(notice.text)
         blocks.append(context(" · ".join(p for p in (files, REPLY_HINT) if p)))
+        blocks += [context(taken_line(taken, locale))] if taken else []
+        blocks += [context(handled_line(handled, locale))] if handled else []
+        buttons = callback_buttons(
+            None,
+            None,
+            None,
+            missed_call=None if handled else notice.item,
+            take=None if handled or taken else ("sms", notice.item),
+            kind="sms",
+        )
+        blocks += [buttons] if buttons else []
         to = number(notice.company_number, locale)
         text = f"SMS from {label(notice.sender, locale)} to {to}"
     else:

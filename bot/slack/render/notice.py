@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bot.notices import CallNotice, FaxNotice, Handled, Notice, SmsNotice, VoicemailNotice
+from bot.notices import CallNotice, FaxNotice, Handled, Notice, SmsNotice, Taken, VoicemailNotice
 
 from .blocks import Reply, context
 from .calls import render_answered_call, render_call, render_missed_call, render_voicemail
@@ -16,15 +16,18 @@ def render_notice(
     *,
     locale: Locale,
     handled: Handled | None = None,
+    taken: Taken | None = None,
     thread_parent: bool = True,
 ) -> Reply:
     """The message for `notice`. `locale` reads numbers and gives the time fallbacks their
-    zone; `handled` (missed calls only, ValueError otherwise) shows who handled it instead
-    of the button; `thread_parent` (SMS only) picks the thread's first message or a compact
-    reply in it. A `late` notice says when it happened, under its first block."""
-    if handled is not None and notice.kind != "missed_call":
-        raise ValueError(f"only a missed call is marked handled, not a {notice.kind}")
-    message = _render(notice, locale, handled, thread_parent)
+    zone; `handled` (missed calls and SMS conversations only, ValueError otherwise) shows
+    who handled it instead of the button; `taken` (missed calls, voicemails, SMS
+    conversations) names who took it instead of the Take it button; `thread_parent` (SMS
+    only) picks the thread's first message or a compact reply in it. A `late` notice says
+    when it happened, under its first block."""
+    if handled is not None and notice.kind not in ("missed_call", "sms"):
+        raise ValueError(f"only a missed call or a text is marked handled, not a {notice.kind}")
+    message = _render(notice, locale, handled, taken, thread_parent)
     if not notice.late:
         return message
     mark = context(arrived_late(notice.at, locale)).to_dict()
@@ -34,17 +37,25 @@ def render_notice(
     )
 
 
-def _render(notice: Notice, locale: Locale, handled: Handled | None, thread_parent: bool) -> Reply:
+def _render(
+    notice: Notice,
+    locale: Locale,
+    handled: Handled | None,
+    taken: Taken | None,
+    thread_parent: bool,
+) -> Reply:
     if isinstance(notice, CallNotice):
         if notice.kind == "missed_call":
-            return render_missed_call(notice, locale=locale, handled=handled)
+            return render_missed_call(notice, locale=locale, handled=handled, taken=taken)
         if notice.kind == "answered_call":
             return render_answered_call(notice, locale=locale)
         return render_call(notice, locale=locale)
     if isinstance(notice, VoicemailNotice):
-        return render_voicemail(notice, locale=locale)
+        return render_voicemail(notice, locale=locale, taken=taken)
     if isinstance(notice, FaxNotice):
         return render_fax(notice, locale=locale)
     if isinstance(notice, SmsNotice):
-        return render_sms(notice, locale=locale, thread_parent=thread_parent)
+        return render_sms(
+            notice, locale=locale, thread_parent=thread_parent, handled=handled, taken=taken
+        )
     return render_internal_message(notice, locale=locale)

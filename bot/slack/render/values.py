@@ -8,6 +8,7 @@ action needs, as compact JSON with short keys:
 - `text_back`:      `{"n": "+14155550123", "f": "+16505550100"}` (number to text; our number it
   called, the SMS goes from it; `f` left out when unknown)
 - `mark_handled`:   `{"k": "missed_call", "i": "<session id>:<party id>"}` (notice kind and item)
+- `take_it`:        `{"k": "voicemail", "i": "<message id>"}` (the same: what is taken)
 - `sms_list_page`, `calllog_page`: `{"t": "missed today", "p": 2, "n": "2026-03-02T09:04:11-08:00"}`
   (the typed arguments, the page, and when they were typed: `today` keeps its day)
 - `ringout_cancel`: `{"id": "<RingOut id>", "to": "+14155550123", "from": "+16505550111"}`
@@ -38,6 +39,7 @@ __all__ = [
     "MARK_HANDLED_ACTION",
     "RINGOUT_CANCEL_ACTION",
     "SMS_LIST_ACTION",
+    "TAKE_IT_ACTION",
     "TEXT_BACK_ACTION",
     "TEXT_BACK_VIEW",
     "TEXT_INPUT",
@@ -47,6 +49,7 @@ __all__ = [
     "MarkHandledValue",
     "NoticeKind",
     "PageValue",
+    "TakeItValue",
     "TextBackMetadata",
     "TextBackValue",
     "decode",
@@ -59,6 +62,7 @@ __all__ = [
 CALL_BACK_ACTION: Final = "call_back"
 TEXT_BACK_ACTION: Final = "text_back"
 MARK_HANDLED_ACTION: Final = "mark_handled"
+TAKE_IT_ACTION: Final = "take_it"
 SMS_LIST_ACTION: Final = "sms_list_page"
 CALLLOG_ACTION: Final = "calllog_page"
 RINGOUT_CANCEL_ACTION: Final = "ringout_cancel"
@@ -137,6 +141,10 @@ class MarkHandledValue(_Value):
         return item
 
 
+class TakeItValue(MarkHandledValue):
+    """The notice a "Take it" click claims (DESIGN §3.12)."""
+
+
 class PageValue(_Value):
     """Previous/Next of `/sms list` and `/calllog`: the command as typed, and when."""
 
@@ -171,13 +179,16 @@ class TextBackMetadata(_Value):
     channel: ShortText | None = None  # where the clicked message is, for the answer
 
 
-ButtonValue = CallBackValue | TextBackValue | MarkHandledValue | PageValue | CancelRingOutValue
+ButtonValue = (
+    CallBackValue | TextBackValue | MarkHandledValue | TakeItValue | PageValue | CancelRingOutValue
+)
 V = TypeVar("V", bound=_Value)
 
 _BY_ACTION: dict[str, type[ButtonValue]] = {
     CALL_BACK_ACTION: CallBackValue,
     TEXT_BACK_ACTION: TextBackValue,
     MARK_HANDLED_ACTION: MarkHandledValue,
+    TAKE_IT_ACTION: TakeItValue,
     SMS_LIST_ACTION: PageValue,
     CALLLOG_ACTION: PageValue,
     RINGOUT_CANCEL_ACTION: CancelRingOutValue,
@@ -224,6 +235,8 @@ def decode_button_value(action_id: Literal["call_back"], value: str) -> CallBack
 def decode_button_value(action_id: Literal["text_back"], value: str) -> TextBackValue: ...
 @overload
 def decode_button_value(action_id: Literal["mark_handled"], value: str) -> MarkHandledValue: ...
+@overload
+def decode_button_value(action_id: Literal["take_it"], value: str) -> TakeItValue: ...
 @overload
 def decode_button_value(
     action_id: Literal["sms_list_page", "calllog_page"], value: str
