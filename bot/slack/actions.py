@@ -23,9 +23,11 @@ from bot import phone
 from bot.notices import Handled, Taken, load_notice
 from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, utf16_units
 from bot.slack import home, receipts, render
+from bot.slack._reply import answer
 from bot.slack.commands import PlaceCall, call, calllog, sms
 from bot.slack.deps import SlackDeps
 from bot.slack.payloads import BlockAction, MessageEvent, ViewSubmission
+from bot.slack.personal import Acting, SessionEnded
 from bot.slack.render import (
     CALL_BACK_ACTION,
     CALLLOG_ACTION,
@@ -60,6 +62,7 @@ async def call_back(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) 
         respond,
         channel=click.channel_ref,
         replace=False,
+        team_id=_team(click),
     )
 
 
@@ -224,6 +227,7 @@ async def send_text_back(
     await sms.send(
         deps, user_id, metadata.to, typed, say, from_number=metadata.company_number,
         client=client, target=receipts.Target("text_back", channel=channel),
+        team_id=submission.team.id if submission.team else None,
     )  # fmt: skip
 
 
@@ -232,7 +236,8 @@ async def send_text_back(
 
 async def turn_sms_page(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
     page = decode_button_value(SMS_LIST_ACTION, click.action.value)
-    await sms.show_page(deps, respond, page, replace=True)
+    if (acting := await _acting(deps, click, respond)) is not None:
+        await sms.show_page(deps, respond, page, replace=True, rc=acting.rc)
 
 
 async def turn_calllog_page(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
@@ -241,12 +246,14 @@ async def turn_calllog_page(deps: SlackDeps, click: BlockAction, respond: AsyncR
     if refusal := await calllog.company_refusal(deps, who, where, page.text, page.at):
         await respond(text=refusal, replace_original=False)
         return
-    await calllog.show_page(deps, respond, page, replace=True, user_id=who)
+    if (acting := await _acting(deps, click, respond)) is not None:
+        own = acting.rc if acting.personal else None
+        await calllog.show_page(deps, respond, page, replace=True, user_id=who, own=own)
 
 
 async def cancel_ringout(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> None:
     value = decode_button_value(RINGOUT_CANCEL_ACTION, click.action.value)
-    await call.cancel(deps, value, respond)
+    await call.cancel(deps, value, respond, team_id=_team(click), user_id=click.user.id)
 
 
 # --- thread replies --------------------------------------------------------------------------
@@ -317,6 +324,20 @@ async def claim_conversation(
     await _update(
         deps, client, post.channel, post.ts, post, handled=_handled(post), taken=_taken(post)
     )
+
+
+async def _acting(deps: SlackDeps, click: BlockAction, respond: AsyncRespond) -> Acting | None:
+    """Who reads for the clicking person; None (and they are told) when their own session
+    was just refused."""
+    try:
+        return await deps.acting(_team(click), click.user.id)
+    except SessionEnded as exc:
+        await answer(deps, respond, render.ringcentral_refused(str(exc)))
+        return None
+
+
+def _team(click: BlockAction) -> str | None:
+    return click.team.id if click.team is not None else None
 
 
 def _channel(click: BlockAction) -> str | None:

@@ -21,7 +21,8 @@ from cryptography.fernet import Fernet
 from bot.clock import FakeClock
 from bot.server import DEPS
 from bot.sim.ringcentral import RingCentralSimulator
-from tests.bridge import USER, Bridge, running_bridge
+from bot.slack.render import CALL_BACK_ACTION, TEXT_BACK_ACTION
+from tests.bridge import CALLS, USER, Bridge, running_bridge
 from tests.databases import fresh_database, postgres_url
 
 DANA_NUMBER = "+16505550102"  # extension 102's own SMS number in the simulator's world
@@ -428,3 +429,86 @@ async def test_a_penalty_on_the_shared_session_does_not_stop_a_connected_person(
     assert (
         bridge.server.app[DEPS].rc.wait_time("POST", "/restapi/v1.0/account/~/extension/~/sms") > 0
     )
+
+
+async def test_a_connected_persons_call_rings_their_chosen_phone_on_their_session(
+    bridge: Bridge,
+) -> None:
+    rc = bridge.rc
+    rc.add_forwarding_number(dana(rc), "+14155550198", "Desk")
+    rc.add_forwarding_number(dana(rc), "+14155550199", "Mobile")
+    await connect(bridge, dana(rc))
+    await bridge.command("/ringcentral", "status")
+    await bridge.slack.send_block_action(
+        bridge.events_url,
+        action_id="ringcentral_ringout_from",
+        channel_id="C0GENERAL",
+        selected="+14155550199",
+    )
+    await bridge.settle()
+
+    await bridge.command("/call", "+1 415 555 0123")
+
+    (placed,) = rc.requests_to(r"/ring-out$", "POST")
+    assert placed.owner == dana(rc)
+    assert placed.json["from"] == {"phoneNumber": "+14155550199"}
+
+
+async def test_a_connected_persons_calllog_is_read_with_their_session(bridge: Bridge) -> None:
+    rc = bridge.rc
+    await connect(bridge, dana(rc))
+
+    await bridge.command("/calllog", "")
+
+    (read,) = rc.requests_to(r"/call-log$", "GET")
+    assert read.owner == dana(rc) and read.status == 200
+
+
+async def test_a_connected_persons_call_back_rings_their_phone_on_their_session(
+    bridge: Bridge,
+) -> None:
+    rc = bridge.rc
+    rc.add_forwarding_number(dana(rc), "+14155550198", "Desk")
+    await connect(bridge, dana(rc))
+    if bridge.listener is None:
+        await bridge.subscribe()
+    await rc.call("missed", caller=TO, extension_id=rc.extension_id)
+    await bridge.dispatch()
+    (notice,) = bridge.channel(CALLS)
+
+    await bridge.slack.send_block_action(
+        bridge.events_url, action_id=CALL_BACK_ACTION, channel_id=CALLS, message_ts=notice["ts"]
+    )
+    await bridge.settle()
+
+    (placed,) = rc.requests_to(r"/ring-out$", "POST")
+    assert placed.owner == dana(rc)
+    assert placed.json["from"] == {"phoneNumber": "+14155550198"}
+    assert placed.json["to"] == {"phoneNumber": TO}
+
+
+async def test_a_connected_persons_text_back_from_their_number_goes_on_their_session(
+    bridge: Bridge,
+) -> None:
+    rc = bridge.rc
+    await connect(bridge, dana(rc))
+    if bridge.listener is None:
+        await bridge.subscribe()
+    # A missed call to Dana's own number: Text back offers to answer from it.
+    await rc.call("missed", caller=TO, extension_id=rc.extension_id, to_number=DANA_NUMBER)
+    await bridge.dispatch()
+    (notice,) = bridge.channel(CALLS)
+
+    await bridge.slack.send_block_action(
+        bridge.events_url, action_id=TEXT_BACK_ACTION, channel_id=CALLS, message_ts=notice["ts"]
+    )
+    await bridge.settle()
+    await bridge.slack.send_view_submission(
+        bridge.events_url,
+        values={"text_back_text": {"text_back_text": {"type": "plain_text_input", "value": "hi"}}},
+    )
+    await bridge.settle()
+
+    (sent,) = rc.requests_to(r"/sms$", "POST")
+    assert sent.owner == dana(rc)
+    assert sent.json["from"] == {"phoneNumber": DANA_NUMBER}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import phone
-from bot.ringcentral import ApiError, RingCentralError
+from bot.ringcentral import ApiError, RingCentralClient, RingCentralError
 from bot.ringcentral.models import RingOutStatus, RingOutStatusInfo
 from bot.slack import render
 from bot.slack._audit import refused
@@ -17,6 +17,7 @@ from bot.slack._reply import answer
 from bot.slack.deps import SlackDeps
 from bot.slack.explain import explain
 from bot.slack.payloads import ChannelRef, SlashCommand
+from bot.slack.personal import Acting, SessionEnded
 from bot.slack.render import CancelRingOutValue, Locale, Reply
 from bot.slack.text import escape, to_plain
 from bot.store import AuditEntry
@@ -29,6 +30,10 @@ log = logging.getLogger("bot.slack.call")
 # Slack: a response_url takes at most 5 responses in 30 minutes; the first one shows the
 # call started, the last one is kept for the final status.
 RESPONSE_BUDGET = 5
+NO_OWN_FIRST_LEG = (
+    "Which of your phones should ring first? Say `/call <number> from <your phone>`, or "
+    "choose one in `/ringcentral status`."
+)
 NO_FIRST_LEG = (
     "Which phone should ring first? Say `/call <number> from <your phone>`, or ask your "
     "admin to set `[commands] ringout_from` in bridge.toml."
@@ -105,7 +110,10 @@ async def run(deps: SlackDeps, command: SlashCommand, respond: AsyncRespond) -> 
     if isinstance(request, Help):
         await answer(deps, respond, help_reply())
         return
-    await place(deps, command.user_id, request, respond, channel=command.channel_ref)
+    await place(
+        deps, command.user_id, request, respond, channel=command.channel_ref,
+        team_id=command.team_id,
+    )  # fmt: skip
 
 
 async def place(
@@ -116,23 +124,33 @@ async def place(
     *,
     channel: ChannelRef | None,
     replace: bool = True,
+    team_id: str | None = None,
 ) -> None:
     """RingOut for `user_id` acting in `channel` (`[permissions] call`), from /call or a
     missed call's Call back button: ring the first leg, then `request.to`; the reply
     follows the call, replacing itself, or (for a button on a channel message, which a
-    replace would overwrite) as new replies."""
+    replace would overwrite) as new replies. A connected person's call is theirs: their
+    session, their phones (DESIGN §3.9)."""
     if refusal := await deps.permissions.refusal("call", user_id, channel):
         await answer(deps, respond, render.usage_error(refusal))
         return
     locale = await deps.locale()
     try:
-        first = await _first_leg(deps, user_id, request)
+        acting = await deps.acting(team_id, user_id)
+        first = await _first_leg(deps, user_id, request, acting)
+    except SessionEnded as exc:
+        await answer(deps, respond, render.ringcentral_refused(str(exc)))
+        return
     except UsageError as exc:
         await answer(deps, respond, render.usage_error(str(exc)))
         return
+    except RingCentralError as exc:
+        await answer(deps, respond, render.ringcentral_refused(explain(exc)))
+        return
     from_number = first.number
+    rc = acting.rc
     try:
-        call = await deps.rc.ringout.create(
+        call = await rc.ringout.create(
             request.to,
             from_number,
             caller_id=request.caller_id,
@@ -147,7 +165,7 @@ async def place(
         AuditEntry(user_id, "ringout", request.to, "placed", from_number, call.id)
     )
     await _follow(
-        deps, respond, request.to, from_number, call, locale, replace=replace, why=first.why
+        deps, rc, respond, request.to, from_number, call, locale, replace=replace, why=first.why
     )
 
 
@@ -158,21 +176,18 @@ class FirstLeg:
     why: str | None = None  # said in the reply when the person did not choose it
 
 
-async def _first_leg(deps: SlackDeps, user_id: str, request: PlaceCall) -> FirstLeg:
-    """The phone that rings first: as typed, a number of the user's named by its label
-    ("Mobile"), else the direct number of the extension the person is linked to (with
-    the prompt on, DESIGN §3.9), else `[commands] ringout_from`."""
+async def _first_leg(deps: SlackDeps, user_id: str, request: PlaceCall, acting: Acting) -> FirstLeg:
+    """The phone that rings first: as typed; for a connected person, one of their own
+    phones (`_own_first_leg`); else a number of the user's named by its label ("Mobile"),
+    else the direct number of the extension the person is linked to (with the prompt on,
+    DESIGN §3.9), else `[commands] ringout_from`."""
     if request.from_number:
         return FirstLeg(request.from_number)
+    if acting.connection is not None:
+        return FirstLeg(await _own_first_leg(request, acting, acting.connection.ringout_from))
     if request.from_label:
-        numbers = await deps.facts.numbers()
-        for candidate in numbers:
-            if candidate.label and candidate.label.casefold() == request.from_label.casefold():
-                return FirstLeg(candidate.phone_number)
-        labels = ", ".join(sorted({f"`{n.label}`" for n in numbers if n.label})) or "none"
-        raise UsageError(
-            f"No phone is labelled `{request.from_label}`. Labels: {labels}; or give a number."
-        )
+        numbers = [(n.label, n.phone_number) for n in await deps.facts.numbers()]
+        return FirstLeg(_labelled(numbers, request.from_label, "No phone"))
     link = await deps.links.of_user(user_id)
     if link is not None and link.direct_number:
         return FirstLeg(
@@ -191,6 +206,30 @@ async def _first_leg(deps: SlackDeps, user_id: str, request: PlaceCall) -> First
     raise UsageError(NO_FIRST_LEG)
 
 
+async def _own_first_leg(request: PlaceCall, acting: Acting, chosen: str | None) -> str:
+    """A connected person's first leg, from their own forwarding numbers: the one
+    labelled as said, else the one chosen in `/ringcentral status`, else the first."""
+    forwarding = (await acting.rc.account.forwarding_numbers()).records
+    phones = [(f.label, str(f.phone_number)) for f in forwarding if f.phone_number]
+    if request.from_label:
+        return _labelled(phones, request.from_label, "None of your phones")
+    if chosen:
+        return chosen
+    if phones:
+        return phones[0][1]
+    raise UsageError(NO_OWN_FIRST_LEG)
+
+
+def _labelled(phones: list[tuple[str | None, str]], label: str, none_of: str) -> str:
+    """The number of the phone labelled `label` (any case); else UsageError listing the
+    labels there are."""
+    for own_label, number in phones:
+        if own_label and own_label.casefold() == label.casefold():
+            return number
+    labels = ", ".join(sorted({f"`{own}`" for own, _ in phones if own})) or "none"
+    raise UsageError(f"{none_of} is labelled `{label}`. Labels: {labels}; or give a number.")
+
+
 def _cancellable(status: RingOutStatusInfo) -> bool:
     # RingCentral: DELETE works only while the first leg has not connected.
     return status.call_status == "InProgress" and status.caller_status == "InProgress"
@@ -198,6 +237,7 @@ def _cancellable(status: RingOutStatusInfo) -> bool:
 
 async def _follow(
     deps: SlackDeps,
+    rc: RingCentralClient,
     respond: AsyncRespond,
     to: str,
     from_number: str,
@@ -224,7 +264,7 @@ async def _follow(
         if call.id in deps.cancelled_ringouts:
             return  # the Cancel click answered; nothing more to say
         try:
-            status = (await deps.rc.ringout.status(call.id)).status
+            status = (await rc.ringout.status(call.id)).status
         except ApiError as exc:
             if exc.status != 404:
                 log.warning("RingOut status: %s", exc.error_code)
@@ -240,10 +280,19 @@ async def _follow(
             shown = status
 
 
-async def cancel(deps: SlackDeps, value: CancelRingOutValue, respond: AsyncRespond) -> None:
-    """The Cancel button: hang up the RingOut while its first leg still rings."""
+async def cancel(
+    deps: SlackDeps,
+    value: CancelRingOutValue,
+    respond: AsyncRespond,
+    *,
+    team_id: str | None = None,
+    user_id: str = "",
+) -> None:
+    """The Cancel button: hang up the RingOut while its first leg still rings (on the
+    session that placed it: the clicking person's own, when they are connected)."""
     try:
-        await deps.rc.ringout.cancel(value.ringout_id)
+        acting = await deps.acting(team_id, user_id)
+        await acting.rc.ringout.cancel(value.ringout_id)
     except RingCentralError as exc:
         if isinstance(exc, ApiError) and exc.status == 404:
             sentence = "Too late to cancel: the call has connected or ended."

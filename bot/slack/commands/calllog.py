@@ -10,7 +10,7 @@ from typing import Literal, TypedDict
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.ringcentral import ApiError, RingCentralError
+from bot.ringcentral import ApiError, RingCentralClient, RingCentralError
 from bot.ringcentral.models import (
     CallDirection,
     CallLogList,
@@ -24,6 +24,7 @@ from bot.slack._reply import answer
 from bot.slack.deps import SlackDeps
 from bot.slack.explain import explain
 from bot.slack.payloads import ChannelRef, SlashCommand
+from bot.slack.personal import SessionEnded
 from bot.slack.render import PageValue
 from bot.slack.text import to_plain
 
@@ -122,7 +123,14 @@ async def run(deps: SlackDeps, command: SlashCommand, respond: AsyncRespond) -> 
     if refusal := await company_refusal(deps, command.user_id, command.channel_ref, text, at):
         await answer(deps, respond, render.usage_error(refusal))
         return
-    await show_page(deps, respond, PageValue(text=text, page=1, at=at), user_id=command.user_id)
+    try:
+        acting = await deps.acting(command.team_id, command.user_id)
+    except SessionEnded as exc:
+        await answer(deps, respond, render.ringcentral_refused(str(exc)))
+        return
+    page = PageValue(text=text, page=1, at=at)
+    own = acting.rc if acting.personal else None
+    await show_page(deps, respond, page, user_id=command.user_id, own=own)
 
 
 async def company_refusal(
@@ -152,11 +160,13 @@ async def show_page(
     *,
     replace: bool = False,
     user_id: str | None = None,
+    own: RingCentralClient | None = None,
 ) -> None:
     """One page of `/calllog <page.text>`, as typed at `page.at` (Previous/Next, which carry
-    the same value with another page, come back here). Without `ext:`, the calls of the
-    extension `user_id` is linked to (DESIGN §3.9), where the service user may read them;
-    else its own, and the reply says whose."""
+    the same value with another page, come back here). Without `ext:`, a connected
+    person's own calls, read with their session `own` (DESIGN §3.9); else the calls of the
+    extension `user_id` is linked to, where the service user may read them; else its own,
+    and the reply says whose. `ext:` reads the company's call log on the shared session."""
     locale = await deps.locale()
     text = page.text
     try:
@@ -168,10 +178,10 @@ async def show_page(
         if isinstance(request, Help):
             reply = help_reply()
         elif isinstance(request, ShowCall):
-            record = await deps.rc.call_log.get(request.record_id, view="Detailed")
+            record = await (own or deps.rc).call_log.get(request.record_id, view="Detailed")
             reply = render.call_detail(record, locale=locale)
         else:
-            records, more, whose = await _fetch_for(deps, request, page.page, user_id)
+            records, more, whose = await _fetch_for(deps, request, page.page, user_id, own)
             reply = render.call_log_page(
                 records,
                 locale=locale,
@@ -187,19 +197,27 @@ async def show_page(
 
 
 async def _fetch_for(
-    deps: SlackDeps, query: CallLogQuery, page: int, user_id: str | None
+    deps: SlackDeps,
+    query: CallLogQuery,
+    page: int,
+    user_id: str | None,
+    own: RingCentralClient | None,
 ) -> tuple[list[CallLogRecord], bool, str]:
-    """`_fetch`, of the person's own extension when the query names none and they are
-    linked to another extension than the service user's; the words saying whose."""
+    """`_fetch`, of the person's own extension when the query names none: with their own
+    session `own` when connected, else (linked to another extension than the service
+    user's) on the shared one; the words saying whose."""
+    if own is not None and query.extension_number is None:
+        return (*await _fetch(own, query, page), "")
+    rc = deps.rc
     link = await deps.links.of_user(user_id) if user_id else None
     plain = query.extension_number is None and not (query.transport or query.blocked)
     if link is None or not plain or not link.extension_number:
-        return (*await _fetch(deps, query, page), "")
+        return (*await _fetch(rc, query, page), "")
     if link.extension_id == (await deps.facts.extension()).id:
-        return (*await _fetch(deps, query, page), f" (ext. {link.extension_number}, yours)")
+        return (*await _fetch(rc, query, page), f" (ext. {link.extension_number}, yours)")
     mine = dataclasses.replace(query, extension_number=link.extension_number)
     try:
-        return (*await _fetch(deps, mine, page), f" (ext. {link.extension_number}, yours)")
+        return (*await _fetch(rc, mine, page), f" (ext. {link.extension_number}, yours)")
     except ApiError as exc:
         if exc.status != 403:
             raise
@@ -208,19 +226,19 @@ async def _fetch_for(
         f" (the calls of ext. {service}, the RingBridge service user: it may not read "
         f"those of your ext. {link.extension_number})"
     )
-    return (*await _fetch(deps, query, page), whose)
+    return (*await _fetch(rc, query, page), whose)
 
 
 async def _fetch(
-    deps: SlackDeps, query: CallLogQuery, page: int
+    rc: RingCentralClient, query: CallLogQuery, page: int
 ) -> tuple[list[CallLogRecord], bool]:
     """One page of calls, and whether another follows."""
     if query.missed:
-        listing = await _list(deps, query, page=1, per_page=MISSED_SCAN)
+        listing = await _list(rc, query, page=1, per_page=MISSED_SCAN)
         missed = [r for r in listing.records if r.result in MISSED_RESULTS]
         start = (page - 1) * query.count
         return missed[start : start + query.count], len(missed) > start + query.count
-    listing = await _list(deps, query, page=page, per_page=query.count)
+    listing = await _list(rc, query, page=page, per_page=query.count)
     return list(listing.records), listing.has_next
 
 
@@ -240,7 +258,9 @@ class _Filters(TypedDict):
     per_page: int
 
 
-async def _list(deps: SlackDeps, query: CallLogQuery, *, page: int, per_page: int) -> CallLogList:
+async def _list(
+    rc: RingCentralClient, query: CallLogQuery, *, page: int, per_page: int
+) -> CallLogList:
     common: _Filters = {
         "phone_number": query.phone_number,
         "direction": "Inbound" if query.missed else query.direction,
@@ -257,9 +277,9 @@ async def _list(deps: SlackDeps, query: CallLogQuery, *, page: int, per_page: in
     if query.extension_number is None:
         # RingCentral shows blocked calls unless told not to; the bridge hides them
         # unless asked (`blocked`), as a person scanning their calls expects.
-        return await deps.rc.call_log.list(
+        return await rc.call_log.list(
             show_blocked=query.blocked, transport=query.transport, **common
         )
     if query.transport or query.blocked:
         raise UsageError("`transport:` and `blocked` apply to your own call log, not with `ext:`.")
-    return await deps.rc.call_log.list_account(extension_number=query.extension_number, **common)
+    return await rc.call_log.list_account(extension_number=query.extension_number, **common)

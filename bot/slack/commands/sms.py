@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import phone
-from bot.ringcentral import AuthError, RingCentralError
+from bot.ringcentral import AuthError, RingCentralClient, RingCentralError
 from bot.ringcentral.models import (
     SMS_MAX_UTF16_UNITS,
     LimitExceeded,
@@ -169,11 +169,17 @@ async def run(
             deps, command.user_id, request.to, request.text, _saying(deps, respond),
             client=client, target=target, team_id=command.team_id,
         )  # fmt: skip
-    elif isinstance(request, MessageQuery):
-        args = text.split(None, 1)[1] if " " in text else ""
-        await show_page(deps, respond, PageValue(text=args, page=1, at=now))
-    elif isinstance(request, ShowMessage):
-        await _show(deps, request, respond)
+    elif isinstance(request, MessageQuery | ShowMessage):
+        try:
+            acting = await deps.acting(command.team_id, command.user_id)
+        except SessionEnded as exc:
+            await answer(deps, respond, render.ringcentral_refused(str(exc)))
+            return
+        if isinstance(request, ShowMessage):
+            await _show(deps, request, respond, acting.rc)
+        else:
+            args = text.split(None, 1)[1] if " " in text else ""
+            await show_page(deps, respond, PageValue(text=args, page=1, at=now), rc=acting.rc)
 
 
 Say = Callable[[Reply], Awaitable[None]]
@@ -325,15 +331,22 @@ async def _receipt(
 
 
 async def show_page(
-    deps: SlackDeps, respond: AsyncRespond, page: PageValue, *, replace: bool = False
+    deps: SlackDeps,
+    respond: AsyncRespond,
+    page: PageValue,
+    *,
+    replace: bool = False,
+    rc: RingCentralClient | None = None,
 ) -> None:
     """One page of `/sms list <page.text>`, as typed at `page.at` (Previous/Next, which
-    carry the same value with another page, come back here)."""
+    carry the same value with another page, come back here), read with `rc` (the
+    person's own client when connected; default the shared one)."""
+    rc = rc or deps.rc
     locale = await deps.locale()
     request = parse_sms(f"list {page.text}", region=locale.region, now=page.at)
     assert isinstance(request, MessageQuery)  # "list …" parses to nothing else
     try:
-        listing = await deps.rc.messages.list(
+        listing = await rc.messages.list(
             date_from=request.period.date_from,
             date_to=request.period.date_to,
             phone_number=request.phone_number,
@@ -359,9 +372,11 @@ async def show_page(
     await answer(deps, respond, reply, replace=replace)
 
 
-async def _show(deps: SlackDeps, request: ShowMessage, respond: AsyncRespond) -> None:
+async def _show(
+    deps: SlackDeps, request: ShowMessage, respond: AsyncRespond, rc: RingCentralClient
+) -> None:
     try:
-        message = await deps.rc.messages.get(request.message_id)
+        message = await rc.messages.get(request.message_id)
     except RingCentralError as exc:
         await answer(deps, respond, render.ringcentral_refused(explain(exc)))
         return
