@@ -40,6 +40,9 @@ class Simulators:
     def __init__(self, options: SimOptions | None = None) -> None:
         self.options = options or SimOptions()
         self._conn: Connection | None = None
+        # One question on the pipe at a time: two tasks asking at once (a test sending
+        # traffic while another cuts the WebSocket) would each read the other's answer.
+        self._asking = asyncio.Lock()
         self._process: Any = None
         self._info: SimInfo | None = None
 
@@ -102,8 +105,9 @@ class Simulators:
     async def _ask(self, op: str, **kwargs: Any) -> Any:
         if self._conn is None:
             raise RuntimeError("Simulators not started")
-        self._conn.send((op, kwargs))
-        answer = await self._recv()
+        async with self._asking:
+            self._conn.send((op, kwargs))
+            answer = await self._recv()
         if isinstance(answer, SimFailure):
             raise RuntimeError(f"simulator process: {answer.message}")
         return answer
