@@ -65,3 +65,17 @@ class FakeClock:
     async def sleep_until(self, deadline: float) -> None:
         self._now = max(self._now, self._start + deadline)
         await asyncio.sleep(0)
+
+
+async def pause(clock: Clock, stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep `seconds` of `clock`, or less when `stop` is set first; False when it was.
+    Both waits are ended before returning, so no task outlives the pause."""
+    stopped = asyncio.ensure_future(stop.wait())
+    slept = asyncio.ensure_future(clock.sleep(seconds))
+    try:
+        await asyncio.wait({stopped, slept}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (stopped, slept):
+            task.cancel()
+        await asyncio.gather(stopped, slept, return_exceptions=True)
+    return not stop.is_set()

@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import aiohttp
 
-from bot.clock import Clock
+from bot.clock import Clock, pause
 from bot.observe import Metrics
 from bot.ringcentral import RateLimited, RingCentralClient, RingCentralError
 from bot.ringcentral.models.subscriptions import SubscriptionInfo
@@ -434,15 +434,7 @@ class WebSocketListener:
 
     async def _pause(self, stop: asyncio.Event, seconds: float) -> bool:
         """Sleep `seconds` of the clock; False when `stop` came first."""
-        stopped = asyncio.ensure_future(stop.wait())
-        slept = asyncio.ensure_future(self._clock.sleep(seconds))
-        try:
-            await asyncio.wait({stopped, slept}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (stopped, slept):
-                task.cancel()
-            await asyncio.gather(stopped, slept, return_exceptions=True)
-        return not stop.is_set()
+        return await pause(self._clock, stop, seconds)
 
 
 def _backoff(failures: int) -> float:

@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.clock import Clock
+from bot.clock import Clock, pause
 from bot.config import Kind
 from bot.ringcentral import ApiError, RingCentralClient, RingCentralError
 from bot.ringcentral.models.subscriptions import SubscriptionInfo
@@ -547,14 +547,7 @@ class SubscriptionManager:
         )
 
     async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
-        stopped = asyncio.ensure_future(stop.wait())
-        slept = asyncio.ensure_future(self._clock.sleep(seconds))
-        try:
-            await asyncio.wait({stopped, slept}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (stopped, slept):
-                task.cancel()
-            await asyncio.gather(stopped, slept, return_exceptions=True)
+        await pause(self._clock, stop, seconds)
 
 
 def _collect(lines: list[str]) -> _Say:
