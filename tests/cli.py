@@ -14,6 +14,7 @@ import pytest
 
 from bot.cli import main_async
 from bot.config import Settings
+from bot.sim import RingCentralSimulator, SlackSimulator
 
 # Every variable Settings reads (pydantic-settings: the field names, any case).
 SETTINGS_ENV = tuple(name.upper() for name in Settings.model_fields)
@@ -52,3 +53,21 @@ class Cli:
         for secret in self.secrets:
             assert secret not in run.out + run.err
         return run
+
+
+def simulator_env(
+    rc: RingCentralSimulator, slack: SlackSimulator, database_url: str, bridge_config: str
+) -> dict[str, str]:
+    """The environment of a CLI run pointed at both simulators, one database and one
+    `bridge.toml` text."""
+    return {
+        "RINGCENTRAL_SERVER_URL": rc.server_url,
+        "RINGCENTRAL_MEDIA_URL": rc.media_url,
+        "RINGCENTRAL_CLIENT_ID": rc.client_id,
+        "RINGCENTRAL_CLIENT_SECRET": rc.client_secret,
+        "RINGCENTRAL_JWT": rc.jwt,
+        "SLACK_BOT_TOKEN": slack.tokens[0],
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_URL": database_url,
+        "BRIDGE_CONFIG": bridge_config,
+    }

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.sim import RingCentralSimulator, SlackSimulator
 from bot.store import Cursors
 from bot.store.schema import Post
-from tests.cli import Cli
+from tests.cli import Cli, simulator_env
 from tests.conftest import OPENAPI
 
 CALLS, TEXTS = "C0CALLS", "C0TEXTS"
@@ -45,17 +45,7 @@ def cli(
     tmp_path: Path,
 ) -> Cli:
     rc, slack = sims
-    env = {
-        "RINGCENTRAL_SERVER_URL": rc.server_url,
-        "RINGCENTRAL_MEDIA_URL": rc.media_url,
-        "RINGCENTRAL_CLIENT_ID": rc.client_id,
-        "RINGCENTRAL_CLIENT_SECRET": rc.client_secret,
-        "RINGCENTRAL_JWT": rc.jwt,
-        "SLACK_BOT_TOKEN": slack.tokens[0],
-        "SLACK_API_URL": slack.api_url,
-        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        "BRIDGE_CONFIG": ROUTES,
-    }
+    env = simulator_env(rc, slack, engine.url.render_as_string(hide_password=False), ROUTES)
     return Cli(monkeypatch, capsys, tmp_path, env, secrets=[rc.jwt, rc.client_secret])
 
 
