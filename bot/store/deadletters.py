@@ -20,7 +20,16 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot.store.schema import Audit, Delivery, Post, SlackEvent, Thread, Update, Upload
+from bot.store.schema import (
+    Audit,
+    Delivery,
+    Outbound,
+    Post,
+    SlackEvent,
+    Thread,
+    Update,
+    Upload,
+)
 
 __all__ = [
     "DEAD_LETTER_DAYS",
@@ -62,6 +71,7 @@ class Purged:
     deliveries: int
     audit: int
     dead: int
+    texts: int = 0  # `outbound` rows: the texts sent, their receipts followed
 
 
 def parse_id(text: str) -> tuple[str, int]:
@@ -188,9 +198,10 @@ class DeadLetters:
         return [letter.id for letter in await self.newest(limit=100_000)]
 
     async def purge(self, *, now: datetime, days: int) -> Purged:
-        """Retention: delivered inbox rows and audit rows older than `days`, and dead
-        letters older than DEAD_LETTER_DAYS, deleted. Posts stay (they deduplicate what
-        was shown and hold the threads), except dead ones no thread starts from."""
+        """Retention: delivered inbox rows, audit rows and the texts sent (`outbound`)
+        older than `days`, and dead letters older than DEAD_LETTER_DAYS, deleted. Posts
+        stay (they deduplicate what was shown and hold the threads), except dead ones no
+        thread starts from."""
         kept_from = now - timedelta(days=days)
         dead_from = now - timedelta(days=DEAD_LETTER_DAYS)
         async with self._sessions.begin() as session:
@@ -198,6 +209,9 @@ class DeadLetters:
                 delete(Delivery).where(Delivery.state == "done", Delivery.received_at < kept_from)
             )
             audit = await session.execute(delete(Audit).where(Audit.at < kept_from))
+            # The texts sent, whatever their state: a text is followed for an hour at most,
+            # and one nothing followed (serve without routes) is as old by now.
+            texts = await session.execute(delete(Outbound).where(Outbound.created_at < kept_from))
             dead = await session.execute(
                 delete(Delivery).where(Delivery.state == "dead", Delivery.received_at < dead_from)
             )
@@ -226,6 +240,7 @@ class DeadLetters:
             deliveries=_count(deliveries),
             audit=_count(audit),
             dead=_count(dead) + _count(uploads) + _count(posts) + _count(replies),
+            texts=_count(texts),
         )
 
     @staticmethod
