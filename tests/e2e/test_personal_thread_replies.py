@@ -21,6 +21,7 @@ from bot.sim.ringcentral import RingCentralSimulator
 from bot.store.schema import Outbound, SlackEvent
 from tests.bridge import ROUTES, TEXTS, USER, Bridge, running_bridge
 from tests.databases import fresh_database
+from tests.integration.test_thread_replies import _parts, _png
 
 from .test_personal_connect import DANA_NUMBER, KEY, connect, dana, dm
 
@@ -59,16 +60,18 @@ def service_number(bridge: Bridge) -> str:
     return bridge.rc.world.numbers_with_feature(bridge.rc.extension_id, "SmsSender")[0]
 
 
-async def reply_in_thread(bridge: Bridge, company: str, typed: str) -> dict[str, Any]:
-    """The customer texts `company` (its extension's), Alice replies in the thread; her
-    reply as Slack has it once the dispatcher has done its work."""
+async def reply_in_thread(
+    bridge: Bridge, company: str, typed: str, **kwargs: Any
+) -> dict[str, Any]:
+    """The customer texts `company` (its extension's), Alice replies in the thread (with
+    `kwargs`: files…); her reply as Slack has it once the dispatcher has done its work."""
     owner = bridge.rc.world.extension_of_number(company)
     assert owner is not None
     await bridge.rc.incoming_sms(owner, CUSTOMER, "are you open?", to_number=company)
     await bridge.dispatch()
     parent = next(m for m in bridge.channel(TEXTS) if company[-4:] in str(m))
     await bridge.slack.send_message(
-        bridge.events_url, channel_id=TEXTS, text=typed, thread_ts=parent["ts"]
+        bridge.events_url, channel_id=TEXTS, text=typed, thread_ts=parent["ts"], **kwargs
     )
     await bridge.settle()
     await bridge.dispatch(horizon=0)
@@ -220,3 +223,20 @@ async def test_a_send_whose_answer_was_lost_is_found_in_their_mailbox_not_texted
     assert await outcome(bridge, reply["ts"]) == "texted"
     looked = rc.requests_to(r"/message-store$", "GET")
     assert looked and {r.owner for r in looked} == {dana(rc)}
+
+
+async def test_files_in_their_numbers_thread_go_as_mms_from_their_number(bridge: Bridge) -> None:
+    """Her number's MMS feature is read with her session (the shared one lists only the
+    service user's numbers)."""
+    png = _png()
+
+    reply = await reply_in_thread(
+        bridge, DANA_NUMBER, "Here is the map", files=[("map.png", png, "image/png")]
+    )
+
+    (sent,) = bridge.rc.requests_to(r"/sms$", "POST")
+    assert sent.owner == dana(bridge.rc)
+    parts = _parts(sent.headers, sent.body)
+    assert parts[0][2]["from"] == {"phoneNumber": DANA_NUMBER}
+    assert parts[1:] == [("image/png", "map.png", png)]
+    assert reactions(bridge, reply) == ["outbox_tray"]
