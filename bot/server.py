@@ -372,6 +372,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             socket_clock=SystemClock(),
             admin=desk,
             people=people,
+            accounts=accounts,
             may_text=_may_text(deps.permissions),
             receipts=ThreadReplyReceipts(
                 OutboundLog(engine),
@@ -766,9 +767,10 @@ async def notification_side(
         slack = _dispatch_slack(settings, session, metrics)
         facts = AccountFacts(rc.account, clock)
         # A replayed thread reply (`deadletters replay`) is checked and followed as in serve.
-        permissions = Permissions(
-            bridge.permissions, _interactive_slack(settings, session, metrics), clock
-        )
+        interactive = _interactive_slack(settings, session, metrics)
+        permissions = Permissions(bridge.permissions, interactive, clock)
+        # …and, its author connected, texted from their own session as in serve.
+        accounts = personal_accounts(settings, http, engine, rc, clock=clock, slack=interactive)
         yield await notifications.build(
             bridge=bridge,
             default_channel=settings.default_channel,
@@ -783,6 +785,7 @@ async def notification_side(
             receipts=ThreadReplyReceipts(
                 OutboundLog(engine), slack, clock, region=facts.region, timezone=facts.timezone
             ),
+            accounts=accounts,
         )
 
 

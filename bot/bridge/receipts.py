@@ -7,8 +7,11 @@ message-store change of the sender's mailbox (the change carries counts, not ids
 pending text of that mailbox is read; `wake_mailbox` in bot/store/outbound.py). A change
 waits `settle` before its read, so the moves of one text (Sent, then Delivered) and of a
 burst of texts are read together. Reads are batched: one `GET …/message-store/{ids}` per
-mailbox and 50 ids. A text still on its way after the 60-minute read has "no delivery
-report".
+mailbox and 50 ids, with the session that sent the text: a connected person's text is
+read with their own session (a user's permissions reach their own mailbox only; the
+service user's reach another's only when it is an admin), never with the shared one. A
+person no longer connected leaves their texts unread: those receipts end where they are.
+A text still on its way after the 60-minute read has "no delivery report".
 
 The rows are claimed with a lease like other work; Slack and RingCentral are called outside
 any transaction, and the write-back only lands while the lease is still ours. A failure
@@ -29,14 +32,14 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
-from bot.ringcentral import RingCentralClient, RingCentralError
+from bot.ringcentral import AuthError, RingCentralClient, RingCentralError
 from bot.ringcentral.models import MessageRecord
 from bot.ringcentral.resources.messages import MESSAGE_BATCH_MAX
 from bot.slack import receipts
 from bot.slack.receipts import Shown, show
 from bot.slack.render import Locale
 from bot.slack.render.delivery import FINAL_STATUSES, receipt_for
-from bot.store.outbound import OutboundLog, OutboundSend
+from bot.store.outbound import SERVICE, OutboundLog, OutboundSend
 from bot.store.schema import Outbound
 from bot.store.work import claim
 
@@ -65,6 +68,9 @@ class Receipts:
     region: Callable[[], Awaitable[str]]
     timezone: Callable[[], Awaitable[tzinfo]]
     batch: int = 200
+    # The client of a session by its identity (`outbound.identity`: "service" or a
+    # connected person's; None when it cannot be opened); unset: the shared session's only.
+    client_of: Callable[[str], RingCentralClient | None] | None = None
 
     def __post_init__(self) -> None:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -78,29 +84,47 @@ class Receipts:
             rows = await claim(session, Outbound, now=now, lease=LEASE, limit=self.batch)
         if not rows:
             return 0
-        mailboxes: dict[str | None, list[Outbound]] = defaultdict(list)
+        mailboxes: dict[tuple[str, str | None], list[Outbound]] = defaultdict(list)
         for row in rows:
-            mailboxes[row.extension_id].append(row)
+            mailboxes[row.identity, row.extension_id].append(row)
         locale = Locale(await self.region(), await self.timezone())
-        for extension_id, mine in mailboxes.items():
+        for (identity, extension_id), mine in mailboxes.items():
             for start in range(0, len(mine), MESSAGE_BATCH_MAX):
-                await self._follow(extension_id, mine[start : start + MESSAGE_BATCH_MAX], locale)
+                batch = mine[start : start + MESSAGE_BATCH_MAX]
+                await self._follow(identity, extension_id, batch, locale)
         return len(rows)
 
+    def _client(self, identity: str) -> RingCentralClient | None:
+        if identity == SERVICE:
+            return self.rc
+        return self.client_of(identity) if self.client_of is not None else None
+
     async def _follow(
-        self, extension_id: str | None, rows: Sequence[Outbound], locale: Locale
+        self, identity: str, extension_id: str | None, rows: Sequence[Outbound], locale: Locale
     ) -> None:
-        messages = self.rc.messages
+        rc = self._client(identity)
+        if rc is None:  # personal connections are off here now: nobody may read them
+            for row in rows:
+                await self._write(row, state="done")
+            return
+        messages = rc.messages
         if extension_id:
             messages = messages.for_extension(extension_id)
         try:
             parts = await messages.get_many([str(r.message_id) for r in rows])
-        except Exception as exc:  # RingCentral's refusals and anything else: tried again
-            reason = getattr(exc, "error_code", "") or type(exc).__name__
-            log.info("status of %d texts not read: %s", len(rows), reason)
-            wait = getattr(exc, "retry_after", None)
+        except AuthError as exc:
+            if identity == SERVICE:  # the shared sign-in: tried again, as anything else
+                await self._not_read(rows, exc)
+                return
+            # The person's session is gone (disconnected, or refused): their texts stay
+            # unread rather than read by another identity.
+            log.info("status of %d texts not read: their sender is no longer connected",
+                     len(rows))  # fmt: skip
             for row in rows:
-                await self._again(row, self._now(), reason, wait)
+                await self._write(row, state="done")
+            return
+        except Exception as exc:  # RingCentral's refusals and anything else: tried again
+            await self._not_read(rows, exc)
             return
         found = {str(p.resource_id): p.body for p in parts}
         for row in rows:
@@ -109,6 +133,13 @@ class Receipts:
                 await self._update(row, record, locale)
             else:  # gone from the store (deleted): nothing more to learn
                 await self._write(row, state="done")
+
+    async def _not_read(self, rows: Sequence[Outbound], exc: Exception) -> None:
+        reason = getattr(exc, "error_code", "") or type(exc).__name__
+        log.info("status of %d texts not read: %s", len(rows), reason)
+        wait = getattr(exc, "retry_after", None)
+        for row in rows:
+            await self._again(row, self._now(), reason, wait)
 
     async def _update(self, row: Outbound, record: MessageRecord, locale: Locale) -> None:
         now = self._now()
@@ -230,7 +261,7 @@ class ThreadReplyReceipts:
         )
         send = OutboundSend(
             origin=where.origin, from_number=reply.from_number, to_numbers=reply.to,
-            text=reply.text, slack_user=reply.user, channel=where.channel,
+            text=reply.text, identity=reply.identity, slack_user=reply.user, channel=where.channel,
             message_ts=where.message_ts, thread_ts=where.thread_ts,
         )  # fmt: skip
         return _Recorded(send, await self.outbound.before_send(send, self._now()))

@@ -10,7 +10,11 @@ gets its ack (`bot.store.replies`); this step claims it with a lease and decides
 - **nothing** — empty once Slack's markup is turned into text;
 - **not texted, and why** — too long, files RingCentral does not take as MMS…: an
   ephemeral reason, nothing sent;
-- **texted** — SMS, or MMS with its files, from the conversation's company number.
+- **texted** — SMS, or MMS with its files, from the conversation's company number: on
+  the author's own session when they are connected and the number is one of theirs
+  (DESIGN §3.9; `[permissions] sms` is then not asked), else on the shared one. A
+  connected author whose session RingCentral refuses is told to reconnect and nothing is
+  sent: not on the shared session either (it would come from a number they did not mean).
 
 Any failure counts an attempt and retries with backoff; past `MAX_ATTEMPTS` the reply is
 a dead letter and its author gets a DM. Before RingCentral is asked the row is marked
@@ -35,6 +39,7 @@ from bot.notices import SmsNotice, load_notice
 from bot.ringcentral import (
     AccountFacts,
     ApiError,
+    AuthError,
     DecodingError,
     RateLimited,
     RingCentralClient,
@@ -44,9 +49,11 @@ from bot.ringcentral.models import SMS_MAX_UTF16_UNITS, MessageRecord, utf16_uni
 from bot.slack import render
 from bot.slack.explain import explain
 from bot.slack.payloads import MessageEvent
+from bot.slack.personal import Acting, PersonalAccounts, SessionEnded
 from bot.slack.render import Reply
 from bot.slack.text import internal_marker, to_plain
 from bot.store import AuditEntry, AuditLog, Conversation, Posts
+from bot.store.outbound import SERVICE
 from bot.store.replies import StoredReply, ThreadReplies
 
 from .mms import FilesRefused, MmsFiles
@@ -77,6 +84,7 @@ class OutgoingReply:
     from_number: str
     to: tuple[str, ...]  # the other party, or every other party of a group MMS
     text: str
+    identity: str = SERVICE  # whose session sends it (`outbound.identity`)
 
 
 class ReplyReceipts(Protocol):
@@ -144,6 +152,8 @@ class ReplySender:
     mms: MmsFiles
     may_text: MayText = everyone_may_text
     receipts: ReplyReceipts = field(default_factory=NoReceipts)
+    # Connected people's own sessions (DESIGN §3.9); None: every reply on the shared one.
+    accounts: PersonalAccounts | None = None
     batch: int = 10
     _missing_scopes: set[str] = field(default_factory=set)
 
@@ -167,7 +177,18 @@ class ReplySender:
         if conversation is None:  # the thread is no conversation's any more
             await self.replies.write_back(reply, state="done", outcome="no_conversation")
             return
-        reason = await self._kept_because(reply, event, conversation)
+        reason = self._kept_because(reply, event, conversation)
+        acting = Acting(self.rc)
+        if reason is None:
+            try:
+                acting = await self._acting(reply, event, conversation)
+            except SessionEnded as exc:
+                await self._session_ended(reply, exc)
+                return
+            if not acting.personal and not await self.may_text(
+                reply.user, reply.channel, conversation.company_number
+            ):
+                reason = "permission"
         if reason is not None:
             await self._keep_in_team(reply, conversation, reason)
             return
@@ -176,35 +197,52 @@ class ReplySender:
             await self.replies.write_back(reply, state="done", outcome="empty")
             return
         try:
-            attachments = await self._prepare(text, event, conversation)
+            attachments = await self._prepare(text, event, conversation, acting)
         except NotTexted as exc:
             if await self.replies.write_back(reply, state="done", outcome="not_texted"):
                 await self._tell(reply, render.not_texted(str(exc)))
             return
         if reply.state == "sending":
-            earlier = await self._sent_before(reply, conversation, text)
+            earlier = await self._sent_before(reply, conversation, text, acting.rc)
             if earlier is not None:
                 log.warning("reply %s was texted before its write-back: not sent again", reply.id)
                 await self._texted(reply, conversation, earlier)
                 return
         if not await self.replies.write_back(reply, release=False, state="sending"):
             return  # our lease ran out and another process has the reply
-        await self._send(reply, conversation, text, attachments)
+        await self._send(reply, conversation, text, attachments, acting)
 
-    async def _kept_because(
+    def _kept_because(
         self, reply: StoredReply, event: MessageEvent, conversation: Conversation
     ) -> str | None:
-        """Why the reply stays in the team (DESIGN §3.8), or None."""
+        """Why the reply stays in the team whoever wrote it (DESIGN §3.8), or None; the
+        author's permission is asked once their session is known."""
         if conversation.parent_notice is not None:
             notice = load_notice(conversation.parent_notice)
             if self.router.replies_off(reply.channel, notice):
                 return "replies_off"
-        marker = internal_marker(event.text or "")
-        if marker is not None:
-            return marker
-        if not await self.may_text(reply.user, reply.channel, conversation.company_number):
-            return "permission"
-        return None
+        return internal_marker(event.text or "")
+
+    async def _acting(
+        self, reply: StoredReply, event: MessageEvent, conversation: Conversation
+    ) -> Acting:
+        """Whose session texts the reply: the author's own when they are connected and the
+        conversation's number is one of theirs, else the shared one (DESIGN §3.9)."""
+        if self.accounts is None:
+            return Acting(self.rc)
+        return await self.accounts.texting_from(event.team, reply.user, conversation.company_number)
+
+    async def _session_ended(self, reply: StoredReply, exc: SessionEnded) -> None:
+        """RingCentral refused the author's own session: not texted (not on the shared
+        session either), and they are told in the thread to reconnect."""
+        log.warning("reply %s not texted: its author's RingCentral session was refused", reply.id)
+        # Written back first: a retry would find them disconnected and use the shared one.
+        if await self.replies.write_back(reply, state="done", outcome="session_ended"):
+            await self._tell(reply, render.not_texted(str(exc)))
+            try:
+                await self._react(reply, "warning")
+            except SlackApiError as err:  # the reply is settled; the sentence was said
+                log.info("no warning on reply %s: %s", reply.id, err.response.get("error"))
 
     async def _keep_in_team(
         self, reply: StoredReply, conversation: Conversation, reason: str
@@ -219,7 +257,7 @@ class ReplySender:
         await self.replies.write_back(reply, state="done", outcome=f"internal:{reason}", told=told)
 
     async def _prepare(
-        self, text: str, event: MessageEvent, conversation: Conversation
+        self, text: str, event: MessageEvent, conversation: Conversation, acting: Acting
     ) -> list[tuple[str, bytes, str]]:
         """The MMS attachments of the reply (none for an SMS); NotTexted says why it
         cannot go as it is."""
@@ -231,7 +269,11 @@ class ReplySender:
             )
         if not event.files:
             return []
-        senders = {n.phone_number for n in await self.facts.numbers_with("MmsSender")}
+        if acting.personal:
+            mms = await acting.rc.account.numbers_with_feature("MmsSender")
+        else:
+            mms = await self.facts.numbers_with("MmsSender")
+        senders = {n.phone_number for n in mms}
         if conversation.company_number not in senders:
             raise NotTexted(
                 f"{conversation.company_number} cannot send pictures or files (RingCentral "
@@ -252,13 +294,15 @@ class ReplySender:
         conversation: Conversation,
         text: str,
         attachments: list[tuple[str, bytes, str]],
+        acting: Acting,
     ) -> None:
         company, to = conversation.company_number, recipients(conversation)
         outgoing = OutgoingReply(
-            reply.channel, reply.ts, reply.thread_ts, reply.user, company, to, text
-        )
+            reply.channel, reply.ts, reply.thread_ts, reply.user, company, to, text,
+            identity=acting.identity,
+        )  # fmt: skip
         handle = await self.receipts.before(outgoing)
-        messages = self.rc.messages
+        messages = acting.rc.messages
         try:
             if attachments:
                 record = await messages.send_mms(company, to, text or None, attachments)
@@ -268,6 +312,12 @@ class ReplySender:
             # A 2xx RingCentral answered in a shape we cannot read: it took the text.
             log.warning("reply %s: RingCentral's answer to the send was unreadable", reply.id)
             await self.replies.write_back(reply, state="done", outcome="texted")
+            return
+        except AuthError:
+            if acting.connection is None or self.accounts is None:
+                raise  # the shared session's sign-in: retried
+            await self.accounts.session_ended(acting.connection)
+            await self._session_ended(reply, SessionEnded())
             return
         except (ApiError, RateLimited) as exc:
             if isinstance(exc, ApiError) and (exc.status >= 500 or exc.status in (408, 409)):
@@ -323,12 +373,12 @@ class ReplySender:
         )
 
     async def _sent_before(
-        self, reply: StoredReply, conversation: Conversation, text: str
+        self, reply: StoredReply, conversation: Conversation, text: str, rc: RingCentralClient
     ) -> MessageRecord | None:
         """The text an earlier attempt sent, if RingCentral has it (a crash, or an answer
-        lost, after the send)."""
+        lost, after the send), looked for in the mailbox of the session that sends it."""
         to = recipients(conversation)
-        listing = await self.rc.messages.list(
+        listing = await rc.messages.list(
             direction="Outbound",
             message_type="SMS",
             phone_number=to[0],

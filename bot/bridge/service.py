@@ -18,6 +18,7 @@ from bot.clock import Clock
 from bot.config import BridgeConfig, ConfigError, RingCentralEvents
 from bot.observe import Metrics
 from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
+from bot.slack.personal import PersonalAccounts
 from bot.store import AuditLog, Posts, SubscriptionStore
 from bot.store.deadletters import DeadLetters
 from bot.store.outbound import OutboundLog
@@ -103,6 +104,7 @@ async def build(
     people: PeopleLinker | None = None,
     may_text: MayText = everyone_may_text,
     receipts: ReplyReceipts | None = None,
+    accounts: PersonalAccounts | None = None,
 ) -> Notifications:
     """Everything the notifications need; raises ConfigError for a config RingCentral or
     Slack contradicts (an unknown extension, a `#channel` that does not exist).
@@ -122,7 +124,9 @@ async def build(
 
     Thread replies (DESIGN §3.8): `may_text` says whether a person may text from a
     conversation's number on the shared session (`[permissions] sms`), `receipts` hear of
-    each send (before it, and RingCentral's answer)."""
+    each send (before it, and RingCentral's answer). `accounts`: connected people's own
+    sessions (DESIGN §3.9), which text their replies from their numbers and read the
+    status of the texts they sent."""
     owned: dict[str, str] = {}
     if people is not None and any(route.dm == "owner" for route in bridge.routes):
         owned = await _owned_extensions(people)
@@ -162,8 +166,17 @@ async def build(
             mms=MmsFiles(slack),
             may_text=may_text,
             receipts=receipts or NoReceipts(),
+            accounts=accounts,
         ),
-        receipts=Receipts(engine, rc, slack, clock, region=facts.region, timezone=facts.timezone),
+        receipts=Receipts(
+            engine,
+            rc,
+            slack,
+            clock,
+            region=facts.region,
+            timezone=facts.timezone,
+            client_of=accounts.client_of if accounts is not None else None,
+        ),
     )
     filters = event_filters(watch.kinds, watch.extension_ids, watch.senders)
     # One process maintains the subscription (or holds the WebSocket) and catches up

@@ -36,14 +36,15 @@ def add_parser(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "deadletters",
         help="what could not be delivered, and a second try",
-        description="List, show and replay dead letters: deliveries, posts and uploads that "
-        "could not be made. Replay after fixing the cause (a channel the bot was invited "
-        "to, a scope added…).",
+        description="List, show and replay dead letters: deliveries, posts, uploads, "
+        "updates of posted messages, voicemail transcripts and thread replies that could "
+        "not be made. Replay after fixing the cause (a channel the bot was invited to, a "
+        "scope added…).",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="every dead letter, newest first").set_defaults(run=_list)
     show = actions.add_parser("show", help="one dead letter")
-    show.add_argument("id", help="its id, as `list` prints it (post:12, delivery:3, upload:4)")
+    show.add_argument("id", help="its id, as `list` prints it (post:12, update:3, followup:45…)")
     show.set_defaults(run=_show)
     replay = actions.add_parser("replay", help="try dead letters again")
     replay.add_argument("ids", nargs="*", metavar="ID", help="the ids to try again")

@@ -37,6 +37,7 @@ from bot.ringcentral import AuthError, RingCentralClient, RingCentralError, make
 from bot.slack import render
 from bot.slack.render.personal import confirm_connection, connected, session_ended
 from bot.store import Connection, Connections, ConnectStates, person_identity
+from bot.store.outbound import SERVICE
 from bot.tasks import Tasks
 
 __all__ = [
@@ -76,6 +77,14 @@ class Acting:
     @property
     def personal(self) -> bool:
         return self.connection is not None
+
+    @property
+    def identity(self) -> str:
+        """Whose session this is, as the texts it sends are recorded (`outbound.identity`):
+        "service", or the person's (`person_identity`)."""
+        if self.connection is None:
+            return SERVICE
+        return person_identity(self.connection.team_id, self.connection.user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +141,18 @@ class PersonalAccounts:
 
     def client(self, team_id: str, user_id: str) -> RingCentralClient:
         """The person's own client (their session, whether or not one is stored)."""
-        assert self._client_for is not None, "personal connections are off"
-        identity = person_identity(team_id, user_id)
+        found = self.client_of(person_identity(team_id, user_id))
+        assert found is not None, "personal connections are off"
+        return found
+
+    def client_of(self, identity: str) -> RingCentralClient | None:
+        """The client of a session by its identity: the shared one for "service", else
+        the person's (a text is followed with the session that sent it); None when no
+        personal session can be opened here (no RINGBRIDGE_SECRET_KEY)."""
+        if identity == SERVICE:
+            return self.shared
+        if self._client_for is None:
+            return None
         found = self._clients.get(identity)
         if found is None:
             found = self._clients[identity] = self._client_for(identity)
@@ -157,6 +176,23 @@ class PersonalAccounts:
             await self.session_ended(connection)
             raise SessionEnded() from None
         return Acting(client, connection)
+
+    async def texting_from(self, team_id: str | None, user_id: str, number: str) -> Acting:
+        """Who texts from `number` for this person (DESIGN §3.9): their own session when
+        they are connected and `number` is one of their SmsSender numbers, else the shared
+        one. SessionEnded when RingCentral refuses their session on the way (they are
+        disconnected and told once): the text is then not sent on the shared one."""
+        acting = await self.acting(team_id, user_id)
+        if acting.connection is None:
+            return acting
+        try:
+            own = await acting.rc.account.numbers_with_feature("SmsSender")
+        except AuthError:
+            await self.session_ended(acting.connection)
+            raise SessionEnded() from None
+        if number in {n.phone_number for n in own}:
+            return acting
+        return Acting(self.shared)
 
     async def session_ended(self, connection: Connection) -> None:
         """RingCentral refused this person's session: disconnected here, told once (a DM;

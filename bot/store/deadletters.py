@@ -1,10 +1,12 @@
 """Dead letters (DESIGN §3.10): work that could not be done, read from the work tables
-(`inbox`, `posts`, `uploads`, and thread replies in `slack_events`, in state `dead`, each
-with its reason in `error`), for the `deadletters` CLI and the admin channel; replayed by
-putting them back in the queue; and retention (`[retention] days`): old delivered rows
-and old dead letters deleted.
+(`inbox`, `posts`, `uploads`, `updates` of posted messages, voicemail transcript
+`followups`, and thread replies in `slack_events`, in state `dead`, each with its reason
+in `error`), for the `deadletters` CLI and the admin channel; replayed by putting them
+back in the queue; and retention (`[retention] days`): old delivered rows and old dead
+letters deleted.
 
-A dead letter's id is its table and row, `delivery:12`, `post:34`, `upload:5`, `reply:7`.
+A dead letter's id is its table and row, `delivery:12`, `post:34`, `upload:5`,
+`update:8`, `reply:7`, or for a transcript the voicemail's message id, `followup:1234`.
 Nothing here returns what a person wrote: a delivery's raw body (an SMS text), a post's
 notice and a reply's text stay in the database; a dead letter shows its kind, where it
 was going and why it failed.
@@ -17,10 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot.store.schema import Audit, Delivery, Post, SlackEvent, Thread, Update, Upload
+from bot.store.schema import (
+    Audit,
+    Delivery,
+    Followup,
+    Outbound,
+    Post,
+    SlackEvent,
+    Thread,
+    Update,
+    Upload,
+)
 
 __all__ = [
     "DEAD_LETTER_DAYS",
@@ -32,12 +44,16 @@ __all__ = [
 ]
 
 DEAD_LETTER_DAYS = 90  # kept until replayed or this old (DESIGN §3.10)
-_TABLES: dict[str, type[Delivery | Post | Upload | SlackEvent]] = {
+_Work = Delivery | Post | Upload | Update | Followup | SlackEvent
+_TABLES: dict[str, type[_Work]] = {
     "delivery": Delivery,
     "post": Post,
     "upload": Upload,
+    "update": Update,  # a posted message not shown again (a transcript, Mark handled)
+    "followup": Followup,  # a voicemail's transcript RingCentral kept failing to give
     "reply": SlackEvent,  # a thread reply that could not be texted
 }
+FORMS = "delivery:N, post:N, upload:N, update:N, followup:N or reply:N"
 LIST_MAX = 500
 
 
@@ -62,14 +78,22 @@ class Purged:
     deliveries: int
     audit: int
     dead: int
+    texts: int = 0  # `outbound` rows: the texts sent, their receipts followed
 
 
 def parse_id(text: str) -> tuple[str, int]:
     """`post:34` → ("post", 34); ValueError naming the forms accepted."""
     kind, _, number = text.partition(":")
     if kind not in _TABLES or not number.isdigit():
-        raise ValueError(f"{text!r} is no dead letter id (delivery:N, post:N, upload:N or reply:N)")
+        raise ValueError(f"{text!r} is no dead letter id ({FORMS})")
     return kind, int(number)
+
+
+def _row(model: type[_Work], number: int) -> ColumnElement[bool]:
+    """The row a dead letter id names: a follow-up is keyed by its voicemail's id."""
+    if issubclass(model, Followup):
+        return Followup.message_id == str(number)
+    return model.id == number
 
 
 def _event_type(body: str) -> str:
@@ -113,6 +137,17 @@ class DeadLetters:
                 .order_by(SlackEvent.created_at.desc()).limit(limit)
             )  # fmt: skip
             found += [self._reply(row) for row in replies]
+            updates = await session.execute(
+                select(Update, Post).join(Post, Post.id == Update.post_id)
+                .where(Update.state == "dead")
+                .order_by(Update.next_attempt_at.desc()).limit(limit)
+            )  # fmt: skip
+            found += [self._update(row, post) for row, post in updates.all()]
+            followups = await session.scalars(
+                select(Followup).where(Followup.state == "dead")
+                .order_by(Followup.created_at.desc()).limit(limit)
+            )  # fmt: skip
+            found += [self._followup(row) for row in followups]
         found.sort(key=lambda d: d.at, reverse=True)
         return found[:limit]
 
@@ -141,6 +176,19 @@ class DeadLetters:
                 reply = await session.get(SlackEvent, number)
                 ok = reply is not None and reply.state == "dead"
                 return self._reply(reply) if reply is not None and ok else None
+            if kind == "update":
+                pair = (
+                    await session.execute(
+                        select(Update, Post)
+                        .join(Post, Post.id == Update.post_id)
+                        .where(Update.id == number, Update.state == "dead")
+                    )
+                ).first()
+                return self._update(*pair) if pair is not None else None
+            if kind == "followup":
+                followup = await session.get(Followup, str(number))
+                ok = followup is not None and followup.state == "dead"
+                return self._followup(followup) if followup is not None and ok else None
             post = await session.get(Post, number)
             return self._post(post) if post is not None and post.state == "dead" else None
 
@@ -165,21 +213,27 @@ class DeadLetters:
                 elif model is SlackEvent:
                     # It may have been texted before it died: looked for before a send.
                     values["state"] = "sending"
+                elif model is Followup:
+                    values["created_at"] = now  # its transcript is waited for anew
                 result = await session.execute(
-                    update(model).where(model.id == number, model.state == "dead").values(**values)
-                )
+                    update(model).where(_row(model, number), model.state == "dead")
+                    .values(**values)
+                )  # fmt: skip
                 if _count(result):
                     replayed.append(letter_id)
         return replayed
 
     async def states(self, letter_ids: list[str]) -> dict[str, str]:
-        """Each id's row state now (`pending`, `sending`, `done`, `dead`); gone rows left out."""
+        """Each id's row state now (`pending`, `sending`, `done`, `dead`); gone rows left
+        out, except a follow-up's: its row is deleted once its transcript is shown (done)."""
         found: dict[str, str] = {}
         async with self._sessions() as session:
             for letter_id in letter_ids:
                 kind, number = parse_id(letter_id)
                 model = _TABLES[kind]
-                state = await session.scalar(select(model.state).where(model.id == number))
+                state = await session.scalar(select(model.state).where(_row(model, number)))
+                if state is None and model is Followup:
+                    state = "done"
                 if state is not None:
                     found[letter_id] = state
         return found
@@ -188,9 +242,10 @@ class DeadLetters:
         return [letter.id for letter in await self.newest(limit=100_000)]
 
     async def purge(self, *, now: datetime, days: int) -> Purged:
-        """Retention: delivered inbox rows and audit rows older than `days`, and dead
-        letters older than DEAD_LETTER_DAYS, deleted. Posts stay (they deduplicate what
-        was shown and hold the threads), except dead ones no thread starts from."""
+        """Retention: delivered inbox rows, audit rows and the texts sent (`outbound`)
+        older than `days`, and dead letters older than DEAD_LETTER_DAYS, deleted. Posts
+        stay (they deduplicate what was shown and hold the threads), except dead ones no
+        thread starts from."""
         kept_from = now - timedelta(days=days)
         dead_from = now - timedelta(days=DEAD_LETTER_DAYS)
         async with self._sessions.begin() as session:
@@ -198,6 +253,9 @@ class DeadLetters:
                 delete(Delivery).where(Delivery.state == "done", Delivery.received_at < kept_from)
             )
             audit = await session.execute(delete(Audit).where(Audit.at < kept_from))
+            # The texts sent, whatever their state: a text is followed for an hour at most,
+            # and one nothing followed (serve without routes) is as old by now.
+            texts = await session.execute(delete(Outbound).where(Outbound.created_at < kept_from))
             dead = await session.execute(
                 delete(Delivery).where(Delivery.state == "dead", Delivery.received_at < dead_from)
             )
@@ -211,6 +269,12 @@ class DeadLetters:
             )
             await session.execute(delete(Upload).where(Upload.post_id.in_(old_posts)))
             await session.execute(delete(Update).where(Update.post_id.in_(old_posts)))
+            updates = await session.execute(
+                delete(Update).where(Update.state == "dead", Update.next_attempt_at < dead_from)
+            )
+            followups = await session.execute(
+                delete(Followup).where(Followup.state == "dead", Followup.created_at < dead_from)
+            )
             await session.execute(
                 delete(SlackEvent).where(
                     SlackEvent.state == "done", SlackEvent.created_at < kept_from
@@ -225,7 +289,13 @@ class DeadLetters:
         return Purged(
             deliveries=_count(deliveries),
             audit=_count(audit),
-            dead=_count(dead) + _count(uploads) + _count(posts) + _count(replies),
+            dead=_count(dead)
+            + _count(uploads)
+            + _count(posts)
+            + _count(replies)
+            + _count(updates)
+            + _count(followups),
+            texts=_count(texts),
         )
 
     @staticmethod
@@ -255,6 +325,23 @@ class DeadLetters:
         name = row.filename or row.content_type
         return DeadLetter(
             f"upload:{row.id}", at, f"file {name} of post:{row.post_id}", channel,
+            row.error or "no reason recorded", row.attempts,
+        )  # fmt: skip
+
+    @staticmethod
+    def _update(row: Update, post: Post) -> DeadLetter:
+        # When it was last tried: the post itself may be much older.
+        return DeadLetter(
+            f"update:{row.id}", row.next_attempt_at, f"update of post:{post.id} "
+            f"({post.kind} {post.item})", post.channel, row.error or "no reason recorded",
+            row.attempts,
+        )  # fmt: skip
+
+    @staticmethod
+    def _followup(row: Followup) -> DeadLetter:
+        return DeadLetter(
+            f"followup:{row.message_id}", row.created_at,
+            f"transcript of voicemail {row.message_id}", None,
             row.error or "no reason recorded", row.attempts,
         )  # fmt: skip
 

@@ -14,9 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.store.schema import Outbound, Thread
 
-__all__ = ["FIRST_CHECK", "OutboundLog", "OutboundSend", "text_hash", "wake_mailbox"]
+__all__ = [
+    "FIRST_CHECK",
+    "SERVICE",
+    "OutboundLog",
+    "OutboundSend",
+    "text_hash",
+    "wake_mailbox",
+]
 
 FIRST_CHECK = timedelta(seconds=15)  # DESIGN §3.8: pending texts read at 15 s, 1, 3, 10 …
+# The shared session's identity; a connected person's text carries theirs (`person:…`),
+# and its status is read with their session (DESIGN §3.8 "with the identity that sent them").
+SERVICE = "service"
 
 
 def text_hash(text: str) -> str:
@@ -32,7 +42,7 @@ class OutboundSend:
     from_number: str
     to_numbers: tuple[str, ...]
     text: str
-    identity: str = "service"
+    identity: str = SERVICE
     slack_user: str | None = None
     channel: str | None = None
     message_ts: str | None = None  # the person's message: reactions go on it

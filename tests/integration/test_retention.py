@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.bridge.retention import Retention
 from bot.clock import FakeClock
 from bot.store.deadletters import DeadLetters
-from bot.store.schema import Audit, Delivery, Post, Thread
+from bot.store.schema import Audit, Delivery, Outbound, Post, Thread
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -62,3 +62,25 @@ async def test_old_delivered_rows_and_old_dead_letters_go_the_rest_stays(
     assert await rows(engine, Delivery.uuid) == ["dead-89", "new-done", "old-pending"]
     assert await rows(engine, Post.item) == ["dead-91-thread", "old-done"]
     assert await rows(engine, Audit.to_number) == ["+2"]
+
+
+def text_sent(to: str, state: str, age_days: float) -> Outbound:
+    at = NOW - timedelta(days=age_days)
+    return Outbound(created_at=at, identity="service", from_number="+16505550100",
+                    to_numbers=to, text_hash="0" * 64, origin="reply", status="Delivered",
+                    state=state, next_attempt_at=at)  # fmt: skip
+
+
+async def test_texts_sent_older_than_the_setting_go_whatever_their_state(
+    engine: AsyncEngine,
+) -> None:
+    async with AsyncSession(engine) as session, session.begin():
+        session.add_all([
+            text_sent("+1-old-done", "done", 31), text_sent("+1-old-pending", "pending", 31),
+            text_sent("+1-new-done", "done", 29), text_sent("+1-new-pending", "pending", 1),
+        ])  # fmt: skip
+
+    purged = await Retention(DeadLetters(engine), FakeClock(NOW.timestamp()), days=30).run_once()
+
+    assert purged is not None and purged.texts == 2
+    assert await rows(engine, Outbound.to_numbers) == ["+1-new-done", "+1-new-pending"]

@@ -240,7 +240,7 @@ async def send(
     wait = rc.wait_time("POST", SMS_PATH)
     if wait > deps.queued_notice_after:
         await say(render.sms_queued(to, wait, locale=locale))
-    followed = _followed(deps, client, target, user_id, from_number, recipients, text)
+    followed = _followed(deps, client, target, acting, user_id, from_number, recipients, text)
     row_id = None
     if followed is not None:
         row_id = await followed.log.before_send(followed.send, await deps.now())
@@ -295,6 +295,7 @@ def _followed(
     deps: SlackDeps,
     client: AsyncWebClient | None,
     target: receipts.Target | None,
+    acting: Acting,
     user_id: str,
     from_number: str,
     to: tuple[str, ...],
@@ -304,8 +305,9 @@ def _followed(
         return None
     send = OutboundSend(
         origin=target.origin, from_number=from_number, to_numbers=to, text=text,
-        slack_user=user_id, channel=target.channel, message_ts=target.message_ts,
-        thread_ts=target.thread_ts, response_url=target.response_url,
+        identity=acting.identity, slack_user=user_id, channel=target.channel,
+        message_ts=target.message_ts, thread_ts=target.thread_ts,
+        response_url=target.response_url,
     )  # fmt: skip
     return Followed(client, deps.outbound, send)
 
