@@ -9,6 +9,7 @@ within the pace, whichever claimed which post.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,9 +49,10 @@ async def hold(session: AsyncSession, channel: str, until: datetime) -> None:
     await session.execute(statement)
 
 
-def channel_open(now: datetime) -> ColumnElement[bool]:
-    """A claim condition: the post's channel may be posted to now."""
-    return ~exists().where(and_(ChannelPace.channel == Post.channel, ChannelPace.next_slot > now))
+def channel_open(now: datetime, channel: Any = Post.channel) -> ColumnElement[bool]:
+    """A claim condition: the row's channel (a mapped column: a post's, a reminder's) may
+    be posted to now."""
+    return ~exists().where(and_(ChannelPace.channel == channel, ChannelPace.next_slot > now))
 
 
 def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
