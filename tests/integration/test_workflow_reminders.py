@@ -328,3 +328,17 @@ async def test_two_processes_on_one_database_post_one_reminder(live: Bridge) -> 
         live.clock.advance(1)
     await live.dispatch(horizon=0)
     assert len(reminders(live)) == 1
+
+
+async def test_outside_text_in_a_reminder_stays_escaped(live: Bridge) -> None:
+    await live.rc.call(
+        "missed", caller=CALLER, extension_id=live.rc.extension_id, from_name="<!channel> Bob"
+    )
+    await live.dispatch(horizon=5)
+    posted = await posted_at(live, CALLS)
+
+    await at(live, posted + 20)
+    (reminder,) = reminders(live)
+    assert "&lt;!channel&gt; Bob" in readable(reminder)
+    assert "<!channel>" not in str(reminder)
+    assert reminder["metadata"]["event_type"] == "ringbridge_reminder"
