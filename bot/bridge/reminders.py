@@ -73,6 +73,7 @@ PLAN_EVERY = timedelta(seconds=1)  # a channel's plan is looked at once a second
 STALE = timedelta(days=4)
 ITEMS_MAX = 100  # listed in one reminder; the rest come in the next one
 HISTORY_PAGES = 5
+LINKS_KEPT = 10_000  # permalinks remembered (a message's never changes)
 # A text that failed is no answer.
 FAILED_TEXTS = ("refused", "SendingFailed", "DeliveryFailed")
 
@@ -253,7 +254,7 @@ class Reminders:
         for post, step in rows:
             if now < post.created_at + rule.every * 2**step:
                 continue  # its next step has not come
-            if post.kind == "sms" and await answered(session, post):
+            if post.kind == "sms" and not await _open_conversation(session, post):
                 continue
             reached = max(
                 k for k in range(1, STEPS + 1) if post.created_at + rule.every * 2 ** (k - 1) <= now
@@ -329,7 +330,7 @@ class Reminders:
                     .order_by(Post.id)
                 )
             ).all()
-            return [p for p in posts if p.kind != "sms" or not await answered(session, p)]
+            return [p for p in posts if p.kind != "sms" or await _open_conversation(session, p)]
 
     async def _link(self, post: Post) -> str | None:
         """The post's permalink (chat.getPermalink, remembered); None when Slack has no
@@ -345,6 +346,8 @@ class Reminders:
                 return None
             raise
         link = str(answer["permalink"])
+        if len(self._links) >= LINKS_KEPT:
+            self._links.clear()  # old items are not reminded of any more: start afresh
         self._links[post.id] = link
         return link
 
@@ -422,6 +425,15 @@ class Reminders:
 
 class _LeaseLost(Exception):
     """Our lease on a reminder ran out before its sending was committed."""
+
+
+async def _open_conversation(session: AsyncSession, post: Post) -> bool:
+    """Whether a top-level text post is a conversation still waiting for an answer (a
+    text we sent is none: it lands at the top level only when its thread was deleted)."""
+    notice = load_notice(post.notice)
+    if not isinstance(notice, SmsNotice) or notice.outbound:
+        return False
+    return not await answered(session, post)
 
 
 async def answered(session: AsyncSession, post: Post) -> bool:

@@ -342,3 +342,45 @@ async def test_outside_text_in_a_reminder_stays_escaped(live: Bridge) -> None:
     assert "&lt;!channel&gt; Bob" in readable(reminder)
     assert "<!channel>" not in str(reminder)
     assert reminder["metadata"]["event_type"] == "ringbridge_reminder"
+
+
+async def test_the_shorter_remind_after_of_two_routes_into_one_channel_applies(
+    rc_sim: RingCentralSimulator, clock: FakeClock, url: str
+) -> None:
+    config = BridgeConfig(
+        routes=[
+            Route.model_validate(
+                {"events": ["missed_call"], "channel": CALLS, "remind_after": "1m"}
+            ),
+            Route.model_validate(
+                {"events": ["voicemail"], "channel": CALLS, "remind_after": "20s"}
+            ),
+        ]
+    )
+    async with running_bridge(rc_sim, clock, config, database_url=url) as bridge:
+        await bridge.subscribe()
+        posted = await missed_call(bridge)
+        await at(bridge, posted + 19, horizon=0)
+        assert reminders(bridge) == []
+        await at(bridge, posted + 20)
+        (reminder,) = reminders(bridge)
+        assert link_to(notifications(bridge)[0]) in str(reminder["blocks"])
+
+
+async def test_here_at_most_once_per_hours_window(
+    rc_sim: RingCentralSimulator, clock: FakeClock, url: str
+) -> None:
+    # Wednesday 16:00 there: two stretches of hours, 16:00-16:05 and 16:06-23:00.
+    async with _bridge(rc_sim, clock, url, hours="Wed 16:00-16:05; Wed 16:06-23:00") as bridge:
+        await bridge.subscribe()
+        posted = await missed_call(bridge, CALLER)
+        for later in (20, 40, 80):
+            await at(bridge, posted + later)
+        assert [here(m) for m in reminders(bridge)] == [True, False, False]
+
+        await at(bridge, START + 350, horizon=0)  # 16:05:50, between the two stretches
+        second = await missed_call(bridge, OTHER)
+        await at(bridge, second + 20)  # 16:06 and after: a new stretch
+        *_, last = reminders(bridge)
+        assert len(reminders(bridge)) == 4
+        assert here(last)
