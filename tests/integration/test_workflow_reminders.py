@@ -384,3 +384,27 @@ async def test_here_at_most_once_per_hours_window(
         *_, last = reminders(bridge)
         assert len(reminders(bridge)) == 4
         assert here(last)
+
+
+async def test_a_reminder_slack_took_but_whose_answer_was_lost_is_not_posted_twice(
+    live: Bridge,
+) -> None:
+    posted = await missed_call(live)
+    live.slack.fail("chat.postMessage", status=500, channel=CALLS, store=True)
+
+    await at(live, posted + 20, horizon=10)  # the retry comes within its backoff (≤ 2 s)
+
+    assert len(reminders(live)) == 1
+    async with live.engine.connect() as conn:
+        (state,) = (await conn.execute(select(Reminder.state))).scalars().all()
+    assert state == "done"
+
+
+async def test_a_reminder_waits_out_slacks_retry_after(live: Bridge) -> None:
+    posted = await missed_call(live)
+    live.slack.fail("chat.postMessage", status=429, retry_after=5, channel=CALLS)
+
+    await at(live, posted + 20, horizon=0)
+    assert reminders(live) == []
+    await at(live, posted + 25)
+    assert len(reminders(live)) == 1
