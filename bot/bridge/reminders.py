@@ -180,16 +180,30 @@ class Reminders:
         self._planned_at = now
         planned = 0
         for rule in self.rules:
+            if not rule.open_at(now, self.zone):
+                continue  # paused outside the hours
             try:
+                if not await self._due(rule, now):
+                    continue
                 async with self._sessions.begin() as session:
                     planned += await self._plan_channel(session, rule, now)
             except Exception:  # rolled back: planned again at the next look
                 log.exception("reminders for %s: planning failed; tried again", rule.channel)
         return planned
 
+    async def _due(self, rule: ChannelRule, now: datetime) -> bool:
+        """A look without a write (most looks find nothing): is a reminder due there?"""
+        async with self._sessions() as session:
+            last = await session.scalar(
+                select(ReminderChannel.last_at).where(ReminderChannel.channel == rule.channel)
+            )
+            if last is not None and now < last + rule.every:
+                return False
+            return bool(await self._overdue(session, rule, now))
+
     async def _plan_channel(self, session: AsyncSession, rule: ChannelRule, now: datetime) -> int:
-        if not rule.open_at(now, self.zone):
-            return 0  # paused outside the hours
+        """Plan the channel's reminder under its row's lock, looking again there: another
+        process may have planned it since `_due`."""
         await insert_ignoring_duplicates(
             session, ReminderChannel, {"channel": rule.channel, "last_at": None, "here_at": None}
         )
