@@ -41,7 +41,7 @@ from bot.notices import SmsNotice, load_notice
 from bot.slack.payloads import PostedMessage
 from bot.slack.render import Locale
 from bot.slack.render.reminder import Overdue, render_reminder
-from bot.store.pace import channel_open, hold, take_slot
+from bot.store.pace import channel_open, hold, mark_sending
 from bot.store.schema import (
     Audit,
     CallState,
@@ -51,7 +51,7 @@ from bot.store.schema import (
     ReminderChannel,
     ReminderItem,
 )
-from bot.store.work import claim, extend, insert_ignoring_duplicates, write_back
+from bot.store.work import claim, insert_ignoring_duplicates, write_back
 
 from . import faults
 from ._session import SessionState
@@ -370,18 +370,11 @@ class Reminders:
         now = self._now()
         timeout = timedelta(seconds=float(self.slack.timeout))
         until = now + max(self.lease, timeout + SENDING_MARGIN)
-        try:
-            async with self._sessions.begin() as session:
-                busy = await take_slot(session, reminder.channel, now, timedelta(seconds=self.pace))
-                if busy is not None:
-                    await write_back(session, reminder, next_attempt_at=busy)
-                    return False
-                if not await extend(session, reminder, until, state="sending"):
-                    raise _LeaseLost  # rolls the slot back too: another process has it
-        except _LeaseLost:
+        pace = timedelta(seconds=self.pace)
+        marked = await mark_sending(self._sessions, reminder, reminder.channel, now, pace, until)
+        if marked is None:
             log.info("reminder %s: lease lost before sending; another process has it", reminder.id)
-            return False
-        return True
+        return bool(marked)
 
     async def _reconcile(self, reminder: Reminder) -> bool:
         """Does Slack have this reminder already (the call's answer was lost)?"""
@@ -435,10 +428,6 @@ class Reminders:
         async with self._sessions.begin() as session:
             if not await write_back(session, reminder, **values):
                 log.info("reminder %s: lease lost; its new holder decides", reminder.id)
-
-
-class _LeaseLost(Exception):
-    """Our lease on a reminder ran out before its sending was committed."""
 
 
 async def _open_conversation(session: AsyncSession, post: Post) -> bool:
