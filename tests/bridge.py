@@ -35,6 +35,7 @@ from bot.store.schema import (
     Followup,
     Outbound,
     Post,
+    Reminder,
     SlackEvent,
     Update,
     Upload,
@@ -149,13 +150,14 @@ class Bridge:
             slots = dict(
                 (await conn.execute(select(ChannelPace.channel, ChannelPace.next_slot))).all()
             )
-            waiting = select(Post.channel, func.min(Post.next_attempt_at, type_=UTCDateTime))
-            waiting = waiting.where(Post.state.in_(("pending", "sending"))).group_by(Post.channel)
-            for channel, due in (await conn.execute(waiting)).all():
-                slot = slots.get(channel)
-                if slot is not None and not isinstance(slot, datetime):
-                    slot = None
-                times.append(max(due, slot) if slot is not None and due is not None else due)
+            for table in (Post, Reminder):  # a reminder waits for its channel's slot too
+                waiting = select(table.channel, func.min(table.next_attempt_at, type_=UTCDateTime))
+                waiting = waiting.where(table.state.in_(("pending", "sending")))
+                for channel, due in (await conn.execute(waiting.group_by(table.channel))).all():
+                    slot = slots.get(channel)
+                    if slot is not None and not isinstance(slot, datetime):
+                        slot = None
+                    times.append(max(due, slot) if slot is not None and due is not None else due)
             # A call whose events stopped is judged after a quiet while (dispatcher).
             quiet = select(func.min(CallState.updated_at, type_=UTCDateTime)).where(CallState.open)
             last = (await conn.execute(quiet)).scalar()

@@ -34,6 +34,7 @@ from .followups import Transcripts, Updater, Uploader
 from .ingest import Ingest, NamesWanted, Unreadable
 from .poster import LEASE, Poster
 from .receipts import Receipts
+from .reminders import Reminders
 from .replies import ReplySender
 
 log = logging.getLogger("bot.bridge.dispatcher")
@@ -67,6 +68,7 @@ class Dispatcher:
     clock: Clock
     replies: ReplySender | None = None  # thread replies to text (DESIGN §3.8)
     receipts: Receipts | None = None  # sent texts followed to their end (DESIGN §3.8)
+    reminders: Reminders | None = None  # open items reminded of (DESIGN §3.12)
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
     batch: int = 100  # deliveries stored per transaction
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -127,6 +129,7 @@ class Dispatcher:
                 self.transcripts.run_once,
                 self.receipts.run_once if self.receipts else _nothing,
                 self.updater.run_once,
+                self.reminders.run_once if self.reminders else _nothing,
             ),
         )
         results = await asyncio.gather(

@@ -36,9 +36,9 @@ from bot.notices import (
 from bot.observe import Metrics
 from bot.slack.payloads import PostedMessage
 from bot.slack.render import Locale, render_notice
-from bot.store.pace import channel_open, hold, take_slot
+from bot.store.pace import channel_open, hold, mark_sending
 from bot.store.schema import Post, Thread, Upload
-from bot.store.work import claim, extend, insert_ignoring_duplicates, write_back
+from bot.store.work import claim, insert_ignoring_duplicates, write_back
 
 from . import faults
 from .faults import BACKOFF_BASE, BACKOFF_CAP, backoff
@@ -329,18 +329,11 @@ class Poster:
         now = self._now()
         timeout = timedelta(seconds=float(self.slack.timeout))
         until = now + max(self.lease, timeout + SENDING_MARGIN)
-        try:
-            async with self._sessions.begin() as session:
-                busy = await take_slot(session, post.channel, now, timedelta(seconds=self.pace))
-                if busy is not None:
-                    await write_back(session, post, next_attempt_at=busy)
-                    return False
-                if not await extend(session, post, until, state="sending"):
-                    raise _LeaseLost  # rolls the slot back too: another process has the post
-        except _LeaseLost:
+        pace = timedelta(seconds=self.pace)
+        marked = await mark_sending(self._sessions, post, post.channel, now, pace, until)
+        if marked is None:
             log.info("post %s: lease lost before sending; another process has it", post.id)
-            return False
-        return True
+        return bool(marked)
 
     async def _release(
         self,
@@ -397,10 +390,6 @@ class Poster:
                         "next_attempt_at": now,
                     },
                 )
-
-
-class _LeaseLost(Exception):
-    """Our lease on a post ran out before its sending was committed."""
 
 
 async def _new_again(session: AsyncSession, thread: Thread, post: Post) -> bool:

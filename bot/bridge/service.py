@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -37,6 +38,7 @@ from .names import Names
 from .people import PeopleLinker
 from .poster import Poster
 from .receipts import Receipts
+from .reminders import Reminders, channel_rules
 from .replies import MayText, NoReceipts, ReplyReceipts, ReplySender, everyone_may_text
 from .retention import Retention
 from .routing import Router, with_business_hours
@@ -79,6 +81,23 @@ class Notifications:
                 "(set it to this server's public https address)"
             )
         await asyncio.gather(*tasks)
+
+
+def _reminders(
+    router: Router,
+    zone: ZoneInfo,
+    engine: AsyncEngine,
+    slack: AsyncWebClient,
+    clock: Clock,
+    facts: AccountFacts,
+) -> Reminders | None:
+    """Reminders (DESIGN §3.12) where a route has `remind_after`."""
+    rules = channel_rules(router.routes)
+    if not rules:
+        return None
+    return Reminders(
+        engine, slack, clock, rules, zone, region=facts.region, timezone=facts.timezone
+    )
 
 
 def enabled(bridge: BridgeConfig, default_channel: str | None) -> bool:
@@ -177,6 +196,7 @@ async def build(
             timezone=facts.timezone,
             client_of=accounts.client_of if accounts is not None else None,
         ),
+        reminders=_reminders(router, zone, engine, slack, clock, facts),
     )
     filters = event_filters(watch.kinds, watch.extension_ids, watch.senders)
     # One process maintains the subscription (or holds the WebSocket) and catches up

@@ -15,12 +15,16 @@ from typing import Any, TypeVar
 
 from bot.phone import format_display
 from bot.sim import Upload
+from bot.slack.render import TAKE_IT_ACTION
 
-from ._running import CALLS, CHANNELS, TEXTS, USER, Demo
+from ._running import CALLS, CHANNELS, REMIND_AFTER, TEXTS, USER, Demo
 from ._terminal import INDENT, terminal
 from ._terminal import channel as render_channel
 
 POSTED_WITHIN = 30.0  # seconds; the bridge paces Slack at one message per second per channel
+# A reminder lists an item at 1x, 2x and 4x remind_after: the taken voicemail by 2x at most,
+# plus the channel's interval.
+REMINDED_WITHIN = 3 * REMIND_AFTER + 5
 POLL = 0.1
 
 ANN = "+14155550123"
@@ -154,6 +158,11 @@ async def replay(demo: Demo, out: Say) -> None:
         ts = note.sent.get("event", {}).get("ts", "")
         expected.append(Expect("note kept in the team", lambda d: _locked(d, ts)))
     await _until(deadline, lambda: all(e.seen(demo) for e in expected))
+    expected += await _take_it(demo, out)
+    await _until(
+        max(deadline, time.monotonic() + REMINDED_WITHIN),
+        lambda: all(e.seen(demo) for e in expected),
+    )
     missing = [e.label for e in expected if not e.seen(demo)]
     out("")
     if missing:
@@ -194,6 +203,36 @@ async def _replies(demo: Demo, out: Say, deadline: float) -> list[Expect]:
         expected.append(Expect(f"receipt {receipt}", seen))
     out("RingCentral queues both texts, then reports how each one ended…")
     return expected
+
+
+async def _take_it(demo: Demo, out: Say) -> list[Expect]:
+    """You take Priya's voicemail; nobody takes Ann's missed call. #calls reminds after
+    `remind_after` (shortened here) of both, with @here for the one nobody took."""
+    voicemail = _posted(demo, CALLS, "voicemail", PRIYA)
+    if not voicemail:
+        return []
+    out("")
+    out("In #calls you click Take it on Priya's voicemail; nobody takes Ann's missed call.")
+    out(
+        f"#calls has remind_after = {REMIND_AFTER:.0f}s (shortened for the demo): what is "
+        "still open is listed in a reminder…"
+    )
+    await demo.slack.send_block_action(
+        demo.slack.socket_mode_url, action_id=TAKE_IT_ACTION, channel_id=CALLS,
+        message_ts=voicemail[0]["ts"], user_id=USER,
+    )  # fmt: skip
+    taken = f"<@{USER}>"
+    return [
+        Expect(
+            "Take it",
+            lambda d: any(taken in str(m["blocks"]) for m in _posted(d, CALLS, "voicemail", PRIYA)),
+        ),
+        Expect("reminder", lambda d: any(f"taken by {taken}" in str(m) for m in _reminders(d))),
+    ]
+
+
+def _reminders(demo: Demo) -> list[dict[str, Any]]:
+    return [m for m in demo.slack.messages(CALLS) if _kind(m) == "ringbridge_reminder"]
 
 
 def _reacted(demo: Demo, parent: str, reaction: str) -> bool:

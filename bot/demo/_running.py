@@ -36,8 +36,16 @@ USER = "U0DEMO"
 SUBSCRIBE_WITHIN = 20.0  # seconds for the server's RingCentral WebSocket to be subscribed
 CONNECT_WITHIN = 10.0  # seconds for the server's Socket Mode connection to Slack
 
+# Reminders on a shortened clock (a team would say "15m"): the replay shows one.
+REMIND_AFTER = 8.0
 ROUTES = [
-    Route(events=["missed_call", "answered_call", "call", "voicemail", "fax"], channel=CALLS),
+    Route.model_validate(
+        {
+            "events": ["missed_call", "answered_call", "call", "voicemail", "fax"],
+            "channel": CALLS,
+            "remind_after": f"{REMIND_AFTER:.0f}s",
+        }
+    ),
     Route(events=["sms", "internal_message"], channel=TEXTS),
 ]
 

@@ -464,3 +464,48 @@ class ConnectState(Base):
     verifier: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
+
+
+# -- reminders (issue #14, DESIGN §3.12) --------------------------------------------------------
+
+
+class ReminderChannel(Base):
+    """A channel's reminder pace: when its last reminder was planned (`last_at`: at most one
+    per interval) and when it last carried `<!here>` (`here_at`: once per hours-window).
+    Locked (FOR UPDATE) while a reminder is planned, so two processes never plan two."""
+
+    __tablename__ = "reminder_channels"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_at: Mapped[datetime | None]
+    here_at: Mapped[datetime | None]
+
+
+class Reminder(Base):
+    """One reminder message to post (or posted) in a channel, planned with its items in one
+    transaction, then claimed and posted like a post: `state` pending → sending → done (or
+    dead); a row found `sending` is looked for in the channel by its metadata first."""
+
+    __tablename__ = "reminders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime]
+    here: Mapped[bool] = mapped_column(default=False)  # planned with `<!here>`
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
+    ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReminderItem(Base):
+    """A post listed in a reminder, and which of its three reminders (`step` 1, 2, 3: at
+    remind_after, twice and four times it after its post) that listing was."""
+
+    __tablename__ = "reminder_items"
+
+    reminder_id: Mapped[int] = mapped_column(ForeignKey("reminders.id"), primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), primary_key=True, index=True)
+    step: Mapped[int] = mapped_column(Integer)

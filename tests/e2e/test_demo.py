@@ -195,3 +195,18 @@ def test_replay_shows_a_receipt_and_a_failed_delivery(run: Run) -> None:
     failed = next(b for b in texts.split("\n\n") if "send a new one today" in b)
     assert "[:warning:]" in failed
     assert "opted out" in failed
+
+
+def test_replay_shows_take_it_and_a_reminder(run: Run) -> None:
+    calls = run.section("#calls", "#texts")
+    (voicemail,) = [b for b in calls.split("\n\n") if "*Voicemail*" in b]
+    assert "Taken by @You" in voicemail
+    assert "[Take it]" not in voicemail
+
+    reminders = calls[calls.index(":alarm_clock:") :]
+    assert "@here :alarm_clock:" in calls  # Ann's missed call: nobody took it
+    assert "Missed call (https://" in reminders
+    assert "from *Ann Lee* (415) 555-0123" in reminders
+    assert "nobody has taken it yet" in reminders
+    assert "Voicemail (https://" in reminders
+    assert "taken by @You" in reminders  # the voicemail, once taken
