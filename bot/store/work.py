@@ -23,7 +23,17 @@ from sqlalchemy import ColumnElement, and_, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.store.engine import insert
-from bot.store.schema import Base, Delivery, Followup, Outbound, Post, SlackEvent, Update, Upload
+from bot.store.schema import (
+    AutoReply,
+    Base,
+    Delivery,
+    Followup,
+    Outbound,
+    Post,
+    SlackEvent,
+    Update,
+    Upload,
+)
 
 __all__ = [
     "WORK",
@@ -34,11 +44,11 @@ __all__ = [
     "write_back",
 ]
 
-Row = TypeVar("Row", Delivery, Post, Upload, Outbound, Followup, Update, SlackEvent)
+Row = TypeVar("Row", Delivery, Post, Upload, Outbound, Followup, Update, SlackEvent, AutoReply)
 # Every table of claimed work (a lease in `claimed_until`).
-WORK: tuple[type[Delivery | Post | Upload | Outbound | Followup | Update | SlackEvent], ...] = (
-    Delivery, Post, Upload, Outbound, Followup, Update, SlackEvent,
-)  # fmt: skip
+WORK: tuple[
+    type[Delivery | Post | Upload | Outbound | Followup | Update | SlackEvent | AutoReply], ...
+] = (Delivery, Post, Upload, Outbound, Followup, Update, SlackEvent, AutoReply)
 
 
 def _key(model: type[Base]) -> tuple[ColumnElement[Any], str]:
