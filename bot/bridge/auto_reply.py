@@ -6,9 +6,10 @@ Three moments, none of them a network call inside a transaction:
 - the delivery's transaction that stores the missed call's posts stores an `auto_replies`
   row too (`candidate`), with the text and channel of the first route in the file that
   matches and has `auto_reply`; a recovered (late) call gets none;
-- the auto-reply step (`AutoReplies`, a dispatcher part) claims it once its post is in
-  Slack (or has had its chance), reads what it must know of the account (cached an hour)
-  and judges it (`judge`, every condition in one pure function);
+- the auto-reply step (`AutoReplies`, a dispatcher part) claims it, reads what it must
+  know of the account (cached an hour) and judges it (`judge`, every condition in one
+  pure function); a text to send waits for its missed call's post to be in Slack (or to
+  have had its chance: POST_WAIT);
 - a text to send takes its caller's day (`day`, unique with the caller) and records the
   text (`bot.store.outbound.record`) in one transaction; then, outside it, the note goes
   into the thread, RingCentral is asked, and the receipt is shown and followed
@@ -204,11 +205,6 @@ class AutoReplies:
             log.warning("auto reply %s: interrupted while sending; not sent again", row.id)
             await self._done(row, "interrupted")
             return
-        try:
-            thread = await self._thread(row, now)
-        except _Wait:
-            await self._write(row, next_attempt_at=now + POST_POLL)
-            return
         account, zone = await self._account()
         async with self._sessions() as session:
             remembered = await why_not(session, row.caller) if row.caller else None
@@ -227,6 +223,11 @@ class AutoReplies:
             await self._done(row, verdict)
             return
         assert row.caller is not None and row.called is not None  # judged above
+        try:
+            thread = await self._thread(row, now)
+        except _Wait:
+            await self._write(row, next_attempt_at=now + POST_POLL)
+            return
         channel, thread_ts = thread if thread else (None, None)
         send = OutboundSend(
             origin="auto_reply", from_number=row.called, to_numbers=(row.caller,),
