@@ -156,6 +156,11 @@ async def candidate(
     )
 
 
+def _report_key(number: str) -> str:
+    """The admin report of a number auto replies cannot be sent from."""
+    return f"auto_reply:{number}"
+
+
 class _Wait(Exception):
     """The missed call's post is not in Slack yet: look again shortly."""
 
@@ -175,8 +180,10 @@ class AutoReplies:
     facts: AccountFacts
     names: Names
     outbound: OutboundLog
-    # The admin channel: told once per number the service user cannot text from.
+    # The admin channel (AdminDesk.problem, .resolved): told once per number the service
+    # user cannot text from, and that it was resolved once a reply goes from it.
     problem: Callable[[str, str, str], Awaitable[None]] | None = None
+    resolved: Callable[[str, str], Awaitable[None]] | None = None
     batch: int = 20
 
     def __post_init__(self) -> None:
@@ -212,7 +219,7 @@ class AutoReplies:
         verdict = judge(call, account, remembered)
         if verdict == "no_sms_sender" and row.called and self.problem is not None:
             await self.problem(
-                f"auto_reply:{row.called}",
+                _report_key(row.called),
                 f"Auto reply cannot text from {row.called}",
                 f"Missed calls to {row.called} get no auto reply: the service user does not own "
                 "that number with the SmsSender feature. Assign the number to the service "
@@ -223,6 +230,8 @@ class AutoReplies:
             await self._done(row, verdict)
             return
         assert row.caller is not None and row.called is not None  # judged above
+        if self.resolved is not None:
+            await self.resolved(_report_key(row.called), f"Auto replies go from {row.called}.")
         try:
             thread = await self._thread(row, now)
         except _Wait:

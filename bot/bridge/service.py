@@ -148,6 +148,7 @@ async def build(
         auto_replies = AutoReplies(
             engine, rc, slack, clock, facts, ingest.names, OutboundLog(engine),
             problem=admin.problem if admin is not None else None,
+            resolved=admin.resolved if admin is not None else None,
         )  # fmt: skip
     dispatcher = Dispatcher(
         engine=engine,

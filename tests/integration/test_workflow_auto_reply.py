@@ -222,7 +222,7 @@ async def test_a_text_that_failed_opted_out_or_as_a_landline_stops_later_auto_re
 
 
 async def test_no_sms_sender_on_the_called_number_never_texts_and_tells_the_admin_once(
-    bridge: Bridge,
+    bridge: Bridge, rc_sim: RingCentralSimulator, clock: FakeClock
 ) -> None:
     await missed_call(bridge, CALLER, to=NO_SMS_LINE)
     await missed_call(bridge, OTHER_CALLER, to=NO_SMS_LINE)
@@ -236,6 +236,18 @@ async def test_no_sms_sender_on_the_called_number_never_texts_and_tells_the_admi
     said = json.dumps(told.get("blocks")) + str(told.get("text"))
     assert "Auto reply cannot text from" in said and "SmsSender" in said
     assert await outcomes(bridge) == ["no_sms_sender", "no_sms_sender"]
+
+    # The admin gives the line SmsSender; an hour on (what the bridge knows of the
+    # account is read hourly) the caller, not texted today, gets it from that line.
+    rc_sim.world.set_number_features(NO_SMS_LINE, ("CallerId", "SmsSender"))
+    clock.advance(3600)
+    await missed_call(bridge, CALLER, to=NO_SMS_LINE)
+    (sent,) = texts_to(bridge, CALLER)
+    assert sent["from"]["phoneNumber"] == NO_SMS_LINE
+    await desk.settle()
+    await desk.run_once()
+    (told,) = bridge.slack.messages(ADMIN_CHANNEL)
+    assert "Resolved" in json.dumps(told.get("blocks")) + str(told.get("text"))
 
 
 async def test_a_recovered_missed_call_gets_no_auto_reply(
