@@ -45,6 +45,7 @@ from bot.slack.explain import explain
 from bot.slack.render import Locale
 from bot.slack.render.delivery import auto_reply_sent
 from bot.store.outbound import OutboundLog, OutboundSend, record
+from bot.store.pace import take_slot
 from bot.store.schema import AutoReply, Post
 from bot.store.untextable import why_not
 from bot.store.work import claim, extend, insert_ignoring_duplicates, write_back
@@ -61,6 +62,7 @@ AUTO_REPLY_EVENT = "ringbridge_auto_reply"  # the metadata of the note in the th
 LEASE = timedelta(seconds=60)
 POST_WAIT = timedelta(minutes=5)  # a post not in Slack by then: the text goes without its note
 POST_POLL = timedelta(seconds=2)
+PACE = timedelta(seconds=1)  # Slack: about one message a second per channel (the poster's)
 MAX_ATTEMPTS = 8  # RingCentral or the database failing this often: the reply is given up
 MOBILE = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 
@@ -163,6 +165,14 @@ def _report_key(number: str) -> str:
 
 class _Wait(Exception):
     """The missed call's post is not in Slack yet: look again shortly."""
+
+
+class _Busy(Exception):
+    """The channel's slot (Slack's pace, bot/store/pace.py) is not free until `until`."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"the channel is paced until {until.isoformat()}")
+        self.until = until
 
 
 class _LeaseLost(Exception):
@@ -289,6 +299,10 @@ class AutoReplies:
         our lease ran out)."""
         try:
             async with self._sessions.begin() as session:
+                if send.channel and send.thread_ts:  # the note takes the channel's slot
+                    busy = await take_slot(session, send.channel, now, PACE)
+                    if busy is not None:
+                        raise _Busy(busy)
                 remembered = await why_not(session, send.to_numbers[0])
                 if remembered is None:
                     sent = await record(session, send, now)
@@ -303,6 +317,9 @@ class AutoReplies:
             return None
         except _LeaseLost:
             log.info("auto reply %s: lease lost before the send; its new holder decides", row.id)
+            return None
+        except _Busy as busy:  # Slack's pace: the note (and so the text) a moment later
+            await self._write(row, next_attempt_at=busy.until)
             return None
         await self._done(row, "opted_out" if remembered == "opted_out" else "landline")
         return None

@@ -132,6 +132,8 @@ async def test_once_per_caller_per_day_across_routes_shown_with_its_receipt(
     assert len(texts_to(bridge, CALLER)) == 2
     assert len(notes(bridge, CALLS)) == 2
     assert await outcomes(bridge) == ["sent", "already_today", "sent"]
+    # The notes kept Slack's pace with the posts (one message a second per channel).
+    assert [c for c in bridge.slack.calls("chat.postMessage") if c.status == 429] == []
 
 
 async def test_two_processes_on_one_database_text_a_caller_once(
