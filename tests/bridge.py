@@ -30,6 +30,7 @@ from bot.sim import SLACK_CHANNEL_PACE, Delivery, RingCentralSimulator, SlackSim
 from bot.sim import SlackClock as SimClock
 from bot.store import SubscriptionStore
 from bot.store.schema import (
+    AutoReply,
     CallState,
     ChannelPace,
     Followup,
@@ -140,7 +141,7 @@ class Bridge:
     async def _next_due(self) -> float | None:
         times = []
         async with self.engine.connect() as conn:
-            for table in (InboxRow, Upload, Outbound, Update, Followup, SlackEvent):
+            for table in (InboxRow, Upload, Outbound, Update, Followup, SlackEvent, AutoReply):
                 query = select(func.min(table.next_attempt_at, type_=UTCDateTime)).where(
                     table.state.in_(("pending", "sending"))
                 )

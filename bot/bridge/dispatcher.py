@@ -29,6 +29,7 @@ from bot.store.schema import CallState, Delivery
 from bot.store.work import claim, write_back
 
 from . import calls, faults
+from .auto_reply import AutoReplies
 from .faults import backoff
 from .followups import Transcripts, Updater, Uploader
 from .ingest import Ingest, NamesWanted, Unreadable
@@ -69,6 +70,7 @@ class Dispatcher:
     replies: ReplySender | None = None  # thread replies to text (DESIGN §3.8)
     receipts: Receipts | None = None  # sent texts followed to their end (DESIGN §3.8)
     reminders: Reminders | None = None  # open items reminded of (DESIGN §3.12)
+    auto_replies: AutoReplies | None = None  # missed calls texted back (DESIGN §3.12)
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
     batch: int = 100  # deliveries stored per transaction
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -123,7 +125,10 @@ class Dispatcher:
         lanes = (
             (self._deliveries, self._quiet_calls),
             (self.poster.run_once,),
-            (self.replies.run_once if self.replies else _nothing,),  # texts wait for no post
+            (  # texts wait for no post
+                self.replies.run_once if self.replies else _nothing,
+                self.auto_replies.run_once if self.auto_replies else _nothing,
+            ),
             (
                 self.uploader.run_once,
                 self.transcripts.run_once,

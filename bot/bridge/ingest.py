@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notices import Notice, SmsNotice, VoicemailNotice, dump_notice, group_key
+from bot.notices import CallNotice, Notice, SmsNotice, VoicemailNotice, dump_notice, group_key
 from bot.ringcentral import RingCentralClient, RingCentralError
 from bot.ringcentral.models import (
     FaxEvent,
@@ -33,9 +33,10 @@ from bot.ringcentral.models import (
 from bot.ringcentral.resources.messages import MESSAGE_BATCH_MAX
 from bot.store.outbound import OutboundLog, wake_mailbox
 from bot.store.schema import CallState, Delivery, Followup, Outbound, Post, Thread
+from bot.store.untextable import heard
 from bot.store.work import insert_ignoring_duplicates
 
-from . import calls
+from . import auto_reply, calls
 from .classify import (
     PagerFollowup,
     VoicemailFollowup,
@@ -257,6 +258,12 @@ class Ingest:
                     "created_at": now,
                 },
             )
+        # Auto reply (DESIGN §3.12): a live missed call's text to judge; a STOP or START
+        # from a texter is remembered for automated texts.
+        if isinstance(notice, CallNotice):
+            await auto_reply.candidate(session, self.router, notice, now)
+        elif isinstance(notice, SmsNotice) and not notice.outbound and notice.sender.number:
+            await heard(session, notice.sender.number, notice.text, now)
         return made
 
     async def _judge_call(

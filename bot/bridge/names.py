@@ -27,6 +27,7 @@ class Names:
         self._rc = rc
         self._clock = clock
         self._directory: dict[str, str] = {}
+        self._company: frozenset[str] = frozenset()  # every number the directory lists
         self._directory_at = float("-inf")
         self._contacts: dict[str, tuple[float, str | None]] = {}
 
@@ -99,14 +100,23 @@ class Names:
             log.info("directory listing failed: %s", type(exc).__name__)
             return self._directory
         directory: dict[str, str] = {}
+        company: set[str] = set()
         for entry in listing.records:
             name = entry.name or " ".join(p for p in (entry.first_name, entry.last_name) if p)
             for phone in entry.phone_numbers:
                 number = phone.e164 or phone.phone_number
+                if number:
+                    company.add(number)
                 if name and number:
                     directory[number] = name
-        self._directory = directory
+        self._directory, self._company = directory, frozenset(company)
         return directory
+
+    async def company_numbers(self) -> frozenset[str]:
+        """Every number the company directory lists (the account's own), read as names
+        are (one listing an hour)."""
+        await self._company_directory()
+        return self._company
 
     async def enrich(self, notice: Notice) -> Notice:
         """The notice with the caller's or sender's name filled in when it was missing."""

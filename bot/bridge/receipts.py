@@ -39,8 +39,10 @@ from bot.slack import receipts
 from bot.slack.receipts import Shown, show
 from bot.slack.render import Locale
 from bot.slack.render.delivery import FINAL_STATUSES, receipt_for
+from bot.store import untextable
 from bot.store.outbound import SERVICE, OutboundLog, OutboundSend
 from bot.store.schema import Outbound
+from bot.store.untextable import FAILURES
 from bot.store.work import claim
 
 from .poster import backoff
@@ -166,7 +168,10 @@ class Receipts:
             values["state"] = "done"
         else:
             values["next_attempt_at"] = _next_read(row.created_at, now)
-        await self._write(row, checks=row.checks + 1, **values)
+        written = await self._write(row, checks=row.checks + 1, **values)
+        failed = status in ("DeliveryFailed", "SendingFailed")
+        if written and failed and error_code is not None and error_code in FAILURES:
+            await self._remember(where.to_numbers, error_code, now)
 
     async def _again(
         self, row: Outbound, now: datetime, reason: str, wait: float | None, **values: object
@@ -181,9 +186,17 @@ class Receipts:
             **values,
         )  # fmt: skip
 
-    async def _write(self, row: Outbound, **values: object) -> None:
-        """The write-back of claimed work: only while the lease is still ours. A text that
-        ended forgets its response_url (a Slack capability, useless after 30 minutes)."""
+    async def _remember(self, numbers: Sequence[str], error_code: str, now: datetime) -> None:
+        """Recipients a failure says are not to be texted automatically (a landline, an
+        opt-out: bot/store/untextable.py)."""
+        async with self._sessions.begin() as session:
+            for number in numbers:
+                await untextable.remember(session, number, FAILURES[error_code], error_code, now)
+
+    async def _write(self, row: Outbound, **values: object) -> bool:
+        """The write-back of claimed work: only while the lease is still ours (True then).
+        A text that ended forgets its response_url (a Slack capability, useless after 30
+        minutes)."""
         if values.get("state") == "done":
             values["response_url"] = None
         async with self._sessions.begin() as session:
@@ -194,6 +207,8 @@ class Receipts:
             )
         if not getattr(result, "rowcount", 0):
             log.info("text %s: lease lost, its write-back dropped", row.id)
+            return False
+        return True
 
 
 def _failure(exc: Exception) -> Failure:

@@ -65,6 +65,19 @@ class Router:
             for route in self._routes
         )
 
+    def auto_reply(self, notice: Notice) -> tuple[str, str | None] | None:
+        """The auto reply a notice gets (DESIGN §3.12): the text of the first route in the
+        file that matches and has `auto_reply`, and the channel that route posts it to
+        (whose thread shows the reply; None: nowhere, a `dm` route with nobody linked)."""
+        for route in self._routes:
+            if route.auto_reply is None or not self._matches(route, notice):
+                continue
+            channel = route.channel_at(notice.at, self._zone)
+            if channel is None and self.owner_dm is not None:
+                channel = self.owner_dm(notice.extension_id)
+            return route.auto_reply, channel
+        return None
+
     def _dm(self, notice: Notice) -> str | None:
         channel = self.owner_dm(notice.extension_id) if self.owner_dm else None
         if channel is None and self.on_unowned is not None:

@@ -27,6 +27,7 @@ from bot.store.replies import ThreadReplies
 from bot.store.ws_sessions import WsSessionStore
 
 from .admin import AdminDesk
+from .auto_reply import AutoReplies
 from .catchup import Catchup
 from .dispatcher import Dispatcher
 from .followups import Transcripts, Updater, Uploader
@@ -165,6 +166,13 @@ async def build(
     if router.named_channels:
         router = router.resolve(await _channel_ids(slack, router.named_channels))
     ingest = Ingest(rc, watch.watched, router, Names(rc, clock), outbound=OutboundLog(engine))
+    auto_replies = None
+    if any(route.auto_reply for route in routes):
+        auto_replies = AutoReplies(
+            engine, rc, slack, clock, facts, ingest.names, OutboundLog(engine),
+            problem=admin.problem if admin is not None else None,
+            resolved=admin.resolved if admin is not None else None,
+        )  # fmt: skip
     dispatcher = Dispatcher(
         engine=engine,
         ingest=ingest,
@@ -197,6 +205,7 @@ async def build(
             client_of=accounts.client_of if accounts is not None else None,
         ),
         reminders=_reminders(router, zone, engine, slack, clock, facts),
+        auto_replies=auto_replies,
     )
     filters = event_filters(watch.kinds, watch.extension_ids, watch.senders)
     # One process maintains the subscription (or holds the WebSocket) and catches up

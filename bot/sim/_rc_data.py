@@ -16,8 +16,9 @@ values both count as arrays. This module does not check the account id in paths:
 
 from __future__ import annotations
 
+import dataclasses
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,6 +113,18 @@ class World(WorldMessages, WorldSync):
         """E.164 numbers of the extension whose `features` include `feature` (e.g. SmsSender)."""
         ext_id = self.resolve_extension_id(extension_id)
         return [n.phone_number for n in self._acc.numbers_of(ext_id) if feature in n.features]
+
+    def set_number_features(self, phone_number: str, features: Sequence[str]) -> None:
+        """A number's `features` (SmsSender, MmsSender, CallerId…), as an admin changes
+        them in RingCentral."""
+        wanted = digits(phone_number)
+        for numbers in (*(e.numbers for e in self._acc.extensions), self._acc.company):
+            numbers[:] = [
+                dataclasses.replace(n, features=tuple(features))
+                if digits(n.phone_number) == wanted
+                else n
+                for n in numbers
+            ]
 
     def extension_of_number(self, phone_number: str) -> str | None:
         """Id of the extension owning an E.164 number (the main number → the IVR menu)."""

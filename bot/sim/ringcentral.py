@@ -71,6 +71,10 @@ __all__ = [
     "endpoints",
 ]
 
+# The keywords carriers act on (CTIA): a text that is only one of them.
+_STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+_START_WORDS = frozenset({"START", "UNSTOP"})
+
 
 class RingCentralSimulator:
     """RingCentral on loopback. Tests read `requests`, steer it with the control methods.
@@ -713,7 +717,17 @@ class RingCentralSimulator:
     ) -> SimMessage:
         """An SMS (MMS with `attachments`) arrives: stored, then the instant event and a
         message-store change are delivered. `to_number` defaults to the extension's own;
-        `others`: the other recipients of a group MMS (listed before ours)."""
+        `others`: the other recipients of a group MMS (listed before ours).
+
+        A text that is only STOP (or STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT) opts its
+        sender out, START (UNSTOP) back in, as carriers do (CTIA): later texts to them fail
+        `SMS-RC-413`. Unknown, so strict: whether that holds for one sending number or the
+        whole account — the whole account here."""
+        word = text.strip().strip(".!").upper()
+        if word in _STOP_WORDS:
+            self._outbound.recipients[from_number] = "opted_out"
+        elif word in _START_WORDS and self._outbound.recipients.get(from_number) == "opted_out":
+            del self._outbound.recipients[from_number]
         return await self._messages.incoming_sms(
             extension_id,
             from_number,

@@ -19,6 +19,7 @@ __all__ = [
     "SERVICE",
     "OutboundLog",
     "OutboundSend",
+    "record",
     "text_hash",
     "wake_mailbox",
 ]
@@ -56,29 +57,19 @@ class OutboundLog:
 
     async def before_send(self, send: OutboundSend, now: datetime) -> int:
         """Record (from, to, text hash) before RingCentral is asked; the row's id."""
-        row = Outbound(
-            created_at=now,
-            identity=send.identity,
-            extension_id=None,
-            from_number=send.from_number,
-            to_numbers=",".join(send.to_numbers),
-            text_hash=text_hash(send.text),
-            origin=send.origin,
-            slack_user=send.slack_user,
-            channel=send.channel,
-            message_ts=send.message_ts,
-            thread_ts=send.thread_ts,
-            response_url=send.response_url,
-            message_id=None,
-            status="sending",
-            state="done",  # nothing to follow until RingCentral accepted it
-            checks=0,
-            attempts=0,
-            next_attempt_at=now,
-        )
         async with self._sessions.begin() as session:
-            session.add(row)
+            row = await record(session, send, now)
         return row.id
+
+    async def placed(self, row_id: int, *, channel: str, message_ts: str) -> None:
+        """The message its receipts go on, posted after the text was recorded (an auto
+        reply's note in its missed call's thread)."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Outbound)
+                .where(Outbound.id == row_id)
+                .values(channel=channel, message_ts=message_ts)
+            )
 
     async def accepted(
         self,
@@ -150,6 +141,34 @@ class OutboundLog:
                     .limit(1)
                 )
             ).first()
+
+
+async def record(session: AsyncSession, send: OutboundSend, now: datetime) -> Outbound:
+    """`OutboundLog.before_send` in the caller's transaction (an auto reply records its
+    text in the transaction that takes its caller's day)."""
+    row = Outbound(
+        created_at=now,
+        identity=send.identity,
+        extension_id=None,
+        from_number=send.from_number,
+        to_numbers=",".join(send.to_numbers),
+        text_hash=text_hash(send.text),
+        origin=send.origin,
+        slack_user=send.slack_user,
+        channel=send.channel,
+        message_ts=send.message_ts,
+        thread_ts=send.thread_ts,
+        response_url=send.response_url,
+        message_id=None,
+        status="sending",
+        state="done",  # nothing to follow until RingCentral accepted it
+        checks=0,
+        attempts=0,
+        next_attempt_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
 
 
 async def wake_mailbox(session: AsyncSession, extension_id: str | None, *, at: datetime) -> None:

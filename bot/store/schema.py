@@ -509,3 +509,53 @@ class ReminderItem(Base):
     reminder_id: Mapped[int] = mapped_column(ForeignKey("reminders.id"), primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), primary_key=True, index=True)
     step: Mapped[int] = mapped_column(Integer)
+
+
+# -- auto reply (issue 14, DESIGN §3.12) --------------------------------------------------------
+
+
+class AutoReply(Base):
+    """A live missed call that a route with `auto_reply` may answer with a text: stored in
+    the transaction that stores its post, judged and sent by the auto-reply step
+    (bot/bridge/auto_reply.py), claimed with a lease like other work.
+
+    `day` (the call's date in the account's time zone) is set only in the transaction that
+    creates the send, and (caller, day) is unique: one text per caller per day across every
+    route and process. `state`: pending → sending → done; `outcome` says what became of it
+    (`sent`, `refused`, or why not: `extension`, `opted_out`, …); a row found `sending`
+    after its lease ran out is never sent again (it may have gone)."""
+
+    __tablename__ = "auto_replies"
+    __table_args__ = (UniqueConstraint("caller", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item: Mapped[str] = mapped_column(String(128), unique=True)  # the missed call's
+    caller: Mapped[str | None] = mapped_column(String(32))
+    caller_extension: Mapped[str | None] = mapped_column(String(16))
+    called: Mapped[str | None] = mapped_column(String(32))  # our number it called
+    called_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(String(32))  # the route's post: its thread
+    day: Mapped[str | None] = mapped_column(String(10))
+    outbound_id: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Untextable(Base):
+    """A number texts must not go to, remembered from what RingCentral reported (DESIGN
+    §3.12): an earlier text failed as a landline or an invalid number (`landline`), or the
+    person opted out (`opted_out`: a failure saying so, or their STOP; their START forgets
+    it). Automated texts skip these numbers; people may still try."""
+
+    __tablename__ = "untextable"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    why: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime]

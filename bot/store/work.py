@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.store.engine import insert
 from bot.store.schema import (
+    AutoReply,
     Base,
     Delivery,
     Followup,
@@ -44,11 +45,16 @@ __all__ = [
     "write_back",
 ]
 
-Row = TypeVar("Row", Delivery, Post, Upload, Outbound, Followup, Update, SlackEvent, Reminder)
+Row = TypeVar(
+    "Row", Delivery, Post, Upload, Outbound, Followup, Update, SlackEvent, Reminder, AutoReply
+)
 # Every table of claimed work (a lease in `claimed_until`).
 WORK: tuple[
-    type[Delivery | Post | Upload | Outbound | Followup | Update | SlackEvent | Reminder], ...
-] = (Delivery, Post, Upload, Outbound, Followup, Update, SlackEvent, Reminder)
+    type[
+        Delivery | Post | Upload | Outbound | Followup | Update | SlackEvent | Reminder | AutoReply
+    ],
+    ...,
+] = (Delivery, Post, Upload, Outbound, Followup, Update, SlackEvent, Reminder, AutoReply)
 
 
 def _key(model: type[Base]) -> tuple[ColumnElement[Any], str]:

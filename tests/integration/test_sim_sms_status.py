@@ -142,3 +142,18 @@ async def test_a_batched_read_is_json_only_when_asked_for(
     assert plain.status_code == asked.status_code == 207
     assert plain.headers["content-type"].startswith("multipart/mixed; boundary=")
     assert [str(p["body"]["id"]) for p in asked.json()] == ids
+
+
+async def test_stop_opts_a_texter_out_and_start_back_in(
+    rc_sim: RingCentralSimulator, http: httpx.AsyncClient
+) -> None:
+    await rc_sim.incoming_sms(rc_sim.extension_id, TO, " Stop ")
+    refused = await send(http, sender(rc_sim), TO)
+    await rc_sim.settle_texts()
+    found = await record(http, refused)
+    assert (found["messageStatus"], found["deliveryErrorCode"]) == ("SendingFailed", "SMS-RC-413")
+
+    await rc_sim.incoming_sms(rc_sim.extension_id, TO, "START")
+    delivered = await send(http, sender(rc_sim), TO)
+    await rc_sim.settle_texts()
+    assert (await record(http, delivered))["messageStatus"] == "Delivered"

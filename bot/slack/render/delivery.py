@@ -10,8 +10,8 @@ from typing import Literal
 
 from slack_sdk.models.blocks import Block
 
-from .blocks import Reply, context, reply, section
-from .format import Locale, clip, code, number
+from .blocks import Reply, body, context, reply, section
+from .format import Locale, clip, code, fallback, number
 
 Receipt = Literal["outbox_tray", "white_check_mark", "warning", "no_report"]
 # The reaction each receipt shows ("no delivery report" keeps the tray: it may have arrived).
@@ -122,3 +122,13 @@ def sms_outcome(to_numbers: Sequence[str], receipt: Receipt, error_code: str | N
     whom = ", ".join(number(n, locale) for n in to_numbers)
     text = f"Delivered to {whom}."
     return reply(text, [section(f":white_check_mark: Delivered to *{whom}*.")])
+
+
+def auto_reply_sent(to_number: str, from_number: str, text: str, *, locale: Locale) -> Reply:
+    """The note in a missed call's thread that its caller was texted the route's auto reply
+    (DESIGN §3.12); the text's receipts go on this message."""
+    to, frm = number(to_number, locale), number(from_number, locale)
+    head = f":speech_balloon: *Auto reply* texted to {to} from {frm}"
+    return reply(
+        fallback(f"Auto reply texted to {to} from {frm}", text), [section(head), *body(text)]
+    )
