@@ -27,15 +27,15 @@ from bot.clock import Clock
 from bot.notices import (
     FaxNotice,
     Handled,
-    Notice,
     SmsNotice,
     Taken,
     VoicemailNotice,
+    load_digest,
     load_notice,
 )
 from bot.observe import Metrics
 from bot.slack.payloads import PostedMessage
-from bot.slack.render import Locale, render_notice
+from bot.slack.render import Locale, render_digest, render_notice
 from bot.store.pace import channel_open, hold, take_slot
 from bot.store.schema import Post, Thread, Upload
 from bot.store.work import claim, extend, insert_ignoring_duplicates, write_back
@@ -59,9 +59,12 @@ THREAD_WAIT = timedelta(seconds=1)  # a reply waits for its thread's first messa
 # A conversation silent this long is new again: its next text starts a thread (§3.12).
 CONVERSATION_SILENCE = timedelta(hours=24)
 HISTORY_PAGES = 5  # how far back reconciliation reads a channel
+DIGEST = "digest"  # a post's kind for the daily digest (bot.bridge.digest)
 
 
 def metadata(post: Post) -> dict[str, Any]:
+    if post.kind == DIGEST:  # the bridge's own message, not a notification (§3.12)
+        return {"event_type": "ringbridge_digest", "event_payload": {"day": post.item}}
     payload: dict[str, Any] = {"rc_uuid": post.rc_uuid, "item": post.item}
     if load_notice(post.notice).late:  # recovered by catch-up (DESIGN §3.10)
         payload["late"] = True
@@ -71,6 +74,7 @@ def metadata(post: Post) -> dict[str, Any]:
 __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_CAP",
+    "DIGEST",
     "LEASE",
     "Poster",
     "backoff",
@@ -144,14 +148,17 @@ class Poster:
             return
         if post.state == "sending" and await self._reconcile(post, thread_ts):
             return
-        notice = load_notice(post.notice)
-        reply = render_notice(
-            notice,
-            locale=Locale(await self.region(), await self.timezone()),
-            handled=handled(post),
-            taken=taken_of(post),
-            thread_parent=thread_ts is None,
-        )
+        locale = Locale(await self.region(), await self.timezone())
+        if post.kind == DIGEST:
+            reply = render_digest(load_digest(post.notice), locale=locale)
+        else:
+            reply = render_notice(
+                load_notice(post.notice),
+                locale=locale,
+                handled=handled(post),
+                taken=taken_of(post),
+                thread_parent=thread_ts is None,
+            )
         if not await self._mark_sending(post):
             return
         try:
@@ -175,7 +182,7 @@ class Poster:
             )
             await self._thread_gone(post, thread_ts)
             thread_ts = None
-        await self._done(post, posted.ts, thread_ts, notice)
+        await self._done(post, posted.ts, thread_ts)
         self.metrics.slack_posts.labels("ok").inc()
 
     async def _hold(self, channel: str, seconds: float) -> None:
@@ -240,7 +247,7 @@ class Poster:
             return False
         log.info("reconciled=found post %s in %s", post.id, post.channel)
         self.metrics.slack_posts.labels("reconciled").inc()
-        await self._done(post, found, thread_ts, load_notice(post.notice))
+        await self._done(post, found, thread_ts)
         return True
 
     async def _found_late(self, post: Post) -> bool:
@@ -257,7 +264,7 @@ class Poster:
             return False
         log.info("reconciled=found post %s in %s", post.id, post.channel)
         self.metrics.slack_posts.labels("reconciled").inc()
-        await self._done(post, found, thread_ts, load_notice(post.notice))
+        await self._done(post, found, thread_ts)
         return True
 
     async def _find(self, post: Post, thread_ts: str | None) -> str | None:
@@ -367,7 +374,7 @@ class Poster:
             if not await write_back(session, post, state=state, error=error):
                 log.info("post %s: lease lost; its new holder decides", post.id)
 
-    async def _done(self, post: Post, ts: str, thread_ts: str | None, notice: Notice) -> None:
+    async def _done(self, post: Post, ts: str, thread_ts: str | None) -> None:
         now = self._now()
         async with self._sessions.begin() as session:
             if not await write_back(session, post, state="done", ts=ts, thread_ts=thread_ts):
@@ -383,7 +390,7 @@ class Poster:
                 )
                 if thread is not None:
                     thread.thread_ts = ts
-            for attachment in _files(notice):
+            for attachment in _files(post):
                 await insert_ignoring_duplicates(
                     session,
                     Upload,
@@ -433,8 +440,11 @@ def handled(post: Post) -> Handled | None:
     return None
 
 
-def _files(notice: Notice) -> list[tuple[str, str, str | None]]:
+def _files(post: Post) -> list[tuple[str, str, str | None]]:
     """(uri, content type, filename) of what goes into the thread after the message."""
+    if post.kind == DIGEST:
+        return []
+    notice = load_notice(post.notice)
     if isinstance(notice, VoicemailNotice) and notice.audio:
         return [(notice.audio.uri, notice.audio.content_type, notice.audio.filename)]
     if isinstance(notice, FaxNotice) and notice.document:

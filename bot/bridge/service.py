@@ -26,6 +26,7 @@ from bot.store.ws_sessions import WsSessionStore
 
 from .admin import AdminDesk
 from .catchup import Catchup
+from .digest import Digests
 from .dispatcher import Dispatcher
 from .followups import Transcripts, Updater, Uploader
 from .inbox import Inbox
@@ -164,6 +165,7 @@ async def build(
             receipts=receipts or NoReceipts(),
         ),
         receipts=Receipts(engine, rc, slack, clock, region=facts.region, timezone=facts.timezone),
+        digests=Digests(engine, slack, clock, router.routes, zone),
     )
     filters = event_filters(watch.kinds, watch.extension_ids, watch.senders)
     # One process maintains the subscription (or holds the WebSocket) and catches up
