@@ -38,10 +38,10 @@ from bot.notices import (
     dump_digest,
     load_notice,
 )
+from bot.store.posts import DIGEST
 from bot.store.schema import Post, Thread
 from bot.store.work import insert_ignoring_duplicates
 
-from .poster import DIGEST
 from .slack_errors import read_failure
 
 log = logging.getLogger("bot.bridge.digest")

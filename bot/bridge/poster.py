@@ -37,6 +37,7 @@ from bot.observe import Metrics
 from bot.slack.payloads import PostedMessage
 from bot.slack.render import Locale, render_digest, render_notice
 from bot.store.pace import channel_open, hold, take_slot
+from bot.store.posts import DIGEST
 from bot.store.schema import Post, Thread, Upload
 from bot.store.work import claim, extend, insert_ignoring_duplicates, write_back
 
@@ -59,7 +60,6 @@ THREAD_WAIT = timedelta(seconds=1)  # a reply waits for its thread's first messa
 # A conversation silent this long is new again: its next text starts a thread (§3.12).
 CONVERSATION_SILENCE = timedelta(hours=24)
 HISTORY_PAGES = 5  # how far back reconciliation reads a channel
-DIGEST = "digest"  # a post's kind for the daily digest (bot.bridge.digest)
 
 
 def metadata(post: Post) -> dict[str, Any]:
@@ -74,7 +74,6 @@ def metadata(post: Post) -> dict[str, Any]:
 __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_CAP",
-    "DIGEST",
     "LEASE",
     "Poster",
     "backoff",
