@@ -31,6 +31,7 @@ from bot.clock import Clock
 from bot.config import Route
 from bot.notices import (
     DigestNotice,
+    Notice,
     OpenItem,
     Party,
     SmsNotice,
@@ -42,6 +43,7 @@ from bot.store.posts import DIGEST
 from bot.store.schema import Post, Thread
 from bot.store.work import insert_ignoring_duplicates
 
+from . import faults
 from .slack_errors import read_failure
 
 log = logging.getLogger("bot.bridge.digest")
@@ -50,6 +52,7 @@ LATE = timedelta(hours=1)  # a bridge that starts this long after the time still
 SPAN = timedelta(hours=24)  # the longest a digest looks back
 OPEN_ITEMS = 200  # kept in the digest's row; the message shows what fits and counts the rest
 ADDRESS_RETRY = timedelta(seconds=30)  # after Slack would not say the workspace's address
+COMPOSE_RETRY = timedelta(minutes=5)  # after composing a channel's digest failed
 _SUMMED = ("missed_call", "voicemail", "sms")
 
 
@@ -86,6 +89,7 @@ class Digests:
     late: timedelta = LATE
     _address: str | None = field(default=None, init=False)
     _ask_after: datetime | None = field(default=None, init=False)
+    _failed: dict[str, datetime] = field(default_factory=dict, init=False)  # retry after
 
     def __post_init__(self) -> None:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -118,9 +122,18 @@ class Digests:
             return 0
         composed = 0
         for channel, item in sorted(due):
-            async with self._sessions.begin() as session:
-                day = date.fromisoformat(item)
-                composed += await self._compose(session, channel, day, now, address)
+            if now < self._failed.get(channel, now):
+                continue
+            try:
+                async with self._sessions.begin() as session:
+                    day = date.fromisoformat(item)
+                    composed += await self._compose(session, channel, day, now, address)
+            except Exception as exc:  # tried again after a while, within the late window
+                self._failed[channel] = now + COMPOSE_RETRY
+                log.error(
+                    "digest for %s: %s; trying again", channel, faults.reason(exc, "digest"),
+                    exc_info=exc,
+                )  # fmt: skip
         return composed
 
     async def _workspace_address(self, now: datetime) -> str | None:
@@ -234,15 +247,14 @@ def summarize(
 
     def opened(kind: Literal["missed_call", "voicemail", "sms"], post: Post, party: Party) -> None:
         link = f"{address}archives/{post.channel}/p{post.ts.replace('.', '')}" if post.ts else None
-        at = getattr(load_notice(post.notice), "at", post.created_at)
+        at = getattr(_notice(post), "at", post.created_at)
         still_open.append((at, OpenItem(kind, party, at, link, post.taken_by)))
 
     for post in posts:
         if post.kind == "sms":
             counts["texts"] += 1
             continue
-        notice = load_notice(post.notice)
-        party = getattr(notice, "caller", None) or Party()
+        party = getattr(_notice(post), "caller", None) or Party()
         if post.kind == "missed_call":
             counts["missed"] += 1
             took(post.taken_by, "missed_calls")
@@ -262,7 +274,7 @@ def summarize(
         took(parent.taken_by, "conversations")
         if not parent.handled_by:
             conversations_open += 1
-            notice = load_notice(parent.notice)
+            notice = _notice(parent)
             opened("sms", parent, notice.sender if isinstance(notice, SmsNotice) else Party())
     still_open.sort(key=lambda pair: pair[0])
     return DigestNotice(
@@ -281,3 +293,12 @@ def summarize(
         taken=tuple(TakenCount(user, **what) for user, what in sorted(taken.items())),
         still_open=tuple(item for _, item in still_open[:OPEN_ITEMS]),
     )
+
+
+def _notice(post: Post) -> Notice | None:
+    """The post's notice; None for one this release cannot read (it still counts)."""
+    try:
+        return load_notice(post.notice)
+    except ValueError:
+        log.warning("digest: post %s has a notice this release cannot read", post.id)
+        return None

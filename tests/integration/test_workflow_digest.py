@@ -258,3 +258,16 @@ async def test_on_the_day_dst_begins_the_digest_keeps_its_local_time(
         await bridge.dispatch()
         days = [d["metadata"]["event_payload"]["day"] for d in digests(bridge)]
         assert days == ["2026-03-07", "2026-03-08"]
+
+
+async def test_a_digest_slack_took_but_whose_answer_was_lost_is_not_posted_again(
+    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
+) -> None:
+    database = await fresh_database(tmp_path)
+    async with _bridge(rc_sim, clock, database, _config()) as bridge:
+        _to(clock, DIGEST_AT)
+        bridge.slack.fail("chat.postMessage", status=500, store=True, channel=CALLS)
+        await bridge.dispatch()
+        (digest,) = digests(bridge)
+        assert len(bridge.slack.calls("chat.postMessage")) == 1  # found by its metadata
+        assert "Nothing was posted here since the last digest." in readable(digest)
