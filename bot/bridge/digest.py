@@ -90,6 +90,8 @@ class Digests:
     _address: str | None = field(default=None, init=False)
     _ask_after: datetime | None = field(default=None, init=False)
     _failed: dict[str, datetime] = field(default_factory=dict, init=False)  # retry after
+    # (channel, day) known to be made, by any process: not looked up again each pass.
+    _made: set[tuple[str, str]] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -106,6 +108,8 @@ class Digests:
             for channel, at in self._times.items()
             if (when := due_day(at, now, self.zone, self.late)) is not None
         }
+        self._made &= due  # what is no longer due is forgotten
+        due -= self._made
         if not due:
             return 0
         async with self._sessions() as session:
@@ -114,7 +118,8 @@ class Digests:
                     Post.kind == DIGEST, tuple_(Post.channel, Post.item).in_(sorted(due))
                 )
             )
-            due -= {(str(channel), str(item)) for channel, item in made.all()}
+            self._made |= {(str(channel), str(item)) for channel, item in made.all()}
+        due -= self._made
         if not due:
             return 0
         address = await self._workspace_address(now)
@@ -128,6 +133,7 @@ class Digests:
                 async with self._sessions.begin() as session:
                     day = date.fromisoformat(item)
                     composed += await self._compose(session, channel, day, now, address)
+                self._made.add((channel, item))  # by this process or, its insert lost, another
             except Exception as exc:  # tried again after a while, within the late window
                 self._failed[channel] = now + COMPOSE_RETRY
                 log.error(
