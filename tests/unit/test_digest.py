@@ -5,6 +5,7 @@ only our own links and mentions, Slack's limits kept)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,10 +15,12 @@ from bot.config import Route
 from bot.notices import DigestNotice, OpenItem, Party, TakenCount, dump_digest, load_digest
 from bot.sim import check_blocks
 from bot.slack.render import Locale, render_digest
+from tests.golden_files import assert_golden
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 US = Locale("US", PACIFIC)
 LINK = "https://team.slack.com/archives/C0CALLS/p1767225600000100"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
 def _utc(*parts: int) -> datetime:
@@ -132,3 +135,25 @@ def test_a_quiet_day_says_so() -> None:
     message = render_digest(_digest(), locale=US)
     assert "Nothing was posted here since the last digest." in str(message.blocks)
     assert message.text.startswith("Daily digest: 0 missed calls")
+
+
+def test_a_digest_message_as_reviewed() -> None:
+    """`UPDATE_GOLDEN=1` rewrites tests/golden/blocks_digest.json."""
+    digest = _digest(
+        missed_calls=3,
+        missed_open=2,
+        missed_handled=1,
+        voicemails=1,
+        voicemails_open=1,
+        conversations=2,
+        conversations_open=1,
+        texts=3,
+        taken=(TakenCount("U0ALICE", missed_calls=1), TakenCount("U0BOB", conversations=1)),
+        still_open=(
+            OpenItem("missed_call", Party("+14155550123", "Ann Lee"), _utc(2026, 1, 1), LINK),
+            OpenItem("sms", Party("+14155550188"), _utc(2026, 1, 1, 0, 5), LINK, taken_by="U0BOB"),
+        ),
+    )
+    message = render_digest(digest, locale=US)
+    assert check_blocks(message.blocks) == []
+    assert_golden(GOLDEN / "blocks_digest.json", {"text": message.text, "blocks": message.blocks})
