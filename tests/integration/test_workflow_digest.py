@@ -125,6 +125,14 @@ async def test_the_digest_comes_at_its_time_once_with_the_counts_since_the_last(
         assert "&lt;!channel&gt;" in shown
         assert digest["metadata"]["event_payload"] == {"day": "2025-12-31"}
 
+        # Home's counts of the day are of notifications: the digest is none.
+        await bridge.slack.open_home(bridge.events_url, USER)
+        await bridge.settle()
+        home = bridge.slack.home_view(USER)
+        assert home is not None
+        assert "*Today, for the team:* 3 missed calls" in str(home["blocks"])
+        assert "digest" not in str(home["blocks"])
+
         # Once: more passes in the hour after add nothing.
         clock.advance(600)
         await bridge.dispatch()
