@@ -30,7 +30,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
@@ -39,16 +39,21 @@ __all__ = [
     "NOTICE_VERSION",
     "Attachment",
     "CallNotice",
+    "DigestNotice",
     "FaxNotice",
     "Handled",
     "Notice",
+    "OpenItem",
     "PagerNotice",
     "Party",
     "SmsNotice",
     "Taken",
+    "TakenCount",
     "VoicemailNotice",
+    "dump_digest",
     "dump_notice",
     "group_key",
+    "load_digest",
     "load_notice",
 ]
 
@@ -252,3 +257,73 @@ class Handled:
 
     user_id: str
     at: datetime
+
+
+# --- the daily digest (DESIGN §3.12) ----------------------------------------------------------
+# Not a notification: the bridge's own summary of what was posted into a channel. It goes
+# through the posts table like one (kind "digest", item its local day), but is stored and
+# read on its own, never as a `Notice`.
+
+
+@dataclass(frozen=True, slots=True)
+class OpenItem:
+    """A missed call, voicemail or text conversation nobody marked handled; `link` is its
+    message's permalink (None while it is not posted yet)."""
+
+    kind: Literal["missed_call", "voicemail", "sms"]
+    party: Party  # the caller, or the conversation's other party
+    at: datetime
+    link: str | None = None
+    taken_by: str | None = None  # a Slack user id
+
+
+@dataclass(frozen=True, slots=True)
+class TakenCount:
+    """What one person took (Take it) among the digest's items."""
+
+    user_id: str
+    missed_calls: int = 0
+    voicemails: int = 0
+    conversations: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestNotice:
+    """What was posted into a channel between `since` and `until`, sent on `day` (the
+    account's local day). Counts are as things stood at `until`."""
+
+    kind: Literal["digest"]
+    day: date
+    since: datetime
+    until: datetime
+    missed_calls: int = 0
+    missed_open: int = 0
+    missed_handled: int = 0
+    voicemails: int = 0
+    voicemails_open: int = 0
+    conversations: int = 0
+    conversations_open: int = 0
+    texts: int = 0  # messages, both ways, in those conversations
+    taken: tuple[TakenCount, ...] = ()
+    still_open: tuple[OpenItem, ...] = ()  # oldest first
+
+    @property
+    def item(self) -> str:
+        return self.day.isoformat()
+
+
+_DIGEST: TypeAdapter[DigestNotice] = TypeAdapter(DigestNotice)
+
+
+def dump_digest(digest: DigestNotice) -> str:
+    """A digest as versioned JSON, like a notice (`dump_notice`)."""
+    stored = {"version": 1, "digest": _DIGEST.dump_python(digest, mode="json")}
+    return json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_digest(text: str) -> DigestNotice:
+    """ValueError for what is not a digest this release wrote."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("version") != 1:
+        raise ValueError("not a stored digest of version 1")
+    return _DIGEST.validate_python(data.get("digest"))

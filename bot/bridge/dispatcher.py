@@ -30,6 +30,7 @@ from bot.store.work import claim, write_back
 
 from . import calls, faults
 from .auto_reply import AutoReplies
+from .digest import Digests
 from .faults import backoff
 from .followups import Transcripts, Updater, Uploader
 from .ingest import Ingest, NamesWanted, Unreadable
@@ -71,6 +72,7 @@ class Dispatcher:
     receipts: Receipts | None = None  # sent texts followed to their end (DESIGN §3.8)
     reminders: Reminders | None = None  # open items reminded of (DESIGN §3.12)
     auto_replies: AutoReplies | None = None  # missed calls texted back (DESIGN §3.12)
+    digests: Digests | None = None  # the daily digest into its channels (DESIGN §3.12)
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
     batch: int = 100  # deliveries stored per transaction
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -120,7 +122,7 @@ class Dispatcher:
         """One pass over every kind of due work; how much was done. Four lanes run side
         by side, so that no kind of work holds up another (uploads and follow-ups never
         delay posts): deliveries into posts, posts into Slack, thread replies texted, and
-        what follows a post.
+        what follows a post (and the daily digest, which becomes a post).
         Stopping ends each lane between its parts."""
         lanes = (
             (self._deliveries, self._quiet_calls),
@@ -135,6 +137,7 @@ class Dispatcher:
                 self.receipts.run_once if self.receipts else _nothing,
                 self.updater.run_once,
                 self.reminders.run_once if self.reminders else _nothing,
+                self.digests.run_once if self.digests else _nothing,
             ),
         )
         results = await asyncio.gather(

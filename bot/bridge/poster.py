@@ -27,16 +27,17 @@ from bot.clock import Clock
 from bot.notices import (
     FaxNotice,
     Handled,
-    Notice,
     SmsNotice,
     Taken,
     VoicemailNotice,
+    load_digest,
     load_notice,
 )
 from bot.observe import Metrics
 from bot.slack.payloads import PostedMessage
-from bot.slack.render import Locale, render_notice
+from bot.slack.render import Locale, render_digest, render_notice
 from bot.store.pace import channel_open, hold, mark_sending
+from bot.store.posts import DIGEST
 from bot.store.schema import Post, Thread, Upload
 from bot.store.work import claim, insert_ignoring_duplicates, write_back
 
@@ -62,6 +63,8 @@ HISTORY_PAGES = 5  # how far back reconciliation reads a channel
 
 
 def metadata(post: Post) -> dict[str, Any]:
+    if post.kind == DIGEST:  # the bridge's own message, not a notification (§3.12)
+        return {"event_type": "ringbridge_digest", "event_payload": {"day": post.item}}
     payload: dict[str, Any] = {"rc_uuid": post.rc_uuid, "item": post.item}
     if load_notice(post.notice).late:  # recovered by catch-up (DESIGN §3.10)
         payload["late"] = True
@@ -144,14 +147,17 @@ class Poster:
             return
         if post.state == "sending" and await self._reconcile(post, thread_ts):
             return
-        notice = load_notice(post.notice)
-        reply = render_notice(
-            notice,
-            locale=Locale(await self.region(), await self.timezone()),
-            handled=handled(post),
-            taken=taken_of(post),
-            thread_parent=thread_ts is None,
-        )
+        locale = Locale(await self.region(), await self.timezone())
+        if post.kind == DIGEST:
+            reply = render_digest(load_digest(post.notice), locale=locale)
+        else:
+            reply = render_notice(
+                load_notice(post.notice),
+                locale=locale,
+                handled=handled(post),
+                taken=taken_of(post),
+                thread_parent=thread_ts is None,
+            )
         if not await self._mark_sending(post):
             return
         try:
@@ -175,7 +181,7 @@ class Poster:
             )
             await self._thread_gone(post, thread_ts)
             thread_ts = None
-        await self._done(post, posted.ts, thread_ts, notice)
+        await self._done(post, posted.ts, thread_ts)
         self.metrics.slack_posts.labels("ok").inc()
 
     async def _hold(self, channel: str, seconds: float) -> None:
@@ -240,7 +246,7 @@ class Poster:
             return False
         log.info("reconciled=found post %s in %s", post.id, post.channel)
         self.metrics.slack_posts.labels("reconciled").inc()
-        await self._done(post, found, thread_ts, load_notice(post.notice))
+        await self._done(post, found, thread_ts)
         return True
 
     async def _found_late(self, post: Post) -> bool:
@@ -257,7 +263,7 @@ class Poster:
             return False
         log.info("reconciled=found post %s in %s", post.id, post.channel)
         self.metrics.slack_posts.labels("reconciled").inc()
-        await self._done(post, found, thread_ts, load_notice(post.notice))
+        await self._done(post, found, thread_ts)
         return True
 
     async def _find(self, post: Post, thread_ts: str | None) -> str | None:
@@ -360,7 +366,7 @@ class Poster:
             if not await write_back(session, post, state=state, error=error):
                 log.info("post %s: lease lost; its new holder decides", post.id)
 
-    async def _done(self, post: Post, ts: str, thread_ts: str | None, notice: Notice) -> None:
+    async def _done(self, post: Post, ts: str, thread_ts: str | None) -> None:
         now = self._now()
         async with self._sessions.begin() as session:
             if not await write_back(session, post, state="done", ts=ts, thread_ts=thread_ts):
@@ -376,7 +382,7 @@ class Poster:
                 )
                 if thread is not None:
                     thread.thread_ts = ts
-            for attachment in _files(notice):
+            for attachment in _files(post):
                 await insert_ignoring_duplicates(
                     session,
                     Upload,
@@ -422,8 +428,11 @@ def handled(post: Post) -> Handled | None:
     return None
 
 
-def _files(notice: Notice) -> list[tuple[str, str, str | None]]:
+def _files(post: Post) -> list[tuple[str, str, str | None]]:
     """(uri, content type, filename) of what goes into the thread after the message."""
+    if post.kind == DIGEST:
+        return []
+    notice = load_notice(post.notice)
     if isinstance(notice, VoicemailNotice) and notice.audio:
         return [(notice.audio.uri, notice.audio.content_type, notice.audio.filename)]
     if isinstance(notice, FaxNotice) and notice.document:

@@ -29,6 +29,7 @@ from bot.store.ws_sessions import WsSessionStore
 from .admin import AdminDesk
 from .auto_reply import AutoReplies
 from .catchup import Catchup
+from .digest import Digests
 from .dispatcher import Dispatcher
 from .followups import Transcripts, Updater, Uploader
 from .inbox import Inbox
@@ -206,6 +207,7 @@ async def build(
         ),
         reminders=_reminders(router, zone, engine, slack, clock, facts),
         auto_replies=auto_replies,
+        digests=Digests(engine, slack, clock, router.routes, zone),
     )
     filters = event_filters(watch.kinds, watch.extension_ids, watch.senders)
     # One process maintains the subscription (or holds the WebSocket) and catches up

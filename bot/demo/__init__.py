@@ -4,9 +4,10 @@ Both simulators and the real server run on loopback in this process. The server 
 inbound connection: it takes RingCentral's events over the RingCentral simulator's
 WebSocket (no PUBLIC_URL) and Slack's traffic over Socket Mode (its own WebSocket to the
 Slack simulator, no Request URL); the demo replays one event of each kind through that
-account and prints what the bridge posted in each Slack channel. Then slash commands
-typed at the prompt reach the server as Socket Mode envelopes, as Slack sends them, and
-what the bridge answers is printed in terminal form. The product imports `bot.sim` only here.
+account and prints what the bridge posted in each Slack channel, then moves the bridge's
+clock on to the channels' daily digest and prints it. Then slash commands typed at the
+prompt reach the server as Socket Mode envelopes, as Slack sends them, and what the
+bridge answers is printed in terminal form. The product imports `bot.sim` only here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from ._digest import show_digest
 from ._replay import replay
 from ._running import Demo, DemoError, quiet_logs, running_demo
 from ._terminal import terminal
@@ -48,6 +50,7 @@ async def run(stdin: TextIO = sys.stdin, out: Callable[[str], None] = print) -> 
         try:
             async with running_demo(Path(workdir)) as demo:
                 await replay(demo, out)
+                await show_digest(demo, out)
                 await _prompt(demo, stdin, out)
         except DemoError as exc:
             out(f"ringbridge demo: {exc}")

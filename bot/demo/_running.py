@@ -28,6 +28,8 @@ from bot.config import BridgeConfig, CommandsConfig, RingCentralConfig, Route, S
 from bot.server import DEPS, create_app
 from bot.sim import RingCentralSimulator, SlackSimulator
 
+from ._digest import ShiftedClock, account_zone, with_digest
+
 CHANNEL = "C0GENERAL"  # where the typed slash commands come from
 CALLS = "C0CALLS"
 TEXTS = "C0TEXTS"
@@ -60,6 +62,7 @@ class Demo:
     slack: SlackSimulator
     app: web.Application
     url: str
+    clock: ShiftedClock  # the bridge's: the demo fast-forwards it (`skip`)
 
     async def command(self, line: str) -> list[dict[str, Any]]:
         """Send one typed slash command over the bridge's Socket Mode connection; return
@@ -113,12 +116,14 @@ async def running_demo(workdir: Path) -> AsyncIterator[Demo]:
             database_url=f"sqlite:///{workdir / 'demo.db'}",
             _env_file=None,  # the demo ignores a local .env
         )
+        clock = ShiftedClock()
+        routes, _ = with_digest(ROUTES, account_zone(rc), clock.now())
         bridge = BridgeConfig(
-            routes=ROUTES,
+            routes=routes,
             ringcentral=RingCentralConfig(extensions=_watched(rc)),
             commands=CommandsConfig(sms_from=sms_from, ringout_from=sms_from),
         )
-        app = create_app(settings, bridge, background=True)
+        app = create_app(settings, bridge, clock=clock, background=True)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -128,7 +133,7 @@ async def running_demo(workdir: Path) -> AsyncIterator[Demo]:
                 await slack.socket.wait_connections(1, within=CONNECT_WITHIN)
             except TimeoutError:
                 raise DemoError("the bridge opened no Socket Mode connection to Slack") from None
-            yield Demo(rc, slack, app, url)
+            yield Demo(rc, slack, app, url, clock)
         finally:
             await runner.cleanup()
 

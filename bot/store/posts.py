@@ -14,6 +14,8 @@ from bot.store.updates import queue_update
 # A click's chat.update is made by the action at once; the dispatcher makes it after this
 # long if the action could not (Slack failed, the process died): retried like a post.
 HANDLED_GRACE = timedelta(seconds=15)
+# The kind of the bridge's own daily digest (bot.bridge.digest): a post, not a notification.
+DIGEST = "digest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +162,7 @@ class Posts:
                     Post.item,
                     func.max(func.coalesce(Post.handled_by, "")).label("handler"),
                 )
-                .where(Post.created_at >= since)
+                .where(Post.created_at >= since, Post.kind != DIGEST)
                 .group_by(Post.kind, Post.item)
                 .subquery()
             )

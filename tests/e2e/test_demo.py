@@ -93,7 +93,7 @@ def test_voicemail_shows_before_and_after_its_transcript(run: Run) -> None:
 
 
 def test_replay_posts_texts_with_threads_and_files(run: Run) -> None:
-    texts = run.section("#texts", "Now type slash commands")
+    texts = run.section("#texts", "Fast-forward")
 
     sms = next(b for b in texts.split("\n\n") if "*SMS* (415) 555-0123" in b)
     assert ">Hi! Are you open on Saturday? I'd like to pick up order #4471" in sms
@@ -188,7 +188,7 @@ def test_terminal_form_of_a_channel_with_a_thread() -> None:
 
 
 def test_replay_shows_a_receipt_and_a_failed_delivery(run: Run) -> None:
-    texts = run.section("#texts", "Now type")
+    texts = run.section("#texts", "Fast-forward")
 
     delivered = next(b for b in texts.split("\n\n") if "See you then!" in b)
     assert "[:white_check_mark:]" in delivered
@@ -210,3 +210,14 @@ def test_replay_shows_take_it_and_a_reminder(run: Run) -> None:
     assert "nobody has taken it yet" in reminders
     assert "Voicemail (https://" in reminders
     assert "taken by @You" in reminders  # the voicemail, once taken
+
+
+def test_the_digest_sums_up_each_channel_on_a_shortened_clock(run: Run) -> None:
+    digests = run.out[run.out.index("\nFast-forward the bridge's clock to ") :]
+    calls = digests[digests.index("#calls: the daily digest") : digests.index("#texts:")]
+    assert "*Missed calls:* 1 (1 still open, 0 handled)" in calls
+    assert "*Voicemails:* 1 (1 still open)" in calls
+    assert re.search(r"• Missed call \(https://\S+/archives/C0CALLS/p\d+\) from \*Ann Lee\*", calls)
+    texts = digests[digests.index("#texts: the daily digest") : digests.index("Now type")]
+    assert "*Texts:* 2 conversations, 3 messages (2 still open)" in texts
+    assert "• @You: 2 conversations" in texts  # the texted thread replies took them

@@ -2,10 +2,10 @@
 No I/O.
 
 Grouped by what is rendered: `calls` (call notifications, `/calllog`), `messages` (SMS,
-fax and pager notifications, `/sms list` and `/sms show`), `ringout` (`/call`), `replies`
-(help, usage errors, SMS sent). They share one module of formatters (`format`: escape,
-clip, parties, times, right-to-left isolation), one of Block Kit pieces (`blocks`) and one
-of what buttons and modals carry (`values`).
+fax and pager notifications, `/sms list` and `/sms show`), `ringout` (`/call`), `digest`
+(the daily digest), `replies` (help, usage errors, SMS sent). They share one module of
+formatters (`format`: escape, clip, parties, times, right-to-left isolation), one of Block
+Kit pieces (`blocks`) and one of what buttons and modals carry (`values`).
 
 Every piece of outside text (names, SMS text, transcripts, subjects, ids) is escaped and
 cut to Slack's limits after escaping; the only control sequences in a message are ours:
@@ -21,6 +21,7 @@ from .calls import (
     render_missed_call,
     render_voicemail,
 )
+from .digest import render_digest
 from .format import Locale
 from .messages import (
     REPLY_HINT,
@@ -95,6 +96,7 @@ __all__ = [
     "not_texted",
     "render_answered_call",
     "render_call",
+    "render_digest",
     "render_fax",
     "render_internal_message",
     "render_missed_call",
