@@ -88,6 +88,32 @@ async def test_a_voicemail_taken_keeps_its_taker_when_the_transcript_arrives(
     assert "Take it" not in buttons(updated)
 
 
+async def test_a_voicemail_is_marked_handled_like_a_missed_call(live: Bridge) -> None:
+    # A voicemail is open until marked handled (reminders, the digest, App Home): it needs
+    # the button, and keeps who handled it when its transcript comes later.
+    await live.rc.call(
+        "voicemail", caller=CALLER, extension_id=live.rc.extension_id, transcript_later=True
+    )
+    await live.dispatch()
+    (message,) = [
+        m for m in live.channel(CALLS) if m["metadata"]["event_type"] == "ringcentral_voicemail"
+    ]
+    assert buttons(message)[-2:] == ["Take it", "Mark handled"]
+
+    await click(live, MARK_HANDLED_ACTION, BOB, ts=message["ts"])
+    late = await click(
+        live, MARK_HANDLED_ACTION, USER, value=button(message, MARK_HANDLED_ACTION)["value"]
+    )
+    await live.rc.finish_transcript(message["metadata"]["event_payload"]["item"], "Call me back")
+    await live.dispatch()
+
+    (handled,) = [m for m in live.channel(CALLS) if m["ts"] == message["ts"]]
+    assert f"Handled by <@{BOB}>" in readable(handled)
+    assert "Call me back" in readable(handled)
+    assert "Mark handled" not in buttons(handled) and "Take it" not in buttons(handled)
+    assert f"Already handled by <@{BOB}>" in str(live.replies(late))
+
+
 async def test_an_sms_conversation_gets_take_it_and_mark_handled_on_its_first_message(
     live: Bridge,
 ) -> None:

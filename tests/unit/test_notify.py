@@ -286,10 +286,23 @@ def test_handled_mention_is_only_made_from_a_slack_user_id(user_id: str) -> None
         render_notice(call(), locale=US, handled=Handled(user_id=user_id, at=AT))
 
 
-@pytest.mark.parametrize("notice", [voicemail(), fax(), pager(), call("call")])
-def test_only_a_missed_call_or_a_text_is_marked_handled(notice: Notice) -> None:
-    with pytest.raises(ValueError, match="only a missed call or a text"):
+@pytest.mark.parametrize("notice", [fax(), pager(), call("call")])
+def test_only_a_missed_call_a_voicemail_or_a_text_is_marked_handled(notice: Notice) -> None:
+    with pytest.raises(ValueError, match="is not marked handled"):
         render_notice(notice, locale=US, handled=HANDLED)
+
+
+def test_a_voicemail_handled_names_who_and_offers_no_take_it_or_mark_handled() -> None:
+    open_ = render_notice(voicemail(), locale=US)
+    assert [b["text"]["text"] for b in open_.blocks[-1]["elements"]][-2:] == [
+        "Take it",
+        "Mark handled",
+    ]
+    handled = render_notice(voicemail(), locale=US, handled=HANDLED)
+    texts = json.dumps(handled.blocks)
+    assert "Handled by <@" in texts
+    assert "Mark handled" not in texts and "Take it" not in texts
+    assert "(handled)" in handled.text
 
 
 def test_an_sms_conversation_taken_and_handled_names_both_and_offers_no_button() -> None:
@@ -349,7 +362,7 @@ def test_finished_outbound_call_that_did_not_get_through() -> None:
 # --- voicemail and fax -----------------------------------------------------------------------
 
 
-def test_voicemail_with_transcript_call_back_and_take_it_buttons() -> None:
+def test_voicemail_with_transcript_call_back_take_it_and_mark_handled_buttons() -> None:
     reply = render_notice(voicemail(), locale=US)
     golden("voicemail", reply)
     head, transcript = sections(reply)
@@ -359,7 +372,7 @@ def test_voicemail_with_transcript_call_back_and_take_it_buttons() -> None:
     assert "For *Front Desk* (650) 555-0100 ext. 101" in head
     assert transcript == ">Hi, it's Jane. Please call me back about the lease."
     assert contexts(reply) == [":speaker: Audio in thread"]
-    assert list(buttons(reply)) == ["call_back", "text_back", "take_it"]
+    assert list(buttons(reply)) == ["call_back", "text_back", "take_it", "mark_handled"]
     assert reply.text == (
         "Voicemail from Jane Doe (415) 555-0123, 0:00:25: Hi, it's Jane. Please call me back "
         "about the lease."

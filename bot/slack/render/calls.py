@@ -138,10 +138,15 @@ def render_call(notice: CallNotice, *, locale: Locale) -> Reply:
 
 
 def render_voicemail(
-    notice: VoicemailNotice, *, locale: Locale, taken: Taken | None = None
+    notice: VoicemailNotice,
+    *,
+    locale: Locale,
+    handled: Handled | None = None,
+    taken: Taken | None = None,
 ) -> Reply:
     """Caller, length, the transcript when RingCentral has it (otherwise whether it is on its
-    way), "audio in thread"; Call back, Text back and Take it like a missed call."""
+    way), "audio in thread"; Call back, Text back, Take it and Mark handled like a missed
+    call (DESIGN §3.12: a voicemail is open until marked handled)."""
     head = f":studio_microphone: *Voicemail* from {who(notice.caller, locale)}"
     if notice.duration is not None:
         head += f" · {duration(notice.duration)}"
@@ -160,18 +165,22 @@ def render_voicemail(
     blocks.append(context(" · ".join(notes)))
     if taken is not None:
         blocks.append(context(taken_line(taken, locale)))
+    if handled is not None:
+        blocks.append(context(handled_line(handled, locale)))
     buttons = callback_buttons(
         notice.caller.number,
         notice.caller.name,
         notice.company_number or notice.to.number,
-        take=None if taken else ("voicemail", notice.item),
+        missed_call=None if handled else notice.item,
+        take=None if handled or taken else ("voicemail", notice.item),
+        kind="voicemail",
     )
     if buttons is not None:
         blocks.append(buttons)
     text = f"Voicemail from {label(notice.caller, locale)}"
     if notice.duration is not None:
         text += f", {duration(notice.duration)}"
-    return reply(fallback(text, transcript), blocks)
+    return reply(fallback(text + (" (handled)" if handled else ""), transcript), blocks)
 
 
 def handled_line(handled: Handled, locale: Locale) -> str:

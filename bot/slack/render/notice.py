@@ -20,13 +20,13 @@ def render_notice(
     thread_parent: bool = True,
 ) -> Reply:
     """The message for `notice`. `locale` reads numbers and gives the time fallbacks their
-    zone; `handled` (missed calls and SMS conversations only, ValueError otherwise) shows
-    who handled it instead of the button; `taken` (missed calls, voicemails, SMS
+    zone; `handled` (missed calls, voicemails and SMS conversations only, ValueError
+    otherwise) shows who handled it instead of the button; `taken` (missed calls, voicemails, SMS
     conversations) names who took it instead of the Take it button; `thread_parent` (SMS
     only) picks the thread's first message or a compact reply in it. A `late` notice says
     when it happened, under its first block."""
-    if handled is not None and notice.kind not in ("missed_call", "sms"):
-        raise ValueError(f"only a missed call or a text is marked handled, not a {notice.kind}")
+    if handled is not None and notice.kind not in ("missed_call", "voicemail", "sms"):
+        raise ValueError(f"a {notice.kind} is not marked handled")
     message = _render(notice, locale, handled, taken, thread_parent)
     if not notice.late:
         return message
@@ -51,7 +51,7 @@ def _render(
             return render_answered_call(notice, locale=locale)
         return render_call(notice, locale=locale)
     if isinstance(notice, VoicemailNotice):
-        return render_voicemail(notice, locale=locale, taken=taken)
+        return render_voicemail(notice, locale=locale, handled=handled, taken=taken)
     if isinstance(notice, FaxNotice):
         return render_fax(notice, locale=locale)
     if isinstance(notice, SmsNotice):
