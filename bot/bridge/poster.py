@@ -36,7 +36,7 @@ from bot.notices import (
 from bot.observe import Metrics
 from bot.slack.payloads import PostedMessage
 from bot.slack.render import Locale, render_notice
-from bot.store.pace import channel_open, hold, take_slot
+from bot.store.pace import channel_open, hold, settle_slot, take_slot
 from bot.store.schema import Post, Thread, Upload
 from bot.store.work import claim, extend, insert_ignoring_duplicates, write_back
 
@@ -152,17 +152,27 @@ class Poster:
             taken=taken_of(post),
             thread_parent=thread_ts is None,
         )
-        if not await self._mark_sending(post):
+        slot = await self._mark_sending(post)
+        if slot is None:
             return
         try:
-            answer = await self.slack.chat_postMessage(
-                channel=post.channel, text=reply.text, blocks=reply.blocks,
-                thread_ts=thread_ts, metadata=metadata(post),
-                unfurl_links=False, unfurl_media=False,
-            )  # fmt: skip
-        except Exception as exc:  # classified below; anything unknown is re-raised
+            # Cut at the slot's end: a post that reached Slack later could land within the
+            # pace of the channel's next one (the slot holds the channel only so long).
+            async with asyncio.timeout_at(slot.deadline):
+                answer = await self.slack.chat_postMessage(
+                    channel=post.channel, text=reply.text, blocks=reply.blocks,
+                    thread_ts=thread_ts, metadata=metadata(post),
+                    unfurl_links=False, unfurl_media=False,
+                )  # fmt: skip
+        except SlackApiError as exc:  # Slack answered: whatever it did, it did by now
+            slot.answered(self._now())
+            await self._settle(slot)
             await self._failed(post, read_failure(exc))
             return
+        except Exception as exc:  # no answer (classified below; anything unknown re-raised):
+            await self._failed(post, read_failure(exc))  # the channel stays held
+            return
+        slot.answered(self._now())
         posted = PostedMessage.model_validate(answer.data)  # a garbled answer raises here
         if thread_ts and posted.message is not None and posted.message.thread_ts is None:
             # Slack put the reply at the top level without an error: the thread's parent
@@ -175,7 +185,7 @@ class Poster:
             )
             await self._thread_gone(post, thread_ts)
             thread_ts = None
-        await self._done(post, posted.ts, thread_ts, notice)
+        await self._done(post, posted.ts, thread_ts, notice, slot)
         self.metrics.slack_posts.labels("ok").inc()
 
     async def _hold(self, channel: str, seconds: float) -> None:
@@ -321,26 +331,37 @@ class Poster:
             post, now + timedelta(seconds=delay), state=state, error=failure.reason, attempt=True
         )
 
-    async def _mark_sending(self, post: Post) -> bool:
+    async def _mark_sending(self, post: Post) -> _Slot | None:
         """Take the channel's slot (Slack's pace, shared by every process) and mark the
         post `sending`, its lease stretched over the call's longest time, in one
-        transaction committed before the call. False when the channel's slot is not ours
-        yet (the post waits for it) or the lease is no longer ours: then nothing is sent."""
+        transaction committed before the call. The slot holds the channel for the pace
+        and the call's longest time (`bot.store.pace`). None when the channel's slot is
+        not ours yet (the post waits for it) or the lease is no longer ours: then nothing
+        is sent."""
         now = self._now()
+        deadline = asyncio.get_running_loop().time() + float(self.slack.timeout)
         timeout = timedelta(seconds=float(self.slack.timeout))
+        pace = timedelta(seconds=self.pace)
         until = now + max(self.lease, timeout + SENDING_MARGIN)
         try:
             async with self._sessions.begin() as session:
-                busy = await take_slot(session, post.channel, now, timedelta(seconds=self.pace))
+                busy = await take_slot(session, post.channel, now, pace + timeout)
                 if busy is not None:
-                    await write_back(session, post, next_attempt_at=busy)
-                    return False
+                    # Held by a call in flight: its answer usually frees the channel
+                    # within the pace, long before the hold ends.
+                    await write_back(session, post, next_attempt_at=min(busy, now + pace))
+                    return None
                 if not await extend(session, post, until, state="sending"):
                     raise _LeaseLost  # rolls the slot back too: another process has the post
         except _LeaseLost:
             log.info("post %s: lease lost before sending; another process has it", post.id)
-            return False
-        return True
+            return None
+        return _Slot(post.channel, now + pace + timeout, deadline, pace)
+
+    async def _settle(self, slot: _Slot) -> None:
+        """Slack answered the slot's call: the channel's next slot is the pace after."""
+        async with self._sessions.begin() as session:
+            await slot.settle(session)
 
     async def _release(
         self,
@@ -367,9 +388,20 @@ class Poster:
             if not await write_back(session, post, state=state, error=error):
                 log.info("post %s: lease lost; its new holder decides", post.id)
 
-    async def _done(self, post: Post, ts: str, thread_ts: str | None, notice: Notice) -> None:
+    async def _done(
+        self,
+        post: Post,
+        ts: str,
+        thread_ts: str | None,
+        notice: Notice,
+        slot: _Slot | None = None,
+    ) -> None:
+        """Record the post as Slack has it (and settle the slot of its call, if any, in the
+        same transaction)."""
         now = self._now()
         async with self._sessions.begin() as session:
+            if slot is not None:
+                await slot.settle(session)
             if not await write_back(session, post, state="done", ts=ts, thread_ts=thread_ts):
                 # Slack has it; the process that holds the post now finds it by its
                 # metadata (it is `sending`) rather than posting it again.
@@ -401,6 +433,26 @@ class Poster:
 
 class _LeaseLost(Exception):
     """Our lease on a post ran out before its sending was committed."""
+
+
+@dataclass
+class _Slot:
+    """A channel's slot taken for one call: held until `held` (database clock: the
+    process's), the call cut at `deadline` (event-loop time) so that it never reaches
+    Slack after the hold's `pace` begins."""
+
+    channel: str
+    held: datetime
+    deadline: float
+    pace: timedelta
+    answered_at: datetime | None = None
+
+    def answered(self, at: datetime) -> None:
+        self.answered_at = at
+
+    async def settle(self, session: AsyncSession) -> None:
+        if self.answered_at is not None:
+            await settle_slot(session, self.channel, self.held, self.answered_at + self.pace)
 
 
 async def _new_again(session: AsyncSession, thread: Thread, post: Post) -> bool:
