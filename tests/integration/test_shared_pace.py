@@ -9,18 +9,20 @@ processes do; each is the bridge's `Poster` on the wall clock.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import pairwise
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.pace import add_backlog, post_until_done
 from bot.bridge.poster import Poster
 from bot.clock import SystemClock
+from bot.notices import PagerNotice, Party, dump_notice
 from bot.observe import Metrics
 from bot.sim import SLACK_CHANNEL_PACE, SlackSimulator
+from bot.store.schema import Post
 
 pytestmark = pytest.mark.slow
 
@@ -45,9 +47,38 @@ def poster(engine: AsyncEngine, slack: SlackSimulator, *, timeout: float = 10) -
     return Poster(engine, client, SystemClock(), Metrics(), region=region, timezone=timezone)
 
 
+async def add_posts(engine: AsyncEngine, channels: list[str], per_channel: int) -> None:
+    """`per_channel` posts to each channel, due (internal messages: nothing to look up)."""
+    now = datetime.now(UTC) - timedelta(seconds=1)
+    rows = []
+    for i in range(per_channel * len(channels)):
+        notice = PagerNotice(
+            kind="internal_message", message_id=f"m{i}",
+            sender=Party(name="Dana", extension_number="101"), to=(), text=f"note {i}", at=now,
+        )  # fmt: skip
+        post = {"rc_uuid": f"u{i}", "kind": notice.kind, "item": notice.item}
+        rows.append(
+            post | {"channel": channels[i % len(channels)], "notice": dump_notice(notice)}
+            | {"state": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now}
+        )  # fmt: skip
+    async with engine.begin() as conn:
+        await conn.execute(insert(Post), rows)
+
+
 async def post_all(engine: AsyncEngine, posters: list[Poster]) -> None:
     """Each poster in a loop of its own (as its process's dispatcher) until nothing is left."""
-    await asyncio.wait_for(asyncio.gather(*(post_until_done(engine, p) for p in posters)), DEADLINE)
+    left = select(func.count()).where(Post.state.in_(("pending", "sending")))
+
+    async def loop(p: Poster) -> None:
+        while True:
+            if await p.run_once():
+                continue
+            async with engine.connect() as conn:
+                if not await conn.scalar(left):
+                    return
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(asyncio.gather(*(loop(p) for p in posters)), DEADLINE)
 
 
 async def test_three_posters_and_a_slack_of_varying_speed_never_post_faster_than_its_pace(
@@ -57,7 +88,7 @@ async def test_three_posters_and_a_slack_of_varying_speed_never_post_faster_than
     for channel in CHANNELS:
         slack.add_channel(channel, channel.lower(), member=True)
     slack.latency["chat.postMessage"] = (0.0, 0.8)
-    await add_backlog(engine, CHANNELS, PER_CHANNEL)
+    await add_posts(engine, CHANNELS, PER_CHANNEL)
     async with slack.serve():
         await post_all(engine, [poster(engine, slack) for _ in range(3)])
 
@@ -80,7 +111,7 @@ async def test_a_call_without_an_answer_holds_its_channel_for_the_call_timeout_a
     timeout = 2.0
     slack = SlackSimulator(channel_pace=SLACK_CHANNEL_PACE)
     slack.add_channel(CHANNELS[0], "pace", member=True)
-    await add_backlog(engine, CHANNELS[:1], 3)
+    await add_posts(engine, CHANNELS[:1], 3)
     async with slack.serve():
         slack.fail("chat.postMessage", status=500, disconnect=True)
         await post_all(engine, [poster(engine, slack, timeout=timeout)])
