@@ -21,6 +21,7 @@ gone, and a customer texted twice by a machine is worse than one not texted.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
@@ -45,7 +46,7 @@ from bot.slack.explain import explain
 from bot.slack.render import Locale
 from bot.slack.render.delivery import auto_reply_sent
 from bot.store.outbound import OutboundLog, OutboundSend, record
-from bot.store.pace import take_slot
+from bot.store.pace import Slot, take_slot
 from bot.store.schema import AutoReply, Post
 from bot.store.untextable import why_not
 from bot.store.work import claim, extend, insert_ignoring_duplicates, write_back
@@ -253,10 +254,11 @@ class AutoReplies:
             text=row.text, channel=channel, thread_ts=thread_ts,
         )  # fmt: skip
         day = row.called_at.astimezone(zone).date().isoformat()
-        outbound_id = await self._take_day(row, send, day, now)
-        if outbound_id is None:
+        taken = await self._take_day(row, send, day, now)
+        if taken is None:
             return
-        await self._send(row, send, outbound_id, zone)
+        outbound_id, slot = taken
+        await self._send(row, send, outbound_id, zone, slot)
 
     async def _thread(self, row: AutoReply, now: datetime) -> tuple[str, str] | None:
         """The missed call's post in the route's channel: (channel, ts) once in Slack;
@@ -293,16 +295,20 @@ class AutoReplies:
 
     async def _take_day(
         self, row: AutoReply, send: OutboundSend, day: str, now: datetime
-    ) -> int | None:
-        """The caller's day and the text's record, in one transaction; the record's id, or
-        None (another missed call took the day, the number was remembered meanwhile, or
-        our lease ran out)."""
+    ) -> tuple[int, Slot | None] | None:
+        """The caller's day and the text's record, in one transaction; the record's id and
+        the channel's slot for the note (Slack's pace, as a post's), or None (another
+        missed call took the day, the number was remembered meanwhile, or our lease ran
+        out)."""
+        timeout = timedelta(seconds=float(self.slack.timeout))
+        slot = None
         try:
             async with self._sessions.begin() as session:
                 if send.channel and send.thread_ts:  # the note takes the channel's slot
-                    busy = await take_slot(session, send.channel, now, PACE)
+                    busy = await take_slot(session, send.channel, now, PACE + timeout)
                     if busy is not None:
-                        raise _Busy(busy)
+                        raise _Busy(min(busy, now + PACE))
+                    slot = Slot.taken(send.channel, now, PACE, timeout)
                 remembered = await why_not(session, send.to_numbers[0])
                 if remembered is None:
                     sent = await record(session, send, now)
@@ -310,7 +316,7 @@ class AutoReplies:
                         session, row, now + LEASE, day=day, state="sending", outbound_id=sent.id
                     ):
                         raise _LeaseLost
-                    return sent.id
+                    return sent.id, slot
         except IntegrityError:  # (caller, day) is taken: once per caller per day
             log.info("auto reply %s: the caller had one today", row.id)
             await self._done(row, "already_today")
@@ -325,26 +331,38 @@ class AutoReplies:
         return None
 
     async def _send(
-        self, row: AutoReply, send: OutboundSend, outbound_id: int, zone: tzinfo
+        self,
+        row: AutoReply,
+        send: OutboundSend,
+        outbound_id: int,
+        zone: tzinfo,
+        slot: Slot | None,
     ) -> None:
         """Outside any transaction: the note in the thread (its receipts go on it), the
         text, the first receipt; the row done."""
         assert send.channel is not None or send.thread_ts is None
         region = await self.facts.region()
         locale = Locale(region, zone)
-        if send.channel and send.thread_ts:
+        if send.channel and send.thread_ts and slot is not None:
             note = auto_reply_sent(send.to_numbers[0], send.from_number, send.text, locale=locale)
             try:
-                posted = await self.slack.chat_postMessage(
-                    channel=send.channel, thread_ts=send.thread_ts, text=note.text,
-                    blocks=note.blocks,
-                    metadata={"event_type": AUTO_REPLY_EVENT, "event_payload": {"id": row.id}},
-                )  # fmt: skip
+                async with asyncio.timeout_at(slot.deadline):  # within its slot
+                    posted = await self.slack.chat_postMessage(
+                        channel=send.channel, thread_ts=send.thread_ts, text=note.text,
+                        blocks=note.blocks,
+                        metadata={"event_type": AUTO_REPLY_EVENT, "event_payload": {"id": row.id}},
+                    )  # fmt: skip
+                slot.answered(self._now())
                 ts = str(posted["ts"])
                 await self.outbound.placed(outbound_id, channel=send.channel, message_ts=ts)
                 send = dataclasses.replace(send, message_ts=ts)
             except SlackApiError as exc:  # the text matters more than its note
+                slot.answered(self._now())
                 log.warning("auto reply %s: note not posted: %s", row.id, exc.response.get("error"))
+            except TimeoutError:  # no answer: the channel stays held; the text still goes
+                log.warning("auto reply %s: note not answered in time", row.id)
+            async with self._sessions.begin() as session:
+                await slot.settle(session)
         answer: MessageRecord | RingCentralError
         try:
             answer = await self.rc.messages.send_sms(send.from_number, list(send.to_numbers),

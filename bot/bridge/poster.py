@@ -36,7 +36,7 @@ from bot.notices import (
 from bot.observe import Metrics
 from bot.slack.payloads import PostedMessage
 from bot.slack.render import Locale, render_digest, render_notice
-from bot.store.pace import channel_open, hold, mark_sending
+from bot.store.pace import Slot, channel_open, hold, mark_sending
 from bot.store.posts import DIGEST
 from bot.store.schema import Post, Thread, Upload
 from bot.store.work import claim, insert_ignoring_duplicates, write_back
@@ -158,17 +158,27 @@ class Poster:
                 taken=taken_of(post),
                 thread_parent=thread_ts is None,
             )
-        if not await self._mark_sending(post):
+        slot = await self._mark_sending(post)
+        if slot is None:
             return
         try:
-            answer = await self.slack.chat_postMessage(
-                channel=post.channel, text=reply.text, blocks=reply.blocks,
-                thread_ts=thread_ts, metadata=metadata(post),
-                unfurl_links=False, unfurl_media=False,
-            )  # fmt: skip
-        except Exception as exc:  # classified below; anything unknown is re-raised
+            # Cut at the slot's end: a post that reached Slack later could land within the
+            # pace of the channel's next one (the slot holds the channel only so long).
+            async with asyncio.timeout_at(slot.deadline):
+                answer = await self.slack.chat_postMessage(
+                    channel=post.channel, text=reply.text, blocks=reply.blocks,
+                    thread_ts=thread_ts, metadata=metadata(post),
+                    unfurl_links=False, unfurl_media=False,
+                )  # fmt: skip
+        except SlackApiError as exc:  # Slack answered: whatever it did, it did by now
+            slot.answered(self._now())
+            await self._settle(slot)
             await self._failed(post, read_failure(exc))
             return
+        except Exception as exc:  # no answer (classified below; anything unknown re-raised):
+            await self._failed(post, read_failure(exc))  # the channel stays held
+            return
+        slot.answered(self._now())
         posted = PostedMessage.model_validate(answer.data)  # a garbled answer raises here
         if thread_ts and posted.message is not None and posted.message.thread_ts is None:
             # Slack put the reply at the top level without an error: the thread's parent
@@ -181,7 +191,7 @@ class Poster:
             )
             await self._thread_gone(post, thread_ts)
             thread_ts = None
-        await self._done(post, posted.ts, thread_ts)
+        await self._done(post, posted.ts, thread_ts, slot)
         self.metrics.slack_posts.labels("ok").inc()
 
     async def _hold(self, channel: str, seconds: float) -> None:
@@ -327,19 +337,24 @@ class Poster:
             post, now + timedelta(seconds=delay), state=state, error=failure.reason, attempt=True
         )
 
-    async def _mark_sending(self, post: Post) -> bool:
-        """Take the channel's slot (Slack's pace, shared by every process) and mark the
-        post `sending`, its lease stretched over the call's longest time, in one
-        transaction committed before the call. False when the channel's slot is not ours
-        yet (the post waits for it) or the lease is no longer ours: then nothing is sent."""
+    async def _mark_sending(self, post: Post) -> Slot | None:
+        """Take the channel's slot (Slack's pace, shared by every process: held for the
+        pace and the call's longest time, `bot.store.pace`) and mark the post `sending`,
+        its lease stretched over the call's longest time, in one transaction committed
+        before the call. None when the channel's slot is not ours yet (the post waits for
+        it) or the lease is no longer ours: then nothing is sent."""
         now = self._now()
         timeout = timedelta(seconds=float(self.slack.timeout))
         until = now + max(self.lease, timeout + SENDING_MARGIN)
         pace = timedelta(seconds=self.pace)
-        marked = await mark_sending(self._sessions, post, post.channel, now, pace, until)
-        if marked is None:
-            log.info("post %s: lease lost before sending; another process has it", post.id)
-        return bool(marked)
+        return await mark_sending(
+            self._sessions, post, post.channel, now, pace=pace, call_timeout=timeout, until=until
+        )
+
+    async def _settle(self, slot: Slot) -> None:
+        """Slack answered the slot's call: the channel's next slot is the pace after."""
+        async with self._sessions.begin() as session:
+            await slot.settle(session)
 
     async def _release(
         self,
@@ -366,9 +381,15 @@ class Poster:
             if not await write_back(session, post, state=state, error=error):
                 log.info("post %s: lease lost; its new holder decides", post.id)
 
-    async def _done(self, post: Post, ts: str, thread_ts: str | None) -> None:
+    async def _done(
+        self, post: Post, ts: str, thread_ts: str | None, slot: Slot | None = None
+    ) -> None:
+        """Record the post as Slack has it (and settle the slot of its call, if any, in the
+        same transaction)."""
         now = self._now()
         async with self._sessions.begin() as session:
+            if slot is not None:
+                await slot.settle(session)
             if not await write_back(session, post, state="done", ts=ts, thread_ts=thread_ts):
                 # Slack has it; the process that holds the post now finds it by its
                 # metadata (it is `sending`) rather than posting it again.

@@ -41,7 +41,7 @@ from bot.notices import SmsNotice, load_notice
 from bot.slack.payloads import PostedMessage
 from bot.slack.render import Locale
 from bot.slack.render.reminder import Overdue, render_reminder
-from bot.store.pace import channel_open, hold, mark_sending
+from bot.store.pace import Slot, channel_open, hold, mark_sending
 from bot.store.schema import (
     Audit,
     CallState,
@@ -320,16 +320,25 @@ class Reminders:
         )
         locale = Locale(await self.region(), await self.timezone())
         rendered = render_reminder(overdue, here=here, locale=locale)
-        if not await self._mark_sending(reminder):
+        slot = await self._mark_sending(reminder)
+        if slot is None:
             return
         try:
-            answer = await self.slack.chat_postMessage(
-                channel=reminder.channel, text=rendered.text, blocks=rendered.blocks,
-                metadata=_metadata(reminder), unfurl_links=False, unfurl_media=False,
-            )  # fmt: skip
-        except Exception as exc:  # classified below; anything unknown is re-raised
+            async with asyncio.timeout_at(slot.deadline):  # as a post's: within its slot
+                answer = await self.slack.chat_postMessage(
+                    channel=reminder.channel, text=rendered.text, blocks=rendered.blocks,
+                    metadata=_metadata(reminder), unfurl_links=False, unfurl_media=False,
+                )  # fmt: skip
+        except SlackApiError as exc:  # Slack answered: the channel's pace runs from now
+            slot.answered(self._now())
+            await self._settle(slot)
             await self._failed(reminder, read_failure(exc))
             return
+        except Exception as exc:  # no answer (classified below): the channel stays held
+            await self._failed(reminder, read_failure(exc))
+            return
+        slot.answered(self._now())
+        await self._settle(slot)
         posted = PostedMessage.model_validate(answer.data)
         await self._finish(reminder, state="done", ts=posted.ts, error=None)
 
@@ -365,16 +374,20 @@ class Reminders:
         self._links[post.id] = link
         return link
 
-    async def _mark_sending(self, reminder: Reminder) -> bool:
+    async def _mark_sending(self, reminder: Reminder) -> Slot | None:
         """The channel's slot and `sending`, committed before the call (as a post's)."""
         now = self._now()
         timeout = timedelta(seconds=float(self.slack.timeout))
         until = now + max(self.lease, timeout + SENDING_MARGIN)
         pace = timedelta(seconds=self.pace)
-        marked = await mark_sending(self._sessions, reminder, reminder.channel, now, pace, until)
-        if marked is None:
-            log.info("reminder %s: lease lost before sending; another process has it", reminder.id)
-        return bool(marked)
+        return await mark_sending(
+            self._sessions, reminder, reminder.channel, now,
+            pace=pace, call_timeout=timeout, until=until,
+        )  # fmt: skip
+
+    async def _settle(self, slot: Slot) -> None:
+        async with self._sessions.begin() as session:
+            await slot.settle(session)
 
     async def _reconcile(self, reminder: Reminder) -> bool:
         """Does Slack have this reminder already (the call's answer was lost)?"""

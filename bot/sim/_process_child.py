@@ -47,6 +47,7 @@ async def _main(conn: Connection, options: SimOptions) -> None:
     script.caller_after = options.ringout_caller_after
     script.callee_after = options.ringout_callee_after
     slack = SlackSimulator(channel_pace=options.slack_channel_pace)
+    slack.latency.update(options.slack_latency)
     slack.add_channel(CHANNEL, "general", member=True)
     slack.add_user(USER, "alice", real_name="Alice Example", display_name="Alice")
     ops = _Operations(rc, slack)

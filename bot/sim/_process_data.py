@@ -30,6 +30,9 @@ class SimOptions:
     limits: Mapping[str, int] = field(default_factory=lambda: dict(RAISED_LIMITS))
     # Slack answers 429 past it (None: posts are only recorded)
     slack_channel_pace: tuple[float, int] | None = SLACK_CHANNEL_PACE
+    # Seconds Slack takes to act on a method's calls: a float, or (low, high) drawn per call
+    # (`SlackSimulator.latency`)
+    slack_latency: Mapping[str, float | tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

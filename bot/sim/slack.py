@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import random
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -126,8 +127,11 @@ class SlackSimulator(SlackSender):
         self._calls: list[Call] = []
         self._faults = Faults()
         # Seconds a method takes before Slack acts on it (a slow Slack): the work is done
-        # and recorded after the wait, as when the request is still on its way.
-        self.latency: dict[str, float] = {}
+        # and recorded after the wait, as when the request is still on its way. A
+        # (low, high) pair draws each call's time from that range (a Slack whose answers
+        # come in a different order than the requests went).
+        self.latency: dict[str, float | tuple[float, float]] = {}
+        self._latency_draws = random.Random(0)
         self._response_urls: dict[str, ResponseUrl] = {}
         self.base_url = ""
 
@@ -457,7 +461,8 @@ class SlackSimulator(SlackSender):
         return copy.deepcopy(self.workspace.home_views.get(user))
 
     def post_times(self, channel: str) -> list[float]:
-        """When chat.postMessage succeeded in `channel` (simulator clock)."""
+        """When chat.postMessage succeeded in `channel` (simulator clock): when Slack
+        acted on each, after its `latency`, the time its pace counts."""
         return [
             c.time
             for c in self._calls
@@ -552,7 +557,7 @@ class SlackSimulator(SlackSender):
         params: dict[str, Any] = {}
         try:
             params = await read_arguments(request)
-            if delay := self.latency.get(method):
+            if delay := self._latency_of(method):
                 await asyncio.sleep(delay)
             response = self._dispatch(method, request, params)
         except SlackError as e:
@@ -583,6 +588,12 @@ class SlackSimulator(SlackSender):
             )
         )
         return response
+
+    def _latency_of(self, method: str) -> float:
+        latency = self.latency.get(method, 0.0)
+        if isinstance(latency, tuple):
+            return self._latency_draws.uniform(*latency)
+        return latency
 
     async def _upload(self, request: web.Request) -> web.Response:
         file = self.workspace.files.get(request.match_info["file_id"])

@@ -11,10 +11,13 @@ ended in `finally` (`bridge()`).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import io
+import itertools
 import os
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -37,6 +40,9 @@ T = TypeVar("T")
 POSTGRES_ADMIN = os.environ.get(
     "RINGBRIDGE_SOAK_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+# The soaks that run on SQLite (one process) run on PostgreSQL instead, still one process
+# unless they ask for more, with RINGBRIDGE_SOAK_DATABASE=postgresql.
+ON_POSTGRES = os.environ.get("RINGBRIDGE_SOAK_DATABASE", "sqlite") == "postgresql"
 SUBSCRIBED_WITHIN = 30.0
 SEND_DEADLINE = 180.0  # seconds the sender keeps retrying one delivery
 REQUEST_TIMEOUT = 10.0
@@ -383,7 +389,10 @@ class Bridge:
         return self.servers[0]
 
     def sqlite(self, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """A read-only query of the (SQLite) database."""
+        """A read-only query of the database, written for SQLite (`?` placeholders); on
+        PostgreSQL when the bridge runs there."""
+        if self.database_url:
+            return _postgres_query(self.database_url, query, args)
         path = self.server.database_path
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
             return list(conn.execute(query, args).fetchall())
@@ -487,6 +496,25 @@ async def drop_postgres_database(url: str) -> None:
         await conn.close()
 
 
+def _postgres_query(url: str, query: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """`Bridge.sqlite` on PostgreSQL: its own connection and event loop, in a thread of its
+    own (callable from a coroutine as from a worker thread)."""
+    import asyncpg
+
+    numbers = itertools.count(1)
+    numbered = re.sub(r"\?", lambda _: f"${next(numbers)}", query)
+
+    async def fetch() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(url)
+        try:
+            return [tuple(row) for row in await conn.fetch(numbered, *args)]
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, fetch()).result()
+
+
 async def postgres_available() -> bool:
     try:
         import asyncpg
@@ -508,6 +536,7 @@ async def bridge(
     sim_options: Any = None,
 ) -> AsyncIterator[Bridge]:
     """Both simulators and `processes` servers (SQLite: exactly one), subscribed."""
+    postgres = postgres or ON_POSTGRES
     assert postgres or processes == 1, "several processes need PostgreSQL"
     sims = Simulators(sim_options)
     servers: list[ServerProcess] = []

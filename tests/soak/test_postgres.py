@@ -18,7 +18,6 @@ import random
 import time
 from collections import defaultdict
 from datetime import timedelta
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -198,59 +197,3 @@ async def test_r8_penalty_respected_by_every_process(soak: bool, figures: dict[s
         assert refused, "the throttled group was never asked: the test did not test"
         assert not early, f"requests during the penalty (from any process): {early[:10]}"
         assert not leaks, leaks
-
-
-def _closest_posts_in_a_channel(calls: list[dict[str, Any]]) -> float:
-    """The shortest time between two accepted posts into one channel (Slack's clock)."""
-    by_channel: dict[str, list[float]] = defaultdict(list)
-    for call in calls:
-        if call["ok"]:
-            by_channel[call["channel"]].append(call["time"])
-    gaps = [b - a for times in by_channel.values() for a, b in pairwise(sorted(times))]
-    return min(gaps, default=float("inf"))
-
-
-async def test_2000_posts_over_40_channels_3_processes_and_kills(
-    soak: bool, figures: dict[str, Any]
-) -> None:
-    """Issue #10: posts go out concurrently across channels from several processes, and
-    Slack's pace per channel is shared through the database (`channel_pace`): every
-    notification posted exactly once, and none refused by Slack's per-channel pace; the
-    closest two posts into one channel are recorded."""
-    processes, n, channel_count = 3, 2000, 40
-    kills_wanted = 10 if soak else 3
-    rng = random.Random(10)
-    async with bridge(channel_count=channel_count, processes=processes, postgres=True) as b:
-        items = make_items(b.target, n, b.channel_ids, offset=2_000_000)
-        started = time.monotonic()
-        kills = 0
-        async with Sender(b.target, current_token=b.current_token) as sender:
-            sending = asyncio.create_task(sender.deliver_all(items, rate=100.0, concurrency=16))
-            try:
-                while kills < kills_wanted:
-                    await asyncio.sleep(rng.uniform(3.0, 6.0))
-                    victim = rng.randrange(processes)
-                    await b.servers[victim].kill()
-                    kills += 1
-                    await asyncio.sleep(rng.uniform(0.5, 1.5))
-                    await b.servers[victim].start()
-                await asyncio.wait_for(sending, timeout=600)
-            finally:
-                sending.cancel()
-            count, drained = await exactly_once(b.sims, items, BACKLOG_WITHIN)
-            calls = await b.sims.slack_call_log("chat.postMessage")
-            closest = _closest_posts_in_a_channel(calls)
-            figures.update(
-                processes=processes, n=n, channels=channel_count, kills=kills,
-                total_s=round(time.monotonic() - started, 1), drained_s=round(drained, 1),
-                posts_per_s=round(n / (time.monotonic() - started), 1),
-                post_calls=len(calls), refused_429=sum(1 for c in calls if c["status"] == 429),
-                closest_posts_in_a_channel_s=round(closest, 3),
-                lost=len(count.lost(items)), doubled=len(count.doubled(items)),
-            )  # fmt: skip
-            assert not sender.given_up, sender.given_up[:20]
-            # Slack's pace as the simulator keeps it (one a second per channel, a burst of
-            # 2) refused nothing. The slot is taken when a post's sending is committed, so
-            # on a loaded machine two posts can still reach Slack closer than a second
-            # (measured: 18 ms at a load average of 6-13): a figure, not yet a promise.
-            assert figures["refused_429"] == 0
