@@ -38,6 +38,23 @@ class SystemClock:
         await asyncio.sleep(max(0.0, deadline - time.monotonic()))
 
 
+class RealTimers(SystemClock):
+    """`clock`'s time of day, with real intervals and sleeps.
+
+    For what keeps time with a peer that keeps real time (RingCentral's WebSocket gateway:
+    heartbeats, the handover before its absolute timeout) in a process whose clock may be
+    a FakeClock (tests): what it records (`now()`, the holder's word in `ws_sessions`)
+    stays in the process's time, comparable with what the rest reads and writes. Over a
+    SystemClock it is a SystemClock.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock.now()
+
+
 class FakeClock:
     """A clock that only moves when told to, or when something sleeps on it.
 

@@ -59,7 +59,7 @@ from bot.bridge.receipts import ThreadReplyReceipts
 from bot.bridge.receiver import WebhookReceiver
 from bot.bridge.replies import MayText
 from bot.bridge.subscriptions import WEBHOOK_PATH, webhook_address
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, RealTimers, SystemClock
 from bot.config import OAUTH_CALLBACK_PATH, BridgeConfig, ConfigError, Settings, fernet_keys
 from bot.observe import HEALTH, Health, Metrics, add_routes
 from bot.ringcentral import (
@@ -368,8 +368,9 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
             events=events,
             websocket=websocket,
             session_key=service_identity(settings),
-            # The gateway's timers are real ones, whatever clock the rest runs on (tests).
-            socket_clock=SystemClock(),
+            # The gateway's timers are real ones, whatever clock the rest runs on (tests);
+            # the holder's word in the database is in the app's time, as every reader's.
+            socket_clock=RealTimers(clock),
             admin=desk,
             people=people,
             accounts=accounts,

@@ -366,8 +366,9 @@ class WebSocketListener:
         await self._clock.sleep_until(conn.opened_at + lifetime - margin)
         try:
             new, _ = await self._connect(fresh=True)
-        except RingCentralError as exc:
-            log.warning("no new WebSocket before the absolute timeout (%s): recovering after", exc)
+        except Exception as exc:  # RingCentral's refusal, or the database's (not saved)
+            why = exc if isinstance(exc, RingCentralError) else type(exc).__name__
+            log.warning("no new WebSocket before the absolute timeout (%s): recovering after", why)
             return None
         return new
 

@@ -13,11 +13,10 @@ from collections.abc import Iterable
 
 from bot.clock import Clock
 from bot.notices import Notice, Party
-from bot.ringcentral import RingCentralClient, RingCentralError
+from bot.ringcentral import RateLimited, RingCentralClient, RingCentralError, without_waiting
 
 log = logging.getLogger("bot.bridge.names")
 
-CONTACTS_PATH = "/restapi/v1.0/account/~/extension/~/address-book/contact"
 DIRECTORY_TTL = 3600.0
 CONTACT_TTL = 86400.0
 
@@ -71,13 +70,19 @@ class Names:
         cached = self._contacts.get(number)
         if cached is not None and now - cached[0] < CONTACT_TTL:
             return cached[1]
-        if self._rc.wait_time("GET", CONTACTS_PATH) > 0:
-            # The address book is in RingCentral's Heavy group (10 a minute): a burst of
-            # new callers must not hold every notification for a name.
-            log.info("contact lookup skipped: RingCentral's pace says wait")
-            return None
         try:
-            found = await self._rc.account.contacts(phone_number=number, per_page=1)
+            # The address book is in RingCentral's Heavy group (10 a minute): a burst of
+            # new callers must not hold every notification for a name, so it is asked
+            # only while a slot is free (taken at once: side-by-side lookups, or a call
+            # log read, cannot take it between a look at the pace and the request).
+            with without_waiting():
+                found = await self._rc.account.contacts(phone_number=number, per_page=1)
+        except RateLimited as exc:
+            if exc.sent:
+                log.info("contact lookup failed: %s", type(exc).__name__)
+            else:
+                log.info("contact lookup skipped: RingCentral's pace says wait")
+            return None
         except RingCentralError as exc:
             log.info("contact lookup failed: %s", type(exc).__name__)
             return None

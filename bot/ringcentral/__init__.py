@@ -22,6 +22,7 @@ from ._ratelimit import (
     PenaltyStore,
     RateLimiter,
     group_of,
+    without_waiting,
 )
 from ._requester import Download, FilePart, QueryParams, Requester
 from ._sending import Exchange
@@ -77,4 +78,5 @@ __all__ = [
     "authorize_url",
     "group_of",
     "make_pkce",
+    "without_waiting",
 ]

@@ -20,7 +20,10 @@ request sent during the penalty restarts it, so the limiter:
   store), and always right before sending while a penalty is known (active, or ended
   within the last window: another process may have drawn a new one), so a penalty another
   process met is honoured without a database read per request;
-- refuses (RateLimited, `sent=False`) instead of waiting when the wait exceeds `max_wait`.
+- refuses (RateLimited, `sent=False`) instead of waiting when the wait exceeds `max_wait`,
+  or any wait at all for a request started inside `without_waiting()` (a nice-to-have
+  request, such as a caller-name lookup: deciding by `wait_time()` first would race with
+  concurrent callers taking the last free slots meanwhile).
 
 The sliding windows are per process; only penalties are meant to be shared.
 """
@@ -32,7 +35,8 @@ import logging
 import re
 from bisect import insort
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -60,6 +64,9 @@ PENALTY_REFRESH = 1.0  # seconds between reads of a shared penalty store, per gr
 # Longest wait for a slot before refusing: a burst of 100 SMS at 40 a minute (DESIGN §6)
 # needs the third window, 120 s plus the answers' time, so 120 s would refuse its tail.
 MAX_WAIT = 180.0
+
+# Set inside `without_waiting()`: its requests are sent only if their slot is free now.
+_NO_WAIT: ContextVar[bool] = ContextVar("ringcentral_no_wait", default=False)
 
 _EXT = r"/restapi/v1\.0/account/[^/]+/extension/[^/]+"
 _ACC = r"/restapi/v1\.0/account/[^/]+"
@@ -184,6 +191,17 @@ class GroupStatus:
         return self.sent[count - self.limit - 1] + self.window
 
 
+@contextlib.contextmanager
+def without_waiting() -> Iterator[None]:
+    """RingCentral requests started inside are sent only when their slot is free now:
+    otherwise RateLimited (`sent=False`, nothing reserved) at once, instead of a wait."""
+    token = _NO_WAIT.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAIT.reset(token)
+
+
 class RateLimiter:
     """Per-identity, per-group pacing and 429 penalties; see the module docstring."""
 
@@ -269,7 +287,7 @@ class RateLimiter:
             # each get their own slot.
             now = self._clock.monotonic()
             slot = self._slot(buckets, identity, now)
-            if slot - start > self.max_wait:
+            if slot - start > self.max_wait or (slot > now and _NO_WAIT.get()):
                 log.info("refused without sending: group=%s wait=%.1f s", group, slot - now)
                 raise RateLimited(slot - now, group, error_code="CLIENT-PACING", sent=False)
             penalised = self.status(group, identity=identity).penalty_until > self._clock.now()
@@ -304,7 +322,7 @@ class RateLimiter:
                 state.unreserve(slot)
                 state.reserve(room_at)
             slot = room_at
-            if slot - start > self.max_wait:
+            if slot - start > self.max_wait or _NO_WAIT.get():
                 for name in buckets:
                     self.status(name, identity=identity).unreserve(slot)
                 log.info("refused without sending: group=%s wait=%.1f s", buckets[0], slot - now)

@@ -247,13 +247,15 @@ async def test_a_held_claim_is_kept_alive_past_its_lease(
 ) -> None:
     """A holder that waits long (for its rate-limit slot) keeps the claim: its lease is
     renewed, so no other process renews the session at the same time."""
-    first = DatabaseTokenStore(processes[0].engine, IDENTITY, clock=clock, lease=0.3)
-    second = DatabaseTokenStore(processes[1].engine, IDENTITY, clock=clock, lease=0.3)
+    # A renewal every 0.5 s: a loaded machine may stall the loop for a good part of a
+    # second, and a holder stalled past its lease rightly loses the claim.
+    first = DatabaseTokenStore(processes[0].engine, IDENTITY, clock=clock, lease=1.5)
+    second = DatabaseTokenStore(processes[1].engine, IDENTITY, clock=clock, lease=1.5)
     async with first.refreshing():
         waiting = asyncio.create_task(_claimed(second))
-        await asyncio.sleep(1.0)  # three leases
+        await asyncio.sleep(5.0)  # over three leases
         assert not waiting.done()
-    await asyncio.wait_for(waiting, timeout=2.0)
+    await asyncio.wait_for(waiting, timeout=5.0)
 
 
 async def _claimed(store: DatabaseTokenStore) -> None:

@@ -19,11 +19,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from bot.bridge.listener import WebSocketListener
 from bot.clock import FakeClock
 from bot.sim import RingCentralSimulator
+from bot.sim.ringcentral import WsOptions
 from bot.store import SubscriptionStore
 from bot.store.schema import Delivery
 from tests.bridge import TEXTS, Bridge, listening, running_bridge
@@ -192,22 +194,84 @@ async def test_without_heartbeats_the_gateway_closes_for_idleness(
 async def test_the_absolute_timeout_is_crossed_by_a_new_connection_without_a_gap(
     rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
 ) -> None:
-    # 6 s: the handover (at three quarters) keeps 1.5 s of margin on a loaded machine.
-    rc_sim.websocket.options.absolute_timeout = 6.0
+    # 10 s: the handover (at three quarters) keeps 2.5 s of margin on a loaded machine.
+    rc_sim.websocket.options.absolute_timeout = 10.0
     url = await fresh_database(tmp_path)
     async with websocket_bridge(rc_sim, clock, url) as (bridge, listener):
         listener.catch_up = CatchUps()
-        count = 40
-        for i in range(count):  # 6 s of events, across the handover at 4.5 s
-            await rc_sim.incoming_sms(rc_sim.extension_id, caller(i), f"stream {i:02d}.")
+        # Events before, during and after the handover at 7.5 s: however slow the machine,
+        # until five were sent once the new connection took over.
+        count, after = 0, 0
+        deadline = time.monotonic() + 60
+        while after < 5:
+            assert time.monotonic() < deadline, "no handover"
+            await rc_sim.incoming_sms(rc_sim.extension_id, caller(count), f"stream {count:03d}.")
+            count += 1
+            after += listener.stats.connections["handover"] > 0
             await asyncio.sleep(0.15)
+        # That crossing is the one timed: from here on the gateway keeps its connections
+        # for a day again, so the dispatch (long on a loaded machine, in real time) is not
+        # a series of handovers each racing a busy database.
+        rc_sim.websocket.options.absolute_timeout = WsOptions.absolute_timeout
         await bridge.dispatch()
         seen = (listener.stats, rc_sim.websocket.stats)
-        assert [posted(bridge, f"stream {i:02d}.") for i in range(count)] == [1] * count, seen
+        assert [posted(bridge, f"stream {i:03d}.") for i in range(count)] == [1] * count, seen
         assert listener.stats.connections["handover"] >= 1
         assert not listener.stats.closes, seen  # the gateway never had to end one (WSG-903)
         assert rc_sim.websocket.stats.closes["WSG-903"] == 0
         assert rc_sim.websocket.live_connections == 1
+
+
+async def test_a_handover_the_database_refuses_falls_back_to_recovery_without_a_stall(
+    rc_sim: RingCentralSimulator,
+    clock: FakeClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The new connection's session cannot be saved (the database refuses, as a busy
+    SQLite does after its busy timeout): the old connection goes on until the gateway ends
+    it, then its session is recovered at once; the listener does not stop for a while."""
+    rc_sim.websocket.options.absolute_timeout = 4.0  # the handover is tried at 3 s
+    url = await fresh_database(tmp_path)
+    async with websocket_bridge(rc_sim, clock, url) as (bridge, listener):
+        listener.catch_up = CatchUps()
+        await refuse_new_ws_sessions(bridge, True)
+        await rc_sim.incoming_sms(rc_sim.extension_id, caller(0), "before")
+        await until("the handover failed", lambda: "no new WebSocket" in caplog.text)
+        await until("recovered", lambda: listener.stats.connections["recovered"] >= 1)
+        rc_sim.websocket.options.absolute_timeout = WsOptions.absolute_timeout
+        await refuse_new_ws_sessions(bridge, False)
+        await rc_sim.incoming_sms(rc_sim.extension_id, caller(1), "after")
+        await bridge.dispatch()
+        assert (posted(bridge, "before"), posted(bridge, "after")) == (1, 1)
+        assert set(listener.stats.closes) == {"WSG-903"}  # each handover refused: recovered
+        assert "crashed" not in caplog.text
+
+
+async def refuse_new_ws_sessions(bridge: Bridge, refuse: bool) -> None:
+    """A trigger that makes the database refuse to save a new WebSocket session (another
+    `wsc` token; a recovered session's, and the holder's touches, still go), or none."""
+    async with bridge.engine.begin() as conn:
+        if conn.dialect.name != "postgresql":
+            await conn.execute(
+                text("CREATE TRIGGER refuse BEFORE UPDATE ON ws_sessions "
+                     "WHEN NEW.wsc_token IS NOT OLD.wsc_token "
+                     "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+                if refuse else text("DROP TRIGGER refuse")
+            )  # fmt: skip
+        elif refuse:
+            await conn.execute(
+                text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql "
+                     "AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$")
+            )  # fmt: skip
+            await conn.execute(
+                text("CREATE TRIGGER refuse BEFORE UPDATE ON ws_sessions FOR EACH ROW "
+                     "WHEN (NEW.wsc_token IS DISTINCT FROM OLD.wsc_token) "
+                     "EXECUTE FUNCTION refuse()")
+            )  # fmt: skip
+        else:
+            await conn.execute(text("DROP TRIGGER refuse ON ws_sessions"))
+            await conn.execute(text("DROP FUNCTION refuse()"))
 
 
 async def test_the_same_event_under_two_uuids_is_stored_once(

@@ -222,7 +222,11 @@ def test_shuffled_and_duplicated_flows_judge_the_same(
     assert_same_judgement(expected, run(shuffled, watching(*extensions), roundtrip=True))
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    # the suite's profile suppresses too_slow (tests/conftest.py); a list here replaces it
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_any_permutation_of_any_flow_judges_the_same(
     examples_dir: Path, data: st.DataObject

@@ -13,6 +13,7 @@ from bot.ringcentral import (
     RateLimited,
     RateLimiter,
     group_of,
+    without_waiting,
 )
 from tests.unit.test_rc_client import (
     CALL_LOG,
@@ -145,6 +146,33 @@ async def test_a_wait_beyond_max_wait_is_refused_without_sending(
         await client.request("GET", CALL_LOG)
     assert info.value.sent is False and info.value.retry_after == pytest.approx(60)
     assert len(fake.requests) == before
+
+
+async def test_without_waiting_side_by_side_requests_take_the_free_slots_and_no_more(
+    fake: FakeRingCentral, clock: FakeClock
+) -> None:
+    """Ten Heavy slots a minute, fifteen requests at once that may not wait: ten are sent,
+    five refused at once (nothing sent, nothing reserved), and no time passed for any."""
+    client = make_client(fake, clock)
+    await client.auth.login()
+    start = clock.monotonic()
+
+    async def nice_to_have() -> bool:
+        with without_waiting():
+            try:
+                await client.request("GET", CALL_LOG)
+            except RateLimited as exc:
+                assert exc.sent is False and exc.group == "Heavy"
+                return False
+        return True
+
+    sent = await asyncio.gather(*(nice_to_have() for _ in range(15)))
+    assert sent.count(True) == 10 and len(fake.api_requests(CALL_LOG)) == 10
+    assert clock.monotonic() == start
+    # The refused reserved nothing: the next request (which may wait) has the first slot
+    # of the next window.
+    await client.request("GET", CALL_LOG)
+    assert clock.monotonic() - start == pytest.approx(60, abs=1)
 
 
 async def test_penalties_are_shared_through_the_store(
