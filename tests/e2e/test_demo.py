@@ -38,7 +38,7 @@ def run() -> Run:
         input=TYPED,
         capture_output=True,
         text=True,
-        timeout=120,  # the demo itself takes about 15 s
+        timeout=300,  # the demo itself takes about 25 s; a loaded machine, much longer
         check=False,
     )
     return Run(done.returncode, done.stdout, done.stderr)
