@@ -1,9 +1,10 @@
 """End to end: a RingCentral webhook POST → the Slack API call made (DESIGN §6: p99 < 100 ms
 at 100 events/s spread over channels), and the dispatcher keeping up while 200 deliveries/s
-are ingested (no backlog growing without bound).
+are ingested (the backlog gone within 5 s after the sending stops, issue 10).
 
-    python -m bench.end_to_end [--channels N] [--rate R] [--seconds S]
+    python -m bench.end_to_end [--channels N] [--rate R] [--seconds S] [--light-rate R0]
                                [--ingest-rate R2] [--ingest-seconds S2]
+                               [--baseline DIR] [--profile cpu|wall]
 
 The simulators run in a child process (wall clock, rate limits raised); the server is
 `python -m bot serve` on SQLite with N `[[routes]]`, route i sending the SMS of company
@@ -17,14 +18,22 @@ SMS conversation (a thread).
 Phases:
 - `warm-up` (not counted): one SMS per channel, waiting until each is posted: the
   RingCentral token, the account facts, the senders' names and the threads are in place;
-- `latency_light`: the same at a light 5 events/s (what one event costs, no queueing);
+- `latency_light`: the same at a light R0 events/s (what one event costs, no queueing);
 - `latency`: R events/s for S seconds; latency = when the Slack simulator received the
   chat.postMessage (its wall clock) - when the POST was sent (this process's wall clock,
   same machine), matched through the post's metadata (`rc_uuid` = the delivery's uuid);
-- `dispatch`: R2 deliveries/s for S2 seconds: posts/s achieved while ingesting, and the
-  backlog (deliveries pending + posts pending or sending, read from the server's SQLite)
-  sampled every second, at the end of the sending and 10 s later.
-Prints one JSON object; exits 1 if a delivery was not acknowledged 200.
+- `dispatch`: R2 deliveries/s for S2 seconds: posts/s achieved while ingesting, the
+  backlog (deliveries pending + posts pending or sending, read from the server's SQLite),
+  the server's CPU and the load average sampled every second, how long after the sending
+  the backlog was gone, and the end-to-end latency of every delivery (by the second it was
+  sent: `python -m bench.plot` draws it).
+Every phase reports the server's CPU while sending (`server_cpu_share_while_sending`, in
+cores) and the load average: on a shared machine they say whether the server was short of
+CPU. `--baseline DIR` runs another version's server (a checkout's `bot/`) beside ours on
+channels of its own, every phase at the same time: one run, the same machine's noise for
+both. `--profile` runs our server under yappi from the end of the warm-up (its figures then
+include the profiler's cost). Prints one JSON object; exits 1 if a delivery was not
+acknowledged 200.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +66,9 @@ DRAIN_WAIT_S = 120.0  # looked for this long at most
 WAIT_POSTED_S = 120.0  # at most this long for the posts of a phase to arrive
 
 
+BASELINE_OFFSET = 4000  # the baseline's channels and numbers: beside ours, never the same
+
+
 def channel(i: int) -> str:
     return f"C0BENCH{i:04d}"
 
@@ -69,17 +81,19 @@ def sender(i: int) -> str:
     return f"+1415555{1000 + i:04d}"
 
 
-def bridge_config(channels: int) -> str:
+def bridge_config(channels: int, offset: int = 0) -> str:
     return "".join(
         f'[[routes]]\nevents = ["sms"]\nchannel = "{channel(i)}"\nnumbers = ["{company(i)}"]\n'
-        for i in range(channels)
+        for i in range(offset, offset + channels)
     )
 
 
-def bodies(prefix: str, count: int, channels: int, start: int = 0) -> list[tuple[str, bytes]]:
+def bodies(
+    prefix: str, count: int, channels: int, start: int = 0, offset: int = 0
+) -> list[tuple[str, bytes]]:
     out = []
     for k in range(start, start + count):
-        i = k % channels
+        i = offset + k % channels
         uuid = f"{prefix}-{k}"
         out.append(
             (
@@ -114,13 +128,13 @@ async def latency_phase(
     sender_: WebhookSender,
     args: argparse.Namespace,
     rate: float,
-    prefix: str,
+    make: Callable[[str, int], list[tuple[str, bytes]]],
 ) -> dict[str, Any]:
     count = int(rate * args.seconds)
     since = time.time()
     assert server.pid is not None
     cpu = cpu_seconds(server.pid)
-    done, wall = await open_loop(sender_, bodies(prefix, count, args.channels), rate)
+    done, wall = await open_loop(sender_, make(f"r{rate:g}", count), rate)
     cpu = cpu_seconds(server.pid) - cpu
     acked = {d.uuid: d for d in done if d.status == 200}
     posted = await wait_posted(sims, set(acked), since)
@@ -143,7 +157,11 @@ async def latency_phase(
 
 
 async def dispatch_phase(
-    sims: Simulators, server: ServerProcess, sender_: WebhookSender, args: argparse.Namespace
+    sims: Simulators,
+    server: ServerProcess,
+    sender_: WebhookSender,
+    args: argparse.Namespace,
+    make: Callable[[str, int], list[tuple[str, bytes]]],
 ) -> dict[str, Any]:
     count = int(args.ingest_rate * args.ingest_seconds)
     samples: list[dict[str, Any]] = []
@@ -170,9 +188,7 @@ async def dispatch_phase(
     sampler = asyncio.create_task(sample())
     cpu_start = cpu_seconds(pid)
     try:
-        done, wall = await open_loop(
-            sender_, bodies("load", count, args.channels), args.ingest_rate
-        )
+        done, wall = await open_loop(sender_, make("load", count), args.ingest_rate)
         sent_end = time.time()
         cpu_sending = cpu_seconds(pid) - cpu_start
         at_end = await asyncio.to_thread(read_backlog, server.database_path)
@@ -230,58 +246,118 @@ def by_second(latencies: list[tuple[float, float]]) -> list[dict[str, float]]:
     return out
 
 
+class Side:
+    """One server under measurement (ours, or `--baseline`'s beside it): its own SQLite
+    database, channels, numbers and delivery uuids; every phase at the same time as the
+    other side's (a barrier between phases), so both meet the same machine."""
+
+    def __init__(self, name: str, offset: int, env: dict[str, str], args: argparse.Namespace):
+        self.name, self.offset, self.args = name, offset, args
+        self.profile_out: Path | None = None
+        python_args: list[str] = []
+        env = {"BRIDGE_CONFIG": bridge_config(args.channels, offset), **env}
+        if args.profile and name == "ours":
+            self._profile_dir = tempfile.TemporaryDirectory(prefix="ringbridge-profile-")
+            self.profile_out = Path(self._profile_dir.name) / "serve.prof"
+            python_args = ["-c", YAPPI_PROFILED]
+            env |= {
+                "RINGBRIDGE_PROFILE": str(self.profile_out),
+                "RINGBRIDGE_PROFILE_CLOCK": args.profile,
+            }
+        self.env, self.python_args = env, python_args
+        self.result: dict[str, Any] = {}
+
+    def bodies(self, prefix: str, count: int) -> list[tuple[str, bytes]]:
+        return bodies(f"{self.name}-{prefix}", count, self.args.channels, offset=self.offset)
+
+    async def run(self, sims: Simulators, info: Any, barrier: asyncio.Barrier) -> None:
+        args = self.args
+        server = ServerProcess(info, extra_env=self.env, python_args=self.python_args)
+        try:
+            await server.start()
+            await add_webhook_token(server.database_path, TOKEN)
+            hook = server.url + WEBHOOK_PATH
+            async with WebhookSender(hook, TOKEN, connections=args.connections) as sender_:
+                for i in range(50):  # the token is re-read within 1 s; this SMS has no route
+                    probe = sms_envelope(f"probe-{i}", to="+14155550100", subscription_id="bench")
+                    if (await sender_.send(f"probe-{i}", probe)).status == 200:
+                        break
+                    await asyncio.sleep(0.1)
+                warm = self.bodies("warm", args.channels)
+                since = time.time()
+                await open_loop(sender_, warm, args.rate)
+                warmed = await wait_posted(sims, {u for u, _ in warm}, since)
+                if len(warmed) < len(warm):
+                    raise RuntimeError(
+                        f"warm-up: {len(warmed)} of {len(warm)} posted; server log:\n"
+                        + server.log_tail()
+                    )
+                await asyncio.sleep(2.0)  # every channel's pace slot is free again
+                if self.profile_out is not None:
+                    assert server.pid is not None
+                    os.kill(server.pid, signal.SIGUSR1)  # from here on, warm
+                await barrier.wait()
+                if args.light_rate:
+                    self.result["latency_light"] = await latency_phase(
+                        sims, server, sender_, args, args.light_rate, self.bodies
+                    )
+                    await asyncio.sleep(2.0)
+                await barrier.wait()
+                self.result["latency"] = await latency_phase(
+                    sims, server, sender_, args, args.rate, self.bodies
+                )
+                await asyncio.sleep(2.0)
+                await barrier.wait()
+                self.result["dispatch"] = await dispatch_phase(
+                    sims, server, sender_, args, self.bodies
+                )
+        finally:
+            await server.close()  # SIGTERM: serve returns, a profile is written
+        if self.profile_out is not None:
+            self.result["profile"] = {
+                "clock": args.profile,
+                **where_time_goes(self.profile_out, top=25),
+            }
+            self._profile_dir.cleanup()
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     sims = Simulators(SimOptions())
     info = await sims.start()
-    await sims.slack_add_channels([channel(i) for i in range(args.channels)])
-    env = {"BRIDGE_CONFIG": bridge_config(args.channels)}
-    python_args: list[str] = []
-    profile_dir = tempfile.TemporaryDirectory(prefix="ringbridge-profile-")
-    profile_out = Path(profile_dir.name) / "serve.prof"
-    if args.profile:
-        python_args = ["-c", YAPPI_PROFILED]
-        env |= {"RINGBRIDGE_PROFILE": str(profile_out), "RINGBRIDGE_PROFILE_CLOCK": args.profile}
-    server = ServerProcess(info, extra_env=env, python_args=python_args)
-    result: dict[str, Any] = {"benchmark": "end_to_end"}
+    sides = [Side("ours", 0, {}, args)]
+    if args.baseline is not None:
+        sides.append(
+            Side("baseline", BASELINE_OFFSET, {"PYTHONPATH": str(args.baseline.resolve())}, args)
+        )
+    for side in sides:
+        await sims.slack_add_channels(
+            [channel(i) for i in range(side.offset, side.offset + args.channels)]
+        )
+    barrier = asyncio.Barrier(len(sides))
     try:
-        await server.start()
-        await add_webhook_token(server.database_path, TOKEN)
-        hook = server.url + WEBHOOK_PATH
-        async with WebhookSender(hook, TOKEN, connections=args.connections) as sender_:
-            for i in range(50):  # the token is re-read within 1 s; this SMS has no route
-                probe = sms_envelope(f"probe-{i}", to="+14155550100", subscription_id="bench")
-                if (await sender_.send(f"probe-{i}", probe)).status == 200:
-                    break
-                await asyncio.sleep(0.1)
-            warm = bodies("warm", args.channels, args.channels)
-            since = time.time()
-            await open_loop(sender_, warm, args.rate)
-            warmed = await wait_posted(sims, {u for u, _ in warm}, since)
-            if len(warmed) < len(warm):
-                raise RuntimeError(
-                    f"warm-up: {len(warmed)} of {len(warm)} posted; server log:\n"
-                    + server.log_tail()
-                )
-            await asyncio.sleep(2.0)  # every channel's pace slot is free again
-            if args.profile:
-                assert server.pid is not None
-                os.kill(server.pid, signal.SIGUSR1)  # from here on, warm
-            if args.light_rate:
-                result["latency_light"] = await latency_phase(
-                    sims, server, sender_, args, args.light_rate, "light"
-                )
-                await asyncio.sleep(2.0)
-            result["latency"] = await latency_phase(sims, server, sender_, args, args.rate, "lat")
-            await asyncio.sleep(2.0)
-            result["dispatch"] = await dispatch_phase(sims, server, sender_, args)
+        await asyncio.gather(*(side.run(sims, info, barrier) for side in sides))
     finally:
-        await server.close()  # SIGTERM: serve returns, a profile is written
         await sims.close()
-    if args.profile:
-        result["profile"] = {"clock": args.profile, **where_time_goes(profile_out, top=25)}
-    profile_dir.cleanup()
+    result: dict[str, Any] = {"benchmark": "end_to_end", **sides[0].result}
     lat, disp = result["latency"], result["dispatch"]
+    if args.baseline is not None:
+        base = sides[1].result
+        result["baseline"] = {
+            "checkout": str(args.baseline),
+            **{k: v for k, v in base.items() if k != "profile"},
+        }
+        result["ours_vs_baseline"] = {
+            "p99_ms_at_rate": [lat.get("p99_ms"), base["latency"].get("p99_ms")],
+            "posts_per_s_while_ingesting": [
+                disp["posts_per_s_while_ingesting"],
+                base["dispatch"]["posts_per_s_while_ingesting"],
+            ],
+            "drained_s_after_sending": [
+                disp["drained_s_after_sending"],
+                base["dispatch"]["drained_s_after_sending"],
+            ],
+        }
     result.update(
         {
             "p50_ms": lat.get("p50_ms"),
@@ -317,6 +393,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--ingest-rate", type=float, default=200.0, help="dispatch phase")
     parser.add_argument("--ingest-seconds", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=32, help="webhook sender's")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another version (e.g. `git worktree add /tmp/base main`): its "
+        "server runs beside ours, the same phases at the same time (PYTHONPATH)",
+    )
     parser.add_argument(
         "--profile",
         choices=("cpu", "wall"),

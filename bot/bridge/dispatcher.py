@@ -45,7 +45,16 @@ ENDED_QUIET = timedelta(seconds=10)
 DELIVERY_MAX_AGE = timedelta(hours=24)
 READS = 8  # deliveries reading RingCentral at once (pager messages, transcripts, names)
 
-Lane = tuple[Callable[[], Awaitable[int]], ...]
+DELIVERIES = "deliveries"
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """One kind of work: its parts, done one after another, and the lanes it feeds."""
+
+    name: str
+    parts: tuple[Callable[[], Awaitable[int]], ...]
+    feeds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +80,23 @@ class Dispatcher:
     receipts: Receipts | None = None  # sent texts followed to their end (DESIGN §3.8)
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
     batch: int = 100  # deliveries stored per transaction
-    _wakes: list[asyncio.Event] = field(default_factory=list)  # one a lane, while running
+    _wakes: dict[str, asyncio.Event] = field(default_factory=dict)  # a lane's, while running
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def wake(self) -> None:
-        """A delivery was stored: look now rather than at the next tick."""
-        for wake in self._wakes:
+        """Work was stored (posts by catch-up, a thread reply): every lane looks now
+        rather than at its next tick."""
+        for wake in self._wakes.values():
             wake.set()
+
+    def delivered(self) -> None:
+        """A delivery was stored (the receiver, the WebSocket listener: many a second
+        under load): the deliveries lane looks now, and wakes the others if it made work."""
+        if DELIVERIES in self._wakes:
+            self._wakes[DELIVERIES].set()
 
     def stop(self) -> None:
         """Take no new work: `run` returns after the delivery in hand (see the module)."""
@@ -106,25 +122,24 @@ class Dispatcher:
         """Every lane in a loop of its own (`_lanes`): a lane that found work goes round
         again at once, whatever the others are doing, so a slow RingCentral read or
         upload never holds up a post; a lane that found none waits until it is woken (a
-        delivery stored here, another lane's work) or `idle_wait` has passed (work another
-        process made, or a retry come due)."""
+        delivery stored here, work for it made by the lane that feeds it) or `idle_wait`
+        has passed (work another process made, or a retry come due)."""
         lanes = self._lanes()
-        self._wakes = [asyncio.Event() for _ in lanes]
-        loops = (self._loop(parts, wake) for parts, wake in zip(lanes, self._wakes, strict=True))
-        await asyncio.gather(*loops)
+        self._wakes = {lane.name: asyncio.Event() for lane in lanes}
+        await asyncio.gather(*(self._loop(lane) for lane in lanes))
 
-    async def _loop(self, parts: Lane, wake: asyncio.Event) -> None:
+    async def _loop(self, lane: Lane) -> None:
+        wake = self._wakes[lane.name]
         while not self.stopping:
             wake.clear()  # before the pass: a wake during it sends us round again
             try:
-                worked = await self._lane(parts)
+                worked = await self._lane(lane)
             except Exception:  # one bad pass must not end the bridge's deliveries
                 log.exception("dispatcher step failed")
                 worked = 0
             if worked:
-                for other in self._wakes:  # what this lane made may be another's work
-                    if other is not wake:
-                        other.set()
+                for name in lane.feeds:
+                    self._wakes[name].set()
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.idle_wait)
@@ -132,16 +147,22 @@ class Dispatcher:
     def _lanes(self) -> tuple[Lane, ...]:
         """The kinds of work, each a lane whose parts run one after another, so that no
         kind holds up another (uploads and follow-ups never delay posts): deliveries into
-        posts, posts into Slack, thread replies texted, and what follows a post."""
+        posts, posts into Slack, thread replies texted, and what follows a post or a text.
+        A lane that did work wakes the lanes it `feeds` (only those: an idle lane's pass
+        costs its claims, which on SQLite take the one writer's lock)."""
         return (
-            (self._deliveries, self._quiet_calls),
-            (self.poster.run_once,),
-            (self.replies.run_once if self.replies else _nothing,),  # texts wait for no post
-            (
-                self.uploader.run_once,
-                self.transcripts.run_once,
-                self.receipts.run_once if self.receipts else _nothing,
-                self.updater.run_once,
+            Lane(DELIVERIES, (self._deliveries, self._quiet_calls), ("posts", "followups")),
+            Lane("posts", (self.poster.run_once,), ("followups",)),
+            # Texts wait for no post; receipts follow what was texted.
+            Lane("replies", (self.replies.run_once if self.replies else _nothing,), ("followups",)),
+            Lane(
+                "followups",
+                (
+                    self.uploader.run_once,
+                    self.transcripts.run_once,
+                    self.receipts.run_once if self.receipts else _nothing,
+                    self.updater.run_once,
+                ),
             ),
         )
 
@@ -150,16 +171,16 @@ class Dispatcher:
         `drain`, the dead-letter replay: `run` loops each lane on its own instead).
         Stopping ends each lane between its parts."""
         results = await asyncio.gather(
-            *(self._lane(parts) for parts in self._lanes()), return_exceptions=True
+            *(self._lane(lane) for lane in self._lanes()), return_exceptions=True
         )
         for result in results:  # every lane has ended: no pass overlaps the next
             if isinstance(result, BaseException):
                 raise result
         return sum(r for r in results if isinstance(r, int))
 
-    async def _lane(self, parts: Lane) -> int:
+    async def _lane(self, lane: Lane) -> int:
         done = 0
-        for part in parts:
+        for part in lane.parts:
             if self.stopping:
                 break
             done += await part()
