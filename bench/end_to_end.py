@@ -57,7 +57,14 @@ from bench._load import open_loop
 from bench._profile import YAPPI_PROFILED, where_time_goes
 from bench._servers import cpu_seconds
 from bot.bridge.subscriptions import WEBHOOK_PATH
-from bot.sim import ServerProcess, SimOptions, Simulators, WebhookSender, sms_envelope
+from bot.sim import (
+    Delivered,
+    ServerProcess,
+    SimOptions,
+    Simulators,
+    WebhookSender,
+    sms_envelope,
+)
 
 TARGET_P99_MS = 100.0
 TOKEN = "bench-e2e-token-" + "0" * 24
@@ -196,10 +203,7 @@ async def dispatch_phase(
         posted = await wait_posted(sims, {d.uuid for d in done if d.status == 200}, started)
     finally:
         sampler.cancel()
-    log = [c for c in await sims.slack_post_log(started) if c["ok"]]
-    during = sum(1 for c in log if c["time"] <= sent_end)
-    sent = {d.uuid: d.sent_at for d in done}
-    latencies = [(sent[u] - started, t - sent[u]) for u, t in posted.items()]
+    posts_per_s, latencies, _ = await phase_posts(sims, done, posted, started, sent_end)
     summary = latency_summary([s for _, s in latencies])
     return {
         "ingest_rate_per_s": args.ingest_rate,
@@ -208,7 +212,8 @@ async def dispatch_phase(
         "deliveries": len(done),
         "not_200": sum(1 for d in done if d.status != 200),
         "ack": {k: v for k, v in latency_summary([d.seconds for d in done]).items() if k != "n"},
-        "posts_per_s_while_ingesting": round(during / (sent_end - started), 1),
+        "sending_s": round(sent_end - started, 1),  # longer than asked when the sender fell behind
+        "posts_per_s_while_ingesting": posts_per_s,
         "posted": len(posted),
         "end_to_end": summary,
         "backlog_at_end": {**at_end, "total": sum(at_end.values())},
@@ -220,6 +225,23 @@ async def dispatch_phase(
         "target_drained_s": TARGET_DRAINED_S,
         "meets_target": drained_after is not None and drained_after <= TARGET_DRAINED_S,
     }
+
+
+async def phase_posts(
+    sims: Simulators,
+    done: list[Delivered],
+    posted: dict[str, float],
+    started: float,
+    sent_end: float,
+) -> tuple[float, list[tuple[float, float]], list[dict[str, Any]]]:
+    """The posts of this phase's deliveries (not another side's): how many a second while
+    the sending lasted; (seconds into the phase it was sent, latency) of each delivery
+    posted; every successful chat.postMessage of them."""
+    sent = {d.uuid: d.sent_at for d in done}
+    log = [c for c in await sims.slack_post_log(started) if c["ok"] and c["rc_uuid"] in sent]
+    during = sum(1 for c in log if c["time"] <= sent_end)
+    latencies = [(sent[u] - started, t - sent[u]) for u, t in posted.items()]
+    return round(during / (sent_end - started), 1), latencies, log
 
 
 async def drained(server: ServerProcess, since: float, within: float) -> float | None:

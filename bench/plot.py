@@ -33,7 +33,8 @@ def plot(result: dict[str, Any], out: Path) -> None:
     t = [s["t_s"] for s in samples]
     backlog.plot(t, [s["pending_deliveries"] for s in samples], label="deliveries pending")
     backlog.plot(t, [s["pending_posts"] for s in samples], label="posts pending or sending")
-    backlog.axvline(run["seconds"], color="grey", linestyle=":", label="sending stops")
+    sending = run.get("sending_s") or run["deliveries"] / run["achieved_ingest_per_s"]
+    backlog.axvline(sending, color="grey", linestyle=":", label="sending stops")
     backlog.set_ylabel("backlog (rows)")
     backlog.legend(fontsize=8)
     ts = [s["t_s"] + 0.5 for s in seconds]

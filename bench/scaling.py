@@ -32,7 +32,14 @@ from bench._database import Backlog, add_webhook_token, fresh_postgres
 from bench._figures import latency_summary
 from bench._load import open_loop
 from bench._servers import cpu_seconds, machine_cpu, named_cpu_seconds
-from bench.end_to_end import bodies, bridge_config, by_second, channel, wait_posted
+from bench.end_to_end import (
+    bodies,
+    bridge_config,
+    by_second,
+    channel,
+    phase_posts,
+    wait_posted,
+)
 from bot.bridge.subscriptions import WEBHOOK_PATH
 from bot.sim import Delivered, ServerProcess, SimOptions, Simulators, WebhookSender, sms_envelope
 
@@ -166,15 +173,12 @@ async def _measure(
         posted = await wait_posted(sims, {d.uuid for d in done if d.status == 200}, started)
     finally:
         sampler.cancel()
-    log = [c for c in await sims.slack_post_log(started) if c["ok"]]
-    during = sum(1 for c in log if c["time"] <= sent_end)
-    sent = {d.uuid: d.sent_at for d in done}
-    latencies = [(sent[u] - started, t - sent[u]) for u, t in posted.items()]
+    posts_per_s, latencies, log = await phase_posts(sims, done, posted, started, sent_end)
     return {
         "processes": processes,
         "achieved_ingest_per_s": round(len(done) / wall, 1),
         "not_200": sum(1 for d in done if d.status != 200),
-        "posts_per_s_while_ingesting": round(during / (sent_end - started), 1),
+        "posts_per_s_while_ingesting": posts_per_s,
         "posted": len(posted),
         "posted_twice": len(log) - len({c["rc_uuid"] for c in log}),
         "end_to_end": latency_summary([s for _, s in latencies]),
