@@ -45,6 +45,7 @@ from typing import Any
 import bot
 from bench._database import read_backlog
 from bench._load import open_loop
+from bench._servers import cpu_seconds, rss_mb
 from bot.bridge.subscriptions import WEBHOOK_PATH
 from bot.sim import CHANNEL, ServerProcess, SimOptions, Simulators, WebhookSender, sms_envelope
 
@@ -52,22 +53,6 @@ TARGET_RSS_MB = 120.0
 TARGET_READY_S = 2.0
 BRIDGE_CONFIG = f'[[routes]]\nevents = ["sms", "voicemail", "missed_call"]\nchannel = "{CHANNEL}"\n'
 TOKEN_WAIT_S = 20.0  # at most this long for the server's own webhook subscription
-
-
-def rss_mb(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM of `pid` in MB (10^6 bytes), from /proc (Linux)."""
-    found: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            found[name] = round(int(value.split()[0]) * 1024 / 1e6, 1)
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds `pid` has used (/proc/<pid>/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
 
 
 def server_token(database: Path) -> str | None:

@@ -26,14 +26,12 @@ import asyncio
 import json
 import os
 import platform
-import pstats
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from typing import Any
 from bench._database import add_webhook_token, read_inbox_uuids
 from bench._figures import latency_summary
 from bench._load import closed_loop, open_loop
+from bench._profile import PROFILED, where_time_goes
 from bench._servers import HOST
 from bot.bridge.subscriptions import WEBHOOK_PATH
 from bot.sim import (
@@ -119,77 +118,6 @@ async def closed_round(url: str, prefix: str, count: int, concurrency: int) -> d
         "rate_per_s": round(ok / wall, 1),
         **{k: v for k, v in latency_summary([d.seconds for d in done]).items() if k != "n"},
     }
-
-
-# `python -c PROFILED -m bot serve`: serve under cProfile counting CPU time (not the time
-# spent waiting in epoll), switched on by SIGUSR1 once the server is warm (start-up and
-# imports left out) and written to $RINGBRIDGE_PROFILE at exit.
-PROFILED = """
-import cProfile, os, signal, time
-profile = cProfile.Profile(time.process_time)
-signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
-try:
-    from bot.cli import main
-    main(["serve"])
-finally:
-    profile.disable()
-    profile.dump_stats(os.environ["RINGBRIDGE_PROFILE"])
-"""
-
-
-def where_time_goes(stats_file: Path, top: int = 12) -> dict[str, Any]:
-    """CPU time of the profiled server by package (a built-in's time goes to the package
-    that called it), and the functions with the most time of their own."""
-    stats = pstats.Stats(str(stats_file))
-    entries: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
-    by_area: Counter[str] = Counter()
-    own: list[tuple[float, str]] = []
-    for (path, line, name), (_cc, _nc, tottime, _ct, callers) in entries.items():
-        own.append((tottime, f"{_short(path)}:{line}({name})"))
-        if path != "~" or not callers:
-            by_area[_area(path)] += tottime
-            continue
-        for (caller_path, _line, _name), caller_stats in callers.items():
-            by_area[_area(caller_path)] += caller_stats[2]  # this built-in's time from there
-    total = sum(by_area.values()) or 1.0
-    own.sort(reverse=True)
-    return {
-        "profiled_cpu_s": round(total, 2),
-        "share_by_area": {k: round(v / total, 3) for k, v in by_area.most_common()},
-        "top_own_time_s": {label: round(t, 3) for t, label in own[:top]},
-    }
-
-
-AREAS = (
-    ("/bot/", "ringbridge (bot/)"),
-    ("sqlalchemy", "SQLAlchemy"),
-    ("aiosqlite", "aiosqlite (event loop side)"),
-    ("aiohttp", "aiohttp (HTTP server)"),
-    ("multidict", "aiohttp (HTTP server)"),
-    ("yarl", "aiohttp (HTTP server)"),
-    ("prometheus_client", "prometheus_client"),
-    ("pydantic", "pydantic"),
-    ("json", "json"),
-    ("asyncio", "asyncio event loop"),
-    ("selectors", "asyncio event loop"),
-    ("importlib", "imports"),
-    ("<frozen", "imports"),
-)
-
-
-def _area(path: str) -> str:
-    if path == "~":
-        return "built-ins"
-    return next((area for key, area in AREAS if key in path), "other")
-
-
-def _short(path: str) -> str:
-    if "/bot/" in path:
-        return "bot/" + path.split("/bot/", 1)[1]
-    for marker in ("site-packages/", "/lib/python3.11/"):
-        if marker in path:
-            return path.split(marker, 1)[1]
-    return path
 
 
 async def profiled_round(info: Any, args: argparse.Namespace) -> dict[str, Any]:

@@ -349,7 +349,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
         app[HEALTH] = health
 
         def ready(built: notifications.Notifications) -> None:
-            receiver.on_stored = built.dispatcher.wake
+            receiver.on_stored = built.dispatcher.delivered
             deps.reply_stored = built.dispatcher.wake
             health.notifications = "running"
             desk.retention = built.retention

@@ -48,6 +48,17 @@ ENDED_QUIET = timedelta(seconds=10)
 DELIVERY_MAX_AGE = timedelta(hours=24)
 READS = 8  # deliveries reading RingCentral at once (pager messages, transcripts, names)
 
+DELIVERIES = "deliveries"
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """One kind of work: its parts, done one after another, and the lanes it feeds."""
+
+    name: str
+    parts: tuple[Callable[[], Awaitable[int]], ...]
+    feeds: tuple[str, ...] = ()
+
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
@@ -75,20 +86,28 @@ class Dispatcher:
     digests: Digests | None = None  # the daily digest into its channels (DESIGN §3.12)
     idle_wait: float = 1.0  # real seconds between looks when nothing woke us
     batch: int = 100  # deliveries stored per transaction
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _wakes: dict[str, asyncio.Event] = field(default_factory=dict)  # a lane's, while running
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def wake(self) -> None:
-        """A delivery was stored: look now rather than at the next tick."""
-        self._wake.set()
+        """Work was stored (posts by catch-up, a thread reply): every lane looks now
+        rather than at its next tick."""
+        for wake in self._wakes.values():
+            wake.set()
+
+    def delivered(self) -> None:
+        """A delivery was stored (the receiver, the WebSocket listener: many a second
+        under load): the deliveries lane looks now, and wakes the others if it made work."""
+        if DELIVERIES in self._wakes:
+            self._wakes[DELIVERIES].set()
 
     def stop(self) -> None:
         """Take no new work: `run` returns after the delivery in hand (see the module)."""
         self._stop.set()
-        self._wake.set()
+        self.wake()
 
     @property
     def stopping(self) -> bool:
@@ -106,51 +125,83 @@ class Dispatcher:
         self.stop()
 
     async def _run(self) -> None:
+        """Every lane in a loop of its own (`_lanes`): a lane that found work goes round
+        again at once, whatever the others are doing, so a slow RingCentral read or
+        upload never holds up a post; a lane that found none waits until it is woken (a
+        delivery stored here, work for it made by the lane that feeds it) or `idle_wait`
+        has passed (work another process made, or a retry come due)."""
+        lanes = self._lanes()
+        self._wakes = {lane.name: asyncio.Event() for lane in lanes}
+        await asyncio.gather(*(self._loop(lane) for lane in lanes))
+
+    async def _loop(self, lane: Lane) -> None:
+        wake = self._wakes[lane.name]
         while not self.stopping:
+            wake.clear()  # before the pass: a wake during it sends us round again
             try:
-                worked = await self.step()
-            except Exception:  # one bad step must not end the bridge's deliveries
+                worked = await self._lane(lane)
+            except Exception:  # one bad pass must not end the bridge's deliveries
                 log.exception("dispatcher step failed")
                 worked = 0
             if worked:
+                for name in lane.feeds:
+                    self._wakes[name].set()
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_wait)
+                await asyncio.wait_for(wake.wait(), timeout=self.idle_wait)
 
-    async def step(self) -> int:
-        """One pass over every kind of due work; how much was done. Four lanes run side
-        by side, so that no kind of work holds up another (uploads and follow-ups never
-        delay posts): deliveries into posts, posts into Slack, thread replies texted, and
-        what follows a post (and the daily digest, which becomes a post).
-        Stopping ends each lane between its parts."""
-        lanes = (
-            (self._deliveries, self._quiet_calls),
-            (self.poster.run_once,),
-            (  # texts wait for no post
-                self.replies.run_once if self.replies else _nothing,
-                self.auto_replies.run_once if self.auto_replies else _nothing,
+    def _lanes(self) -> tuple[Lane, ...]:
+        """The kinds of work, each a lane whose parts run one after another, so that no
+        kind holds up another (uploads and follow-ups never delay posts): deliveries into
+        posts, posts into Slack, texts (thread replies, auto replies), and what follows a
+        post or a text (and the reminders and the daily digest, which come with time).
+        A lane that did work wakes the lanes it `feeds` (only those: an idle lane's pass
+        costs its claims, which on SQLite take the one writer's lock)."""
+        return (
+            Lane(
+                DELIVERIES,
+                (self._deliveries, self._quiet_calls),
+                ("posts", "replies", "followups"),  # a missed call may get an auto reply
             ),
-            (
-                self.uploader.run_once,
-                self.transcripts.run_once,
-                self.receipts.run_once if self.receipts else _nothing,
-                self.updater.run_once,
-                self.reminders.run_once if self.reminders else _nothing,
-                self.digests.run_once if self.digests else _nothing,
+            Lane("posts", (self.poster.run_once,), ("replies", "followups")),
+            # Texts wait for no post (an auto reply waits for its missed call's, polling);
+            # receipts follow what was texted.
+            Lane(
+                "replies",
+                (
+                    self.replies.run_once if self.replies else _nothing,
+                    self.auto_replies.run_once if self.auto_replies else _nothing,
+                ),
+                ("followups",),
+            ),
+            Lane(
+                "followups",
+                (
+                    self.uploader.run_once,
+                    self.transcripts.run_once,
+                    self.receipts.run_once if self.receipts else _nothing,
+                    self.updater.run_once,
+                    self.reminders.run_once if self.reminders else _nothing,
+                    self.digests.run_once if self.digests else _nothing,
+                ),
             ),
         )
+
+    async def step(self) -> int:
+        """One pass of every lane, side by side, each lane once; how much was done (tests,
+        `drain`, the dead-letter replay: `run` loops each lane on its own instead).
+        Stopping ends each lane between its parts."""
         results = await asyncio.gather(
-            *(self._lane(parts) for parts in lanes), return_exceptions=True
+            *(self._lane(lane) for lane in self._lanes()), return_exceptions=True
         )
         for result in results:  # every lane has ended: no pass overlaps the next
             if isinstance(result, BaseException):
                 raise result
         return sum(r for r in results if isinstance(r, int))
 
-    async def _lane(self, parts: tuple[Callable[[], Awaitable[int]], ...]) -> int:
+    async def _lane(self, lane: Lane) -> int:
         done = 0
-        for part in parts:
+        for part in lane.parts:
             if self.stopping:
                 break
             done += await part()
@@ -256,22 +307,28 @@ class Dispatcher:
         *,
         look_up_names: bool,
     ) -> tuple[list[_Prepared], set[str]]:
-        """Store `batch` in one transaction; (those that want names first, the numbers)."""
+        """Store `batch` in one transaction; (those that want names first, the numbers).
+        First all of it at once; if any delivery fails or wants names, that transaction is
+        rolled back and the batch stored again a savepoint each, so that one is set aside
+        alone (two statements a delivery fewer in the usual case, where none fails)."""
+        if not batch:
+            return [], set()
+        try:
+            async with self._sessions.begin() as session:
+                rows = await self._lock(session, batch)
+                for item in batch:
+                    await self._commit(session, item, rows, look_up_names=look_up_names)
+            return [], set()
+        except Exception as exc:  # rolled back; which delivery it was is found below
+            log.debug("a batch of %d stored one by one: %s", len(batch), type(exc).__name__)
         wanted: list[_Prepared] = []
         numbers: set[str] = set()
-        if not batch:
-            return wanted, numbers
         async with self._sessions.begin() as session:
-            # A write first opens the write transaction (on SQLite the savepoints below
-            # then nest in it, rather than each committing on its own).
-            ids = [p.delivery.id for p in batch]
-            await session.execute(
-                update(Delivery).where(Delivery.id.in_(ids)).values(attempts=Delivery.attempts)
-            )
+            rows = await self._lock(session, batch)
             for item in batch:
                 try:
                     async with session.begin_nested():
-                        await self._commit(session, item, look_up_names=look_up_names)
+                        await self._commit(session, item, rows, look_up_names=look_up_names)
                 except NamesWanted as names:  # rolled back: asked for, then stored again
                     wanted.append(item)
                     numbers |= names.numbers
@@ -279,9 +336,30 @@ class Dispatcher:
                     failed.append((item.delivery, exc))
         return wanted, numbers
 
-    async def _commit(self, session: AsyncSession, item: _Prepared, *, look_up_names: bool) -> None:
+    @staticmethod
+    async def _lock(session: AsyncSession, batch: list[_Prepared]) -> dict[int, Delivery]:
+        """The batch's rows as they are now, locked for this transaction (one statement)."""
+        ids = [p.delivery.id for p in batch]
+        # A write first opens the write transaction (on SQLite the savepoints then nest in
+        # it, rather than each committing on its own; the rows read are the ones written).
+        await session.execute(
+            update(Delivery).where(Delivery.id.in_(ids)).values(attempts=Delivery.attempts)
+        )
+        found = await session.scalars(
+            select(Delivery).where(Delivery.id.in_(ids)).with_for_update()
+        )
+        return {row.id: row for row in found}
+
+    async def _commit(
+        self,
+        session: AsyncSession,
+        item: _Prepared,
+        rows: dict[int, Delivery],
+        *,
+        look_up_names: bool,
+    ) -> None:
         delivery = item.delivery
-        row = await session.get(Delivery, delivery.id, with_for_update=True)
+        row = rows.get(delivery.id)
         if row is None or row.state != "pending" or row.claimed_until != delivery.claimed_until:
             return  # our lease ran out while we read RingCentral: another process has it
         await self.ingest.commit(

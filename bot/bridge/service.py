@@ -259,7 +259,7 @@ async def build(
             metrics=metrics,
             catch_up=catch_up,
             remove_webhooks=manager.remove_webhooks,
-            on_stored=dispatcher.wake,
+            on_stored=dispatcher.delivered,
             on_subscribed=manager.report_disabled,
         )
     retention = Retention(DeadLetters(engine), clock, bridge.retention.days, leadership)

@@ -126,6 +126,7 @@ class RingCentralSimulator:
         # Called with (method, path) as each request arrives, before it is answered: a test
         # sees what the client was doing at that moment (an open database transaction…).
         self.on_arrival: Callable[[str, str], None] | None = None
+        self._stalls: list[tuple[re.Pattern[str], asyncio.Event]] = []  # see `stall`
         self._garbled: list[list[Any]] = []  # [path regex, calls left]
         self.jwt = auth.issue_jwt(self.world.service_extension_id)
         self.requests: list[RequestRecord] = []
@@ -256,6 +257,9 @@ class RingCentralSimulator:
     async def handle(self, req: SimRequest) -> SimResponse:
         if self.on_arrival is not None:
             self.on_arrival(req.method, req.path)
+        for pattern, released in self._stalls:
+            if pattern.search(req.path):
+                await released.wait()
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         owner = self._state.auth.owner_of(req)  # before a refresh may rotate the token
@@ -319,6 +323,13 @@ class RingCentralSimulator:
         self._faults.append(
             [re.compile(path_regex), method.upper(), status, code, message, times, store]
         )
+
+    def stall(self, path_regex: str) -> asyncio.Event:
+        """Requests whose path matches `path_regex` get no answer until the returned event
+        is set (a download hanging on a slow network, as long as a test needs)."""
+        released = asyncio.Event()
+        self._stalls.append((re.compile(path_regex), released))
+        return released
 
     def clear_faults(self) -> None:
         self._faults.clear()

@@ -8,7 +8,9 @@ would see in the channel, then the Slack-side facts (which calls, when).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from itertools import pairwise
 from pathlib import Path
@@ -91,6 +93,14 @@ def dead_letters(bridge: Bridge) -> float:
     registry = bridge.server.app[METRICS].registry
     found = registry.get_sample_value("ringbridge_slack_posts_total", {"outcome": "dead"})
     return found or 0.0
+
+
+async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
+    """Wait (real time, the dispatcher running) until `condition` holds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        await asyncio.sleep(0.02)
 
 
 async def step(bridge: Bridge) -> None:
@@ -425,6 +435,32 @@ async def test_after_a_crash_a_thread_reply_is_found_through_replies(live: Bridg
 
 
 # -- uploads ------------------------------------------------------------------------------
+
+
+async def test_a_text_is_posted_while_a_voicemail_audio_download_hangs(live: Bridge) -> None:
+    """The running dispatcher (not a test's drain): each kind of work goes round on its
+    own, so an upload stuck on RingCentral holds up no notification behind it."""
+    download = live.rc.stall(r"/content/")
+    asked: list[str] = []
+    live.rc.on_arrival = lambda _method, path: asked.append(path)
+    stop = asyncio.Event()
+    running = asyncio.create_task(live.notifications.dispatcher.run(stop))
+    try:
+        await live.rc.incoming_voicemail(live.rc.extension_id, CALLER, duration=12)
+        await until(lambda: any("/content/" in path for path in asked))
+        await live.rc.incoming_sms(live.rc.extension_id, number(7), "while the audio hangs")
+        await until(lambda: len(live.channel(TEXTS)) == 1)
+
+        (text,) = live.channel(TEXTS)
+        assert "while the audio hangs" in text["text"]
+        assert not live.slack.files()  # the audio is still on its way
+    finally:
+        download.set()
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+    await live.dispatch()
+    assert len(live.channel(CALLS)) == 1
+    assert len(live.slack.files()) == 1  # and arrives once released
 
 
 async def test_a_voicemail_audio_upload_failing_once_is_retried_and_arrives_once(
