@@ -1,9 +1,9 @@
-"""Retention (`[retention] days`, DESIGN §3.10): delivered inbox rows, audit rows and the
-texts sent (their receipts followed) older than that are deleted, dead letters after 90
-days (or when replayed). A periodic task of the leading process (the subscription's leader
-lock): one process deletes, the others need not (the deletes are harmless twice, but each
-is a scan of a big table). The admin desk's loop runs the rounds (`bot.bridge.admin`), on
-real time: a fake clock's sleep would jump an hour."""
+"""Retention (`[retention] days`, DESIGN §3.10): delivered inbox rows, audit rows, the
+texts sent (their receipts followed) and the auto replies done older than that are
+deleted, dead letters after 90 days (or when replayed). A periodic task of the leading
+process (the subscription's leader lock): one process deletes, the others need not (the
+deletes are harmless twice, but each is a scan of a big table). The admin desk's loop runs
+the rounds (`bot.bridge.admin`), on real time: a fake clock's sleep would jump an hour."""
 
 from __future__ import annotations
 
@@ -37,10 +37,11 @@ class Retention:
             return None
         now = datetime.fromtimestamp(self.clock.now(), UTC)
         purged = await self.dead_letters.purge(now=now, days=self.days)
-        if purged.deliveries or purged.audit or purged.texts or purged.dead:
+        if purged.deliveries or purged.audit or purged.texts or purged.auto_replies or purged.dead:
             log.info(
-                "retention: deleted %d delivered inbox rows, %d audit rows and %d texts sent "
-                "older than %d days, %d dead letters older than 90 days",
-                purged.deliveries, purged.audit, purged.texts, self.days, purged.dead,
+                "retention: deleted %d delivered inbox rows, %d audit rows, %d texts sent and "
+                "%d auto replies older than %d days, %d dead letters older than 90 days",
+                purged.deliveries, purged.audit, purged.texts, purged.auto_replies, self.days,
+                purged.dead,
             )  # fmt: skip
         return purged

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.store.schema import (
     Audit,
+    AutoReply,
     Delivery,
     Followup,
     Outbound,
@@ -79,6 +80,7 @@ class Purged:
     audit: int
     dead: int
     texts: int = 0  # `outbound` rows: the texts sent, their receipts followed
+    auto_replies: int = 0  # missed calls judged for an auto reply, long over
 
 
 def parse_id(text: str) -> tuple[str, int]:
@@ -242,10 +244,11 @@ class DeadLetters:
         return [letter.id for letter in await self.newest(limit=100_000)]
 
     async def purge(self, *, now: datetime, days: int) -> Purged:
-        """Retention: delivered inbox rows, audit rows and the texts sent (`outbound`)
-        older than `days`, and dead letters older than DEAD_LETTER_DAYS, deleted. Posts
-        stay (they deduplicate what was shown and hold the threads), except dead ones no
-        thread starts from."""
+        """Retention: delivered inbox rows, audit rows, the texts sent (`outbound`) and the
+        auto replies done older than `days`, and dead letters older than DEAD_LETTER_DAYS,
+        deleted. Posts stay (they deduplicate what was shown and hold the threads), except
+        dead ones no thread starts from. Remembered numbers (`untextable`) stay: an opt-out
+        lasts until a START."""
         kept_from = now - timedelta(days=days)
         dead_from = now - timedelta(days=DEAD_LETTER_DAYS)
         async with self._sessions.begin() as session:
@@ -285,6 +288,13 @@ class DeadLetters:
                     SlackEvent.state == "dead", SlackEvent.created_at < dead_from
                 )
             )
+            # Auto replies over with (a day's margin: a day is the account zone's, up to 25 h,
+            # and (caller, day) is what keeps a caller to one text a day).
+            answered = await session.execute(
+                delete(AutoReply).where(
+                    AutoReply.state == "done", AutoReply.created_at < kept_from - timedelta(days=1)
+                )
+            )
             posts = await session.execute(delete(Post).where(Post.id.in_(old_posts)))
         return Purged(
             deliveries=_count(deliveries),
@@ -296,6 +306,7 @@ class DeadLetters:
             + _count(updates)
             + _count(followups),
             texts=_count(texts),
+            auto_replies=_count(answered),
         )
 
     @staticmethod

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.bridge.retention import Retention
 from bot.clock import FakeClock
 from bot.store.deadletters import DeadLetters
-from bot.store.schema import Audit, Delivery, Outbound, Post, Thread
+from bot.store.schema import Audit, AutoReply, Delivery, Outbound, Post, Thread
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -84,3 +84,28 @@ async def test_texts_sent_older_than_the_setting_go_whatever_their_state(
 
     assert purged is not None and purged.texts == 2
     assert await rows(engine, Outbound.to_numbers) == ["+1-new-done", "+1-new-pending"]
+
+
+def auto_reply(caller: str, state: str, age_days: float) -> AutoReply:
+    at = NOW - timedelta(days=age_days)
+    return AutoReply(item=f"call-{caller}", caller=caller, called_at=at, text="Sorry we missed you",
+                     state=state, attempts=0, created_at=at, next_attempt_at=at)  # fmt: skip
+
+
+async def test_auto_replies_done_go_a_day_after_the_setting_those_in_hand_stay(
+    engine: AsyncEngine,
+) -> None:
+    # A day's margin past the setting: (caller, day) keeps a caller to one text a day, and a
+    # day of the account's zone can be 25 hours long.
+    async with AsyncSession(engine) as session, session.begin():
+        session.add_all([
+            auto_reply("+1-old-done", "done", 32), auto_reply("+1-margin-done", "done", 30.5),
+            auto_reply("+1-old-pending", "pending", 32), auto_reply("+1-new-done", "done", 2),
+        ])  # fmt: skip
+
+    purged = await Retention(DeadLetters(engine), FakeClock(NOW.timestamp()), days=30).run_once()
+
+    assert purged is not None and purged.auto_replies == 1
+    assert await rows(engine, AutoReply.caller) == [
+        "+1-margin-done", "+1-new-done", "+1-old-pending",
+    ]  # fmt: skip
