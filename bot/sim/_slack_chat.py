@@ -105,9 +105,7 @@ def delete(ws: Workspace, p: Params) -> dict[str, Any]:
     """chat.delete of the bot's own message; the workspace raises `message_deleted`."""
     ws.need_scope("chat:write")
     channel = ws.visible_channel(text_param(p, "channel"))
-    message = find_message(channel, text_param(p, "ts") or "")
-    if message is None:
-        raise SlackError("message_not_found")
+    message = _named_message(channel, p, "ts")
     if message.get("bot_id") != ws.identity.bot_id:
         raise SlackError("cant_delete_message")  # a bot token deletes only its own messages
     remove_message(ws, channel, message)
@@ -153,6 +151,14 @@ def post_ephemeral(ws: Workspace, p: Params) -> dict[str, Any]:
         message["thread_ts"] = thread_ts
     channel.ephemerals.append(message)
     return _with_warnings({"ok": True, "message_ts": message["ts"]}, warnings)
+
+
+def _named_message(channel: Channel, p: Params, key: str) -> dict[str, Any]:
+    """The message whose ts the parameter `key` gives; Slack's `message_not_found` else."""
+    message = find_message(channel, text_param(p, key) or "")
+    if message is None:
+        raise SlackError("message_not_found")
+    return message
 
 
 def _own_message(ws: Workspace, channel: Channel, ts: str | None) -> dict[str, Any]:
@@ -202,18 +208,14 @@ def update(ws: Workspace, p: Params) -> dict[str, Any]:
 
 def get_permalink(ws: Workspace, p: Params) -> dict[str, Any]:
     channel = ws.visible_channel(text_param(p, "channel"))
-    message = find_message(channel, text_param(p, "message_ts") or "")
-    if message is None:
-        raise SlackError("message_not_found")
+    message = _named_message(channel, p, "message_ts")
     return {"ok": True, "channel": channel.id, "permalink": ws.permalink(channel, message)}
 
 
 def reactions_add(ws: Workspace, p: Params) -> dict[str, Any]:
     ws.need_scope("reactions:write")
     channel = ws.visible_channel(text_param(p, "channel"))
-    message = find_message(channel, text_param(p, "timestamp") or "")
-    if message is None:
-        raise SlackError("message_not_found")
+    message = _named_message(channel, p, "timestamp")
     name = required(p, "name", "invalid_name").strip(":")
     reactions: list[dict[str, Any]] = message.setdefault("reactions", [])
     for reaction in reactions:
@@ -231,9 +233,7 @@ def reactions_remove(ws: Workspace, p: Params) -> dict[str, Any]:
     """Slack: `no_reaction` when this app has not added that reaction to the message."""
     ws.need_scope("reactions:write")
     channel = ws.visible_channel(text_param(p, "channel"))
-    message = find_message(channel, text_param(p, "timestamp") or "")
-    if message is None:
-        raise SlackError("message_not_found")
+    message = _named_message(channel, p, "timestamp")
     name = required(p, "name", "invalid_name").strip(":")
     reactions: list[dict[str, Any]] = message.get("reactions", [])
     for reaction in reactions:
