@@ -338,9 +338,8 @@ class Reminders:
             await self._failed(reminder, read_failure(exc))
             return
         slot.answered(self._now())
-        await self._settle(slot)
         posted = PostedMessage.model_validate(answer.data)
-        await self._finish(reminder, state="done", ts=posted.ts, error=None)
+        await self._finish(reminder, slot, state="done", ts=posted.ts, error=None)
 
     async def _still_open(self, reminder: Reminder) -> list[Post]:
         """The reminder's items not handled or answered since it was planned."""
@@ -437,8 +436,12 @@ class Reminders:
             next_attempt_at=now + timedelta(seconds=delay),
         )  # fmt: skip
 
-    async def _finish(self, reminder: Reminder, **values: object) -> None:
+    async def _finish(self, reminder: Reminder, slot: Slot | None = None, **values: object) -> None:
+        """Write the reminder back (and settle its call's slot, if any, in the same
+        transaction, as a post's `_done` does)."""
         async with self._sessions.begin() as session:
+            if slot is not None:
+                await slot.settle(session)
             if not await write_back(session, reminder, **values):
                 log.info("reminder %s: lease lost; its new holder decides", reminder.id)
 
