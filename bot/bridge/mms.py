@@ -15,15 +15,18 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
-from PIL import Image, ImageOps, UnidentifiedImageError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ringcentral.models.limits import MMS_MAX_ATTACHMENTS, MMS_MAX_TOTAL_BYTES
 from bot.slack.payloads import SlackFile
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = ["MMS_TYPES", "FilesRefused", "MmsFiles", "fit"]
 
@@ -175,6 +178,10 @@ def _total(parts: Sequence[Part]) -> int:
 
 def _decoded(part: Part) -> Image.Image | None:
     """The image turned upright, flattened onto white and no larger than LONGEST_SIDE."""
+    # Pillow (its C library, a few MB resident) is imported by the first picture to make
+    # smaller, not by every server that may never send one.
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(part[1])) as opened:
             image = ImageOps.exif_transpose(opened)

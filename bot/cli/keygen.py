@@ -7,8 +7,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cryptography.fernet import Fernet
-
 from bot.cli._common import EXIT_OK
 
 
@@ -25,5 +23,9 @@ def add_parser(commands: Any) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     del args
+    # Here, not at the top: every command imports this module (`serve` too, which without
+    # RINGBRIDGE_SECRET_KEY never needs `cryptography`; see bot.store.connections.Sealer).
+    from cryptography.fernet import Fernet
+
     print(Fernet.generate_key().decode("ascii"))
     return EXIT_OK

@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import emoji
-
 __all__ = ["escape", "internal_marker", "mentioned_users", "to_plain"]
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -97,4 +95,8 @@ def _shortcode_to_emoji(match: re.Match[str]) -> str:
         return _SKIN_TONES[name]
     if name.startswith("flag-") and len(name) == 7:  # Slack's :flag-us: → 🇺🇸
         return "".join(chr(0x1F1E6 + ord(c) - ord("a")) for c in name[5:])
+    # Imported on the first shortcode: its table (a JSON file of every emoji, about 3 MB
+    # once loaded) is for replies typed in Slack, which an idle server never sees.
+    import emoji
+
     return emoji.emojize(match.group(0), language="alias")

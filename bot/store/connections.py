@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -56,9 +55,15 @@ def _wall(seconds: float) -> datetime:
 
 
 class Sealer:
-    """Encrypts with the first key, decrypts with any (MultiFernet)."""
+    """Encrypts with the first key, decrypts with any (MultiFernet).
+
+    `cryptography` is imported by the first Sealer made: a server without
+    RINGBRIDGE_SECRET_KEY makes none, and its bindings (Rust and OpenSSL's) are several MB
+    of resident memory it would never use."""
 
     def __init__(self, keys: Sequence[bytes]) -> None:
+        from cryptography.fernet import Fernet, MultiFernet
+
         self._fernet = MultiFernet([Fernet(k) for k in keys])
 
     def __repr__(self) -> str:
@@ -69,6 +74,8 @@ class Sealer:
 
     def open(self, sealed: str) -> str | None:
         """The clear text, or None when no key opens it (a key removed from the list)."""
+        from cryptography.fernet import InvalidToken  # loaded by __init__ already
+
         try:
             return self._fernet.decrypt(sealed.encode("ascii")).decode()
         except (InvalidToken, ValueError):

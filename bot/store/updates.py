@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.store.engine import insert
 from bot.store.schema import Update
 
 
@@ -18,10 +18,8 @@ async def queue_update(
 ) -> None:
     """The post's message is to be updated from `now + delay`: a new row, or the existing
     one due again with its revision one higher (an update in flight then runs once more)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     due = now + delay
-    statement = insert(Update).values(
+    statement = insert(session.get_bind().dialect.name, Update).values(
         post_id=post_id, revision=1, state="pending", attempts=0, next_attempt_at=due
     )
     statement = statement.on_conflict_do_update(
