@@ -8,13 +8,18 @@ from __future__ import annotations
 import io
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import main_async
 from bot.config import Settings
+from bot.ringcentral._tokenpace import MARGIN, WINDOW
 from bot.sim import RingCentralSimulator, SlackSimulator
+from bot.store.schema import TokenRequest
 
 # Every variable Settings reads (pydantic-settings: the field names, any case).
 SETTINGS_ENV = tuple(name.upper() for name in Settings.model_fields)
@@ -71,3 +76,16 @@ def simulator_env(
         "DATABASE_URL": database_url,
         "BRIDGE_CONFIG": bridge_config,
     }
+
+
+async def a_minute_later(engine: AsyncEngine) -> None:
+    """As if the next command ran a minute later, for the app's token-endpoint window: every
+    token request on record is moved to one window ago. A command without the running
+    bridge's session logs in and revokes at exit, and paces at RingCentral's default five
+    a minute until an answer says the app's raised limit; so the fourth command of a test
+    would wait a real minute (the commands run on the wall clock, which a test cannot move).
+    Pacing itself is proved in test_token_endpoint and test_shared_tokens."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(TokenRequest).values(at=datetime.now(UTC) - timedelta(seconds=WINDOW + MARGIN))
+        )

@@ -256,6 +256,9 @@ async def test_exactly_one_process_maintains_the_subscription() -> None:
 
     url = await postgres_database("rb_mp_leader")
     engines = [connect(url) for _ in range(3)]
+    # Another test's database on the same server, in a transaction holding an advisory lock
+    # (as DatabaseTokenRequestLog.take does) while this test cuts its leader's connection.
+    bystander = connect(await postgres_database("rb_mp_bystander"))
     rounds: Counter[int] = Counter()
     stops = [asyncio.Event() for _ in engines]
 
@@ -281,6 +284,14 @@ async def test_exactly_one_process_maintains_the_subscription() -> None:
         await asyncio.sleep(within)
         return set(rounds)
 
+    # pg_locks is the whole server's: only this test's database is ours to cut. Other tests
+    # and xdist workers hold advisory locks in theirs; a backend ended between two statements
+    # of a transaction fails the next one with asyncpg's "cannot switch to state 12".
+    cut_leader = text(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+        "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
     tasks = [asyncio.create_task(manager(i).run(stops[i], 0.05)) for i in range(3)]
     try:
         first = await leaders()
@@ -293,13 +304,12 @@ async def test_exactly_one_process_maintains_the_subscription() -> None:
         (leader,) = second
         # The leader's connection drops (a network cut, a database restart): its lock is
         # gone with it, another takes over, and the old leader stops syncing.
-        async with engines[0].connect() as conn:
-            await conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
-                )
-            )
+        async with bystander.begin() as other:
+            await other.execute(text("SELECT pg_advisory_xact_lock(1)"))
+            async with engines[0].connect() as conn:
+                cut = await conn.scalar(cut_leader)
+            assert cut == 1  # the leader's session, and no other
+            assert await other.scalar(text("SELECT 1")) == 1  # the bystander's goes on
         third = await leaders(1.0)
         await asyncio.sleep(0)
         assert len(await leaders()) == 1
@@ -308,7 +318,7 @@ async def test_exactly_one_process_maintains_the_subscription() -> None:
         for stop in stops:
             stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for engine in engines:
+        for engine in [*engines, bystander]:
             await engine.dispose()
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot.clock import FakeClock
 from bot.config import BridgeConfig, Route
 from bot.sim import RingCentralSimulator
 from tests.bridge import listening, running_bridge
-from tests.cli import Cli
+from tests.cli import Cli, a_minute_later
 from tests.integration.test_cli_check import CALLS, ROUTES, TEXTS, bad_lines
 from tests.integration.test_cli_check import cli as cli  # the fixtures
 from tests.integration.test_cli_check import slack as slack
@@ -31,7 +33,7 @@ async def test_the_admin_channel_is_checked_like_a_routed_one(cli: Cli) -> None:
 
 
 async def test_without_public_url_a_websocket_connection_is_tested_and_the_bridge_s_read(
-    cli: Cli, rc_sim: RingCentralSimulator
+    cli: Cli, rc_sim: RingCentralSimulator, engine: AsyncEngine
 ) -> None:
     alone = await cli("check", PUBLIC_URL="")
 
@@ -56,6 +58,7 @@ async def test_without_public_url_a_websocket_connection_is_tested_and_the_bridg
         ) as bridge,
         listening(bridge),
     ):
+        await a_minute_later(engine)  # after two commands and the bridge's log-in
         running = await cli("check", PUBLIC_URL="")
     assert running.code == 0, running.out
     assert "✔ RingCentral WebSocket of the bridge: connected" in running.out

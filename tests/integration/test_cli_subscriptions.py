@@ -64,7 +64,8 @@ def raise_auth_limit(rc_sim: RingCentralSimulator) -> None:
     """Each command without a running bridge's session logs in and revokes at exit: two
     token requests, and a test runs several commands while the simulator's clock stands
     still. RingCentral raises an app's Auth limit on request; the CLI learns it from the
-    answers' X-Rate-Limit-Limit."""
+    answers' X-Rate-Limit-Limit, but each command starts at five a minute, so a test's
+    fourth command would wait for the window (`tests.cli.a_minute_later`)."""
     rc_sim.set_limit("Auth", 100)
 
 

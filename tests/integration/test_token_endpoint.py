@@ -13,7 +13,7 @@ SQLite and, with RINGBRIDGE_TEST_POSTGRES, PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import time
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import SystemClock
 from bot.ringcentral import Credentials, RingCentralClient, TokenPacer
-from bot.sim import RingCentralSimulator
+from bot.sim import RequestRecord, RingCentralSimulator
 from bot.store import DatabaseTokenRequestLog, connect
 from tests.conftest import OPENAPI
+from tests.integration.test_delivery import until
 from tests.integration.test_shared_tokens import BACKENDS, database_for
 
 WINDOW = 1.5  # seconds: RingCentral's minute, shortened
@@ -35,6 +36,7 @@ PERSONS = 9
 PROCESSES = 3
 EXT = "/restapi/v1.0/account/~/extension/~"
 TOKEN = "/restapi/oauth/token"
+PACER_LOG = "bot.ringcentral.tokenpace"
 
 
 @pytest.fixture
@@ -77,9 +79,23 @@ def client(
     )  # fmt: skip
 
 
+def token_grants(sim: RingCentralSimulator) -> list[RequestRecord]:
+    return [r for r in sim.requests if r.path == TOKEN]
+
+
+def waiting(caplog: pytest.LogCaptureFixture) -> set[str]:
+    """The identities the pacer has told to wait for the app's window (its INFO line)."""
+    return {
+        str(r.args[0])
+        for r in caplog.records
+        if r.name == PACER_LOG and r.msg.startswith("token request of %s waits") and r.args
+    }
+
+
 async def test_token_requests_of_every_identity_and_process_share_the_apps_window(
-    sim: RingCentralSimulator, engines: list[AsyncEngine]
+    sim: RingCentralSimulator, engines: list[AsyncEngine], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger=PACER_LOG)
     extensions = sim.world.extension_ids()
     persons = [
         client(
@@ -94,23 +110,24 @@ async def test_token_requests_of_every_identity_and_process_share_the_apps_windo
     service = client(sim, engines[0], identity="service", jwt=sim.jwt, service=True)
     try:
         everyone = [asyncio.create_task(p.request("GET", EXT)) for p in persons]
-        await asyncio.sleep(0.3)  # the persons have filled the first window and wait
-        asked = time.time()
+        # Every person has had its answer from the window: a token (all the first window
+        # lets persons take), or a wait.
+        await until(lambda: len(token_grants(sim)) + len(waiting(caplog)) >= PERSONS, 60.0)
         await service.request("GET", EXT)
-        service_waited = time.time() - asked
         responses = await asyncio.gather(*everyone)
     finally:
         for made in [*persons, service]:
             await made.close()
 
     assert {r.status_code for r in responses} == {200}
-    grants = [r for r in sim.requests if r.path == TOKEN]
+    grants = token_grants(sim)
     assert len(grants) == PERSONS + 1 and {r.status for r in grants} == {200}
     arrived = sorted(r.time for r in grants)
     for earlier, later in zip(arrived, arrived[LIMIT:], strict=False):
         assert later - earlier >= WINDOW, f"6 token requests within {later - earlier:.2f} s"
-    # The service user went at once, in the slot kept for it, ahead of waiting persons.
-    assert service_waited < WINDOW
+    # The service user went at once, in the slot kept for it, ahead of waiting persons:
+    # its pacer never waited (said by the pacer, not timed: a loaded machine is slow).
+    assert "service" not in waiting(caplog)
     service_at = next(r.time for r in grants if (r.form or {}).get("assertion") == sim.jwt)
     assert sum(1 for t in arrived if t < service_at) <= LIMIT - 1
 
