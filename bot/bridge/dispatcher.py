@@ -49,6 +49,11 @@ DELIVERY_MAX_AGE = timedelta(hours=24)
 READS = 8  # deliveries reading RingCentral at once (pager messages, transcripts, names)
 
 DELIVERIES = "deliveries"
+# How long an idle lane of texts or follow-ups rests before looking again when woken
+# (`Lane.rest`): a typed reply or a file waits at most this much longer; an idle pass of
+# the follow-ups lane is six claims.
+REPLIES_REST = 0.1
+FOLLOWUPS_REST = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,10 @@ class Lane:
     name: str
     parts: tuple[Callable[[], Awaitable[int]], ...]
     feeds: tuple[str, ...] = ()
+    # Real seconds at least between two passes when the last found nothing, however often
+    # the lane is woken: under load the lanes that feed it wake it after every pass, and
+    # each idle pass costs its claims (on SQLite, each takes the one writer's lock).
+    rest: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +145,10 @@ class Dispatcher:
 
     async def _loop(self, lane: Lane) -> None:
         wake = self._wakes[lane.name]
+        loop = asyncio.get_running_loop()
         while not self.stopping:
             wake.clear()  # before the pass: a wake during it sends us round again
+            started = loop.time()
             try:
                 worked = await self._lane(lane)
             except Exception:  # one bad pass must not end the bridge's deliveries
@@ -149,6 +160,8 @@ class Dispatcher:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.idle_wait)
+            if lane.rest and not self.stopping:
+                await asyncio.sleep(started + lane.rest - loop.time())
 
     def _lanes(self) -> tuple[Lane, ...]:
         """The kinds of work, each a lane whose parts run one after another, so that no
@@ -156,7 +169,8 @@ class Dispatcher:
         posts, posts into Slack, texts (thread replies, auto replies), and what follows a
         post or a text (and the reminders and the daily digest, which come with time).
         A lane that did work wakes the lanes it `feeds` (only those: an idle lane's pass
-        costs its claims, which on SQLite take the one writer's lock)."""
+        costs its claims, which on SQLite take the one writer's lock); the lanes whose
+        work is not a notification's first message `rest` between idle passes."""
         return (
             Lane(
                 DELIVERIES,
@@ -173,6 +187,7 @@ class Dispatcher:
                     self.auto_replies.run_once if self.auto_replies else _nothing,
                 ),
                 ("followups",),
+                rest=REPLIES_REST,
             ),
             Lane(
                 "followups",
@@ -184,6 +199,7 @@ class Dispatcher:
                     self.reminders.run_once if self.reminders else _nothing,
                     self.digests.run_once if self.digests else _nothing,
                 ),
+                rest=FOLLOWUPS_REST,
             ),
         )
 

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.notices import (
@@ -294,8 +295,16 @@ class Poster:
                 (thread.company_number, thread.other_number, thread.channel): thread
                 for thread in await session.scalars(select(Thread).where(key.in_(wanted)))
             }
+            parent_ids = {thread.parent_post_id for thread in threads.values()}
+            parents = {
+                parent.id: parent
+                for parent in await session.scalars(select(Post).where(Post.id.in_(parent_ids)))
+            }
+            last = await _last_before(session, threaded)
             for post in threaded:
-                places[post.id] = await _place(session, threads[_thread_of(post)], post)
+                thread = threads[_thread_of(post)]
+                parent = parents.get(thread.parent_post_id)
+                places[post.id] = _place(thread, post, parent, last.get(post.id))
         return places
 
     async def _thread_gone(self, post: Post, thread_ts: str) -> None:
@@ -540,20 +549,48 @@ def _thread_match(post: Post) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-async def _place(session: AsyncSession, thread: Thread, post: Post) -> _Place:
-    """Where `post` goes in its conversation's `thread` (its row, locked for the
-    transaction on PostgreSQL by the insert): the thread's first post starts it; a thread
-    whose first post became a dead letter starts with this one instead; a conversation
-    marked handled, or silent 24 h, starts a new thread (§3.12)."""
-    if thread.thread_ts is None and thread.parent_post_id != post.id:
-        parent = await session.get(Post, thread.parent_post_id)
-        if parent is not None and parent.state == "dead":
-            thread.parent_post_id = post.id
-    elif thread.parent_post_id != post.id and await _new_again(session, thread, post):
-        thread.parent_post_id, thread.thread_ts = post.id, None
+def _place(thread: Thread, post: Post, parent: Post | None, last: datetime | None) -> _Place:
+    """Where `post` goes in its conversation's `thread` (whose first post is `parent`;
+    the conversation's previous post was at `last`): the thread's first post starts it; a
+    thread whose first post became a dead letter starts with this one instead; so does
+    one the conversation left: marked handled, or silent 24 h (§3.12)."""
+    if thread.parent_post_id != post.id:
+        if thread.thread_ts is None:
+            if parent is not None and parent.state == "dead":
+                thread.parent_post_id = post.id
+        elif _new_again(post, parent, last):
+            thread.parent_post_id, thread.thread_ts = post.id, None
     if thread.parent_post_id == post.id:
         return None, True
     return thread.thread_ts, False
+
+
+def _new_again(post: Post, parent: Post | None, last: datetime | None) -> bool:
+    """Whether `post`, a text in a conversation that has a thread, starts a new one: it
+    came after the conversation was marked handled, or after 24 h of silence (§3.12)."""
+    if parent is not None and parent.handled_at and parent.handled_at <= post.created_at:
+        return True
+    return last is not None and post.created_at - last >= CONVERSATION_SILENCE
+
+
+async def _last_before(session: AsyncSession, posts: list[Post]) -> dict[int, datetime]:
+    """When each post's conversation (in its channel) had its previous post, for all of
+    them in one statement (a correlated subquery a post)."""
+    earlier = aliased(Post)
+    previous = (
+        select(func.max(earlier.created_at))
+        .where(
+            earlier.thread_key == Post.thread_key,
+            earlier.channel == Post.channel,
+            earlier.id != Post.id,
+            earlier.created_at <= Post.created_at,
+        )
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Post.id, previous).where(Post.id.in_([post.id for post in posts]))
+    )
+    return {post_id: at for post_id, at in rows if at is not None}
 
 
 async def _forget_thread(session: AsyncSession, post: Post, thread_ts: str) -> None:
@@ -563,23 +600,6 @@ async def _forget_thread(session: AsyncSession, post: Post, thread_ts: str) -> N
         await session.execute(
             delete(Thread).where(*_thread_match(post), Thread.thread_ts == thread_ts)
         )
-
-
-async def _new_again(session: AsyncSession, thread: Thread, post: Post) -> bool:
-    """Whether `post`, a text in a conversation that has a thread, starts a new one: it
-    came after the conversation was marked handled, or after 24 h of silence (§3.12)."""
-    parent = await session.get(Post, thread.parent_post_id)
-    if parent is not None and parent.handled_at and parent.handled_at <= post.created_at:
-        return True
-    last = await session.scalar(
-        select(func.max(Post.created_at)).where(
-            Post.thread_key == post.thread_key,
-            Post.channel == post.channel,
-            Post.id != post.id,
-            Post.created_at <= post.created_at,
-        )
-    )
-    return last is not None and post.created_at - last >= CONVERSATION_SILENCE
 
 
 def taken_of(post: Post) -> Taken | None:

@@ -156,13 +156,12 @@ async def take_for_sending(
     await _give_back(session, [channel for _, channel in lost], now + hold, now)
     busy = [(row, channel) for row, channel in rows if channel not in taken]
     if busy:
-        slots = dict(
-            (await session.execute(
-                select(ChannelPace.channel, ChannelPace.next_slot).where(
-                    ChannelPace.channel.in_([channel for _, channel in busy])
-                )
-            )).tuples().all()
-        )  # fmt: skip
+        held = await session.execute(
+            select(ChannelPace.channel, ChannelPace.next_slot).where(
+                ChannelPace.channel.in_([channel for _, channel in busy])
+            )
+        )
+        slots = dict(held.all())
         for row, channel in busy:
             # Held by a call in flight: its answer usually frees the channel within the
             # pace, long before the hold ends.
