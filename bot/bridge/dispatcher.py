@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.clock import Clock
 from bot.notices import Notice
 from bot.ringcentral import RingCentralError
+from bot.store.gate import GatedSessions
 from bot.store.schema import CallState, Delivery
 from bot.store.work import claim, write_back
 
@@ -99,7 +100,7 @@ class Dispatcher:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = GatedSessions(self.engine)
 
     def wake(self) -> None:
         """Work was stored (posts by catch-up, a thread reply): every lane looks now

@@ -39,6 +39,7 @@ from bot.observe import Metrics
 from bot.slack.payloads import PostedMessage
 from bot.slack.render import Locale, Reply, render_digest, render_notice
 from bot.store.engine import insert
+from bot.store.gate import GatedSessions
 from bot.store.pace import Slot, channel_open, hold, settle_slots, take_for_sending
 from bot.store.posts import DIGEST
 from bot.store.schema import Post, Thread, Upload
@@ -103,7 +104,7 @@ class Poster:
     max_calls: int = 16  # Slack calls in flight at once, across channels
 
     def __post_init__(self) -> None:
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = GatedSessions(self.engine)
         self._joined: set[str] = set()
         self._calls = asyncio.Semaphore(self.max_calls)
 

@@ -26,9 +26,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.engine import insert
+from bot.store.gate import Sessions
 from bot.store.schema import ChannelPace, Post
 from bot.store.work import Row, write_back, write_back_many
 
@@ -171,7 +172,7 @@ async def take_for_sending(
 
 
 async def mark_sending(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
     row: Row,
     channel: str,
     now: datetime,
