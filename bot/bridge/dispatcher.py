@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -114,6 +115,13 @@ class Dispatcher:
         if DELIVERIES in self._wakes:
             self._wakes[DELIVERIES].set()
 
+    def _posts_landed(self) -> None:
+        """A pass of posts in flight was recorded: its uploads, transcripts and auto
+        replies may be due."""
+        for name in ("replies", "followups"):
+            if name in self._wakes:
+                self._wakes[name].set()
+
     def stop(self) -> None:
         """Take no new work: `run` returns after the delivery in hand (see the module)."""
         self._stop.set()
@@ -140,9 +148,14 @@ class Dispatcher:
         upload never holds up a post; a lane that found none waits until it is woken (a
         delivery stored here, work for it made by the lane that feeds it) or `idle_wait`
         has passed (work another process made, or a retry come due)."""
-        lanes = self._lanes()
+        lanes = self._lanes(ahead=True)
         self._wakes = {lane.name: asyncio.Event() for lane in lanes}
-        await asyncio.gather(*(self._loop(lane) for lane in lanes))
+        try:
+            await asyncio.gather(*(self._loop(lane) for lane in lanes))
+        except BaseException:
+            await asyncio.shield(self.poster.landed(cancel=True))
+            raise
+        await self.poster.landed()  # the posts in flight answered and recorded
 
     async def _loop(self, lane: Lane) -> None:
         wake = self._wakes[lane.name]
@@ -164,21 +177,28 @@ class Dispatcher:
             if lane.rest and not self.stopping:
                 await asyncio.sleep(started + lane.rest - loop.time())
 
-    def _lanes(self) -> tuple[Lane, ...]:
+    def _lanes(self, *, ahead: bool = False) -> tuple[Lane, ...]:
         """The kinds of work, each a lane whose parts run one after another, so that no
         kind holds up another (uploads and follow-ups never delay posts): deliveries into
         posts, posts into Slack, texts (thread replies, auto replies), and what follows a
         post or a text (and the reminders and the daily digest, which come with time).
         A lane that did work wakes the lanes it `feeds` (only those: an idle lane's pass
         costs its claims, which on SQLite take the one writer's lock); the lanes whose
-        work is not a notification's first message `rest` between idle passes."""
+        work is not a notification's first message `rest` between idle passes. `ahead`
+        (`run`'s loops): a pass of posts returns with its calls in flight
+        (`Poster.run_ahead`), and their landing wakes what follows a post."""
+        post = partial(self.poster.run_ahead, self._posts_landed) if ahead else self.poster.run_once
         return (
             Lane(
                 DELIVERIES,
                 (self._deliveries, self._quiet_calls),
                 ("posts", "replies", "followups"),  # a missed call may get an auto reply
             ),
-            Lane("posts", (self.poster.run_once,), ("replies", "followups")),
+            Lane(
+                "posts",
+                (post,),
+                () if ahead else ("replies", "followups"),
+            ),
             # Texts wait for no post (an auto reply waits for its missed call's, polling);
             # receipts follow what was texted.
             Lane(

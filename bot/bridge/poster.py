@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
@@ -101,22 +101,70 @@ class Poster:
     pace: float = 1.0  # Slack: about one message per second per channel, sustained
     batch: int = 50  # channels served in one pass (one post each: Slack's pace)
     lease: timedelta = LEASE
-    max_calls: int = 16  # Slack calls in flight at once, across channels
+    max_calls: int = 32  # Slack calls in flight at once, across channels
+    passes: int = 4  # passes whose calls may be in flight at once (`run_ahead`)
 
     def __post_init__(self) -> None:
         self._sessions = GatedSessions(self.engine)
         self._joined: set[str] = set()
         self._calls = asyncio.Semaphore(self.max_calls)
+        self._passes = asyncio.Semaphore(self.passes)
+        self._landing: set[asyncio.Task[None]] = set()
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
 
     async def run_once(self) -> int:
         """Post what is due: the oldest due post of each channel whose pace allows one,
-        concurrently across channels (at most `max_calls` at once); serially within a
-        channel, since a channel gets one post a pass. The database's part is batched
-        (`_send`): a pass is a few transactions, however many posts it carries. The
-        number of posts handled."""
+        concurrently across channels (at most `max_calls` calls at once); serially within
+        a channel, since a channel gets one post a pass. The database's part is batched
+        (`_ready`, `_land`): a pass is a few transactions, however many posts it carries.
+        The number of posts handled, once their calls are answered and recorded."""
+        count, landing = await self._pass()
+        await landing
+        return count
+
+    async def run_ahead(self, landed: Callable[[], None] = lambda: None) -> int:
+        """`run_once`, but the pass's calls and their record go on after it returns (the
+        posts lane's loop): while Slack answers them, the next pass claims other channels
+        and takes their slots. At most `passes` passes in flight; `landed` is called as
+        each ends (its posts are recorded: their uploads are queued). The number of posts
+        claimed; `landed()` (the method) waits for every pass in flight."""
+        await self._passes.acquire()
+        try:
+            count, landing = await self._pass()
+        except BaseException:
+            self._passes.release()
+            raise
+        if not count:
+            landing.close()  # nothing to land
+            self._passes.release()
+            return 0
+        task = asyncio.create_task(landing, name="posts-landing")
+        self._landing.add(task)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._landing.discard(task)
+            self._passes.release()
+            if not task.cancelled() and task.exception() is not None:  # `_land` guards all
+                log.error("posts in flight failed", exc_info=task.exception())
+            landed()
+
+        task.add_done_callback(done)
+        return count
+
+    async def landed(self, *, cancel: bool = False) -> None:
+        """Wait for the passes in flight to end (stopping); `cancel`: end them now (their
+        posts stay `sending` and are looked for in Slack before being posted again)."""
+        while self._landing:
+            if cancel:
+                for task in self._landing:
+                    task.cancel()
+            await asyncio.gather(*self._landing, return_exceptions=True)
+
+    async def _pass(self) -> tuple[int, Coroutine[Any, Any, None]]:
+        """Claim, and make ready to send (`_ready`): the number of posts claimed, and what
+        sends them (the calls and their record, `_land`)."""
         now = self._now()
         async with self._sessions.begin() as session:
             posts = await claim(
@@ -125,10 +173,7 @@ class Poster:
             )  # fmt: skip
         aged = [post for post in posts if now - post.created_at > self.max_age]
         live = [post for post in posts if now - post.created_at <= self.max_age]
-        await asyncio.gather(
-            *(self._guarded(post, self._expire) for post in aged), self._send(live)
-        )
-        return len(posts)
+        return len(posts), self._land(aged, await self._ready(live))
 
     async def _guarded(self, post: Post, step: Callable[[Post], Awaitable[_T]]) -> _T | None:
         """`step(post)`; an exception no step expected is the post's alone (`_unexpected`)."""
@@ -145,34 +190,42 @@ class Poster:
             dead = await faults.unexpected(self._sessions, post, exc, "post", self._now())
             self.metrics.slack_posts.labels("dead" if dead else "retry").inc()
 
-    async def _send(self, posts: list[Post]) -> None:
-        """Send `posts` (one a channel) to Slack. What the database does for them is
-        batched: one transaction finds their threads, one takes their channels' slots and
-        marks them `sending`, the calls go side by side, and one transaction records what
-        Slack took. A batch's transaction that fails counts against each post in it; what
-        fails for one post (reconciling, rendering, its call) is its own."""
+    async def _ready(self, posts: list[Post]) -> list[_Sending]:
+        """`posts` (one a channel) ready to send: their places in their threads found (one
+        transaction), those whose thread has no first message yet left waiting, each
+        reconciled if `sending` and rendered, then their channels' slots taken and the
+        posts marked `sending` (one transaction). A batch's transaction that fails counts
+        against each post in it; what fails for one post (reconciling, rendering) is its
+        own."""
         try:
             places = await self._places(posts)
             waiting = [post for post in posts if _waits(post, places[post.id])]
             await self._release_many(waiting, self._now() + THREAD_WAIT)
         except Exception as exc:
             await self._unexpected(posts, exc)
-            return
+            return []
         going = [post for post in posts if post not in waiting]
         prepared = await asyncio.gather(
             *(self._guarded(post, partial(self._prepare, place=places[post.id])) for post in going)
         )
         ready = [sending for sending in prepared if sending is not None]
         try:
-            slotted = await self._take_slots(ready)
+            return await self._take_slots(ready)
         except Exception as exc:
             await self._unexpected([sending.post for sending in ready], exc)
-            return
-        answers = await asyncio.gather(*(self._guarded_call(sending) for sending in slotted))
-        posted = [answer for answer in answers if answer is not None]
+            return []
+
+    async def _land(self, aged: list[Post], slotted: list[_Sending]) -> None:
+        """Send what `_ready` made ready, the calls side by side, and record what Slack
+        took in one transaction (a failure there counts against each post: they stay
+        `sending`, so they are looked for in Slack first); and expire the `aged`."""
+        expiring = (self._guarded(post, self._expire) for post in aged)
+        calls = (self._guarded_call(sending) for sending in slotted)
+        answers = await asyncio.gather(*expiring, *calls)
+        posted = [answer for answer in answers if isinstance(answer, _Posted)]
         try:
             await self._record(posted)
-        except Exception as exc:  # Slack has them: `sending` stays, so they are looked for
+        except Exception as exc:
             await self._unexpected([answer.post for answer in posted], exc)
             return
         self.metrics.slack_posts.labels("ok").inc(len(posted))
