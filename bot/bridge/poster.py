@@ -334,7 +334,8 @@ class Poster:
         transaction: the thread's row is made by its first post, which starts it; the
         others go into it (`_place`)."""
         places: dict[int, _Place] = {post.id: (None, False) for post in posts}
-        threaded = [post for post in posts if post.thread_key]
+        # In one order everywhere (the threads' rows are locked in it on PostgreSQL).
+        threaded = sorted((post for post in posts if post.thread_key), key=_thread_of)
         if not threaded:
             return places
         async with self._sessions.begin() as session:

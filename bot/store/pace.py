@@ -44,8 +44,10 @@ async def take_slots(
     only where the channel's next slot has come. The channels taken."""
     if not channels:
         return set()
+    # In one order everywhere: two processes taking overlapping channels lock their rows
+    # in the same order (PostgreSQL), so neither waits for the other's second row.
     statement = insert(session.get_bind().dialect.name, ChannelPace).values(
-        [{"channel": channel, "next_slot": now + hold} for channel in channels]
+        [{"channel": channel, "next_slot": now + hold} for channel in sorted(channels)]
     )
     upsert = statement.on_conflict_do_update(
         index_elements=[ChannelPace.channel],
@@ -83,7 +85,7 @@ async def settle_slots(session: AsyncSession, slots: Iterable[Slot]) -> None:
     the slot was taken. A slot without an answer keeps its long hold."""
     answered = [
         {"slot_channel": s.channel, "slot_held": s.held, "slot_next": s.answered_at + s.pace}
-        for s in slots
+        for s in sorted(slots, key=lambda slot: slot.channel)  # one lock order: `take_slots`
         if s.answered_at is not None
     ]
     if answered:
@@ -96,7 +98,9 @@ async def _give_back(
     """Slots taken for rows that will not be sent after all: free at once (their next
     slot was due when taken, so `now` keeps the pace)."""
     if channels:
-        params = [{"slot_channel": c, "slot_held": held, "slot_next": now} for c in channels]
+        params = [
+            {"slot_channel": c, "slot_held": held, "slot_next": now} for c in sorted(channels)
+        ]
         await (await session.connection()).execute(_SETTLE, params)
 
 
