@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.engine import insert
+from bot.store.gate import write_gate
 from bot.store.schema import Base
 
 log = logging.getLogger("bot.bridge.receiver")
@@ -84,6 +86,7 @@ class GroupWriter:
         if max_rows < 1 or max_wait < 0:
             raise ValueError("max_rows must be >= 1 and max_wait >= 0")
         self._engine = engine
+        self._gate = write_gate(engine)  # SQLite: the receiver writes first
         self._key = key
         table = model.__table__
         assert isinstance(table, Table)  # a mapped class of ours: one table
@@ -147,7 +150,10 @@ class GroupWriter:
         for item in batch:
             rows.setdefault(item.key, item.values)
         try:
-            async with self._engine.begin() as conn:
+            async with (
+                self._gate.first() if self._gate else nullcontext(),
+                self._engine.begin() as conn,
+            ):
                 new = set((await conn.execute(self._statement, list(rows.values()))).scalars())
         except BaseException as exc:
             self.stats.failed_batches += 1

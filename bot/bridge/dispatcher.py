@@ -18,13 +18,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.clock import Clock
 from bot.notices import Notice
 from bot.ringcentral import RingCentralError
+from bot.store.gate import GatedSessions
 from bot.store.schema import CallState, Delivery
 from bot.store.work import claim, write_back
 
@@ -49,6 +51,11 @@ DELIVERY_MAX_AGE = timedelta(hours=24)
 READS = 8  # deliveries reading RingCentral at once (pager messages, transcripts, names)
 
 DELIVERIES = "deliveries"
+# How long an idle lane of texts or follow-ups rests before looking again when woken
+# (`Lane.rest`): a typed reply or a file waits at most this much longer; an idle pass of
+# the follow-ups lane is six claims.
+REPLIES_REST = 0.1
+FOLLOWUPS_REST = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,10 @@ class Lane:
     name: str
     parts: tuple[Callable[[], Awaitable[int]], ...]
     feeds: tuple[str, ...] = ()
+    # Real seconds at least between two passes when the last found nothing, however often
+    # the lane is woken: under load the lanes that feed it wake it after every pass, and
+    # each idle pass costs its claims (on SQLite, each takes the one writer's lock).
+    rest: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +101,7 @@ class Dispatcher:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = GatedSessions(self.engine)
 
     def wake(self) -> None:
         """Work was stored (posts by catch-up, a thread reply): every lane looks now
@@ -103,6 +114,13 @@ class Dispatcher:
         under load): the deliveries lane looks now, and wakes the others if it made work."""
         if DELIVERIES in self._wakes:
             self._wakes[DELIVERIES].set()
+
+    def _posts_landed(self) -> None:
+        """A pass of posts in flight was recorded: its uploads, transcripts and auto
+        replies may be due."""
+        for name in ("replies", "followups"):
+            if name in self._wakes:
+                self._wakes[name].set()
 
     def stop(self) -> None:
         """Take no new work: `run` returns after the delivery in hand (see the module)."""
@@ -130,14 +148,21 @@ class Dispatcher:
         upload never holds up a post; a lane that found none waits until it is woken (a
         delivery stored here, work for it made by the lane that feeds it) or `idle_wait`
         has passed (work another process made, or a retry come due)."""
-        lanes = self._lanes()
+        lanes = self._lanes(ahead=True)
         self._wakes = {lane.name: asyncio.Event() for lane in lanes}
-        await asyncio.gather(*(self._loop(lane) for lane in lanes))
+        try:
+            await asyncio.gather(*(self._loop(lane) for lane in lanes))
+        except BaseException:
+            await asyncio.shield(self.poster.landed(cancel=True))
+            raise
+        await self.poster.landed()  # the posts in flight answered and recorded
 
     async def _loop(self, lane: Lane) -> None:
         wake = self._wakes[lane.name]
+        loop = asyncio.get_running_loop()
         while not self.stopping:
             wake.clear()  # before the pass: a wake during it sends us round again
+            started = loop.time()
             try:
                 worked = await self._lane(lane)
             except Exception:  # one bad pass must not end the bridge's deliveries
@@ -149,21 +174,31 @@ class Dispatcher:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.idle_wait)
+            if lane.rest and not self.stopping:
+                await asyncio.sleep(started + lane.rest - loop.time())
 
-    def _lanes(self) -> tuple[Lane, ...]:
+    def _lanes(self, *, ahead: bool = False) -> tuple[Lane, ...]:
         """The kinds of work, each a lane whose parts run one after another, so that no
         kind holds up another (uploads and follow-ups never delay posts): deliveries into
         posts, posts into Slack, texts (thread replies, auto replies), and what follows a
         post or a text (and the reminders and the daily digest, which come with time).
         A lane that did work wakes the lanes it `feeds` (only those: an idle lane's pass
-        costs its claims, which on SQLite take the one writer's lock)."""
+        costs its claims, which on SQLite take the one writer's lock); the lanes whose
+        work is not a notification's first message `rest` between idle passes. `ahead`
+        (`run`'s loops): a pass of posts returns with its calls in flight
+        (`Poster.run_ahead`), and their landing wakes what follows a post."""
+        post = partial(self.poster.run_ahead, self._posts_landed) if ahead else self.poster.run_once
         return (
             Lane(
                 DELIVERIES,
                 (self._deliveries, self._quiet_calls),
                 ("posts", "replies", "followups"),  # a missed call may get an auto reply
             ),
-            Lane("posts", (self.poster.run_once,), ("replies", "followups")),
+            Lane(
+                "posts",
+                (post,),
+                () if ahead else ("replies", "followups"),
+            ),
             # Texts wait for no post (an auto reply waits for its missed call's, polling);
             # receipts follow what was texted.
             Lane(
@@ -173,6 +208,7 @@ class Dispatcher:
                     self.auto_replies.run_once if self.auto_replies else _nothing,
                 ),
                 ("followups",),
+                rest=REPLIES_REST,
             ),
             Lane(
                 "followups",
@@ -184,6 +220,7 @@ class Dispatcher:
                     self.reminders.run_once if self.reminders else _nothing,
                     self.digests.run_once if self.digests else _nothing,
                 ),
+                rest=FOLLOWUPS_REST,
             ),
         )
 

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import PurePath
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.store.gate import Sessions
 from bot.store.work import Row, write_back
 
 log = logging.getLogger("bot.bridge.faults")
@@ -55,7 +55,7 @@ def reason(exc: BaseException, step: str) -> str:
 
 
 async def unexpected(
-    sessions: async_sessionmaker[AsyncSession], row: Row, exc: Exception, step: str, now: datetime
+    sessions: Sessions, row: Row, exc: Exception, step: str, now: datetime
 ) -> bool:
     """Record an unexpected failure of the claimed `row` (fenced by its lease): an attempt
     and the reason, then a try after backoff, or a dead letter past UNEXPECTED_LIMIT. The
@@ -77,7 +77,7 @@ async def unexpected(
 
 
 async def each(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
     rows: Sequence[Row],
     step: str,
     now: datetime,

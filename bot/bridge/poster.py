@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.clock import Clock
 from bot.notices import (
@@ -35,17 +37,21 @@ from bot.notices import (
 )
 from bot.observe import Metrics
 from bot.slack.payloads import PostedMessage
-from bot.slack.render import Locale, render_digest, render_notice
-from bot.store.pace import Slot, channel_open, hold, mark_sending
+from bot.slack.render import Locale, Reply, render_digest, render_notice
+from bot.store.engine import insert
+from bot.store.gate import GatedSessions
+from bot.store.pace import Slot, channel_open, hold, settle_slots, take_for_sending
 from bot.store.posts import DIGEST
 from bot.store.schema import Post, Thread, Upload
-from bot.store.work import claim, insert_ignoring_duplicates, write_back
+from bot.store.work import PerRow, claim, write_back, write_back_many
 
 from . import faults
 from .faults import BACKOFF_BASE, BACKOFF_CAP, backoff
 from .slack_errors import Failure, read_failure
 
 log = logging.getLogger("bot.bridge.poster")
+
+_T = TypeVar("_T")
 
 # A claim lasts this long: a killed process's rows come due again after it (RELIABILITY
 # R4: within 30 s). Slack calls time out well inside it (the dispatcher's client: 10 s).
@@ -95,58 +101,151 @@ class Poster:
     pace: float = 1.0  # Slack: about one message per second per channel, sustained
     batch: int = 50  # channels served in one pass (one post each: Slack's pace)
     lease: timedelta = LEASE
-    max_calls: int = 16  # Slack calls in flight at once, across channels
+    max_calls: int = 32  # Slack calls in flight at once, across channels
+    passes: int = 4  # passes whose calls may be in flight at once (`run_ahead`)
 
     def __post_init__(self) -> None:
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = GatedSessions(self.engine)
         self._joined: set[str] = set()
         self._calls = asyncio.Semaphore(self.max_calls)
+        self._passes = asyncio.Semaphore(self.passes)
+        self._landing: set[asyncio.Task[None]] = set()
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
 
     async def run_once(self) -> int:
         """Post what is due: the oldest due post of each channel whose pace allows one,
-        concurrently across channels (at most `max_calls` at once); serially within a
-        channel, since a channel gets one post a pass. The number of posts handled."""
+        concurrently across channels (at most `max_calls` calls at once); serially within
+        a channel, since a channel gets one post a pass. The database's part is batched
+        (`_ready`, `_land`): a pass is a few transactions, however many posts it carries.
+        The number of posts handled, once their calls are answered and recorded."""
+        count, landing = await self._pass()
+        await landing
+        return count
+
+    async def run_ahead(self, landed: Callable[[], None] = lambda: None) -> int:
+        """`run_once`, but the pass's calls and their record go on after it returns (the
+        posts lane's loop): while Slack answers them, the next pass claims other channels
+        and takes their slots. At most `passes` passes in flight; `landed` is called as
+        each ends (its posts are recorded: their uploads are queued). The number of posts
+        claimed; `landed()` (the method) waits for every pass in flight."""
+        await self._passes.acquire()
+        try:
+            count, landing = await self._pass()
+        except BaseException:
+            self._passes.release()
+            raise
+        if not count:
+            landing.close()  # nothing to land
+            self._passes.release()
+            return 0
+        task = asyncio.create_task(landing, name="posts-landing")
+        self._landing.add(task)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._landing.discard(task)
+            self._passes.release()
+            if not task.cancelled() and task.exception() is not None:  # `_land` guards all
+                log.error("posts in flight failed", exc_info=task.exception())
+            landed()
+
+        task.add_done_callback(done)
+        return count
+
+    async def landed(self, *, cancel: bool = False) -> None:
+        """Wait for the passes in flight to end (stopping); `cancel`: end them now (their
+        posts stay `sending` and are looked for in Slack before being posted again)."""
+        while self._landing:
+            if cancel:
+                for task in self._landing:
+                    task.cancel()
+            await asyncio.gather(*self._landing, return_exceptions=True)
+
+    async def _pass(self) -> tuple[int, Coroutine[Any, Any, None]]:
+        """Claim, and make ready to send (`_ready`): the number of posts claimed, and what
+        sends them (the calls and their record, `_land`)."""
         now = self._now()
         async with self._sessions.begin() as session:
             posts = await claim(
                 session, Post, now=now, lease=self.lease, limit=self.batch,
                 states=("pending", "sending"), where=channel_open(now), one_per=Post.channel,
             )  # fmt: skip
-        await asyncio.gather(*(self._post_guarded(post) for post in posts))
-        return len(posts)
+        aged = [post for post in posts if now - post.created_at > self.max_age]
+        live = [post for post in posts if now - post.created_at <= self.max_age]
+        return len(posts), self._land(aged, await self._ready(live))
 
-    async def _post_guarded(self, post: Post) -> None:
-        async with self._calls:
-            try:
-                await self._post(post)
-            except Exception as exc:  # no poison rows: an attempt counted, then a dead letter
-                await self._unexpected(post, exc)
+    async def _guarded(self, post: Post, step: Callable[[Post], Awaitable[_T]]) -> _T | None:
+        """`step(post)`; an exception no step expected is the post's alone (`_unexpected`)."""
+        try:
+            return await step(post)
+        except Exception as exc:  # no poison rows: an attempt counted, then a dead letter
+            await self._unexpected([post], exc)
+            return None
 
-    async def _unexpected(self, post: Post, exc: Exception) -> None:
-        """An exception no step expected: counted, retried with backoff, then a dead
-        letter (`faults.unexpected`)."""
-        dead = await faults.unexpected(self._sessions, post, exc, "post", self._now())
-        self.metrics.slack_posts.labels("dead" if dead else "retry").inc()
+    async def _unexpected(self, posts: list[Post], exc: Exception) -> None:
+        """An exception no step expected: counted against each post it stopped, retried
+        with backoff, then a dead letter (`faults.unexpected`)."""
+        for post in posts:
+            dead = await faults.unexpected(self._sessions, post, exc, "post", self._now())
+            self.metrics.slack_posts.labels("dead" if dead else "retry").inc()
 
-    async def _post(self, post: Post) -> None:
-        now = self._now()
-        if now - post.created_at > self.max_age:
-            if post.state == "sending" and await self._found_late(post):
+    async def _ready(self, posts: list[Post]) -> list[_Sending]:
+        """`posts` (one a channel) ready to send: their places in their threads found (one
+        transaction), those whose thread has no first message yet left waiting, each
+        reconciled if `sending` and rendered, then their channels' slots taken and the
+        posts marked `sending` (one transaction). A batch's transaction that fails counts
+        against each post in it; what fails for one post (reconciling, rendering) is its
+        own."""
+        try:
+            places = await self._places(posts)
+            waiting = [post for post in posts if _waits(post, places[post.id])]
+            await self._release_many(waiting, self._now() + THREAD_WAIT)
+        except Exception as exc:
+            await self._unexpected(posts, exc)
+            return []
+        going = [post for post in posts if post not in waiting]
+        prepared = await asyncio.gather(
+            *(self._guarded(post, partial(self._prepare, place=places[post.id])) for post in going)
+        )
+        ready = [sending for sending in prepared if sending is not None]
+        try:
+            return await self._take_slots(ready)
+        except Exception as exc:
+            await self._unexpected([sending.post for sending in ready], exc)
+            return []
+
+    async def _land(self, aged: list[Post], slotted: list[_Sending]) -> None:
+        """Send what `_ready` made ready, the calls side by side, and record what Slack
+        took in one transaction (a failure there counts against each post: they stay
+        `sending`, so they are looked for in Slack first); and expire the `aged`."""
+        expiring = (self._guarded(post, self._expire) for post in aged)
+        calls = (self._guarded_call(sending) for sending in slotted)
+        answers = await asyncio.gather(*expiring, *calls)
+        posted = [answer for answer in answers if isinstance(answer, _Posted)]
+        try:
+            await self._record(posted)
+        except Exception as exc:
+            await self._unexpected([answer.post for answer in posted], exc)
+            return
+        self.metrics.slack_posts.labels("ok").inc(len(posted))
+
+    async def _expire(self, post: Post) -> None:
+        """A post past `max_age`: a dead letter, unless Slack has it after all."""
+        if post.state == "sending":
+            places = await self._places([post])
+            if await self._found_late(post, places[post.id][0]):
                 return
-            error = f"older than {self.max_age}; last error: {post.error}"
-            await self._finish(post, state="dead", error=error)
-            log.error("dead letter: post %s to %s: %s", post.id, post.channel, error)
-            self.metrics.slack_posts.labels("dead").inc()
-            return
-        thread_ts, parent = await self._thread(post)
-        if thread_ts is None and post.thread_key and not parent:
-            await self._release(post, now + THREAD_WAIT)
-            return
+        error = f"older than {self.max_age}; last error: {post.error}"
+        await self._finish(post, state="dead", error=error)
+        log.error("dead letter: post %s to %s: %s", post.id, post.channel, error)
+        self.metrics.slack_posts.labels("dead").inc()
+
+    async def _prepare(self, post: Post, place: _Place) -> _Sending | None:
+        """The message for `post`, unless a post found `sending` is in Slack already."""
+        thread_ts, _ = place
         if post.state == "sending" and await self._reconcile(post, thread_ts):
-            return
+            return None
         locale = Locale(await self.region(), await self.timezone())
         if post.kind == DIGEST:
             reply = render_digest(load_digest(post.notice), locale=locale)
@@ -158,9 +257,41 @@ class Poster:
                 taken=taken_of(post),
                 thread_parent=thread_ts is None,
             )
-        slot = await self._mark_sending(post)
-        if slot is None:
-            return
+        return _Sending(post, thread_ts, reply)
+
+    async def _take_slots(self, ready: list[_Sending]) -> list[_Sending]:
+        """Take the slots of `ready`'s channels (Slack's pace, shared by every process:
+        held for the pace and the call's longest time, `bot.store.pace`) and mark their
+        posts `sending`, their leases stretched over the call's longest time, in one
+        transaction committed before the calls. Those that may go now, each with its
+        slot; a post whose channel's slot is not free yet waits for it, one whose lease
+        is no longer ours is left to its new holder."""
+        if not ready:
+            return []
+        now = self._now()
+        timeout = timedelta(seconds=float(self.slack.timeout))
+        until = now + max(self.lease, timeout + SENDING_MARGIN)
+        async with self._sessions.begin() as session:
+            taken = await take_for_sending(
+                session, [(sending.post, sending.post.channel) for sending in ready], now,
+                pace=timedelta(seconds=self.pace), call_timeout=timeout, until=until,
+            )  # fmt: skip
+        slots = {id(post): slot for post, slot in taken}
+        return [
+            replace(sending, slot=slots[id(sending.post)])
+            for sending in ready
+            if id(sending.post) in slots
+        ]
+
+    async def _guarded_call(self, sending: _Sending) -> _Posted | None:
+        async with self._calls:
+            return await self._guarded(sending.post, partial(self._call, sending))
+
+    async def _call(self, sending: _Sending, post: Post) -> _Posted | None:
+        """chat.postMessage in the post's slot: what Slack took, or None when it did not
+        (the failure recorded: a retry, a wait, a join, a dead letter)."""
+        slot, reply, thread_ts = sending.slot, sending.reply, sending.thread_ts
+        assert slot is not None  # `_take_slots` gave it one
         try:
             # Cut at the slot's end: a post that reached Slack later could land within the
             # pace of the channel's next one (the slot holds the channel only so long).
@@ -174,10 +305,10 @@ class Poster:
             slot.answered(self._now())
             await self._settle(slot)
             await self._failed(post, read_failure(exc))
-            return
+            return None
         except Exception as exc:  # no answer (classified below; anything unknown re-raised):
             await self._failed(post, read_failure(exc))  # the channel stays held
-            return
+            return None
         slot.answered(self._now())
         posted = PostedMessage.model_validate(answer.data)  # a garbled answer raises here
         if thread_ts and posted.message is not None and posted.message.thread_ts is None:
@@ -189,10 +320,8 @@ class Poster:
                 thread_ts,
                 post.channel,
             )
-            await self._thread_gone(post, thread_ts)
-            thread_ts = None
-        await self._done(post, posted.ts, thread_ts, slot)
-        self.metrics.slack_posts.labels("ok").inc()
+            return _Posted(post, posted.ts, None, slot, gone=thread_ts)
+        return _Posted(post, posted.ts, thread_ts, slot)
 
     async def _hold(self, channel: str, seconds: float) -> None:
         """Nothing more to `channel` for `seconds`, from any process (a 429): its posts
@@ -200,43 +329,42 @@ class Poster:
         async with self._sessions.begin() as session:
             await hold(session, channel, self._now() + timedelta(seconds=seconds))
 
-    async def _thread(self, post: Post) -> tuple[str | None, bool]:
-        """(thread_ts to post into, whether this post starts the thread)."""
-        if post.thread_key is None:
-            return None, False
-        company, other = post.thread_key.split("|", 1)
-        key = {"company_number": company, "other_number": other, "channel": post.channel}
+    async def _places(self, posts: list[Post]) -> dict[int, _Place]:
+        """Each post's place in its conversation's thread, found for all of them in one
+        transaction: the thread's row is made by its first post, which starts it; the
+        others go into it (`_place`)."""
+        places: dict[int, _Place] = {post.id: (None, False) for post in posts}
+        # In one order everywhere (the threads' rows are locked in it on PostgreSQL).
+        threaded = sorted((post for post in posts if post.thread_key), key=_thread_of)
+        if not threaded:
+            return places
         async with self._sessions.begin() as session:
-            await insert_ignoring_duplicates(
-                session, Thread, {**key, "parent_post_id": post.id, "thread_ts": None}
+            connection = await session.connection()
+            await connection.execute(
+                insert(connection.dialect.name, Thread).on_conflict_do_nothing(),
+                [_thread_row(post) | {"parent_post_id": post.id} for post in threaded],
             )
-            thread = await session.get(Thread, key)
-            assert thread is not None  # inserted or already there
-            if thread.thread_ts is None and thread.parent_post_id != post.id:
-                parent = await session.get(Post, thread.parent_post_id)
-                if parent is not None and parent.state == "dead":
-                    thread.parent_post_id = post.id  # the thread starts with this one instead
-            elif thread.parent_post_id != post.id and await _new_again(session, thread, post):
-                thread.parent_post_id, thread.thread_ts = post.id, None
-        if thread.parent_post_id == post.id:
-            return None, True
-        return thread.thread_ts, False
+            key = tuple_(Thread.company_number, Thread.other_number, Thread.channel)
+            wanted = [_thread_of(post) for post in threaded]
+            threads = {
+                (thread.company_number, thread.other_number, thread.channel): thread
+                for thread in await session.scalars(select(Thread).where(key.in_(wanted)))
+            }
+            parent_ids = {thread.parent_post_id for thread in threads.values()}
+            parents = {
+                parent.id: parent
+                for parent in await session.scalars(select(Post).where(Post.id.in_(parent_ids)))
+            }
+            last = await _last_before(session, threaded)
+            for post in threaded:
+                thread = threads[_thread_of(post)]
+                parent = parents.get(thread.parent_post_id)
+                places[post.id] = _place(thread, post, parent, last.get(post.id))
+        return places
 
     async def _thread_gone(self, post: Post, thread_ts: str) -> None:
-        """The conversation's thread (its parent `thread_ts`) was deleted: forget it, so
-        that its next message starts a new one (DESIGN §3.7)."""
-        if not post.thread_key:
-            return
-        company, other = post.thread_key.split("|", 1)
         async with self._sessions.begin() as session:
-            await session.execute(
-                delete(Thread).where(
-                    Thread.company_number == company,
-                    Thread.other_number == other,
-                    Thread.channel == post.channel,
-                    Thread.thread_ts == thread_ts,
-                )
-            )
+            await _forget_thread(session, post, thread_ts)
 
     async def _reconcile(self, post: Post, thread_ts: str | None) -> bool:
         """Does Slack already have this post? Then record it and say so."""
@@ -259,10 +387,9 @@ class Poster:
         await self._done(post, found, thread_ts)
         return True
 
-    async def _found_late(self, post: Post) -> bool:
+    async def _found_late(self, post: Post, thread_ts: str | None) -> bool:
         """One last look before a `sending` post becomes a dead letter: its final attempt
         failed ambiguously, so Slack may have it (then it is done, not dead)."""
-        thread_ts, _ = await self._thread(post)
         try:
             found = await self._find(post, thread_ts)
         except Exception as exc:  # classified; the post is a dead letter either way
@@ -337,20 +464,6 @@ class Poster:
             post, now + timedelta(seconds=delay), state=state, error=failure.reason, attempt=True
         )
 
-    async def _mark_sending(self, post: Post) -> Slot | None:
-        """Take the channel's slot (Slack's pace, shared by every process: held for the
-        pace and the call's longest time, `bot.store.pace`) and mark the post `sending`,
-        its lease stretched over the call's longest time, in one transaction committed
-        before the call. None when the channel's slot is not ours yet (the post waits for
-        it) or the lease is no longer ours: then nothing is sent."""
-        now = self._now()
-        timeout = timedelta(seconds=float(self.slack.timeout))
-        until = now + max(self.lease, timeout + SENDING_MARGIN)
-        pace = timedelta(seconds=self.pace)
-        return await mark_sending(
-            self._sessions, post, post.channel, now, pace=pace, call_timeout=timeout, until=until
-        )
-
     async def _settle(self, slot: Slot) -> None:
         """Slack answered the slot's call: the channel's next slot is the pace after."""
         async with self._sessions.begin() as session:
@@ -376,64 +489,172 @@ class Poster:
             if not await write_back(session, post, **values):
                 log.info("post %s: lease lost; its new holder decides", post.id)
 
+    async def _release_many(self, posts: list[Post], when: datetime) -> None:
+        """`_release` for many posts at once (one statement): due again at `when`."""
+        if posts:
+            async with self._sessions.begin() as session:
+                await write_back_many(session, posts, next_attempt_at=when)
+
     async def _finish(self, post: Post, *, state: str, error: str | None = None) -> None:
         async with self._sessions.begin() as session:
             if not await write_back(session, post, state=state, error=error):
                 log.info("post %s: lease lost; its new holder decides", post.id)
 
-    async def _done(
-        self, post: Post, ts: str, thread_ts: str | None, slot: Slot | None = None
-    ) -> None:
-        """Record the post as Slack has it (and settle the slot of its call, if any, in the
-        same transaction)."""
+    async def _done(self, post: Post, ts: str, thread_ts: str | None) -> None:
+        """Record one post as Slack has it (found there by reconciliation)."""
+        await self._record([_Posted(post, ts, thread_ts)])
+
+    async def _record(self, posted: list[_Posted]) -> None:
+        """Record the posts as Slack has them, in one transaction: each `done` with its
+        ts, the slots of their calls settled, a thread's first message its thread's, a
+        deleted thread forgotten, and the files that follow a message queued."""
+        if not posted:
+            return
         now = self._now()
         async with self._sessions.begin() as session:
-            if slot is not None:
-                await slot.settle(session)
-            if not await write_back(session, post, state="done", ts=ts, thread_ts=thread_ts):
-                # Slack has it; the process that holds the post now finds it by its
-                # metadata (it is `sending`) rather than posting it again.
-                log.warning("post %s: lease lost after Slack took it; left to reconcile", post.id)
-                return
-            if post.thread_key and thread_ts is None:  # the first message of the thread
-                company, other = post.thread_key.split("|", 1)
-                thread = await session.get(
-                    Thread,
-                    {"company_number": company, "other_number": other, "channel": post.channel},
-                )
-                if thread is not None:
-                    thread.thread_ts = ts
-            for attachment in _files(post):
-                await insert_ignoring_duplicates(
-                    session,
-                    Upload,
-                    {
-                        "post_id": post.id,
-                        "uri": attachment[0],
-                        "content_type": attachment[1],
-                        "filename": attachment[2],
-                        "state": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                    },
+            await settle_slots(session, [answer.slot for answer in posted if answer.slot])
+            for answer in posted:
+                if answer.gone:
+                    await _forget_thread(session, answer.post, answer.gone)
+            written = await write_back_many(
+                session, [answer.post for answer in posted], state="done",
+                ts=PerRow({answer.post.id: answer.ts for answer in posted}),
+                thread_ts=PerRow({answer.post.id: answer.thread_ts for answer in posted}),
+            )  # fmt: skip
+            ours = {post.id for post in written}
+            for answer in posted:
+                if answer.post.id not in ours:
+                    # Slack has it; the process that holds the post now finds it by its
+                    # metadata (it is `sending`) rather than posting it again.
+                    log.warning(
+                        "post %s: lease lost after Slack took it; left to reconcile",
+                        answer.post.id,
+                    )
+                elif answer.post.thread_key and answer.thread_ts is None:
+                    await session.execute(  # the first message of the thread
+                        update(Thread)
+                        .where(*_thread_match(answer.post))
+                        .values(thread_ts=answer.ts)
+                        .execution_options(synchronize_session=False)
+                    )
+            uploads = [
+                {"post_id": post.id, "uri": uri, "content_type": content_type,
+                 "filename": filename, "state": "pending", "attempts": 0, "next_attempt_at": now}
+                for post in written
+                for uri, content_type, filename in _files(post)
+            ]  # fmt: skip
+            if uploads:
+                connection = await session.connection()
+                await connection.execute(
+                    insert(connection.dialect.name, Upload).on_conflict_do_nothing(), uploads
                 )
 
 
-async def _new_again(session: AsyncSession, thread: Thread, post: Post) -> bool:
+# A post's place in its conversation's thread: the thread_ts to post into, and whether the
+# post starts the thread (its message becomes the thread's parent).
+_Place = tuple[str | None, bool]
+
+
+@dataclass(slots=True)
+class _Sending:
+    """A post on its way: what it says, where in its thread, and its channel's slot."""
+
+    post: Post
+    thread_ts: str | None
+    reply: Reply
+    slot: Slot | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Posted:
+    """A post Slack has: its message (`ts`) and thread, the slot of the call that made it
+    (None when found by reconciliation), and the thread Slack no longer has, if any."""
+
+    post: Post
+    ts: str
+    thread_ts: str | None
+    slot: Slot | None = None
+    gone: str | None = None
+
+
+def _waits(post: Post, place: _Place) -> bool:
+    """A reply whose thread's first message is not in Slack yet: it waits for it."""
+    thread_ts, starts = place
+    return bool(post.thread_key) and thread_ts is None and not starts
+
+
+def _thread_of(post: Post) -> tuple[str, str, str]:
+    """The key of `post`'s thread: (company number, other party, channel)."""
+    assert post.thread_key is not None
+    company, other = post.thread_key.split("|", 1)
+    return company, other, post.channel
+
+
+def _thread_row(post: Post) -> dict[str, object]:
+    company, other, channel = _thread_of(post)
+    return {"company_number": company, "other_number": other, "channel": channel}
+
+
+def _thread_match(post: Post) -> tuple[ColumnElement[bool], ...]:
+    company, other, channel = _thread_of(post)
+    return (
+        Thread.company_number == company,
+        Thread.other_number == other,
+        Thread.channel == channel,
+    )
+
+
+def _place(thread: Thread, post: Post, parent: Post | None, last: datetime | None) -> _Place:
+    """Where `post` goes in its conversation's `thread` (whose first post is `parent`;
+    the conversation's previous post was at `last`): the thread's first post starts it; a
+    thread whose first post became a dead letter starts with this one instead; so does
+    one the conversation left: marked handled, or silent 24 h (§3.12)."""
+    if thread.parent_post_id != post.id:
+        if thread.thread_ts is None:
+            if parent is not None and parent.state == "dead":
+                thread.parent_post_id = post.id
+        elif _new_again(post, parent, last):
+            thread.parent_post_id, thread.thread_ts = post.id, None
+    if thread.parent_post_id == post.id:
+        return None, True
+    return thread.thread_ts, False
+
+
+def _new_again(post: Post, parent: Post | None, last: datetime | None) -> bool:
     """Whether `post`, a text in a conversation that has a thread, starts a new one: it
     came after the conversation was marked handled, or after 24 h of silence (§3.12)."""
-    parent = await session.get(Post, thread.parent_post_id)
     if parent is not None and parent.handled_at and parent.handled_at <= post.created_at:
         return True
-    last = await session.scalar(
-        select(func.max(Post.created_at)).where(
-            Post.thread_key == post.thread_key,
-            Post.channel == post.channel,
-            Post.id != post.id,
-            Post.created_at <= post.created_at,
-        )
-    )
     return last is not None and post.created_at - last >= CONVERSATION_SILENCE
+
+
+async def _last_before(session: AsyncSession, posts: list[Post]) -> dict[int, datetime]:
+    """When each post's conversation (in its channel) had its previous post, for all of
+    them in one statement (a correlated subquery a post)."""
+    earlier = aliased(Post)
+    previous = (
+        select(func.max(earlier.created_at))
+        .where(
+            earlier.thread_key == Post.thread_key,
+            earlier.channel == Post.channel,
+            earlier.id != Post.id,
+            earlier.created_at <= Post.created_at,
+        )
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Post.id, previous).where(Post.id.in_([post.id for post in posts]))
+    )
+    return {post_id: at for post_id, at in rows if at is not None}
+
+
+async def _forget_thread(session: AsyncSession, post: Post, thread_ts: str) -> None:
+    """The conversation's thread (its parent `thread_ts`) was deleted: forget it, so that
+    its next message starts a new one (DESIGN §3.7)."""
+    if post.thread_key:
+        await session.execute(
+            delete(Thread).where(*_thread_match(post), Thread.thread_ts == thread_ts)
+        )
 
 
 def taken_of(post: Post) -> Taken | None:

@@ -40,11 +40,15 @@ class Router:
         self._numbers = dict(extension_numbers)  # extension id -> extension number
         self.owner_dm = owner_dm
         self.on_unowned = on_unowned
+        # The routes a notice's kind and company number can match, in the file's order, by
+        # (kind, company number): a deployment may have hundreds of routes, and every
+        # delivery asks (the number is one of the account's: few keys).
+        self._candidates: dict[tuple[str, str | None], tuple[Route, ...]] = {}
 
     def channels(self, notice: Notice) -> list[str]:
         found: list[str] = []
         matched = False
-        for route in self._routes:
+        for route in self._routes_for(notice):
             if not self._matches(route, notice):
                 continue
             matched = True
@@ -62,14 +66,14 @@ class Router:
         (`replies = "off"`, DESIGN §3.8)."""
         return any(
             route.replies == "off" and route.channel == channel and self._matches(route, notice)
-            for route in self._routes
+            for route in self._routes_for(notice)
         )
 
     def auto_reply(self, notice: Notice) -> tuple[str, str | None] | None:
         """The auto reply a notice gets (DESIGN §3.12): the text of the first route in the
         file that matches and has `auto_reply`, and the channel that route posts it to
         (whose thread shows the reply; None: nowhere, a `dm` route with nobody linked)."""
-        for route in self._routes:
+        for route in self._routes_for(notice):
             if route.auto_reply is None or not self._matches(route, notice):
                 continue
             channel = route.channel_at(notice.at, self._zone)
@@ -83,6 +87,20 @@ class Router:
         if channel is None and self.on_unowned is not None:
             self.on_unowned(notice)
         return channel
+
+    def _routes_for(self, notice: Notice) -> tuple[Route, ...]:
+        """The routes that may match `notice` (its kind and company number considered)."""
+        company: str | None = getattr(notice, "company_number", None)
+        key = (notice.kind, company)
+        routes = self._candidates.get(key)
+        if routes is None:
+            routes = tuple(
+                route
+                for route in self._routes
+                if notice.kind in route.events and (not route.numbers or company in route.numbers)
+            )
+            self._candidates[key] = routes
+        return routes
 
     def _matches(self, route: Route, notice: Notice) -> bool:
         if notice.kind not in route.events:

@@ -20,51 +20,88 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.store.engine import insert
+from bot.store.gate import Sessions
 from bot.store.schema import ChannelPace, Post
-from bot.store.work import Row, extend, write_back
+from bot.store.work import Row, write_back, write_back_many
 
 log = logging.getLogger("bot.store.pace")
+
+
+async def take_slots(
+    session: AsyncSession, channels: Collection[str], now: datetime, hold: timedelta
+) -> set[str]:
+    """Take the slot of each of `channels` that is free now, holding each until
+    `now + hold` (a settle shortens it), in one statement: an upsert whose update applies
+    only where the channel's next slot has come. The channels taken."""
+    if not channels:
+        return set()
+    # In one order everywhere: two processes taking overlapping channels lock their rows
+    # in the same order (PostgreSQL), so neither waits for the other's second row.
+    statement = insert(session.get_bind().dialect.name, ChannelPace).values(
+        [{"channel": channel, "next_slot": now + hold} for channel in sorted(channels)]
+    )
+    upsert = statement.on_conflict_do_update(
+        index_elements=[ChannelPace.channel],
+        set_={"next_slot": statement.excluded.next_slot},
+        where=ChannelPace.next_slot <= now,
+    )
+    return set((await session.scalars(upsert.returning(ChannelPace.channel))).all())
 
 
 async def take_slot(
     session: AsyncSession, channel: str, now: datetime, hold: timedelta
 ) -> datetime | None:
-    """Take `channel`'s slot for now, holding the channel until `now + hold` (a settle
-    shortens it): None when taken, else when the channel may next be posted to."""
-    insert = _insert(session)
-    statement = insert(ChannelPace).values(channel=channel, next_slot=now + hold)
-    statement = statement.on_conflict_do_update(
-        index_elements=[ChannelPace.channel],
-        set_={"next_slot": now + hold},
-        where=ChannelPace.next_slot <= now,
-    )
-    result = await session.execute(statement)
-    if getattr(result, "rowcount", 0):
+    """`take_slots` for one channel: None when taken, else when the channel may next be
+    posted to."""
+    if await take_slots(session, [channel], now, hold):
         return None
     return await session.scalar(select(ChannelPace.next_slot).where(ChannelPace.channel == channel))
 
 
-async def settle_slot(
-    session: AsyncSession, channel: str, held: datetime, next_slot: datetime
-) -> bool:
-    """Slack answered the call made in the slot held until `held`: the channel's next
-    slot is `next_slot` (the answer's time plus the pace), if no one has moved it since.
-    True when settled."""
-    result = await session.execute(
-        update(ChannelPace)
-        .where(ChannelPace.channel == channel, ChannelPace.next_slot == held)
-        .values(next_slot=next_slot)
-        .execution_options(synchronize_session=False)
+# Built once, executed on the session's connection with one parameter set per slot (a
+# Core executemany, not the ORM's bulk update by primary key).
+_SETTLE = (
+    update(ChannelPace)
+    .where(
+        ChannelPace.channel == bindparam("slot_channel"),
+        ChannelPace.next_slot == bindparam("slot_held"),
     )
-    return bool(getattr(result, "rowcount", 0))
+    .values(next_slot=bindparam("slot_next"))
+)
+
+
+async def settle_slots(session: AsyncSession, slots: Iterable[Slot]) -> None:
+    """Slack answered the calls made in `slots` (those with `answered_at`): each
+    channel's next slot is the answer's time plus the pace, if no one has moved it since
+    the slot was taken. A slot without an answer keeps its long hold."""
+    answered = [
+        {"slot_channel": s.channel, "slot_held": s.held, "slot_next": s.answered_at + s.pace}
+        for s in sorted(slots, key=lambda slot: slot.channel)  # one lock order: `take_slots`
+        if s.answered_at is not None
+    ]
+    if answered:
+        await (await session.connection()).execute(_SETTLE, answered)
+
+
+async def _give_back(
+    session: AsyncSession, channels: Collection[str], held: datetime, now: datetime
+) -> None:
+    """Slots taken for rows that will not be sent after all: free at once (their next
+    slot was due when taken, so `now` keeps the pace)."""
+    if channels:
+        params = [
+            {"slot_channel": c, "slot_held": held, "slot_next": now} for c in sorted(channels)
+        ]
+        await (await session.connection()).execute(_SETTLE, params)
 
 
 @dataclass
@@ -82,7 +119,7 @@ class Slot:
 
     @classmethod
     def taken(cls, channel: str, now: datetime, pace: timedelta, call_timeout: timedelta) -> Slot:
-        """The slot `take_slot(…, now, pace + call_timeout)` just took."""
+        """The slot `take_slots(…, now, pace + call_timeout)` just took."""
         deadline = asyncio.get_running_loop().time() + call_timeout.total_seconds()
         return cls(channel, now + pace + call_timeout, deadline, pace)
 
@@ -90,12 +127,56 @@ class Slot:
         self.answered_at = at
 
     async def settle(self, session: AsyncSession) -> None:
-        if self.answered_at is not None:
-            await settle_slot(session, self.channel, self.held, self.answered_at + self.pace)
+        await settle_slots(session, [self])
+
+
+async def take_for_sending(
+    session: AsyncSession,
+    rows: Sequence[tuple[Row, str]],
+    now: datetime,
+    *,
+    pace: timedelta,
+    call_timeout: timedelta,
+    until: datetime,
+) -> list[tuple[Row, Slot]]:
+    """For each claimed row and its channel (at most one row a channel), take the
+    channel's slot (held for the pace and the call's longest time) and mark the row
+    `sending`, its lease stretched to `until` (past the call's longest time): a handful of
+    statements for the whole batch, in the caller's transaction, to commit before the
+    calls. The rows that may be sent now, each with its slot. The others: a row whose
+    channel's slot is not free yet waits for it (its next attempt moved); one whose lease
+    is no longer ours is left alone (another process has it) and its slot given back."""
+    channels = {channel for _, channel in rows}
+    assert len(channels) == len(rows), "one row a channel: Slack's pace is per channel"
+    hold = pace + call_timeout
+    taken = await take_slots(session, channels, now, hold)
+    sending = await write_back_many(
+        session, [row for row, channel in rows if channel in taken], claimed_until=until,
+        state="sending",
+    )  # fmt: skip
+    ours = {id(row) for row in sending}
+    lost = [(row, channel) for row, channel in rows if channel in taken and id(row) not in ours]
+    for row, _ in lost:
+        log.info("%s: lease lost before sending; another process has it", _name(row))
+    await _give_back(session, [channel for _, channel in lost], now + hold, now)
+    busy = [(row, channel) for row, channel in rows if channel not in taken]
+    if busy:
+        held = await session.execute(
+            select(ChannelPace.channel, ChannelPace.next_slot).where(
+                ChannelPace.channel.in_([channel for _, channel in busy])
+            )
+        )
+        slots = dict(held.all())
+        for row, channel in busy:
+            # Held by a call in flight: its answer usually frees the channel within the
+            # pace, long before the hold ends.
+            await write_back(session, row, next_attempt_at=min(slots.get(channel, now), now + pace))
+    by_id = {id(row): channel for row, channel in rows}
+    return [(row, Slot.taken(by_id[id(row)], now, pace, call_timeout)) for row in sending]
 
 
 async def mark_sending(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
     row: Row,
     channel: str,
     now: datetime,
@@ -104,44 +185,27 @@ async def mark_sending(
     call_timeout: timedelta,
     until: datetime,
 ) -> Slot | None:
-    """Take `channel`'s slot (held for the pace and the call's longest time) and mark the
-    claimed `row` (a post, a reminder) `sending`, its lease stretched to `until` (past the
-    call's longest time), in one transaction committed before the call. The slot: send it
-    now, within the slot's deadline. None when nothing may be sent: the channel's slot is
-    not free yet (the row waits for it, its next attempt moved) or the lease is no longer
-    ours (nothing written, the slot left as it was: another process has the row)."""
-    try:
-        async with sessions.begin() as session:
-            busy = await take_slot(session, channel, now, pace + call_timeout)
-            if busy is not None:
-                # Held by a call in flight: its answer usually frees the channel within the
-                # pace, long before the hold ends.
-                await write_back(session, row, next_attempt_at=min(busy, now + pace))
-                return None
-            if not await extend(session, row, until, state="sending"):
-                raise _LeaseLost  # rolls the slot back too
-    except _LeaseLost:
-        log.info("%s: lease lost before sending; another process has it", _name(row))
-        return None
-    return Slot.taken(channel, now, pace, call_timeout)
+    """`take_for_sending` for one row, in a transaction of its own committed here: its
+    slot, or None when nothing may be sent."""
+    async with sessions.begin() as session:
+        taken = await take_for_sending(
+            session, [(row, channel)], now, pace=pace, call_timeout=call_timeout, until=until
+        )
+    return taken[0][1] if taken else None
 
 
 def _name(row: Row) -> str:
     return f"{type(row).__tablename__} {getattr(row, 'id', '?')}"
 
 
-class _LeaseLost(Exception):
-    """Our lease on a row ran out before its sending was committed."""
-
-
 async def hold(session: AsyncSession, channel: str, until: datetime) -> None:
     """Nothing to `channel` before `until` (a 429's Retry-After), from any process."""
-    insert = _insert(session)
-    statement = insert(ChannelPace).values(channel=channel, next_slot=until)
+    dialect = session.get_bind().dialect.name
+    statement = insert(dialect, ChannelPace).values(channel=channel, next_slot=until)
     statement = statement.on_conflict_do_update(
         index_elements=[ChannelPace.channel],
         set_={"next_slot": func.max(ChannelPace.next_slot, until)}
-        if session.get_bind().dialect.name == "sqlite"
+        if dialect == "sqlite"
         else {"next_slot": func.greatest(ChannelPace.next_slot, until)},
     )
     await session.execute(statement)
@@ -151,8 +215,3 @@ def channel_open(now: datetime, channel: Any = Post.channel) -> ColumnElement[bo
     """A claim condition: the row's channel (a mapped column: a post's, a reminder's) may
     be posted to now."""
     return ~exists().where(and_(ChannelPace.channel == channel, ChannelPace.next_slot > now))
-
-
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -15,11 +15,13 @@ extends its lease the same way, before the long step (`extend`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, inspect, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.store.engine import insert
@@ -38,11 +40,13 @@ from bot.store.schema import (
 
 __all__ = [
     "WORK",
+    "PerRow",
     "claim",
     "extend",
     "insert_ignoring_duplicates",
     "release_leases",
     "write_back",
+    "write_back_many",
 ]
 
 Row = TypeVar(
@@ -127,6 +131,51 @@ async def write_back(session: AsyncSession, row: Row, **values: Any) -> bool:
     for name, value in values.items():
         setattr(row, name, value)
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class PerRow:
+    """A value of `write_back_many` that differs from row to row: by the row's key."""
+
+    by_key: Mapping[Any, Any]
+
+
+async def write_back_many(session: AsyncSession, rows: Sequence[Row], **values: Any) -> list[Row]:
+    """`write_back` for many claimed rows of one table, in one `UPDATE … RETURNING` for
+    each lease among them (rows claimed together share theirs): `values` (each the same
+    for every row, or a `PerRow`) are written to the rows whose lease is still ours,
+    which take them. The rows written; the others are another process's now."""
+    if not rows:
+        return []
+    model = type(rows[0])
+    key, name = _key(model)
+    values = {"claimed_until": None, **values}
+    rendered = {
+        column: case(value.by_key, value=key, else_=getattr(model, column))
+        if isinstance(value, PerRow)
+        else value
+        for column, value in values.items()
+    }
+    by_lease: dict[datetime | None, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_lease[row.claimed_until].append(row)
+    written: list[Row] = []
+    for lease, group in by_lease.items():
+        statement = (
+            update(model)
+            .where(key.in_([getattr(row, name) for row in group]), model.claimed_until == lease)
+            .values(**rendered)
+            .returning(key)
+            .execution_options(synchronize_session=False)
+        )
+        ours = set((await session.scalars(statement)).all())
+        for row in group:
+            if getattr(row, name) in ours:
+                for column, value in values.items():
+                    own = value.by_key[getattr(row, name)] if isinstance(value, PerRow) else value
+                    setattr(row, column, own)
+                written.append(row)
+    return written
 
 
 async def extend(session: AsyncSession, row: Row, until: datetime, **values: Any) -> bool:
