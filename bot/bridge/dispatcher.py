@@ -361,11 +361,11 @@ class Dispatcher:
             .returning(Delivery.id, Delivery.state, Delivery.claimed_until)
             .execution_options(synchronize_session=False)
         )
-        now = {id_: (state, lease) for id_, state, lease in found}
+        current = {id_: (state, lease) for id_, state, lease in found}
         return [
             item
             for item in batch
-            if now.get(item.delivery.id) == ("pending", item.delivery.claimed_until)
+            if current.get(item.delivery.id) == ("pending", item.delivery.claimed_until)
         ]
 
     async def _commit(
