@@ -100,5 +100,18 @@ class Backlog:
             )
         return {"pending_deliveries": int(deliveries or 0), "pending_posts": int(posts or 0)}
 
+    async def work_done(self) -> dict[str, int]:
+        """Deliveries settled so far (stored as posts, or set aside) and the transactions
+        PostgreSQL has counted in the database (its statistics, up to a second late)."""
+        async with self._engine.connect() as conn:
+            settled = await conn.scalar(text("SELECT count(*) FROM inbox WHERE state <> 'pending'"))
+            transactions = await conn.scalar(
+                text(
+                    "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+                    " WHERE datname = current_database()"
+                )
+            )
+        return {"deliveries_settled": int(settled or 0), "transactions": int(transactions or 0)}
+
     async def close(self) -> None:
         await self._engine.dispose()

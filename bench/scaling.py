@@ -6,6 +6,7 @@ over time, how long after the sending it is gone, and where the machine's CPU we
 
     python -m bench.scaling --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/NAME
                             [--processes 1 2 4] [--rate R] [--seconds S] [--channels N]
+                            [--profile cpu|wall] [--baseline DIR]
 
 Each process count gets a new database (`NAME_scale<P>`, dropped first) and new servers;
 the simulators are shared. Every process claims work with leases (`FOR UPDATE SKIP
@@ -13,7 +14,11 @@ LOCKED`) and takes a channel's slot in `channel_pace`, so the processes share th
 without posting twice or faster than a channel's pace. On a machine that also runs
 PostgreSQL, the simulators and this load generator, more processes can only help while
 a core is idle: the figures say how busy the machine was (`machine_busy_share`: 1.0 is
-every core busy) and what the servers and PostgreSQL used of it. Prints one JSON object.
+every core busy) and what the servers and PostgreSQL used of it. `--profile` runs the
+1-process server under yappi from the end of the warm-up (its figures then include the
+profiler's cost) and adds where its time went. `--baseline DIR` measures another version's
+servers (a checkout's `bot/`, on PYTHONPATH) right before ours at each process count, on a
+database of their own: the same machine's noise for both. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -23,14 +28,18 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bench._database import Backlog, add_webhook_token, fresh_postgres
 from bench._figures import latency_summary
 from bench._load import open_loop
+from bench._profile import YAPPI_PROFILED, where_time_goes
 from bench._servers import cpu_seconds, machine_cpu, named_cpu_seconds
 from bench.end_to_end import (
     bodies,
@@ -89,11 +98,26 @@ class Usage:
 
 
 async def one_count(
-    sims: Simulators, info: Any, processes: int, args: argparse.Namespace
+    sims: Simulators,
+    info: Any,
+    processes: int,
+    args: argparse.Namespace,
+    baseline: Path | None = None,
 ) -> dict[str, Any]:
-    url = await fresh_postgres(args.postgres, f"scale{processes}")
+    url = await fresh_postgres(args.postgres, f"scale{processes}" + ("_base" if baseline else ""))
     env = {"BRIDGE_CONFIG": bridge_config(args.channels), "DATABASE_URL": url}
-    servers = [ServerProcess(info, extra_env=env) for _ in range(processes)]
+    if baseline is not None:
+        env["PYTHONPATH"] = str(baseline)
+    profile_dir = None
+    python_args: list[str] = []
+    if args.profile and processes == 1 and baseline is None:
+        profile_dir = tempfile.TemporaryDirectory(prefix="ringbridge-profile-")
+        profile_out = Path(profile_dir.name) / "serve.prof"
+        python_args = ["-c", YAPPI_PROFILED]
+        env |= {"RINGBRIDGE_PROFILE": str(profile_out), "RINGBRIDGE_PROFILE_CLOCK": args.profile}
+    servers = [
+        ServerProcess(info, extra_env=env, python_args=python_args) for _ in range(processes)
+    ]
     backlog = Backlog(url)
     try:
         for server in servers:
@@ -114,14 +138,22 @@ async def one_count(
             if len(await wait_posted(sims, {u for u, _ in warm}, since)) < len(warm):
                 raise RuntimeError("warm-up: not every post arrived")
             await asyncio.sleep(2.0)
-            return await _measure(sims, servers, senders, backlog, processes, args)
+            if profile_dir is not None:
+                assert servers[0].pid is not None
+                os.kill(servers[0].pid, signal.SIGUSR1)  # from here on, warm
+            result = await _measure(sims, servers, senders, backlog, processes, args)
         finally:
             for sender in senders:
                 await sender.__aexit__(None, None, None)
     finally:
         await backlog.close()
         for server in servers:
-            await server.close()
+            await server.close()  # SIGTERM: serve returns, a profile is written
+    if profile_dir is not None:
+        with profile_dir:
+            stats = Path(profile_dir.name) / "serve.prof"
+            result["profile"] = {"clock": args.profile, **where_time_goes(stats, top=25)}
+    return result
 
 
 async def _accepted(sender: WebhookSender) -> None:
@@ -157,6 +189,7 @@ async def _measure(
 
     sampler = asyncio.create_task(sample())
     usage = Usage(pids)
+    work_before = await backlog.work_done()
     try:
         done, wall = await open_loop(
             Spread(senders), bodies(f"load{processes}", count, args.channels), args.rate
@@ -171,6 +204,7 @@ async def _measure(
                 break
             await asyncio.sleep(0.1)
         posted = await wait_posted(sims, {d.uuid for d in done if d.status == 200}, started)
+        work = {k: v - work_before[k] for k, v in (await backlog.work_done()).items()}
     finally:
         sampler.cancel()
     posts_per_s, latencies, log = await phase_posts(sims, done, posted, started, sent_end)
@@ -184,6 +218,10 @@ async def _measure(
         "end_to_end": latency_summary([s for _, s in latencies]),
         "backlog_at_end": {**at_end, "total": sum(at_end.values())},
         "drained_s_after_sending": drained,
+        # Every process's transactions (and this bench's few reads), per delivery settled.
+        "transactions_per_delivery": round(
+            work["transactions"] / max(work["deliveries_settled"], 1), 2
+        ),
         "while_sending": while_sending,
         "backlog_samples": samples,
         "latency_by_second": by_second(latencies),
@@ -196,13 +234,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     info = await sims.start()
     await sims.slack_add_channels([channel(i) for i in range(args.channels)])
     runs: list[dict[str, Any]] = []
+    base_runs: list[dict[str, Any]] = []
     try:
         for processes in args.processes:
+            if args.baseline is not None:
+                base_runs.append(await one_count(sims, info, processes, args, args.baseline))
             runs.append(await one_count(sims, info, processes, args))
     finally:
         await sims.close()
     rates = {r["processes"]: r["posts_per_s_while_ingesting"] for r in runs}
     ratios = {f"{p}_vs_1": round(rates[p] / rates[1], 2) for p in rates if p != 1 and rates.get(1)}
+    baseline: dict[str, Any] = {}
+    if base_runs:
+        base_rates = {r["processes"]: r["posts_per_s_while_ingesting"] for r in base_runs}
+        baseline = {
+            "baseline": {
+                "checkout": str(args.baseline),
+                "runs": base_runs,
+                "posts_per_s_by_processes": base_rates,
+                "ours_vs_baseline": {
+                    p: round(rates[p] / base_rates[p], 2) for p in rates if base_rates.get(p)
+                },
+            }
+        }
     return {
         "benchmark": "scaling",
         "rate_per_s": args.rate,
@@ -217,6 +271,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "wall_s": round(time.perf_counter() - t0, 2),
         "python": platform.python_version(),
         "machine": {"cores": os.cpu_count(), "arch": platform.machine()},
+        **baseline,
     }
 
 
@@ -228,7 +283,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--channels", type=int, default=400)
     parser.add_argument("--connections", type=int, default=16, help="per server")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another version (`git clone -q REPO DIR`): its servers measured "
+        "before ours at each process count (PYTHONPATH)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("cpu", "wall"),
+        help="run the 1-process server under yappi after the warm-up (its figures then "
+        "include the profiler's cost)",
+    )
     args = parser.parse_args(argv)
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
     if not all(1 <= p <= 8 for p in args.processes):
         parser.error("--processes: 1 to 8 each")
     if not 1 <= args.rate <= 2000 or not 1 <= args.seconds <= 120:

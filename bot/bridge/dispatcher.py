@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -35,7 +36,7 @@ from .auto_reply import AutoReplies
 from .digest import Digests
 from .faults import backoff
 from .followups import Transcripts, Updater, Uploader
-from .ingest import Ingest, NamesWanted, Unreadable
+from .ingest import Ingest, NamesWanted, Unreadable, call_of, insert_posts, lock_calls
 from .poster import LEASE, Poster
 from .receipts import Receipts
 from .reminders import Reminders
@@ -345,63 +346,93 @@ class Dispatcher:
         look_up_names: bool,
     ) -> tuple[list[_Prepared], set[str]]:
         """Store `batch` in one transaction; (those that want names first, the numbers).
-        First all of it at once; if any delivery fails or wants names, that transaction is
-        rolled back and the batch stored again a savepoint each, so that one is set aside
-        alone (two statements a delivery fewer in the usual case, where none fails)."""
+        First all of it at once, in a few statements whatever its size: the deliveries'
+        rows locked, their calls' rows locked, what each asks for, every post in one
+        INSERT, every delivery marked done in one UPDATE. If any delivery fails or wants
+        names, that transaction is rolled back and the batch stored again a savepoint
+        each, so that one is set aside alone."""
         if not batch:
             return [], set()
         try:
             async with self._sessions.begin() as session:
-                rows = await self._lock(session, batch)
-                for item in batch:
-                    await self._commit(session, item, rows, look_up_names=look_up_names)
+                ours = await self._lock(session, batch)
+                call_rows = await lock_calls(session, (call_of(item.event) for item in ours))
+                posts: list[dict[str, Any]] = []
+                for item in ours:
+                    posts += await self._commit(session, item, call_rows, look_up_names)
+                await insert_posts(session, posts)
+                await self._done(session, ours)
             return [], set()
         except Exception as exc:  # rolled back; which delivery it was is found below
             log.debug("a batch of %d stored one by one: %s", len(batch), type(exc).__name__)
         wanted: list[_Prepared] = []
         numbers: set[str] = set()
         async with self._sessions.begin() as session:
-            rows = await self._lock(session, batch)
-            for item in batch:
+            stored: list[_Prepared] = []
+            for item in await self._lock(session, batch):
                 try:
                     async with session.begin_nested():
-                        await self._commit(session, item, rows, look_up_names=look_up_names)
+                        call_rows = await lock_calls(session, [call_of(item.event)])
+                        posts = await self._commit(session, item, call_rows, look_up_names)
+                        await insert_posts(session, posts)
+                    stored.append(item)
                 except NamesWanted as names:  # rolled back: asked for, then stored again
                     wanted.append(item)
                     numbers |= names.numbers
                 except Exception as exc:
                     failed.append((item.delivery, exc))
+            await self._done(session, stored)
         return wanted, numbers
 
     @staticmethod
-    async def _lock(session: AsyncSession, batch: list[_Prepared]) -> dict[int, Delivery]:
-        """The batch's rows as they are now, locked for this transaction (one statement)."""
-        ids = [p.delivery.id for p in batch]
-        # A write first opens the write transaction (on SQLite the savepoints then nest in
-        # it, rather than each committing on its own; the rows read are the ones written).
-        await session.execute(
-            update(Delivery).where(Delivery.id.in_(ids)).values(attempts=Delivery.attempts)
+    async def _lock(session: AsyncSession, batch: list[_Prepared]) -> list[_Prepared]:
+        """Those of `batch` still ours (pending, under the lease we took), their rows
+        locked for this transaction (one statement). The others' lease ran out while we
+        read RingCentral: another process has them. A write, so that on SQLite it opens
+        the write transaction (the savepoints then nest in it, rather than each committing
+        on its own)."""
+        found = await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([item.delivery.id for item in batch]))
+            .values(attempts=Delivery.attempts)
+            .returning(Delivery.id, Delivery.state, Delivery.claimed_until)
+            .execution_options(synchronize_session=False)
         )
-        found = await session.scalars(
-            select(Delivery).where(Delivery.id.in_(ids)).with_for_update()
-        )
-        return {row.id: row for row in found}
+        current = {id_: (state, lease) for id_, state, lease in found}
+        return [
+            item
+            for item in batch
+            if current.get(item.delivery.id) == ("pending", item.delivery.claimed_until)
+        ]
 
     async def _commit(
         self,
         session: AsyncSession,
         item: _Prepared,
-        rows: dict[int, Delivery],
-        *,
+        call_rows: dict[str, CallState],
         look_up_names: bool,
-    ) -> None:
-        delivery = item.delivery
-        row = rows.get(delivery.id)
-        if row is None or row.state != "pending" or row.claimed_until != delivery.claimed_until:
-            return  # our lease ran out while we read RingCentral: another process has it
-        await self.ingest.commit(
-            session, row, item.event, item.notices, item.now, look_up_names=look_up_names
+    ) -> list[dict[str, Any]]:
+        """What `item` asks for, but its posts: their rows, for the caller to insert."""
+        return await self.ingest.commit(
+            session,
+            item.delivery.uuid,
+            item.event,
+            item.notices,
+            item.now,
+            calls=call_rows,
+            look_up_names=look_up_names,
         )
+
+    @staticmethod
+    async def _done(session: AsyncSession, stored: list[_Prepared]) -> None:
+        """Mark the deliveries `stored` (rows `_lock` holds) done, in one statement."""
+        if stored:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_([item.delivery.id for item in stored]))
+                .values(state="done", error=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
 
     async def _set(self, delivery: Delivery, **values: object) -> None:
         async with self._sessions.begin() as session:

@@ -3,16 +3,19 @@
 RingCentral is read first (pager messages a message-store change names, caller names);
 then one transaction updates the call's state, inserts the posts (unique on kind, item and
 channel, so a message reaching the bridge by two filters is posted once), schedules
-transcript follow-ups, and marks the delivery done: all of it or none of it.
+transcript follow-ups, and marks the delivery done: all of it or none of it. The
+dispatcher stores a batch of deliveries in that transaction: their calls' rows locked in
+one statement (`lock_calls`), their posts inserted in one (`insert_posts`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
@@ -32,9 +35,9 @@ from bot.ringcentral.models import (
 )
 from bot.ringcentral.resources.messages import MESSAGE_BATCH_MAX
 from bot.store.outbound import OutboundLog, wake_mailbox
-from bot.store.schema import CallState, Delivery, Followup, Outbound, Post, Thread
+from bot.store.schema import CallState, Followup, Outbound, Post, Thread
 from bot.store.untextable import heard
-from bot.store.work import insert_ignoring_duplicates
+from bot.store.work import insert_all_ignoring_duplicates, insert_ignoring_duplicates
 
 from . import auto_reply, calls
 from .classify import (
@@ -198,54 +201,60 @@ class Ingest:
     async def commit(
         self,
         session: AsyncSession,
-        delivery: Delivery,
+        rc_uuid: str,
         event: object,
         notices: list[Notice],
         now: datetime,
         *,
+        calls: dict[str, CallState],
         look_up_names: bool = True,
-    ) -> int:
-        """In the caller's transaction: state, posts, follow-ups; the delivery done.
+    ) -> list[dict[str, Any]]:
+        """In the caller's transaction: the call's state (its row locked beforehand,
+        `lock_calls`, in `calls`, where a new one is added), follow-ups; returns the rows of
+        the posts, which the caller inserts (`insert_posts`) and marks the delivery done.
         Raises NamesWanted (the caller rolls back, looks them up and commits again) when
         a call's notices need names not known yet, unless `look_up_names` is False (the
         second time: a name still unknown is left out)."""
         if isinstance(event, TelephonySessionEvent):
-            notices = notices + await self._judge_call(session, event, now, look_up_names)
+            notices = notices + await self._judge_call(session, event, now, calls, look_up_names)
         if isinstance(event, MessageStoreEvent):
             await self._voicemails_updated(session, event, now)
             await self._texts_changed(session, event, now)
-        made = 0
+        rows: list[dict[str, Any]] = []
         for notice in notices:
-            made += await self.add_posts(session, delivery.uuid, notice, now)
-        delivery.state, delivery.error, delivery.claimed_until = "done", None, None
-        return made
+            rows += await self.post_rows(session, rc_uuid, notice, now)
+        return rows
 
     async def add_posts(
         self, session: AsyncSession, rc_uuid: str, notice: Notice, now: datetime
     ) -> int:
+        """Store the posts `notice` asks for, and what goes with them; how many are new."""
+        return await insert_posts(session, await self.post_rows(session, rc_uuid, notice, now))
+
+    async def post_rows(
+        self, session: AsyncSession, rc_uuid: str, notice: Notice, now: datetime
+    ) -> list[dict[str, Any]]:
+        """The rows of the posts `notice` asks for, for `insert_posts`; what goes with them
+        (a transcript's follow-up, an auto reply to judge, a STOP heard) is stored now."""
         channels = self.router.channels(notice)
         if not channels:
             log.debug("no route for %s %s", notice.kind, notice.item)
-        made = 0
-        for channel in channels:
-            if not await _has_thread(session, notice, channel):
-                continue
-            made += await insert_ignoring_duplicates(
-                session,
-                Post,
-                {
-                    "rc_uuid": rc_uuid,
-                    "kind": notice.kind,
-                    "item": notice.item,
-                    "channel": channel,
-                    "thread_key": _thread_key(notice),
-                    "notice": dump_notice(notice),
-                    "state": "pending",
-                    "attempts": 0,
-                    "created_at": now,
-                    "next_attempt_at": now,
-                },
-            )
+        rows = [
+            {
+                "rc_uuid": rc_uuid,
+                "kind": notice.kind,
+                "item": notice.item,
+                "channel": channel,
+                "thread_key": _thread_key(notice),
+                "notice": dump_notice(notice),
+                "state": "pending",
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+            for channel in channels
+            if await _has_thread(session, notice, channel)
+        ]
         if isinstance(notice, VoicemailNotice) and notice.transcript_status == "InProgress":
             await insert_ignoring_duplicates(
                 session,
@@ -264,20 +273,21 @@ class Ingest:
             await auto_reply.candidate(session, self.router, notice, now)
         elif isinstance(notice, SmsNotice) and not notice.outbound and notice.sender.number:
             await heard(session, notice.sender.number, notice.text, now)
-        return made
+        return rows
 
     async def _judge_call(
-        self, session: AsyncSession, event: TelephonySessionEvent, now: datetime, look_up: bool
+        self,
+        session: AsyncSession,
+        event: TelephonySessionEvent,
+        now: datetime,
+        rows: dict[str, CallState],
+        look_up: bool,
     ) -> list[Notice]:
         session_id = event.body.telephony_session_id
-        row = (
-            await session.scalars(
-                select(CallState).where(CallState.session_id == session_id).with_for_update()
-            )
-        ).one_or_none()
+        row = rows.get(session_id)
         state = calls.SessionState.model_validate_json(row.state) if row else None
         state, found = calls.apply(state, event, watched=self.watched, now=now)
-        await self.save_call(session, row, session_id, state, now)
+        rows[session_id] = await self.save_call(session, row, session_id, state, now)
         named: list[Notice] = []
         wanted: set[str] = set()
         for notice in found:
@@ -296,19 +306,17 @@ class Ingest:
         session_id: str,
         state: calls.SessionState,
         now: datetime,
-    ) -> None:
+    ) -> CallState:
+        """`state` into the call's `row` (a new row when None, added to `session`)."""
         is_open = not (state.over or state.expired_at is not None)
         if row is None:
-            session.add(
-                CallState(
-                    session_id=session_id,
-                    state=state.model_dump_json(),
-                    updated_at=now,
-                    open=is_open,
-                )
+            row = CallState(
+                session_id=session_id, state=state.model_dump_json(), updated_at=now, open=is_open
             )
+            session.add(row)
         else:
             row.state, row.updated_at, row.open = state.model_dump_json(), now, is_open
+        return row
 
     @staticmethod
     async def _voicemails_updated(
@@ -329,6 +337,38 @@ class Ingest:
         if any(c.type.lower() == "sms" and c.updated_count for c in event.body.changes):
             mailbox = event.body.extension_id or path_extension(event.event) or event.owner_id
             await wake_mailbox(session, str(mailbox) if mailbox else None, at=now + SETTLE)
+
+
+def call_of(event: object) -> str | None:
+    """The telephony session `event` is about, if it is a call's."""
+    return event.body.telephony_session_id if isinstance(event, TelephonySessionEvent) else None
+
+
+async def lock_calls(
+    session: AsyncSession, session_ids: Iterable[str | None]
+) -> dict[str, CallState]:
+    """The stored state of the calls `session_ids` name (None: no call), by session id,
+    their rows locked for the caller's transaction in one statement, in the order of their
+    ids: a process storing events of a call another one is storing waits for it (one
+    call's events are applied one after another), never in a cycle (a deadlock), while
+    other calls' go on side by side. A call with no row yet gets one from `Ingest.commit`."""
+    ids = sorted({i for i in session_ids if i is not None})
+    if not ids:
+        return {}
+    found = await session.scalars(
+        select(CallState)
+        .where(CallState.session_id.in_(ids))
+        .order_by(CallState.session_id)
+        .with_for_update()
+    )
+    return {row.session_id: row for row in found}
+
+
+async def insert_posts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert `rows` (`Ingest.post_rows`, of one notice or of a batch of deliveries, in
+    order) in one statement; a post already there (the same kind, item and channel) is
+    left as it is. How many are new."""
+    return await insert_all_ignoring_duplicates(session, Post, rows)
 
 
 async def _has_thread(session: AsyncSession, notice: Notice, channel: str) -> bool:

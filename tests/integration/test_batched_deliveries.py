@@ -1,0 +1,102 @@
+"""The deliveries lane stores a batch of deliveries in one transaction of a few statements,
+whatever its size (issue 10: PostgreSQL's bound was the statements a delivery cost), on
+whichever database the suite runs; and the rows of the calls a batch is about are locked
+so that two processes storing events of one call take turns, while other calls go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from bot.bridge.ingest import lock_calls
+from bot.clock import FakeClock
+from bot.sim import RingCentralSimulator
+from bot.store.schema import CallState
+from tests.bridge import TEXTS, running_bridge
+from tests.conftest import fresh_database
+
+
+async def _statements_storing(
+    rc_sim: RingCentralSimulator, clock: FakeClock, url: str, texts: int
+) -> int:
+    """Statements in the transactions that store the deliveries of `texts` inbound texts
+    (from the one that locks the deliveries' rows to its commit), all posted."""
+    async with running_bridge(rc_sim, clock, database_url=url) as bridge:
+        await bridge.subscribe()
+        for i in range(texts):
+            await rc_sim.incoming_sms(rc_sim.extension_id, f"+1650555{i:04d}", f"text {i}")
+        storing: set[int] = set()  # connections in such a transaction
+        counted: list[str] = []
+
+        def statement(conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+            if sql.startswith("UPDATE inbox SET attempts"):
+                storing.add(id(conn))
+            if id(conn) in storing:
+                counted.append(sql)
+
+        def ended(conn: Any) -> None:
+            storing.discard(id(conn))
+
+        engine = bridge.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", statement)
+        event.listen(engine, "commit", ended)
+        event.listen(engine, "rollback", ended)
+        await bridge.dispatch()
+        assert len([m for m in bridge.channel(TEXTS) if "text" in str(m)]) == texts
+        return len(counted)
+
+
+async def test_a_batch_of_deliveries_costs_the_same_statements_whatever_its_size(
+    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
+) -> None:
+    # Each text is two deliveries (the instant event and the message-store change): 4
+    # and 40 deliveries, one batch each.
+    counts = []
+    for texts in (2, 20):
+        (tmp_path / str(texts)).mkdir()
+        url = await fresh_database(tmp_path / str(texts))
+        counts.append(await _statements_storing(rc_sim, clock, url, texts))
+    few, many = counts
+    assert many == few
+    assert few == 3  # lock the deliveries, insert their posts, mark them done (main: 6 and 42)
+
+
+@pytest.fixture
+async def two_calls(engine: AsyncEngine) -> AsyncEngine:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite has one writer at a time)")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(CallState),
+            [{"session_id": s, "state": "{}", "updated_at": at, "open": True} for s in "ab"],
+        )
+    return engine
+
+
+async def test_a_call_being_stored_waits_for_the_other_holder_others_do_not(
+    two_calls: AsyncEngine,
+) -> None:
+    sessions = async_sessionmaker(two_calls, expire_on_commit=False)
+    async with sessions.begin() as first:
+        held = await lock_calls(first, ["b", "a", None])
+        assert sorted(held) == ["a", "b"]
+        async with sessions.begin() as other:
+            # Another call, and one not stored yet: at once.
+            assert list(await lock_calls(other, ["c"])) == []
+
+        async def same_call() -> list[str]:
+            async with sessions.begin() as second:
+                return list(await lock_calls(second, ["a"]))
+
+        waiting = asyncio.create_task(same_call())
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # the call's row is held by the first transaction
+    assert await asyncio.wait_for(waiting, 10) == ["a"]  # and taken once it committed
