@@ -270,6 +270,28 @@ async def test_a_pass_whose_record_fails_leaves_its_posts_sending_and_finds_them
     assert len(slack.calls("conversations.history")) == len(CHANNELS)
 
 
+async def test_a_post_whose_record_keeps_failing_is_counted_each_time_then_a_dead_letter(
+    engine: AsyncEngine, slack: SlackSimulator, poster: Poster, clock: FakeClock
+) -> None:
+    """The record fails after the post's row was written in it (its thread's first ts
+    refused): rolled back, the failure still counts against the post (its lease is the one
+    it had before), so a post that can never be recorded ends as a dead letter rather than
+    coming back every lease forever."""
+    poison = await add_post(engine, clock, CHANNELS[0], "poison", sms=True)
+    async with engine.begin() as conn:
+        for statement in REFUSE_THREAD_TS[engine.dialect.name]:
+            await conn.execute(text(statement))
+    await poster.run_once()
+
+    post = await row(engine, poison)
+    assert (post.state, post.attempts) == ("sending", 1)
+    assert post.error and "(_record)" in post.error  # the step that failed
+    await drain(poster, clock, step=60)
+    post = await row(engine, poison)
+    assert post.state == "dead"
+    assert posted_items(slack, CHANNELS[0]) == ["poison"]  # found each time, never again
+
+
 # The batch's record refused: a post may not become `done` (then the trigger is dropped).
 REFUSE_DONE = {
     "sqlite": [
@@ -286,4 +308,16 @@ REFUSE_DONE = {
 ALLOW_DONE = {
     "sqlite": ["DROP TRIGGER refuse_done"],
     "postgresql": ["DROP TRIGGER refuse_done ON posts", "DROP FUNCTION refuse_done()"],
+}
+REFUSE_THREAD_TS = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_thread_ts BEFORE UPDATE OF thread_ts ON threads "
+        "WHEN NEW.thread_ts IS NOT NULL BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_thread_ts() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+        "CREATE TRIGGER refuse_thread_ts BEFORE UPDATE ON threads FOR EACH ROW "
+        "WHEN (NEW.thread_ts IS NOT NULL) EXECUTE FUNCTION refuse_thread_ts()",
+    ],
 }
