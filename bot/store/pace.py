@@ -41,11 +41,15 @@ async def take_slots(
 ) -> set[str]:
     """Take the slot of each of `channels` that is free now, holding each until
     `now + hold` (a settle shortens it), in one statement: an upsert whose update applies
-    only where the channel's next slot has come. The channels taken."""
+    only where the channel's next slot has come. The channels taken.
+
+    The rows are written in the channels' order (sorted), the same in every process: on
+    PostgreSQL the upsert locks each row it meets, and two processes taking the same
+    channels in different orders (a set's order differs between processes) deadlock."""
     if not channels:
         return set()
     statement = insert(session.get_bind().dialect.name, ChannelPace).values(
-        [{"channel": channel, "next_slot": now + hold} for channel in channels]
+        [{"channel": channel, "next_slot": now + hold} for channel in sorted(channels)]
     )
     upsert = statement.on_conflict_do_update(
         index_elements=[ChannelPace.channel],
