@@ -84,10 +84,11 @@ _SETTLE = (
 async def settle_slots(session: AsyncSession, slots: Iterable[Slot]) -> None:
     """Slack answered the calls made in `slots` (those with `answered_at`): each
     channel's next slot is the answer's time plus the pace, if no one has moved it since
-    the slot was taken. A slot without an answer keeps its long hold."""
+    the slot was taken. A slot without an answer keeps its long hold. In the channels'
+    order, as `take_slots` takes them (the rows locked in one order: no deadlock)."""
     answered = [
         {"slot_channel": s.channel, "slot_held": s.held, "slot_next": s.answered_at + s.pace}
-        for s in slots
+        for s in sorted(slots, key=lambda slot: slot.channel)
         if s.answered_at is not None
     ]
     if answered:
@@ -100,7 +101,9 @@ async def _give_back(
     """Slots taken for rows that will not be sent after all: free at once (their next
     slot was due when taken, so `now` keeps the pace)."""
     if channels:
-        params = [{"slot_channel": c, "slot_held": held, "slot_next": now} for c in channels]
+        params = [
+            {"slot_channel": c, "slot_held": held, "slot_next": now} for c in sorted(channels)
+        ]
         await (await session.connection()).execute(_SETTLE, params)
 
 

@@ -7,9 +7,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot.store.pace import take_slots
+from bot.store.pace import Slot, settle_slots, take_slots
+from bot.store.schema import ChannelPace
 
 pytestmark = pytest.mark.slow
 
@@ -37,3 +39,34 @@ async def test_two_processes_taking_the_same_channels_in_other_orders_never_dead
     for _ in range(ROUNDS):  # a deadlock fails one of the two with an error
         one, other = await asyncio.gather(take(CHANNELS), take(CHANNELS[::-1]))
         assert one | other <= set(CHANNELS)
+
+
+async def test_a_pass_settling_its_slots_and_another_taking_them_never_deadlock(
+    engine: AsyncEngine,
+) -> None:
+    """One process records its pass (its channels' slots settled, in the order of its
+    posts) while another takes slots of the same channels for its own pass."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: its transactions never wait for each other's rows")
+    sessions = async_sessionmaker(engine)
+    held = datetime.now(UTC) - timedelta(minutes=1)
+
+    async def settle() -> None:
+        answered = datetime.now(UTC)
+        slots = [Slot(c, held, 0.0, timedelta(0), answered) for c in reversed(CHANNELS)]
+        async with sessions.begin() as session:
+            await settle_slots(session, slots)
+            await asyncio.sleep(0.001)  # the rest of the record (its posts `done`)
+
+    async def take() -> None:
+        async with sessions.begin() as session:
+            await take_slots(session, CHANNELS, datetime.now(UTC), timedelta(0))
+            await asyncio.sleep(0.001)
+
+    for _ in range(ROUNDS):  # a deadlock fails one of the two with an error
+        async with sessions.begin() as session:  # every slot as the settling pass took it
+            await session.execute(delete(ChannelPace))
+            await session.execute(
+                insert(ChannelPace), [{"channel": c, "next_slot": held} for c in CHANNELS]
+            )
+        await asyncio.gather(settle(), take())
