@@ -12,8 +12,9 @@ the channel once and tries again; other refusals are dead letters at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
@@ -271,7 +272,8 @@ class Poster:
         now = self._now()
         timeout = timedelta(seconds=float(self.slack.timeout))
         until = now + max(self.lease, timeout + SENDING_MARGIN)
-        async with self._sessions.begin() as session:
+        posts = [sending.post for sending in ready]
+        async with _leases_kept(posts), self._sessions.begin() as session:
             taken = await take_for_sending(
                 session, [(sending.post, sending.post.channel) for sending in ready], now,
                 pace=timedelta(seconds=self.pace), call_timeout=timeout, until=until,
@@ -511,13 +513,14 @@ class Poster:
         if not posted:
             return
         now = self._now()
-        async with self._sessions.begin() as session:
+        posts = [answer.post for answer in posted]
+        async with _leases_kept(posts), self._sessions.begin() as session:
             await settle_slots(session, [answer.slot for answer in posted if answer.slot])
             for answer in posted:
                 if answer.gone:
                     await _forget_thread(session, answer.post, answer.gone)
             written = await write_back_many(
-                session, [answer.post for answer in posted], state="done",
+                session, posts, state="done",
                 ts=PerRow({answer.post.id: answer.ts for answer in posted}),
                 thread_ts=PerRow({answer.post.id: answer.thread_ts for answer in posted}),
             )  # fmt: skip
@@ -575,6 +578,21 @@ class _Posted:
     thread_ts: str | None
     slot: Slot | None = None
     gone: str | None = None
+
+
+@contextlib.asynccontextmanager
+async def _leases_kept(posts: list[Post]) -> AsyncIterator[None]:
+    """Around a transaction that writes `posts` back: if it fails, it is rolled back, and
+    the posts keep the leases they had (a write-back gives a row its values before the
+    commit), so that the failure is counted against them (`_unexpected`) rather than
+    taken for a lease lost, and a post that can never be recorded becomes a dead letter."""
+    leases = [(post, post.claimed_until) for post in posts]
+    try:
+        yield
+    except BaseException:
+        for post, lease in leases:
+            post.claimed_until = lease
+        raise
 
 
 def _waits(post: Post, place: _Place) -> bool:

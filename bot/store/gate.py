@@ -5,8 +5,9 @@ in SQLite's busy handler (1, 2, 5 … up to 100 ms between tries) and tries agai
 load the writers of one process — the receiver's group commit, the dispatcher's lanes —
 lose time sleeping while the lock is free, and the one that wins is whoever wakes first:
 an acknowledgement can wait behind a stream of the dispatcher's writes. The gate queues
-the process's hot writers instead: one at a time, in order, and the receiver's commit
-(`first`) ahead of every other writer waiting. Other writers (Slack actions, the CLI)
+the process's hot writers instead: one at a time, and the receiver's commit (`first`)
+ahead of every other writer waiting (the others in about the order they came: one that a
+`first` writer sent back queues again). Other writers (Slack actions, the CLI)
 still meet SQLite's busy handler, now against one gated writer at a time.
 
 PostgreSQL has row locks and many writers: there is no gate (`write_gate` is None).
@@ -40,7 +41,7 @@ class Sessions(Protocol):
 
 
 class WriteGate:
-    """One writer at a time, in order; `first` writers ahead of the others waiting."""
+    """One writer at a time; `first` writers ahead of the others waiting."""
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()

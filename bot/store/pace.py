@@ -41,11 +41,13 @@ async def take_slots(
 ) -> set[str]:
     """Take the slot of each of `channels` that is free now, holding each until
     `now + hold` (a settle shortens it), in one statement: an upsert whose update applies
-    only where the channel's next slot has come. The channels taken."""
+    only where the channel's next slot has come. The channels taken.
+
+    The rows are written in the channels' order (sorted), the same in every process: on
+    PostgreSQL the upsert locks each row it meets, and two processes taking the same
+    channels in different orders (a set's order differs between processes) deadlock."""
     if not channels:
         return set()
-    # In one order everywhere: two processes taking overlapping channels lock their rows
-    # in the same order (PostgreSQL), so neither waits for the other's second row.
     statement = insert(session.get_bind().dialect.name, ChannelPace).values(
         [{"channel": channel, "next_slot": now + hold} for channel in sorted(channels)]
     )
@@ -82,10 +84,11 @@ _SETTLE = (
 async def settle_slots(session: AsyncSession, slots: Iterable[Slot]) -> None:
     """Slack answered the calls made in `slots` (those with `answered_at`): each
     channel's next slot is the answer's time plus the pace, if no one has moved it since
-    the slot was taken. A slot without an answer keeps its long hold."""
+    the slot was taken. A slot without an answer keeps its long hold. In the channels'
+    order, as `take_slots` takes them (the rows locked in one order: no deadlock)."""
     answered = [
         {"slot_channel": s.channel, "slot_held": s.held, "slot_next": s.answered_at + s.pace}
-        for s in sorted(slots, key=lambda slot: slot.channel)  # one lock order: `take_slots`
+        for s in sorted(slots, key=lambda slot: slot.channel)
         if s.answered_at is not None
     ]
     if answered:

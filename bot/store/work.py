@@ -137,7 +137,8 @@ async def write_back(session: AsyncSession, row: Row, **values: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class PerRow:
-    """A value of `write_back_many` that differs from row to row: by the row's key."""
+    """A value of `write_back_many` that differs from row to row: by the row's key (a row
+    it does not name keeps the value it has)."""
 
     by_key: Mapping[Any, Any]
 
@@ -174,7 +175,9 @@ async def write_back_many(session: AsyncSession, rows: Sequence[Row], **values: 
         for row in group:
             if getattr(row, name) in ours:
                 for column, value in values.items():
-                    own = value.by_key[getattr(row, name)] if isinstance(value, PerRow) else value
+                    own = value  # a row a PerRow does not name keeps its value, as in SQL
+                    if isinstance(value, PerRow):
+                        own = value.by_key.get(getattr(row, name), getattr(row, column))
                     setattr(row, column, own)
                 written.append(row)
     return written
