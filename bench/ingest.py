@@ -240,6 +240,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "bare_rate_per_s": bare_rate,
         "ringbridge_rate_per_s": ours_rate,
         "baseline": _baseline(args.baseline, rounds.get("baseline", []), bare_rate, ours_rate),
+        # What each server spends (every thread), median of its rounds: the figure to read
+        # where the machine is shared, since a starved server's rate is the scheduler's.
+        "server_cpu_us_per_delivery": {
+            name: statistics.median(r["server_cpu_us_per_delivery"] for r in done)
+            for name, done in rounds.items()
+        },
         "concurrency": args.concurrency,
         "rounds": rounds,
         "fixed_rate": {
