@@ -21,8 +21,8 @@ SQLite. Here concurrent deliveries share one transaction instead:
   ingest benchmark. On PostgreSQL it is one cached Core statement executed with the rows
   as parameters ("insertmanyvalues"). On SQLite the compiled SQL runs on aiosqlite itself,
   each value through its column's type: SQLAlchemy's async adaptation took five trips to
-  aiosqlite's thread and about 0.9 ms of CPU for a batch of 16 rows, this takes two and
-  0.35 ms.
+  aiosqlite's thread and 0.8–1.1 ms of CPU for a batch of 16 rows, this takes two and
+  0.35–0.4 ms.
 - The writer keeps one connection from batch to batch while rows keep coming (a checkout
   and the pool's rollback at check-in per batch were another trip and more CPU).
 - A failed transaction fails every row of its batch (the receiver answers 500 to each;
