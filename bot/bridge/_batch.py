@@ -21,8 +21,8 @@ SQLite. Here concurrent deliveries share one transaction instead:
   ingest benchmark. On PostgreSQL it is one cached Core statement executed with the rows
   as parameters ("insertmanyvalues"). On SQLite the compiled SQL runs on aiosqlite itself,
   each value through its column's type: SQLAlchemy's async adaptation took five trips to
-  aiosqlite's thread and 0.8–1.1 ms of CPU for a batch of 16 rows, this takes two and
-  0.35–0.4 ms.
+  aiosqlite's thread and 0.8 to 1.1 ms of CPU for a batch of 16 rows, this takes two and
+  0.35 to 0.4 ms.
 - The writer keeps one connection from batch to batch while rows keep coming (a checkout
   and the pool's rollback at check-in per batch were another trip and more CPU).
 - A failed transaction fails every row of its batch (the receiver answers 500 to each;
@@ -128,19 +128,26 @@ class GroupWriter:
             await asyncio.shield(writer)
 
     async def _run(self) -> None:
-        conn: AsyncConnection | None = None  # kept from batch to batch while rows keep coming
         try:
-            while self._queue:
-                await self._gather()
-                batch = [self._queue.popleft() for _ in range(min(self.max_rows, len(self._queue)))]
-                conn = await self._commit(conn, batch)
+            while self._queue:  # again after the close: rows may have come during it
+                conn: AsyncConnection | None = None  # kept while rows keep coming
+                try:
+                    while self._queue:
+                        await self._gather()
+                        batch = [
+                            self._queue.popleft()
+                            for _ in range(min(self.max_rows, len(self._queue)))
+                        ]
+                        conn = await self._commit(conn, batch)
+                finally:
+                    # Before the writer is done: `close()` returns with it back in the pool.
+                    if conn is not None:
+                        await conn.close()
         finally:
             self._writer = None
             # Only if this task was cancelled (the loop is closing): nothing left waiting.
             while self._queue:
                 _fail(self._queue.popleft().done, NotStored("the writer was stopped"))
-            if conn is not None:
-                await conn.close()
 
     async def _gather(self) -> None:
         """Let the deliveries the server has already read join the batch: yield to the loop
