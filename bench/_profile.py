@@ -9,24 +9,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-# `python -c PROFILED -m bot serve`: serve under cProfile counting CPU time (not the time
-# spent waiting in epoll), switched on by SIGUSR1 once the server is warm (start-up and
-# imports left out) and written to $RINGBRIDGE_PROFILE at exit.
-PROFILED = """
-import cProfile, os, signal, time
-profile = cProfile.Profile(time.process_time)
-signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
-try:
-    from bot.cli import main
-    main(["serve"])
-finally:
-    profile.disable()
-    profile.dump_stats(os.environ["RINGBRIDGE_PROFILE"])
-"""
-
-
-# The same under yappi (the bench extra), CPU time of every thread: aiosqlite's work off
-# the event loop is counted too, which cProfile (one thread) misses. With
+# `python -c YAPPI_PROFILED -m bot serve`: serve under yappi (the bench extra), switched on
+# by SIGUSR1 once the server is warm (start-up and imports left out) and written to
+# $RINGBRIDGE_PROFILE at exit. CPU time of every thread: aiosqlite's work off the event loop
+# is counted too, which cProfile (one thread) would miss. With
 # $RINGBRIDGE_PROFILE_CLOCK=wall, wall time instead: a coroutine's time includes its waits
 # (yappi follows coroutines across them), so it shows what a step waits on.
 YAPPI_PROFILED = """
@@ -54,7 +40,7 @@ def where_time_goes(stats_file: Path, top: int = 12) -> dict[str, Any]:
         own.append((tottime, f"{_short(path)}:{line}({name})"))
         if "/bot/" in path:
             ours.append((cumtime, f"{_short(path)}:{line}({name})"))
-        if path != "~" or not callers:
+        if path not in BUILT_IN or not callers:
             by_area[_area(path)] += tottime
             continue
         for (caller_path, _line, _name), caller_stats in callers.items():
@@ -89,8 +75,12 @@ AREAS = (
 )
 
 
+# Where a built-in function's entry says it is: cProfile's "~", yappi's "builtins".
+BUILT_IN = ("~", "builtins")
+
+
 def _area(path: str) -> str:
-    if path == "~":
+    if path in BUILT_IN:
         return "built-ins"
     return next((area for key, area in AREAS if key in path), "other")
 

@@ -14,9 +14,11 @@ Phases, interleaved to share the machine's noise: bare, ringbridge, bare, ringbr
 rate R for S seconds (ack latency). With `--baseline DIR` (a checkout of another version,
 e.g. `git worktree add /tmp/base main`), a third server runs that version's `bot/`
 (PYTHONPATH) in the same interleaved rounds: before and after, in one run. With
-`--profile`, then one more closed-loop round into a new ringbridge server run under
-cProfile: where its event loop's CPU time goes, by package (the SQLite work in aiosqlite's
-thread is not in it). Prints one JSON object.
+`--profile`, then one more closed-loop round into a new ringbridge server run under yappi:
+where its CPU time goes, by package, in every thread (aiosqlite's included); `--profile
+wall`: wall time instead (a coroutine's includes its waits). Each round gives the server's
+CPU seconds per delivery (every thread, from /proc) and its share of a core. Prints one
+JSON object.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ from typing import Any
 from bench._database import add_webhook_token, read_inbox_uuids
 from bench._figures import latency_summary
 from bench._load import closed_loop, open_loop
-from bench._profile import PROFILED, where_time_goes
-from bench._servers import HOST
+from bench._profile import YAPPI_PROFILED, where_time_goes
+from bench._servers import HOST, cpu_seconds
 from bot.bridge.subscriptions import WEBHOOK_PATH
 from bot.sim import (
     ServerProcess,
@@ -90,6 +92,11 @@ class BareServer:
         )
         await wait_ready(self.url)
 
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
     async def close(self) -> None:
         if self._proc is not None:
             self._proc.terminate()
@@ -107,15 +114,23 @@ def bodies(prefix: str, count: int) -> list[tuple[str, bytes]]:
     ]
 
 
-async def closed_round(url: str, prefix: str, count: int, concurrency: int) -> dict[str, Any]:
+async def closed_round(
+    url: str, pid: int, prefix: str, count: int, concurrency: int
+) -> dict[str, Any]:
     async with WebhookSender(url, TOKEN, connections=concurrency) as sender:
         await closed_loop(sender, bodies(prefix + "-warm", 200), concurrency)  # not counted
+        cpu = cpu_seconds(pid)
         done, wall = await closed_loop(sender, bodies(prefix, count), concurrency)
+        cpu = cpu_seconds(pid) - cpu
     ok = sum(1 for d in done if d.status == 200)
     return {
         "deliveries": len(done),
         "ok": ok,
         "rate_per_s": round(ok / wall, 1),
+        # The server's CPU (every thread) per delivery, and its share of a core: the rate
+        # is bounded by this where the server is at one core, by waiting where it is not.
+        "server_cpu_us_per_delivery": round(cpu / len(done) * 1e6, 1),
+        "server_cpu_share": round(cpu / wall, 2),
         **{k: v for k, v in latency_summary([d.seconds for d in done]).items() if k != "n"},
     }
 
@@ -125,7 +140,9 @@ async def profiled_round(info: Any, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ringbridge-profile-") as directory:
         out = Path(directory) / "serve.prof"
         server = ServerProcess(
-            info, python_args=["-c", PROFILED], extra_env={"RINGBRIDGE_PROFILE": str(out)}
+            info,
+            python_args=["-c", YAPPI_PROFILED],
+            extra_env={"RINGBRIDGE_PROFILE": str(out), "RINGBRIDGE_PROFILE_CLOCK": args.profile},
         )
         try:
             await server.start()
@@ -143,7 +160,7 @@ async def profiled_round(info: Any, args: argparse.Namespace) -> dict[str, Any]:
         finally:
             await server.close()  # SIGTERM: serve returns, the profile is written
         rate = round(sum(1 for d in done if d.status == 200) / wall, 1)
-        return {"rate_per_s_profiled": rate, **where_time_goes(out)}
+        return {"clock": args.profile, "rate_per_s_profiled": rate, **where_time_goes(out, top=25)}
 
 
 async def _wait_for_token(hook: str) -> None:
@@ -179,16 +196,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if base is not None:
                 rounds["baseline"].append(
                     await closed_round(
-                        base.url + WEBHOOK_PATH, f"o{r}", args.deliveries, args.concurrency
+                        base.url + WEBHOOK_PATH,
+                        _pid(base),
+                        f"o{r}",
+                        args.deliveries,
+                        args.concurrency,
                     )
                 )
             rounds["bare"].append(
                 await closed_round(
-                    bare.url + WEBHOOK_PATH, f"b{r}", args.deliveries, args.concurrency
+                    bare.url + WEBHOOK_PATH, bare.pid, f"b{r}", args.deliveries, args.concurrency
                 )
             )
             rounds["ringbridge"].append(
-                await closed_round(hook, f"r{r}", args.deliveries, args.concurrency)
+                await closed_round(hook, _pid(server), f"r{r}", args.deliveries, args.concurrency)
             )
         count = int(args.rate * args.seconds)
         async with WebhookSender(hook, TOKEN, connections=args.concurrency) as sender:
@@ -219,6 +240,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "bare_rate_per_s": bare_rate,
         "ringbridge_rate_per_s": ours_rate,
         "baseline": _baseline(args.baseline, rounds.get("baseline", []), bare_rate, ours_rate),
+        # What each server spends (every thread), median of its rounds: the figure to read
+        # where the machine is shared, since a starved server's rate is the scheduler's.
+        "server_cpu_us_per_delivery": {
+            name: statistics.median(r["server_cpu_us_per_delivery"] for r in done)
+            for name, done in rounds.items()
+        },
         "concurrency": args.concurrency,
         "rounds": rounds,
         "fixed_rate": {
@@ -242,6 +269,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "server runs with no routes (no dispatcher): ingest alone. Shared, noisy machine."
         ),
     }
+
+
+def _pid(server: ServerProcess) -> int:
+    assert server.pid is not None  # started
+    return server.pid
 
 
 def _baseline(
@@ -269,7 +301,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--baseline", type=Path, help="a checkout of another version: its server too, same rounds"
     )
     parser.add_argument(
-        "--profile", action="store_true", help="then one round under cProfile: where time goes"
+        "--profile",
+        nargs="?",
+        const="cpu",
+        choices=("cpu", "wall"),
+        help="then one round under yappi (CPU time of every thread, or wall): where time goes",
     )
     args = parser.parse_args(argv)
     if not 100 <= args.deliveries <= 100_000:

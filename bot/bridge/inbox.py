@@ -14,8 +14,9 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge._batch import MAX_ROWS, MAX_WAIT, GroupWriter
@@ -79,8 +80,30 @@ class Inbox:
         return "stored"
 
 
+class _Readable(BaseModel):
+    """What the inbox needs of an envelope to keep it for dispatch: its `uuid` (the key it
+    is deduplicated on), an event filter and a body object. The event itself is read when
+    it is dispatched (`bot.bridge.ingest`); every other field is left for then."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    uuid: str = Field(min_length=1, max_length=64)
+    event: str
+    body: dict[str, Any]
+
+
 def _delivery_uuid(body: bytes) -> tuple[str | None, str | None]:
     """(uuid, None) for a readable envelope; (uuid or None, why) for a dead letter."""
+    try:
+        return _Readable.model_validate_json(body).uuid, None
+    except ValidationError:
+        return _why_unreadable(body)  # rare: what is wrong, and the uuid if it has one
+
+
+def _why_unreadable(body: bytes) -> tuple[str | None, str | None]:
+    """Why an envelope is a dead letter, and its uuid if it has a usable one. Also the
+    judge of the JSON that pydantic's parser refuses and `json` reads (a BOM, UTF-16, a
+    lone surrogate escaped): such an envelope is kept for dispatch, as it always was."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):

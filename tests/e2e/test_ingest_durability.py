@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.bridge._batch import GroupWriter, NotStored
 from bot.bridge.subscriptions import WEBHOOK_PATH
 from bot.sim import SMS_EVENT, Delivered, ServerProcess, Simulators, WebhookSender, sms_envelope
-from bot.store import SubscriptionRecord, SubscriptionStore, connect, create_schema
+from bot.store import SubscriptionRecord, SubscriptionStore, connect
 from bot.store.schema import Delivery
 
 TOKEN = "durability-token-" + "x" * 24
@@ -146,12 +146,7 @@ async def test_every_delivery_acknowledged_before_a_sigkill_is_stored(
 # -- the writer --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = connect(f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}")
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
+# `engine`: tests/conftest.py's (SQLite, or PostgreSQL with RINGBRIDGE_TEST_POSTGRES).
 
 
 def _row(uuid: str) -> dict[str, Any]:
@@ -224,3 +219,59 @@ async def test_close_drains_the_queue_and_refuses_new_rows(engine: AsyncEngine) 
     assert await _count(engine) == 35
     with pytest.raises(NotStored):
         await writer.write(_row("late"))
+
+
+async def test_rows_are_stored_exactly_as_sqlalchemy_stores_them(engine: AsyncEngine) -> None:
+    # On SQLite the writer runs SQLAlchemy's compiled INSERT on aiosqlite itself: each
+    # value must go through its column's type (times as SQLAlchemy writes them, so that
+    # comparisons in SQL hold) and a column left out must get its default, as with Core.
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 12, 6, 12, 0, 0, 123456, tzinfo=UTC)
+    row = {"received_at": at, "body": "é ✓", "next_attempt_at": at}  # no state, attempts
+    writer = GroupWriter(engine, Delivery, "uuid", max_rows=100, max_wait=0.002)
+    assert await writer.write({"uuid": "by-writer", **row}) is True
+    await writer.close()
+    async with engine.begin() as conn:
+        await conn.execute(Delivery.__table__.insert(), {"uuid": "by-core", **row})
+        raw = {
+            uuid: rest
+            for uuid, *rest in await conn.exec_driver_sql(
+                "SELECT uuid, content_key, received_at, body, state, attempts, "
+                "next_attempt_at, claimed_until, error FROM inbox"
+            )
+        }
+        read = (await conn.execute(select(Delivery.received_at, Delivery.state))).all()
+
+    assert raw["by-writer"] == raw["by-core"]
+    assert set(read) == {(at, "pending")}
+
+
+async def test_one_connection_while_rows_keep_coming(engine: AsyncEngine) -> None:
+    from sqlalchemy import event
+
+    checkouts: list[object] = []
+    checkins: list[object] = []
+    event.listen(engine.sync_engine.pool, "checkout", lambda *_: checkouts.append(1))
+    event.listen(engine.sync_engine.pool, "checkin", lambda *_: checkins.append(1))
+    writer = GroupWriter(engine, Delivery, "uuid", max_rows=10, max_wait=0.002)
+
+    assert all(await asyncio.gather(*(writer.write(_row(f"c-{i}")) for i in range(95))))
+    await writer.close()
+
+    assert writer.stats.batches >= 10
+    assert len(checkouts) == 1  # not one per batch
+    assert len(checkins) == 1  # given back before close() returns
+
+
+async def test_a_row_after_a_batch_is_not_held_back_for_more(engine: AsyncEngine) -> None:
+    # Rows join a batch only while they are arriving; the writer never waits for rows that
+    # nobody has sent (its clients wait for this batch's answers before sending more).
+    writer = GroupWriter(engine, Delivery, "uuid", max_rows=100, max_wait=600)
+    first = [asyncio.ensure_future(writer.write(_row(f"w-{i}"))) for i in range(5)]
+    await asyncio.sleep(0)  # queued: the writer takes them as one batch
+    late = asyncio.ensure_future(writer.write(_row("late")))  # while that batch commits
+
+    assert await asyncio.wait_for(late, 60) is True
+    assert all(await asyncio.gather(*first))
+    await writer.close()
