@@ -30,6 +30,7 @@ class InvalidPhoneNumber(ValueError):
         super().__init__(f"{text!r} is not a phone number (country {region})")
 
 
+@functools.lru_cache(maxsize=4096)  # every SMS names its two numbers: the same ones, mostly
 def parse(text: str, region: str = "US") -> str:
     """Return `text` as an E.164 number, reading national numbers in `region`."""
     try:
