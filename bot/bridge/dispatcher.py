@@ -117,11 +117,9 @@ class Dispatcher:
             self._wakes[DELIVERIES].set()
 
     def _posts_landed(self) -> None:
-        """A pass of posts in flight was recorded: its uploads, transcripts and auto
-        replies may be due."""
-        for name in ("replies", "followups"):
-            if name in self._wakes:
-                self._wakes[name].set()
+        """A pass of posts in flight was recorded with files to upload into its threads."""
+        if "followups" in self._wakes:
+            self._wakes["followups"].set()
 
     def stop(self) -> None:
         """Take no new work: `run` returns after the delivery in hand (see the module)."""
@@ -193,7 +191,10 @@ class Dispatcher:
             Lane(
                 DELIVERIES,
                 (self._deliveries, self._quiet_calls),
-                ("posts", "replies", "followups"),  # a missed call may get an auto reply
+                # Only the posts: what a delivery may leave for the other lanes (a missed
+                # call's auto reply, a call's update, a transcript) can wait for their next
+                # look (`idle_wait`), and waking them for every SMS costs their claims.
+                ("posts",),
             ),
             Lane(
                 "posts",

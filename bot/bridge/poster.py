@@ -110,7 +110,7 @@ class Poster:
         self._joined: set[str] = set()
         self._calls = asyncio.Semaphore(self.max_calls)
         self._passes = asyncio.Semaphore(self.passes)
-        self._landing: set[asyncio.Task[None]] = set()
+        self._landing: set[asyncio.Task[int]] = set()
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
@@ -129,8 +129,8 @@ class Poster:
         """`run_once`, but the pass's calls and their record go on after it returns (the
         posts lane's loop): while Slack answers them, the next pass claims other channels
         and takes their slots. At most `passes` passes in flight; `landed` is called as
-        each ends (its posts are recorded: their uploads are queued). The number of posts
-        claimed; `landed()` (the method) waits for every pass in flight."""
+        each ends that queued files to upload. The number of posts claimed; `landed()`
+        (the method) waits for every pass in flight."""
         await self._passes.acquire()
         try:
             count, landing = await self._pass()
@@ -144,12 +144,15 @@ class Poster:
         task = asyncio.create_task(landing, name="posts-landing")
         self._landing.add(task)
 
-        def done(task: asyncio.Task[None]) -> None:
+        def done(task: asyncio.Task[int]) -> None:
             self._landing.discard(task)
             self._passes.release()
-            if not task.cancelled() and task.exception() is not None:  # `_land` guards all
+            if task.cancelled():
+                return
+            if task.exception() is not None:  # `_land` guards all: a bug
                 log.error("posts in flight failed", exc_info=task.exception())
-            landed()
+            elif task.result():
+                landed()
 
         task.add_done_callback(done)
         return count
@@ -163,7 +166,7 @@ class Poster:
                     task.cancel()
             await asyncio.gather(*self._landing, return_exceptions=True)
 
-    async def _pass(self) -> tuple[int, Coroutine[Any, Any, None]]:
+    async def _pass(self) -> tuple[int, Coroutine[Any, Any, int]]:
         """Claim, and make ready to send (`_ready`): the number of posts claimed, and what
         sends them (the calls and their record, `_land`)."""
         now = self._now()
@@ -216,20 +219,22 @@ class Poster:
             await self._unexpected([sending.post for sending in ready], exc)
             return []
 
-    async def _land(self, aged: list[Post], slotted: list[_Sending]) -> None:
+    async def _land(self, aged: list[Post], slotted: list[_Sending]) -> int:
         """Send what `_ready` made ready, the calls side by side, and record what Slack
         took in one transaction (a failure there counts against each post: they stay
-        `sending`, so they are looked for in Slack first); and expire the `aged`."""
+        `sending`, so they are looked for in Slack first); and expire the `aged`. The
+        number of files queued to upload into the posts' threads."""
         expiring = (self._guarded(post, self._expire) for post in aged)
         calls = (self._guarded_call(sending) for sending in slotted)
         answers = await asyncio.gather(*expiring, *calls)
         posted = [answer for answer in answers if isinstance(answer, _Posted)]
         try:
-            await self._record(posted)
+            uploads = await self._record(posted)
         except Exception as exc:
             await self._unexpected([answer.post for answer in posted], exc)
-            return
+            return 0
         self.metrics.slack_posts.labels("ok").inc(len(posted))
+        return uploads
 
     async def _expire(self, post: Post) -> None:
         """A post past `max_age`: a dead letter, unless Slack has it after all."""
@@ -506,12 +511,12 @@ class Poster:
         """Record one post as Slack has it (found there by reconciliation)."""
         await self._record([_Posted(post, ts, thread_ts)])
 
-    async def _record(self, posted: list[_Posted]) -> None:
+    async def _record(self, posted: list[_Posted]) -> int:
         """Record the posts as Slack has them, in one transaction: each `done` with its
         ts, the slots of their calls settled, a thread's first message its thread's, a
         deleted thread forgotten, and the files that follow a message queued."""
         if not posted:
-            return
+            return 0
         now = self._now()
         posts = [answer.post for answer in posted]
         async with _leases_kept(posts), self._sessions.begin() as session:
@@ -551,6 +556,7 @@ class Poster:
                 await connection.execute(
                     insert(connection.dialect.name, Upload).on_conflict_do_nothing(), uploads
                 )
+        return len(uploads)
 
 
 # A post's place in its conversation's thread: the thread_ts to post into, and whether the
