@@ -67,6 +67,7 @@ from bot.sim import (
 )
 
 TARGET_P99_MS = 100.0
+IDLE_SECONDS = 5.0  # the server measured idle after the warm-up (its CPU share)
 TOKEN = "bench-e2e-token-" + "0" * 24
 TARGET_DRAINED_S = 5.0  # the backlog gone this long after the sending stops (issue 10)
 DRAIN_WAIT_S = 120.0  # looked for this long at most
@@ -315,6 +316,12 @@ class Side:
                         + server.log_tail()
                     )
                 await asyncio.sleep(2.0)  # every channel's pace slot is free again
+                # What the server costs with nothing to do (its lanes looking for work).
+                assert server.pid is not None
+                cpu, at = cpu_seconds(server.pid), time.monotonic()
+                await asyncio.sleep(IDLE_SECONDS)
+                idle = (cpu_seconds(server.pid) - cpu) / (time.monotonic() - at)
+                self.result["idle_cpu_share"] = round(idle, 3)
                 if self.profile_out is not None:
                     assert server.pid is not None
                     os.kill(server.pid, signal.SIGUSR1)  # from here on, warm
