@@ -34,3 +34,25 @@ def test_serve_imports_neither_pillow_nor_emoji_nor_cryptography() -> None:
 
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == []
+
+
+IMPORT_THE_APP = """
+import json, sys
+import bot.server
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("sqlalchemy.dialects.postgresql"))))
+"""
+
+
+def test_the_server_on_sqlite_does_not_import_postgresqls_dialect() -> None:
+    """`bot.store.engine.insert` imports a dialect's `INSERT … ON CONFLICT` where it is
+    used: a top-level `from sqlalchemy.dialects import postgresql` (2 MB) fails here."""
+    run = subprocess.run(  # noqa: S603 - our own code in a fresh interpreter
+        [sys.executable, "-c", IMPORT_THE_APP],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == []
