@@ -23,17 +23,21 @@ print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[1:
 """
 
 
-def test_serve_imports_neither_pillow_nor_emoji_nor_cryptography() -> None:
+def imported(script: str, *args: str) -> object:
+    """What `script` prints (JSON), run in a fresh interpreter: nothing imported before."""
     run = subprocess.run(  # noqa: S603 - our own code in a fresh interpreter
-        [sys.executable, "-c", IMPORT_THE_SERVER, *LOADED_BY_USE],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == []
+    return json.loads(run.stdout)
+
+
+def test_serve_imports_neither_pillow_nor_emoji_nor_cryptography() -> None:
+    assert imported(IMPORT_THE_SERVER, *LOADED_BY_USE) == []
 
 
 IMPORT_THE_APP = """
@@ -46,13 +50,4 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("sqlalchemy.diale
 def test_the_server_on_sqlite_does_not_import_postgresqls_dialect() -> None:
     """`bot.store.engine.insert` imports a dialect's `INSERT … ON CONFLICT` where it is
     used: a top-level `from sqlalchemy.dialects import postgresql` (2 MB) fails here."""
-    run = subprocess.run(  # noqa: S603 - our own code in a fresh interpreter
-        [sys.executable, "-c", IMPORT_THE_APP],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-    assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == []
+    assert imported(IMPORT_THE_APP) == []
