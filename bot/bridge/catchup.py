@@ -51,21 +51,22 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.notices import CallNotice, Notice
 from bot.ringcentral import ApiError, RingCentralClient, RingCentralError
-from bot.ringcentral.models import CallLogRecord, MessageRecord, MessageStoreEvent
+from bot.ringcentral.models import CallLogRecord, MessageRecord, MessageStoreEvent, parse_event
 from bot.store import CursorRecord, Cursors
-from bot.store.schema import CallState, Post
+from bot.store.schema import CallState, Delivery, Post
 from bot.store.work import insert_ignoring_duplicates
 
 from ._call_log import calls_from_log
 from ._catchup_read import CallLogReader, MessageReader, Read, start_of_frame
 from ._session import NoticeKind, SessionState
-from .classify import notice_from_message
+from .classify import notice_from_event, notice_from_message
 from .ingest import Ingest
 from .subscriptions import Leadership
 from .watch import Watch
@@ -422,7 +423,8 @@ class Catchup:
         return sorted(found.values(), key=lambda n: n.at)
 
     async def _unposted(self, notices: list[Notice]) -> list[Notice]:
-        """Those not shown yet: no post of theirs, and (calls) no call judged live."""
+        """Those not shown yet: no post of theirs, no live event of theirs in the inbox
+        waiting to be dispatched, and (calls) no call judged live."""
         if not notices:
             return []
         items = sorted({n.item for n in notices})
@@ -430,6 +432,7 @@ class Catchup:
         posted: set[tuple[str, str]] = set()
         judged: set[str] = set()
         async with self._sessions() as session:
+            posted |= await _in_the_inbox(session)
             for chunk in _chunks(items):
                 rows = await session.execute(
                     select(Post.kind, Post.item).where(Post.item.in_(chunk))
@@ -549,6 +552,33 @@ class Catchup:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.now(), UTC)
+
+
+# How many of the inbox's waiting deliveries a pass looks through (the newest): under a
+# backlog larger than this, a message may be posted by both paths' race as late.
+INBOX_LOOK = 1000
+
+
+async def _in_the_inbox(session: AsyncSession) -> set[tuple[str, str]]:
+    """(kind, item) of the texts, voicemails and faxes whose live event reached the bridge
+    and waits in the inbox: the live path posts them. A pass that took them first would
+    post them marked late although they were not (under load the dispatcher may be a few
+    seconds behind a pass that reads the message store)."""
+    bodies = await session.scalars(
+        select(Delivery.body)
+        .where(Delivery.state == "pending")
+        .order_by(Delivery.id.desc())
+        .limit(INBOX_LOOK)
+    )
+    found: set[tuple[str, str]] = set()
+    for body in bodies:
+        try:
+            notice = notice_from_event(parse_event(body))
+        except (ValidationError, ValueError):  # not for us to judge: the dispatcher does
+            continue
+        if notice is not None:
+            found.add((notice.kind, notice.item))
+    return found
 
 
 def _chunks(values: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:

@@ -396,3 +396,21 @@ async def test_a_full_call_log_isync_and_a_long_message_gap_are_read_in_full(
     async with bridge.engine.connect() as conn:
         posts = await conn.scalar(select(func.count()).select_from(Post))
     assert posts == report.posts == 2 * count
+
+
+async def test_a_text_whose_live_event_waits_in_the_inbox_is_left_to_it_not_posted_late(
+    bridge: Bridge,
+) -> None:
+    """Under load the dispatcher may be seconds behind: a pass that reads the message
+    store then finds a text whose live event is stored but not yet dispatched. It is the
+    live path's: posted once, not marked late."""
+    rc = bridge.rc
+    await started(bridge)
+    live = await rc.incoming_sms(rc.extension_id, TEXTER, "while the dispatcher is behind")
+    bridge.clock.advance(SECOND_PASS)
+    (report,) = await catchup(bridge).run_due()  # before the delivery is dispatched
+    await bridge.dispatch()
+
+    assert [n.item for n in report.recovered] == []
+    assert items(bridge.channel(TEXTS)) == [live.id]
+    assert late_posts(bridge, TEXTS) == []
