@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
 
@@ -131,8 +133,42 @@ def _head() -> str:
 
 
 async def _rebuild(engine: AsyncEngine) -> None:
-    """Every table of the bridge, and Alembic's version table, dropped; then migrated."""
+    """The public schema dropped with all it holds, then migrated: a worker's database
+    outlives the run, and what an earlier run left in it (a test's trigger function, a
+    table of an older head) must not meet this one."""
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
-        await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
     await create_schema(engine)
+
+
+@asynccontextmanager
+async def refusing(engine: AsyncEngine, table: str, when: str) -> AsyncIterator[None]:
+    """While inside: the database refuses any UPDATE of `table` whose rows match `when`
+    (a condition on NEW and OLD, written the same for SQLite and PostgreSQL), as a full
+    disk or a broken constraint would. The trigger is dropped on the way out, whatever
+    happened inside, so the next test in this database meets none."""
+    name = f"refuse_{table}"
+    if engine.dialect.name == "postgresql":
+        made = [
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
+            "AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+            f"CREATE TRIGGER {name} BEFORE UPDATE ON {table} FOR EACH ROW "
+            f"WHEN ({when}) EXECUTE FUNCTION {name}()",
+        ]
+        dropped = [f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"]
+    else:
+        made = [
+            f"CREATE TRIGGER {name} BEFORE UPDATE ON {table} WHEN {when} "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        ]
+        dropped = [f"DROP TRIGGER IF EXISTS {name}"]
+    async with engine.begin() as conn:
+        for statement in made:
+            await conn.execute(text(statement))
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            for statement in dropped:
+                await conn.execute(text(statement))

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.bridge.poster import THREAD_WAIT, Poster
@@ -29,6 +29,7 @@ from bot.observe import Metrics
 from bot.sim import SlackSimulator
 from bot.store.pace import hold
 from bot.store.schema import ChannelPace, Post
+from tests.databases import refusing
 
 CHANNELS = ["C0BATCH1", "C0BATCH2", "C0BATCH3", "C0BATCH4", "C0BATCH5"]
 COMPANY = "+16505550100"
@@ -246,19 +247,14 @@ async def test_a_pass_whose_record_fails_leaves_its_posts_sending_and_finds_them
     engine: AsyncEngine, slack: SlackSimulator, poster: Poster, clock: FakeClock
 ) -> None:
     ids = {channel: await add_post(engine, clock, channel, channel) for channel in CHANNELS}
-    async with engine.begin() as conn:
-        for statement in REFUSE_DONE[engine.dialect.name]:
-            await conn.execute(text(statement))
-    await poster.run_once()  # Slack takes every post; recording them fails
+    async with refusing(engine, "posts", "NEW.state = 'done'"):
+        await poster.run_once()  # Slack takes every post; recording them fails
 
-    for channel, post_id in ids.items():
-        assert posted_items(slack, channel) == [channel]
-        post = await row(engine, post_id)
-        assert (post.state, post.ts, post.attempts) == ("sending", None, 1)
+        for channel, post_id in ids.items():
+            assert posted_items(slack, channel) == [channel]
+            post = await row(engine, post_id)
+            assert (post.state, post.ts, post.attempts) == ("sending", None, 1)
 
-    async with engine.begin() as conn:
-        for statement in ALLOW_DONE[engine.dialect.name]:
-            await conn.execute(text(statement))
     clock.advance(60)  # past the retry's backoff and the slots' long hold (no answer settled)
     await drain(poster, clock)
 
@@ -278,46 +274,13 @@ async def test_a_post_whose_record_keeps_failing_is_counted_each_time_then_a_dea
     it had before), so a post that can never be recorded ends as a dead letter rather than
     coming back every lease forever."""
     poison = await add_post(engine, clock, CHANNELS[0], "poison", sms=True)
-    async with engine.begin() as conn:
-        for statement in REFUSE_THREAD_TS[engine.dialect.name]:
-            await conn.execute(text(statement))
-    await poster.run_once()
+    async with refusing(engine, "threads", "NEW.thread_ts IS NOT NULL"):
+        await poster.run_once()
 
-    post = await row(engine, poison)
-    assert (post.state, post.attempts) == ("sending", 1)
-    assert post.error and "(_record)" in post.error  # the step that failed
-    await drain(poster, clock, step=60)
+        post = await row(engine, poison)
+        assert (post.state, post.attempts) == ("sending", 1)
+        assert post.error and "(_record)" in post.error  # the step that failed
+        await drain(poster, clock, step=60)
     post = await row(engine, poison)
     assert post.state == "dead"
     assert posted_items(slack, CHANNELS[0]) == ["poison"]  # found each time, never again
-
-
-# The batch's record refused: a post may not become `done` (then the trigger is dropped).
-REFUSE_DONE = {
-    "sqlite": [
-        "CREATE TRIGGER refuse_done BEFORE UPDATE OF state ON posts WHEN NEW.state = 'done' "
-        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
-    ],
-    "postgresql": [
-        "CREATE FUNCTION refuse_done() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
-        "CREATE TRIGGER refuse_done BEFORE UPDATE ON posts FOR EACH ROW "
-        "WHEN (NEW.state = 'done') EXECUTE FUNCTION refuse_done()",
-    ],
-}
-ALLOW_DONE = {
-    "sqlite": ["DROP TRIGGER refuse_done"],
-    "postgresql": ["DROP TRIGGER refuse_done ON posts", "DROP FUNCTION refuse_done()"],
-}
-REFUSE_THREAD_TS = {
-    "sqlite": [
-        "CREATE TRIGGER refuse_thread_ts BEFORE UPDATE OF thread_ts ON threads "
-        "WHEN NEW.thread_ts IS NOT NULL BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
-    ],
-    "postgresql": [
-        "CREATE FUNCTION refuse_thread_ts() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
-        "CREATE TRIGGER refuse_thread_ts BEFORE UPDATE ON threads FOR EACH ROW "
-        "WHEN (NEW.thread_ts IS NOT NULL) EXECUTE FUNCTION refuse_thread_ts()",
-    ],
-}

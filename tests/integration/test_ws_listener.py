@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from bot.bridge.listener import WebSocketListener
 from bot.clock import FakeClock
@@ -30,6 +30,7 @@ from bot.store import SubscriptionStore
 from bot.store.schema import Delivery
 from tests.bridge import TEXTS, Bridge, listening, running_bridge
 from tests.conftest import fresh_database
+from tests.databases import refusing
 
 
 def caller(i: int) -> str:
@@ -235,12 +236,13 @@ async def test_a_handover_the_database_refuses_falls_back_to_recovery_without_a_
     url = await fresh_database(tmp_path)
     async with websocket_bridge(rc_sim, clock, url) as (bridge, listener):
         listener.catch_up = CatchUps()
-        await refuse_new_ws_sessions(bridge, True)
-        await rc_sim.incoming_sms(rc_sim.extension_id, caller(0), "before")
-        await until("the handover failed", lambda: "no new WebSocket" in caplog.text)
-        await until("recovered", lambda: listener.stats.connections["recovered"] >= 1)
-        rc_sim.websocket.options.absolute_timeout = WsOptions.absolute_timeout
-        await refuse_new_ws_sessions(bridge, False)
+        # The database refuses to save a new session (another `wsc` token); a recovered
+        # session's, and the holder's touches, still go.
+        async with refusing(bridge.engine, "ws_sessions", NEW_WSC_TOKEN):
+            await rc_sim.incoming_sms(rc_sim.extension_id, caller(0), "before")
+            await until("the handover failed", lambda: "no new WebSocket" in caplog.text)
+            await until("recovered", lambda: listener.stats.connections["recovered"] >= 1)
+            rc_sim.websocket.options.absolute_timeout = WsOptions.absolute_timeout
         await rc_sim.incoming_sms(rc_sim.extension_id, caller(1), "after")
         await bridge.dispatch()
         assert (posted(bridge, "before"), posted(bridge, "after")) == (1, 1)
@@ -248,30 +250,7 @@ async def test_a_handover_the_database_refuses_falls_back_to_recovery_without_a_
         assert "crashed" not in caplog.text
 
 
-async def refuse_new_ws_sessions(bridge: Bridge, refuse: bool) -> None:
-    """A trigger that makes the database refuse to save a new WebSocket session (another
-    `wsc` token; a recovered session's, and the holder's touches, still go), or none."""
-    async with bridge.engine.begin() as conn:
-        if conn.dialect.name != "postgresql":
-            await conn.execute(
-                text("CREATE TRIGGER refuse BEFORE UPDATE ON ws_sessions "
-                     "WHEN NEW.wsc_token IS NOT OLD.wsc_token "
-                     "BEGIN SELECT RAISE(ABORT, 'refused'); END")
-                if refuse else text("DROP TRIGGER refuse")
-            )  # fmt: skip
-        elif refuse:
-            await conn.execute(
-                text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql "
-                     "AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$")
-            )  # fmt: skip
-            await conn.execute(
-                text("CREATE TRIGGER refuse BEFORE UPDATE ON ws_sessions FOR EACH ROW "
-                     "WHEN (NEW.wsc_token IS DISTINCT FROM OLD.wsc_token) "
-                     "EXECUTE FUNCTION refuse()")
-            )  # fmt: skip
-        else:
-            await conn.execute(text("DROP TRIGGER refuse ON ws_sessions"))
-            await conn.execute(text("DROP FUNCTION refuse()"))
+NEW_WSC_TOKEN = "NEW.wsc_token IS DISTINCT FROM OLD.wsc_token"
 
 
 async def test_the_same_event_under_two_uuids_is_stored_once(
