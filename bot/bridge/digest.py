@@ -39,7 +39,7 @@ from bot.notices import (
     dump_digest,
     load_notice,
 )
-from bot.store.posts import DIGEST
+from bot.store.posts import DIGEST, thread_id
 from bot.store.schema import Post, Thread
 from bot.store.work import insert_ignoring_duplicates
 
@@ -218,10 +218,7 @@ async def _conversation_parents(
         if post.kind == "sms" and post.thread_key and post.thread_key not in parents:
             parents[post.thread_key] = post
     for key in list(parents):
-        company, other = key.split("|", 1)
-        thread = await session.get(
-            Thread, {"company_number": company, "other_number": other, "channel": channel}
-        )
+        thread = await session.get(Thread, thread_id(key, channel))
         if thread is not None:
             parent = await session.get(Post, thread.parent_post_id)
             if parent is not None:

@@ -35,6 +35,7 @@ from bot.ringcentral.models import (
 )
 from bot.ringcentral.resources.messages import MESSAGE_BATCH_MAX
 from bot.store.outbound import OutboundLog, wake_mailbox
+from bot.store.posts import thread_id
 from bot.store.schema import CallState, Followup, Outbound, Post, Thread
 from bot.store.untextable import heard
 from bot.store.work import insert_all_ignoring_duplicates, insert_ignoring_duplicates
@@ -379,11 +380,7 @@ async def _has_thread(session: AsyncSession, notice: Notice, channel: str) -> bo
     key = _thread_key(notice)
     if key is None:
         return False
-    company, other = key.split("|", 1)
-    found = await session.get(
-        Thread, {"company_number": company, "other_number": other, "channel": channel}
-    )
-    return found is not None
+    return await session.get(Thread, thread_id(key, channel)) is not None
 
 
 def _thread_key(notice: Notice) -> str | None:

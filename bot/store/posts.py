@@ -18,6 +18,13 @@ HANDLED_GRACE = timedelta(seconds=15)
 DIGEST = "digest"
 
 
+def thread_id(thread_key: str, channel: str) -> dict[str, str]:
+    """The primary key of a conversation's thread in `channel` (a `Thread` row), from its
+    posts' `thread_key` ("company number|other party")."""
+    company, other = thread_key.split("|", 1)
+    return {"company_number": company, "other_number": other, "channel": channel}
+
+
 @dataclass(frozen=True, slots=True)
 class PostedNotice:
     id: int
