@@ -143,23 +143,26 @@ async def _rebuild(engine: AsyncEngine) -> None:
 
 
 @asynccontextmanager
-async def refusing(engine: AsyncEngine, table: str, when: str) -> AsyncIterator[None]:
-    """While inside: the database refuses any UPDATE of `table` whose rows match `when`
-    (a condition on NEW and OLD, written the same for SQLite and PostgreSQL), as a full
-    disk or a broken constraint would. The trigger is dropped on the way out, whatever
-    happened inside, so the next test in this database meets none."""
+async def refusing(
+    engine: AsyncEngine, table: str, when: str, *, on: str = "UPDATE"
+) -> AsyncIterator[None]:
+    """While inside: the database refuses any `on` (UPDATE, INSERT) of a row of `table`
+    that matches `when` (a condition on NEW, and on OLD for an UPDATE, written the same
+    for SQLite and PostgreSQL), as a full disk or a broken constraint would. The trigger
+    is dropped on the way out, whatever happened inside, so the next test in this
+    database meets none."""
     name = f"refuse_{table}"
     if engine.dialect.name == "postgresql":
         made = [
             f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
             "AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
-            f"CREATE TRIGGER {name} BEFORE UPDATE ON {table} FOR EACH ROW "
+            f"CREATE TRIGGER {name} BEFORE {on} ON {table} FOR EACH ROW "
             f"WHEN ({when}) EXECUTE FUNCTION {name}()",
         ]
         dropped = [f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"]
     else:
         made = [
-            f"CREATE TRIGGER {name} BEFORE UPDATE ON {table} WHEN {when} "
+            f"CREATE TRIGGER {name} BEFORE {on} ON {table} WHEN {when} "
             "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
         ]
         dropped = [f"DROP TRIGGER IF EXISTS {name}"]

@@ -42,7 +42,7 @@ from bot.slack.render import Locale, Reply, render_digest, render_notice
 from bot.store.engine import insert
 from bot.store.gate import GatedSessions
 from bot.store.pace import Slot, channel_open, hold, settle_slots, take_for_sending
-from bot.store.posts import DIGEST
+from bot.store.posts import DIGEST, thread_id
 from bot.store.schema import Post, Thread, Upload
 from bot.store.work import PerRow, claim, write_back, write_back_many
 
@@ -167,17 +167,68 @@ class Poster:
             await asyncio.gather(*self._landing, return_exceptions=True)
 
     async def _pass(self) -> tuple[int, Coroutine[Any, Any, int]]:
-        """Claim, and make ready to send (`_ready`): the number of posts claimed, and what
-        sends them (the calls and their record, `_land`)."""
+        """Claim, and make ready to send: the number of posts claimed, and what sends them
+        (the calls and their record, `_land`). The database's part is one transaction
+        (`_claim_and_slot`); if it fails, the pass is taken again in steps (`_claim`, then
+        `_ready`), which count a failure against the posts it stopped."""
+        try:
+            claimed = await self._claim_and_slot()
+        except Exception as exc:
+            log.warning("posts: a pass failed in one transaction (%s); again in steps", exc)
+            posts = await self._claim()
+            return len(posts), self._land(self._aged(posts), await self._ready(self._live(posts)))
+        slots, places = claimed.slots, claimed.places
+        rendered = await asyncio.gather(
+            *(self._guarded(post, partial(self._render, thread_ts=places[post.id][0]))
+              for post in slots),
+        )  # fmt: skip
+        # A message that cannot be rendered (a bug) is counted against its post (`sending`:
+        # looked for in Slack before its next try); its slot runs out on its own.
+        ready = [replace(sending, slot=slots[sending.post]) for sending in rendered if sending]
+        ready += await self._ready(claimed.to_find, places)
+        return len(claimed.posts), self._land(self._aged(claimed.posts), ready)
+
+    async def _claim(self, session: AsyncSession | None = None) -> list[Post]:
+        """Lease the oldest due post of up to `batch` channels whose pace allows one: in
+        `session`'s transaction, or one of its own."""
+        if session is None:
+            async with self._sessions.begin() as session:
+                return await self._claim(session)
+        now = self._now()
+        return await claim(
+            session, Post, now=now, lease=self.lease, limit=self.batch,
+            states=("pending", "sending"), where=channel_open(now), one_per=Post.channel,
+        )  # fmt: skip
+
+    def _aged(self, posts: list[Post]) -> list[Post]:
+        now = self._now()
+        return [post for post in posts if now - post.created_at > self.max_age]
+
+    def _live(self, posts: list[Post]) -> list[Post]:
+        now = self._now()
+        return [post for post in posts if now - post.created_at <= self.max_age]
+
+    async def _claim_and_slot(self) -> _Claimed:
+        """A pass's database work before its calls, in one transaction (on SQLite one turn
+        at the writer's lock, not four): the posts claimed, their places in their threads
+        found, a reply whose thread's first message is not in Slack yet left waiting, and
+        the slots of the others' channels taken, the posts marked `sending` — all but posts
+        found `sending`: they are looked for in Slack first (a call: not in a transaction),
+        and take their slots after (`_ready`)."""
         now = self._now()
         async with self._sessions.begin() as session:
-            posts = await claim(
-                session, Post, now=now, lease=self.lease, limit=self.batch,
-                states=("pending", "sending"), where=channel_open(now), one_per=Post.channel,
-            )  # fmt: skip
-        aged = [post for post in posts if now - post.created_at > self.max_age]
-        live = [post for post in posts if now - post.created_at <= self.max_age]
-        return len(posts), self._land(aged, await self._ready(live))
+            posts = await self._claim(session)
+            for post in posts:  # detached: what is written to them is written back by hand
+                session.expunge(post)
+            live = self._live(posts)
+            places = await _places(session, live)
+            waiting = [post for post in live if _waits(post, places[post.id])]
+            await write_back_many(session, waiting, next_attempt_at=now + THREAD_WAIT)
+            going = [post for post in live if post not in waiting]
+            fresh = [post for post in going if post.state == "pending"]
+            to_find = [post for post in going if post.state == "sending"]
+            slots = dict(await self._slots_for(session, fresh, now))
+        return _Claimed(posts, places, slots, to_find)
 
     async def _guarded(self, post: Post, step: Callable[[Post], Awaitable[_T]]) -> _T | None:
         """`step(post)`; an exception no step expected is the post's alone (`_unexpected`)."""
@@ -194,21 +245,28 @@ class Poster:
             dead = await faults.unexpected(self._sessions, post, exc, "post", self._now())
             self.metrics.slack_posts.labels("dead" if dead else "retry").inc()
 
-    async def _ready(self, posts: list[Post]) -> list[_Sending]:
-        """`posts` (one a channel) ready to send: their places in their threads found (one
-        transaction), those whose thread has no first message yet left waiting, each
+    async def _ready(
+        self, posts: list[Post], places: dict[int, _Place] | None = None
+    ) -> list[_Sending]:
+        """`posts` (one a channel) ready to send, step by step: their places in their
+        threads found (one transaction; given as `places` when found already, the replies
+        left waiting too), those whose thread has no first message yet left waiting, each
         reconciled if `sending` and rendered, then their channels' slots taken and the
         posts marked `sending` (one transaction). A batch's transaction that fails counts
         against each post in it; what fails for one post (reconciling, rendering) is its
         own."""
-        try:
-            places = await self._places(posts)
-            waiting = [post for post in posts if _waits(post, places[post.id])]
-            await self._release_many(waiting, self._now() + THREAD_WAIT)
-        except Exception as exc:
-            await self._unexpected(posts, exc)
+        if not posts:
             return []
-        going = [post for post in posts if post not in waiting]
+        going = posts
+        if places is None:
+            places = await self._places_each(posts)
+            posts = [post for post in posts if post.id in places]
+            waiting = [post for post in posts if _waits(post, places[post.id])]
+            try:
+                await self._release_many(waiting, self._now() + THREAD_WAIT)
+            except Exception as exc:
+                await self._unexpected(waiting, exc)
+            going = [post for post in posts if post not in waiting]
         prepared = await asyncio.gather(
             *(self._guarded(post, partial(self._prepare, place=places[post.id])) for post in going)
         )
@@ -252,6 +310,10 @@ class Poster:
         thread_ts, _ = place
         if post.state == "sending" and await self._reconcile(post, thread_ts):
             return None
+        return await self._render(post, thread_ts)
+
+    async def _render(self, post: Post, thread_ts: str | None) -> _Sending:
+        """The message for `post`, into the thread `thread_ts` or starting its own."""
         locale = Locale(await self.region(), await self.timezone())
         if post.kind == DIGEST:
             reply = render_digest(load_digest(post.notice), locale=locale)
@@ -274,21 +336,26 @@ class Poster:
         is no longer ours is left to its new holder."""
         if not ready:
             return []
-        now = self._now()
-        timeout = timedelta(seconds=float(self.slack.timeout))
-        until = now + max(self.lease, timeout + SENDING_MARGIN)
         posts = [sending.post for sending in ready]
         async with _leases_kept(posts), self._sessions.begin() as session:
-            taken = await take_for_sending(
-                session, [(sending.post, sending.post.channel) for sending in ready], now,
-                pace=timedelta(seconds=self.pace), call_timeout=timeout, until=until,
-            )  # fmt: skip
-        slots = {id(post): slot for post, slot in taken}
+            slots = dict(await self._slots_for(session, posts, self._now()))
         return [
-            replace(sending, slot=slots[id(sending.post)])
-            for sending in ready
-            if id(sending.post) in slots
+            replace(sending, slot=slots[sending.post]) for sending in ready if sending.post in slots
         ]
+
+    async def _slots_for(
+        self, session: AsyncSession, posts: list[Post], now: datetime
+    ) -> list[tuple[Post, Slot]]:
+        """`take_for_sending` in `session`'s transaction: the posts that may go now, each
+        with its channel's slot; their leases stretched over the call's longest time."""
+        if not posts:
+            return []
+        timeout = timedelta(seconds=float(self.slack.timeout))
+        until = now + max(self.lease, timeout + SENDING_MARGIN)
+        return await take_for_sending(
+            session, [(post, post.channel) for post in posts], now,
+            pace=timedelta(seconds=self.pace), call_timeout=timeout, until=until,
+        )  # fmt: skip
 
     async def _guarded_call(self, sending: _Sending) -> _Posted | None:
         async with self._calls:
@@ -340,34 +407,24 @@ class Poster:
         """Each post's place in its conversation's thread, found for all of them in one
         transaction: the thread's row is made by its first post, which starts it; the
         others go into it (`_place`)."""
-        places: dict[int, _Place] = {post.id: (None, False) for post in posts}
-        # In one order everywhere (the threads' rows are locked in it on PostgreSQL).
-        threaded = sorted((post for post in posts if post.thread_key), key=_thread_of)
-        if not threaded:
-            return places
+        if not any(post.thread_key for post in posts):
+            return dict.fromkeys((post.id for post in posts), (None, False))
         async with self._sessions.begin() as session:
-            connection = await session.connection()
-            await connection.execute(
-                insert(connection.dialect.name, Thread).on_conflict_do_nothing(),
-                [_thread_row(post) | {"parent_post_id": post.id} for post in threaded],
-            )
-            key = tuple_(Thread.company_number, Thread.other_number, Thread.channel)
-            wanted = [_thread_of(post) for post in threaded]
-            threads = {
-                (thread.company_number, thread.other_number, thread.channel): thread
-                for thread in await session.scalars(select(Thread).where(key.in_(wanted)))
-            }
-            parent_ids = {thread.parent_post_id for thread in threads.values()}
-            parents = {
-                parent.id: parent
-                for parent in await session.scalars(select(Post).where(Post.id.in_(parent_ids)))
-            }
-            last = await _last_before(session, threaded)
-            for post in threaded:
-                thread = threads[_thread_of(post)]
-                parent = parents.get(thread.parent_post_id)
-                places[post.id] = _place(thread, post, parent, last.get(post.id))
-        return places
+            return await _places(session, posts)
+
+    async def _places_each(self, posts: list[Post]) -> dict[int, _Place]:
+        """`_places`, and if the batch's transaction fails, each post's alone: what stops
+        one conversation's thread (a row the database refuses) is counted against its
+        post only, not against every channel's post claimed with it. The places found."""
+        try:
+            return await self._places(posts)
+        except Exception:
+            log.warning("posts: thread places failed for a batch of %d; one by one", len(posts))
+        alone = await asyncio.gather(*(self._guarded(post, self._place_alone) for post in posts))
+        return {post.id: place for post, place in zip(posts, alone, strict=True) if place}
+
+    async def _place_alone(self, post: Post) -> _Place:
+        return (await self._places([post]))[post.id]
 
     async def _thread_gone(self, post: Post, thread_ts: str) -> None:
         async with self._sessions.begin() as session:
@@ -564,6 +621,16 @@ class Poster:
 _Place = tuple[str | None, bool]
 
 
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """What a pass's one transaction decided (`Poster._claim_and_slot`)."""
+
+    posts: list[Post]  # claimed
+    places: dict[int, _Place]  # the live ones' places in their threads
+    slots: dict[Post, Slot]  # those that may be sent now, marked `sending`
+    to_find: list[Post]  # found `sending`: looked for in Slack before they are sent
+
+
 @dataclass(slots=True)
 class _Sending:
     """A post on its way: what it says, where in its thread, and its channel's slot."""
@@ -601,6 +668,39 @@ async def _leases_kept(posts: list[Post]) -> AsyncIterator[None]:
         raise
 
 
+async def _places(session: AsyncSession, posts: list[Post]) -> dict[int, _Place]:
+    """Each post's place in its conversation's thread, in `session`'s transaction: the
+    thread's row is made by its first post, which starts it; the others go into it
+    (`_place`)."""
+    places: dict[int, _Place] = {post.id: (None, False) for post in posts}
+    # In one order everywhere (the threads' rows are locked in it on PostgreSQL).
+    threaded = sorted((post for post in posts if post.thread_key), key=_thread_of)
+    if not threaded:
+        return places
+    connection = await session.connection()
+    await connection.execute(
+        insert(connection.dialect.name, Thread).on_conflict_do_nothing(),
+        [_thread_row(post) | {"parent_post_id": post.id} for post in threaded],
+    )
+    key = tuple_(Thread.company_number, Thread.other_number, Thread.channel)
+    wanted = [_thread_of(post) for post in threaded]
+    threads = {
+        (thread.company_number, thread.other_number, thread.channel): thread
+        for thread in await session.scalars(select(Thread).where(key.in_(wanted)))
+    }
+    parent_ids = {thread.parent_post_id for thread in threads.values()}
+    parents = {
+        parent.id: parent
+        for parent in await session.scalars(select(Post).where(Post.id.in_(parent_ids)))
+    }
+    last = await _last_before(session, threaded)
+    for post in threaded:
+        thread = threads[_thread_of(post)]
+        parent = parents.get(thread.parent_post_id)
+        places[post.id] = _place(thread, post, parent, last.get(post.id))
+    return places
+
+
 def _waits(post: Post, place: _Place) -> bool:
     """A reply whose thread's first message is not in Slack yet: it waits for it."""
     thread_ts, starts = place
@@ -609,14 +709,13 @@ def _waits(post: Post, place: _Place) -> bool:
 
 def _thread_of(post: Post) -> tuple[str, str, str]:
     """The key of `post`'s thread: (company number, other party, channel)."""
+    row = _thread_row(post)
+    return row["company_number"], row["other_number"], row["channel"]
+
+
+def _thread_row(post: Post) -> dict[str, str]:
     assert post.thread_key is not None
-    company, other = post.thread_key.split("|", 1)
-    return company, other, post.channel
-
-
-def _thread_row(post: Post) -> dict[str, object]:
-    company, other, channel = _thread_of(post)
-    return {"company_number": company, "other_number": other, "channel": channel}
+    return thread_id(post.thread_key, post.channel)
 
 
 def _thread_match(post: Post) -> tuple[ColumnElement[bool], ...]:

@@ -82,14 +82,15 @@ async def add_post(
     state: str = "pending",
     attempts: int = 0,
     sms: bool = False,
+    caller: str = CALLER,
 ) -> int:
     """A due post to `channel`: an internal message, or a text of one conversation
-    (COMPANY and CALLER: one thread a channel). Its id."""
+    (COMPANY and `caller`: one thread a channel). Its id."""
     at = now_of(clock) - timedelta(seconds=1)
     notice: Any
     if sms:
         notice = SmsNotice(
-            kind="sms", message_id=item, sender=Party(number=CALLER), company_number=COMPANY,
+            kind="sms", message_id=item, sender=Party(number=caller), company_number=COMPANY,
             text=f"text {item}", at=at,
         )  # fmt: skip
     else:
@@ -99,7 +100,7 @@ async def add_post(
         )  # fmt: skip
     row = {
         "rc_uuid": f"u-{item}", "kind": notice.kind, "item": notice.item, "channel": channel,
-        "thread_key": f"{COMPANY}|{CALLER}" if sms else None, "notice": dump_notice(notice),
+        "thread_key": f"{COMPANY}|{caller}" if sms else None, "notice": dump_notice(notice),
         "state": state, "attempts": attempts, "created_at": at, "next_attempt_at": at,
     }  # fmt: skip
     async with engine.begin() as conn:
@@ -284,3 +285,27 @@ async def test_a_post_whose_record_keeps_failing_is_counted_each_time_then_a_dea
     post = await row(engine, poison)
     assert post.state == "dead"
     assert posted_items(slack, CHANNELS[0]) == ["poison"]  # found each time, never again
+
+
+async def test_a_post_whose_thread_cannot_be_stored_is_a_dead_letter_and_the_others_go(
+    engine: AsyncEngine, slack: SlackSimulator, poster: Poster, clock: FakeClock
+) -> None:
+    """One conversation's thread row is refused: the pass's one transaction fails, and
+    the pass in steps finds each post's place on its own when the batch's fails, so the
+    failure is the refused post's alone. The texts of the other channels are posted
+    without an attempt counted against them; the refused one ends as a dead letter."""
+    poison = await add_post(engine, clock, CHANNELS[0], "poison", sms=True, caller=STRANGER)
+    others = {c: await add_post(engine, clock, c, c, sms=True) for c in CHANNELS[1:]}
+    async with refusing(engine, "threads", f"NEW.other_number = '{STRANGER}'", on="INSERT"):
+        await drain(poster, clock, step=60)
+
+    post = await row(engine, poison)
+    assert post.state == "dead" and post.error and "(_places)" in post.error  # the step
+    assert posted_items(slack, CHANNELS[0]) == []
+    for channel, post_id in others.items():
+        assert posted_items(slack, channel) == [channel]
+        post = await row(engine, post_id)
+        assert (post.state, post.attempts) == ("done", 0)
+
+
+STRANGER = "+14155550999"  # a conversation whose thread the database refuses
