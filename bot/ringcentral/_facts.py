@@ -2,17 +2,27 @@
 extension, its numbers, the home country and time zone.
 
 RingCentral economy (DESIGN §6): these change rarely, so they cost one request an hour,
-not one per command.
+not one per command. A refresh that fails (RingCentral down, its sign-in refused) keeps
+the facts last read, and asks again a minute later: every notification is rendered with
+them, and one that cannot be rendered would count a failed attempt against it (RingCentral
+out for a minute at the hour would make dead letters of notifications Slack could take).
+Only facts never read yet raise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..clock import Clock
+from ._errors import RingCentralError
 from .models import ExtensionInfo, PhoneNumber
 from .resources import Account
+
+log = logging.getLogger("bot.ringcentral.facts")
+
+STALE_RETRY = 60.0  # seconds between tries while a refresh fails and the last facts serve
 
 
 class AccountFacts:
@@ -30,9 +40,19 @@ class AccountFacts:
             now = self._clock.monotonic()
             if self._fetched_at is not None and now - self._fetched_at < self._ttl:
                 return
-            self._extension = await self._account.extension()
-            listing = await self._account.phone_numbers(per_page=100)
-            self._numbers = tuple(listing.records)
+            try:
+                extension = await self._account.extension()
+                listing = await self._account.phone_numbers(per_page=100)
+            except RingCentralError as exc:
+                if self._extension is None:
+                    raise
+                log.warning(
+                    "account facts not refreshed (%s); the last ones serve, asked again in %.0f s",
+                    type(exc).__name__, STALE_RETRY,
+                )  # fmt: skip
+                self._fetched_at = now - self._ttl + STALE_RETRY
+                return
+            self._extension, self._numbers = extension, tuple(listing.records)
             self._fetched_at = now
 
     async def extension(self) -> ExtensionInfo:
