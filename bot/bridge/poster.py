@@ -171,6 +171,10 @@ class Poster:
         (the calls and their record, `_land`). The database's part is one transaction
         (`_claim_and_slot`); if it fails, the pass is taken again in steps (`_claim`, then
         `_ready`), which count a failure against the posts it stopped."""
+        # Asked before anything is claimed: RingCentral unreachable (or its sign-in
+        # refused) while the account's facts are not known yet, the posts wait, unclaimed,
+        # with no attempt counted against them (the lane tries again at its next look).
+        locale = await self._locale()
         try:
             claimed = await self._claim_and_slot()
         except Exception as exc:
@@ -179,11 +183,13 @@ class Poster:
             return len(posts), self._land(self._aged(posts), await self._ready(self._live(posts)))
         slots, places = claimed.slots, claimed.places
         rendered = await asyncio.gather(
-            *(self._guarded(post, partial(self._render, thread_ts=places[post.id][0]))
+            *(self._guarded(post, partial(self._render, thread_ts=places[post.id][0],
+                                          locale=locale))
               for post in slots),
         )  # fmt: skip
-        # A message that cannot be rendered (a bug) is counted against its post (`sending`:
-        # looked for in Slack before its next try); its slot runs out on its own.
+        # A message that cannot be rendered (a bug: the locale is known) is counted against
+        # its post (`sending`: looked for in Slack first at its next try); its slot runs out
+        # on its own.
         ready = [replace(sending, slot=slots[sending.post]) for sending in rendered if sending]
         ready += await self._ready(claimed.to_find, places)
         return len(claimed.posts), self._land(self._aged(claimed.posts), ready)
@@ -310,11 +316,14 @@ class Poster:
         thread_ts, _ = place
         if post.state == "sending" and await self._reconcile(post, thread_ts):
             return None
-        return await self._render(post, thread_ts)
+        return await self._render(post, thread_ts, await self._locale())
 
-    async def _render(self, post: Post, thread_ts: str | None) -> _Sending:
+    async def _locale(self) -> Locale:
+        """The account's home country and time zone (cached by the account's facts)."""
+        return Locale(await self.region(), await self.timezone())
+
+    async def _render(self, post: Post, thread_ts: str | None, locale: Locale) -> _Sending:
         """The message for `post`, into the thread `thread_ts` or starting its own."""
-        locale = Locale(await self.region(), await self.timezone())
         if post.kind == DIGEST:
             reply = render_digest(load_digest(post.notice), locale=locale)
         else:
