@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from bot.bridge.dispatcher import READS
 from bot.sim import SlackSimulator
 from tests.bridge import TEXTS, Bridge
 
@@ -46,7 +47,9 @@ async def test_a_dozen_texts_reach_slack_over_a_few_kept_connections(bridge: Bri
     assert live.slack.connections.opened - slack_before <= 2, live.slack.connections.opened
     rc_requests = len(live.rc.requests) - rc_requests_before
     assert rc_requests >= TEXTS_SENT / 2  # names looked up (paced: not all of them)
-    # Lookups run side by side (a few connections at once), each then kept for the next:
-    # a client connecting per call would open one per request.
+    # Lookups run side by side (at most READS at once: as many connections, on a busy
+    # machine where they overlap more), each then kept for the next; a client connecting
+    # per call would open one per request, more than that.
     rc_opened = live.rc.connections.opened - rc_before
-    assert rc_opened <= rc_requests / 2, (rc_opened, rc_requests)
+    assert rc_requests > READS + 1, rc_requests
+    assert rc_opened <= READS + 1, (rc_opened, rc_requests)  # and one for the sign-in
