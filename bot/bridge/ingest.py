@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,7 +82,6 @@ class Ingest:
     watched: calls.Watched
     router: Router
     names: Names
-    posts_made: int = field(default=0)
     # Hears of every message-store change (catch-up keeps that mailbox's token current).
     on_message_change: Callable[[MessageStoreEvent], None] | None = None
     # The texts the bridge sent: its own are told from those sent outside Slack.
