@@ -29,7 +29,7 @@ from bot.notices import Notice
 from bot.ringcentral import RingCentralError
 from bot.store.gate import GatedSessions
 from bot.store.schema import CallState, Delivery
-from bot.store.work import claim, write_back
+from bot.store.work import Claim, write_back
 
 from . import calls, faults
 from .auto_reply import AutoReplies
@@ -103,6 +103,7 @@ class Dispatcher:
 
     def __post_init__(self) -> None:
         self._sessions = GatedSessions(self.engine)
+        self._claims = Claim(Delivery, limit=self.batch)
 
     def wake(self) -> None:
         """Work was stored (posts by catch-up, a thread reply): every lane looks now
@@ -258,7 +259,7 @@ class Dispatcher:
     async def _deliveries(self) -> int:
         now = self._now()
         async with self._sessions.begin() as session:
-            deliveries = await claim(session, Delivery, now=now, lease=LEASE, limit=self.batch)
+            deliveries = await self._claims(session, now=now, lease=LEASE)
         held = list(deliveries)
         # Stopping, or cancelled (shutdown's grace ran out): another process takes what we
         # hold at once. A step that fails otherwise keeps its leases: the rows come due

@@ -44,7 +44,7 @@ from bot.store.gate import GatedSessions
 from bot.store.pace import Slot, channel_open, hold, settle_slots, take_for_sending
 from bot.store.posts import DIGEST, thread_id
 from bot.store.schema import Post, Thread, Upload
-from bot.store.work import PerRow, claim, write_back, write_back_many
+from bot.store.work import Claim, PerRow, write_back, write_back_many
 
 from . import faults
 from .faults import BACKOFF_BASE, BACKOFF_CAP, backoff
@@ -111,6 +111,10 @@ class Poster:
         self._calls = asyncio.Semaphore(self.max_calls)
         self._passes = asyncio.Semaphore(self.passes)
         self._landing: set[asyncio.Task[int]] = set()
+        self._claims = Claim(
+            Post, limit=self.batch, states=("pending", "sending"), where=channel_open,
+            one_per=Post.channel,
+        )  # fmt: skip
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
@@ -200,11 +204,7 @@ class Poster:
         if session is None:
             async with self._sessions.begin() as session:
                 return await self._claim(session)
-        now = self._now()
-        return await claim(
-            session, Post, now=now, lease=self.lease, limit=self.batch,
-            states=("pending", "sending"), where=channel_open(now), one_per=Post.channel,
-        )  # fmt: skip
+        return await self._claims(session, now=self._now(), lease=self.lease)
 
     def _aged(self, posts: list[Post]) -> list[Post]:
         now = self._now()

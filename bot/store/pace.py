@@ -214,7 +214,9 @@ async def hold(session: AsyncSession, channel: str, until: datetime) -> None:
     await session.execute(statement)
 
 
-def channel_open(now: datetime, channel: Any = Post.channel) -> ColumnElement[bool]:
+def channel_open(
+    now: datetime | ColumnElement[datetime], channel: Any = Post.channel
+) -> ColumnElement[bool]:
     """A claim condition: the row's channel (a mapped column: a post's, a reminder's) may
-    be posted to now."""
+    be posted to `now` (a moment, or a claim's bound parameter: `bot.store.work.Claim`)."""
     return ~exists().where(and_(ChannelPace.channel == channel, ChannelPace.next_slot > now))

@@ -16,13 +16,13 @@ extends its lease the same way, before the long step (`extend`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, func, inspect, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.store.engine import insert
@@ -41,6 +41,7 @@ from bot.store.schema import (
 
 __all__ = [
     "WORK",
+    "Claim",
     "PerRow",
     "claim",
     "extend",
@@ -82,6 +83,46 @@ async def claim(
 ) -> list[Row]:
     """Lease up to `limit` due rows of `model` in `states`, oldest first; with `one_per`
     (a column: a post's channel), only the oldest due row of each value of it."""
+    statement, order = _claim_statement(model, now, now + lease, limit, states, where, one_per)
+    return await _claimed(session, statement, order)
+
+
+class Claim(Generic[Row]):
+    """`claim` with its statement built once, for a lane that claims many times a second:
+    building the statement (and its cache key) every time was a quarter of a claim's time
+    (README, Performance). `where` is given the claim's moment as a bound parameter
+    (e.g. `bot.store.pace.channel_open`)."""
+
+    def __init__(
+        self,
+        model: type[Row],
+        *,
+        limit: int,
+        states: Sequence[str] = ("pending",),
+        where: Callable[[ColumnElement[datetime]], ColumnElement[bool]] | None = None,
+        one_per: Any = None,  # a mapped column
+    ) -> None:
+        now: ColumnElement[datetime] = bindparam("now")
+        self._statement, self._order = _claim_statement(
+            model, now, bindparam("until"), limit, states, where(now) if where else None, one_per
+        )
+
+    async def __call__(
+        self, session: AsyncSession, *, now: datetime, lease: timedelta
+    ) -> list[Row]:
+        return await _claimed(session, self._statement, self._order, now=now, until=now + lease)
+
+
+def _claim_statement(
+    model: type[Row],
+    now: datetime | ColumnElement[datetime],
+    until: datetime | ColumnElement[datetime],
+    limit: int,
+    states: Sequence[str],
+    where: ColumnElement[bool] | None,
+    one_per: Any,
+) -> tuple[Any, Any]:
+    """The claim's `UPDATE … RETURNING` (see `claim`), and the column its rows are sorted by."""
     due = and_(
         model.state.in_(states),
         model.next_attempt_at <= now,
@@ -105,11 +146,15 @@ async def claim(
     statement = (
         update(model)
         .where(chosen)
-        .values(claimed_until=now + lease)
+        .values(claimed_until=until)
         .returning(model)
         .execution_options(synchronize_session=False)
     )
-    rows = list((await session.scalars(statement)).all())
+    return statement, order
+
+
+async def _claimed(session: AsyncSession, statement: Any, order: Any, **params: Any) -> list[Row]:
+    rows: list[Row] = list((await session.scalars(statement, params or None)).all())
     rows.sort(key=lambda row: getattr(row, order.key))
     return rows
 
