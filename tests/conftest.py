@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FakeClock
+from bot.ringcentral import Credentials, RingCentralClient
 from bot.sim import RingCentralSimulator
 from bot.store import connect
 from tests.databases import database_url as database_url  # tests import it from here
@@ -116,6 +118,25 @@ async def rc_sim(clock: FakeClock) -> AsyncIterator[RingCentralSimulator]:
     sim = RingCentralSimulator(clock=clock, openapi_path=OPENAPI if OPENAPI.is_file() else None)
     async with sim.serve():
         yield sim
+
+
+@pytest.fixture
+async def rc_client(
+    rc_sim: RingCentralSimulator, clock: FakeClock
+) -> AsyncIterator[RingCentralClient]:
+    """Our RingCentral client, signed in to `rc_sim` as its service user (JWT), over
+    loopback on the test's clock."""
+    credentials = Credentials(
+        client_id=rc_sim.client_id, client_secret=rc_sim.client_secret, jwt=rc_sim.jwt
+    )
+    async with RingCentralClient(
+        http=httpx.AsyncClient(),
+        credentials=credentials,
+        server_url=rc_sim.server_url,
+        media_url=rc_sim.media_url,
+        clock=clock,
+    ) as client:
+        yield client
 
 
 @pytest.fixture

@@ -5,13 +5,10 @@ from being rendered (each would count a failed attempt, then become a dead lette
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import httpx
 import pytest
 
 from bot.clock import FakeClock
-from bot.ringcentral import AccountFacts, Credentials, RingCentralClient, RingCentralError
+from bot.ringcentral import AccountFacts, RingCentralClient, RingCentralError
 from bot.ringcentral._facts import STALE_RETRY
 from bot.sim.ringcentral import RingCentralSimulator
 
@@ -20,18 +17,8 @@ HOUR = 3600.0
 
 
 @pytest.fixture
-async def facts(rc_sim: RingCentralSimulator, clock: FakeClock) -> AsyncIterator[AccountFacts]:
-    credentials = Credentials(
-        client_id=rc_sim.client_id, client_secret=rc_sim.client_secret, jwt=rc_sim.jwt
-    )
-    async with RingCentralClient(
-        http=httpx.AsyncClient(),
-        credentials=credentials,
-        server_url=rc_sim.server_url,
-        media_url=rc_sim.media_url,
-        clock=clock,
-    ) as rc:
-        yield AccountFacts(rc.account, clock, ttl=HOUR)
+def facts(rc_client: RingCentralClient, clock: FakeClock) -> AccountFacts:
+    return AccountFacts(rc_client.account, clock, ttl=HOUR)
 
 
 def extension_reads(rc_sim: RingCentralSimulator) -> int:

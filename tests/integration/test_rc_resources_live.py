@@ -12,12 +12,10 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from aiohttp import web
 
-from bot.clock import FakeClock
-from bot.ringcentral import Credentials, RingCentralClient
+from bot.ringcentral import RingCentralClient
 from bot.ringcentral.models import CallLogRecord, MessageRecord, PagerParty
 from bot.ringcentral.resources import Account, CallLog, Messages, RingOut, Subscriptions
 from bot.sim.ringcentral import RequestRecord, RingCentralSimulator
@@ -27,20 +25,8 @@ ACCT = "/restapi/v1.0/account/~"
 
 
 @pytest.fixture
-async def client(
-    rc_sim: RingCentralSimulator, clock: FakeClock
-) -> AsyncIterator[RingCentralClient]:
-    credentials = Credentials(
-        client_id=rc_sim.client_id, client_secret=rc_sim.client_secret, jwt=rc_sim.jwt
-    )
-    async with RingCentralClient(
-        http=httpx.AsyncClient(),
-        credentials=credentials,
-        server_url=rc_sim.server_url,
-        media_url=rc_sim.media_url,
-        clock=clock,
-    ) as rc:
-        yield rc
+def client(rc_client: RingCentralClient) -> RingCentralClient:
+    return rc_client
 
 
 def now(sim: RingCentralSimulator) -> datetime:

@@ -5,14 +5,12 @@ simulator's own strictness where RingCentral answers with an error (MSG-333, CLG
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from bot.clock import FakeClock
-from bot.ringcentral import ApiError, Credentials, RingCentralClient
+from bot.ringcentral import ApiError, RingCentralClient
 from bot.ringcentral.resources import RECORD_LIMIT, needs_full_sync
 from bot.sim import RingCentralSimulator
 
@@ -20,20 +18,8 @@ CALLER = "+14155550123"
 
 
 @pytest.fixture
-async def client(
-    rc_sim: RingCentralSimulator, clock: FakeClock
-) -> AsyncIterator[RingCentralClient]:
-    credentials = Credentials(
-        client_id=rc_sim.client_id, client_secret=rc_sim.client_secret, jwt=rc_sim.jwt
-    )
-    async with RingCentralClient(
-        http=httpx.AsyncClient(),
-        credentials=credentials,
-        server_url=rc_sim.server_url,
-        media_url=rc_sim.media_url,
-        clock=clock,
-    ) as rc:
-        yield rc
+def client(rc_client: RingCentralClient) -> RingCentralClient:
+    return rc_client
 
 
 def now(clock: FakeClock) -> datetime:

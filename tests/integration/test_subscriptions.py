@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,7 +22,7 @@ from bot.bridge.subscriptions import (
     event_filters,
 )
 from bot.clock import FakeClock
-from bot.ringcentral import Credentials, RingCentralClient
+from bot.ringcentral import RingCentralClient
 from bot.sim.ringcentral import RingCentralSimulator
 from bot.store import SubscriptionRecord, SubscriptionStore
 
@@ -84,18 +83,8 @@ async def receiver(store: SubscriptionStore) -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-async def rc(rc_sim: RingCentralSimulator, clock: FakeClock) -> AsyncIterator[RingCentralClient]:
-    credentials = Credentials(
-        client_id=rc_sim.client_id, client_secret=rc_sim.client_secret, jwt=rc_sim.jwt
-    )
-    async with RingCentralClient(
-        http=httpx.AsyncClient(),
-        credentials=credentials,
-        server_url=rc_sim.server_url,
-        media_url=rc_sim.media_url,
-        clock=clock,
-    ) as client:
-        yield client
+def rc(rc_client: RingCentralClient) -> RingCentralClient:
+    return rc_client
 
 
 @pytest.fixture
