@@ -43,6 +43,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import signal
 import sys
 import tempfile
@@ -347,6 +348,8 @@ class Side:
                 "clock": args.profile,
                 **where_time_goes(self.profile_out, top=25),
             }
+            if args.profile_out is not None:  # kept for `python -m pstats`
+                shutil.copyfile(self.profile_out, args.profile_out)
             self._profile_dir.cleanup()
 
 
@@ -432,6 +435,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--profile",
         choices=("cpu", "wall"),
         help="run the server under yappi after the warm-up (figures then include its cost)",
+    )
+    parser.add_argument(
+        "--profile-out",
+        type=Path,
+        help="with --profile: keep the whole profile in this file (pstats format)",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.channels <= 2000:
