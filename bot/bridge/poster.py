@@ -17,12 +17,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from functools import partial
+from functools import cache, partial
 from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -604,13 +604,14 @@ class Poster:
                         "post %s: lease lost after Slack took it; left to reconcile",
                         answer.post.id,
                     )
-                elif answer.post.thread_key and answer.thread_ts is None:
-                    await session.execute(  # the first message of the thread
-                        update(Thread)
-                        .where(*_thread_match(answer.post))
-                        .values(thread_ts=answer.ts)
-                        .execution_options(synchronize_session=False)
-                    )
+            started = [  # the first messages of their threads
+                _thread_params(answer.post) | {"t_ts": answer.ts}
+                for answer in posted
+                if answer.post.id in ours and answer.post.thread_key and answer.thread_ts is None
+            ]
+            connection = await session.connection()
+            if started:
+                await connection.execute(_THREAD_STARTED, started)
             uploads = [
                 {"post_id": post.id, "uri": uri, "content_type": content_type,
                  "filename": filename, "state": "pending", "attempts": 0, "next_attempt_at": now}
@@ -618,10 +619,7 @@ class Poster:
                 for uri, content_type, filename in _files(post)
             ]  # fmt: skip
             if uploads:
-                connection = await session.connection()
-                await connection.execute(
-                    insert(connection.dialect.name, Upload).on_conflict_do_nothing(), uploads
-                )
+                await connection.execute(_new_uploads(connection.dialect.name), uploads)
         return len(uploads)
 
 
@@ -680,7 +678,7 @@ async def _leases_kept(posts: list[Post]) -> AsyncIterator[None]:
 async def _places(session: AsyncSession, posts: list[Post]) -> dict[int, _Place]:
     """Each post's place in its conversation's thread, in `session`'s transaction: the
     thread's row is made by its first post, which starts it; the others go into it
-    (`_place`)."""
+    (`_place`). Four statements, each built once, whatever the number of posts."""
     places: dict[int, _Place] = {post.id: (None, False) for post in posts}
     # In one order everywhere (the threads' rows are locked in it on PostgreSQL).
     threaded = sorted((post for post in posts if post.thread_key), key=_thread_of)
@@ -688,26 +686,83 @@ async def _places(session: AsyncSession, posts: list[Post]) -> dict[int, _Place]
         return places
     connection = await session.connection()
     await connection.execute(
-        insert(connection.dialect.name, Thread).on_conflict_do_nothing(),
+        _new_threads(connection.dialect.name),
         [_thread_row(post) | {"parent_post_id": post.id} for post in threaded],
     )
-    key = tuple_(Thread.company_number, Thread.other_number, Thread.channel)
-    wanted = [_thread_of(post) for post in threaded]
+    found = await connection.execute(_THREADS, {"threads": [_thread_of(post) for post in threaded]})
     threads = {
-        (thread.company_number, thread.other_number, thread.channel): thread
-        for thread in await session.scalars(select(Thread).where(key.in_(wanted)))
+        (company, other, channel): _Thread(parent_id, thread_ts, parent_state, parent_handled)
+        for company, other, channel, parent_id, thread_ts, parent_state, parent_handled in found
     }
-    parent_ids = {thread.parent_post_id for thread in threads.values()}
-    parents = {
-        parent.id: parent
-        for parent in await session.scalars(select(Post).where(Post.id.in_(parent_ids)))
-    }
-    last = await _last_before(session, threaded)
+    previous = await connection.execute(_LAST_BEFORE, {"ids": [post.id for post in threaded]})
+    last = {post_id: at for post_id, at in previous if at is not None}
+    moved: list[dict[str, Any]] = []
     for post in threaded:
-        thread = threads[_thread_of(post)]
-        parent = parents.get(thread.parent_post_id)
-        places[post.id] = _place(thread, post, parent, last.get(post.id))
+        key = _thread_of(post)
+        thread = threads[key]
+        places[post.id] = _place(thread, post, last.get(post.id))
+        if thread.moved:
+            moved.append(
+                _thread_params(post) | {"t_parent": thread.parent_post_id, "t_ts": thread.thread_ts}
+            )
+    if moved:
+        await connection.execute(_MOVE_THREAD, moved)
     return places
+
+
+@dataclass(slots=True)
+class _Thread:
+    """A conversation's thread as `_places` found it, with its first post's state."""
+
+    parent_post_id: int
+    thread_ts: str | None
+    parent_state: str | None  # None: the first post is gone (retention)
+    parent_handled_at: datetime | None
+    moved: bool = False  # a new first post: written back
+
+    def start_with(self, post: Post) -> None:
+        """`post` starts the thread (again): it becomes its first post."""
+        self.parent_post_id, self.thread_ts, self.moved = post.id, None, True
+        self.parent_state, self.parent_handled_at = post.state, post.handled_at
+
+
+@cache
+def _new_threads(dialect: str) -> Any:
+    """The threads of a pass's posts, made where there are none (a parameter set each)."""
+    return insert(dialect, Thread.__table__).on_conflict_do_nothing()
+
+
+_THREAD_KEY = (Thread.company_number, Thread.other_number, Thread.channel)
+_parent = Post.__table__.alias("parent")
+_THREADS = (
+    select(*_THREAD_KEY, Thread.parent_post_id, Thread.thread_ts)
+    .add_columns(_parent.c.state, _parent.c.handled_at)
+    .outerjoin(_parent, _parent.c.id == Thread.parent_post_id)
+    .where(tuple_(*_THREAD_KEY).in_(bindparam("threads", expanding=True)))
+)
+_THIS_THREAD = (
+    Thread.company_number == bindparam("t_company"),
+    Thread.other_number == bindparam("t_other"),
+    Thread.channel == bindparam("t_channel"),
+)
+_MOVE_THREAD = (
+    update(Thread)
+    .where(*_THIS_THREAD)
+    .values(parent_post_id=bindparam("t_parent"), thread_ts=bindparam("t_ts"))
+)
+_THREAD_STARTED = update(Thread).where(*_THIS_THREAD).values(thread_ts=bindparam("t_ts"))
+
+
+def _thread_params(post: Post) -> dict[str, str]:
+    """The parameters that name `post`'s thread in `_THIS_THREAD`."""
+    company, other, channel = _thread_of(post)
+    return {"t_company": company, "t_other": other, "t_channel": channel}
+
+
+@cache
+def _new_uploads(dialect: str) -> Any:
+    """Files queued to follow their messages (a parameter set each), each once."""
+    return insert(dialect, Upload.__table__).on_conflict_do_nothing()
 
 
 def _waits(post: Post, place: _Place) -> bool:
@@ -727,42 +782,34 @@ def _thread_row(post: Post) -> dict[str, str]:
     return thread_id(post.thread_key, post.channel)
 
 
-def _thread_match(post: Post) -> tuple[ColumnElement[bool], ...]:
-    company, other, channel = _thread_of(post)
-    return (
-        Thread.company_number == company,
-        Thread.other_number == other,
-        Thread.channel == channel,
-    )
-
-
-def _place(thread: Thread, post: Post, parent: Post | None, last: datetime | None) -> _Place:
-    """Where `post` goes in its conversation's `thread` (whose first post is `parent`;
-    the conversation's previous post was at `last`): the thread's first post starts it; a
-    thread whose first post became a dead letter starts with this one instead; so does
-    one the conversation left: marked handled, or silent 24 h (§3.12)."""
+def _place(thread: _Thread, post: Post, last: datetime | None) -> _Place:
+    """Where `post` goes in its conversation's `thread` (the conversation's previous post
+    was at `last`): the thread's first post starts it; a thread whose first post became a
+    dead letter starts with this one instead; so does one the conversation left: marked
+    handled, or silent 24 h (§3.12)."""
     if thread.parent_post_id != post.id:
         if thread.thread_ts is None:
-            if parent is not None and parent.state == "dead":
-                thread.parent_post_id = post.id
-        elif _new_again(post, parent, last):
-            thread.parent_post_id, thread.thread_ts = post.id, None
+            if thread.parent_state == "dead":
+                thread.start_with(post)
+        elif _new_again(post, thread, last):
+            thread.start_with(post)
     if thread.parent_post_id == post.id:
         return None, True
     return thread.thread_ts, False
 
 
-def _new_again(post: Post, parent: Post | None, last: datetime | None) -> bool:
+def _new_again(post: Post, thread: _Thread, last: datetime | None) -> bool:
     """Whether `post`, a text in a conversation that has a thread, starts a new one: it
     came after the conversation was marked handled, or after 24 h of silence (§3.12)."""
-    if parent is not None and parent.handled_at and parent.handled_at <= post.created_at:
+    handled_at = thread.parent_handled_at
+    if handled_at and handled_at <= post.created_at:
         return True
     return last is not None and post.created_at - last >= CONVERSATION_SILENCE
 
 
-async def _last_before(session: AsyncSession, posts: list[Post]) -> dict[int, datetime]:
-    """When each post's conversation (in its channel) had its previous post, for all of
-    them in one statement (a correlated subquery a post)."""
+def _last_before_statement() -> Any:
+    """When each post's conversation (in its channel) had its previous post: a correlated
+    subquery a post, for the posts `ids` (an expanding parameter)."""
     earlier = aliased(Post)
     previous = (
         select(func.max(earlier.created_at))
@@ -774,19 +821,18 @@ async def _last_before(session: AsyncSession, posts: list[Post]) -> dict[int, da
         )
         .scalar_subquery()
     )
-    rows = await session.execute(
-        select(Post.id, previous).where(Post.id.in_([post.id for post in posts]))
-    )
-    return {post_id: at for post_id, at in rows if at is not None}
+    return select(Post.id, previous).where(Post.id.in_(bindparam("ids", expanding=True)))
+
+
+_LAST_BEFORE = _last_before_statement()
 
 
 async def _forget_thread(session: AsyncSession, post: Post, thread_ts: str) -> None:
     """The conversation's thread (its parent `thread_ts`) was deleted: forget it, so that
     its next message starts a new one (DESIGN §3.7)."""
     if post.thread_key:
-        await session.execute(
-            delete(Thread).where(*_thread_match(post), Thread.thread_ts == thread_ts)
-        )
+        forget = delete(Thread).where(*_THIS_THREAD, Thread.thread_ts == bindparam("t_ts"))
+        await session.execute(forget, _thread_params(post) | {"t_ts": thread_ts})
 
 
 def taken_of(post: Post) -> Taken | None:

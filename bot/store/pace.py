@@ -23,6 +23,7 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, func, select, update
@@ -48,15 +49,27 @@ async def take_slots(
     channels in different orders (a set's order differs between processes) deadlock."""
     if not channels:
         return set()
-    statement = insert(session.get_bind().dialect.name, ChannelPace).values(
-        [{"channel": channel, "next_slot": now + hold} for channel in sorted(channels)]
+    connection = await session.connection()
+    taken = await connection.execute(
+        _take(connection.dialect.name),
+        [{"slot_channel": channel, "slot_next": now + hold, "slot_now": now}
+         for channel in sorted(channels)],
+    )  # fmt: skip
+    return set(taken.scalars().all())
+
+
+@cache
+def _take(dialect: str) -> Any:
+    """`take_slots`' upsert, built once: one parameter set a channel (SQLAlchemy sends them
+    as one multi-row statement, "insertmanyvalues", RETURNING the channels taken)."""
+    statement = insert(dialect, ChannelPace).values(
+        channel=bindparam("slot_channel"), next_slot=bindparam("slot_next")
     )
-    upsert = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[ChannelPace.channel],
         set_={"next_slot": statement.excluded.next_slot},
-        where=ChannelPace.next_slot <= now,
-    )
-    return set((await session.scalars(upsert.returning(ChannelPace.channel))).all())
+        where=ChannelPace.next_slot <= bindparam("slot_now"),
+    ).returning(ChannelPace.channel)
 
 
 async def take_slot(

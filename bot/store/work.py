@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, inspect, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.store.engine import insert
@@ -164,20 +164,7 @@ async def write_back(session: AsyncSession, row: Row, **values: Any) -> bool:
     (unless `values` sets `claimed_until`); True when written. False: the lease ran out
     and another process may hold the row now: nothing is written, and the caller leaves
     the row to it. `row` (a detached copy) takes the values when written."""
-    model = type(row)
-    key, name = _key(model)
-    values = {"claimed_until": None, **values}
-    result = await session.execute(
-        update(model)
-        .where(key == getattr(row, name), model.claimed_until == row.claimed_until)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if not getattr(result, "rowcount", 0):
-        return False
-    for name, value in values.items():
-        setattr(row, name, value)
-    return True
+    return bool(await write_back_many(session, [row], **values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,43 +176,84 @@ class PerRow:
 
 
 async def write_back_many(session: AsyncSession, rows: Sequence[Row], **values: Any) -> list[Row]:
-    """`write_back` for many claimed rows of one table, in one `UPDATE … RETURNING` for
-    each lease among them (rows claimed together share theirs): `values` (each the same
-    for every row, or a `PerRow`) are written to the rows whose lease is still ours,
-    which take them. The rows written; the others are another process's now."""
+    """`write_back` for many claimed rows of one table: `values` (each the same for every
+    row, or a `PerRow`) are written to the rows whose lease is still ours, which take
+    them. The rows written; the others are another process's now.
+
+    One `UPDATE … WHERE key IN (…) AND claimed_until = lease RETURNING key` for each lease
+    among the rows (rows claimed together share theirs) writes the values every row
+    shares and finds the rows still ours; the `PerRow` values follow for those (one
+    statement, a parameter set a row: the lease was checked, in this transaction). The
+    statements are built once for each shape of write (`_write_back`): built every time,
+    they were half a write's time (README, Performance)."""
     if not rows:
         return []
     model = type(rows[0])
-    key, name = _key(model)
+    _, name = _key(model)
     values = {"claimed_until": None, **values}
-    rendered = {
-        column: case(value.by_key, value=key, else_=getattr(model, column))
-        if isinstance(value, PerRow)
-        else value
-        for column, value in values.items()
-    }
+    shared = {column: value for column, value in values.items() if not isinstance(value, PerRow)}
+    per_row = {column: value for column, value in values.items() if isinstance(value, PerRow)}
     by_lease: dict[datetime | None, list[Row]] = defaultdict(list)
     for row in rows:
         by_lease[row.claimed_until].append(row)
     written: list[Row] = []
     for lease, group in by_lease.items():
-        statement = (
-            update(model)
-            .where(key.in_([getattr(row, name) for row in group]), model.claimed_until == lease)
-            .values(**rendered)
-            .returning(key)
-            .execution_options(synchronize_session=False)
+        statement = _write_back(model, tuple(shared), lease is None)
+        found = await session.execute(
+            statement,
+            {"wb_keys": [getattr(row, name) for row in group], "wb_lease": lease}
+            | {f"wb_{column}": value for column, value in shared.items()},
         )
-        ours = set((await session.scalars(statement)).all())
-        for row in group:
-            if getattr(row, name) in ours:
-                for column, value in values.items():
-                    own = value  # a row a PerRow does not name keeps its value, as in SQL
-                    if isinstance(value, PerRow):
-                        own = value.by_key.get(getattr(row, name), getattr(row, column))
-                    setattr(row, column, own)
-                written.append(row)
+        ours = set(found.scalars().all())
+        written += [row for row in group if getattr(row, name) in ours]
+    # Each row's own values: one statement for the rows named by the same `PerRow`s.
+    named: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in written:
+        key = getattr(row, name)
+        own = {
+            column: value.by_key[key] for column, value in per_row.items() if key in value.by_key
+        }
+        for column, value in own.items():
+            setattr(row, column, value)
+        if own:
+            named[tuple(own)].append({"wb_key": key} | {f"wb_{c}": v for c, v in own.items()})
+    for columns, params in named.items():
+        await session.execute(_write_each(model, columns), params)
+    for row in written:
+        for column, value in shared.items():
+            setattr(row, column, value)
     return written
+
+
+@cache
+def _write_back(model: type[Base], columns: tuple[str, ...], unleased: bool) -> Any:
+    """`write_back_many`'s statement for rows of `model` under one lease (none: `unleased`),
+    setting `columns` (bound parameters `wb_<column>`)."""
+    table: Any = model.__table__
+    key = table.c[_key(model)[1]]
+    lease = (
+        table.c.claimed_until.is_(None)
+        if unleased
+        else table.c.claimed_until == bindparam("wb_lease")
+    )
+    return (
+        update(table)
+        .where(key.in_(bindparam("wb_keys", expanding=True)), lease)
+        .values({column: bindparam(f"wb_{column}") for column in columns})
+        .returning(key)
+    )
+
+
+@cache
+def _write_each(model: type[Base], columns: tuple[str, ...]) -> Any:
+    """`columns` of one row of `model` by its key (a parameter set a row)."""
+    table: Any = model.__table__
+    key = table.c[_key(model)[1]]
+    return (
+        update(table)
+        .where(key == bindparam("wb_key"))
+        .values({column: bindparam(f"wb_{column}") for column in columns})
+    )
 
 
 async def extend(session: AsyncSession, row: Row, until: datetime, **values: Any) -> bool:
