@@ -37,6 +37,7 @@ from bot.notices import (
     load_notice,
 )
 from bot.observe import Metrics
+from bot.ringcentral import RingCentralError
 from bot.slack.payloads import PostedMessage
 from bot.slack.render import Locale, Reply, render_digest, render_notice
 from bot.store.engine import insert
@@ -67,6 +68,7 @@ THREAD_WAIT = timedelta(seconds=1)  # a reply waits for its thread's first messa
 # A conversation silent this long is new again: its next text starts a thread (§3.12).
 CONVERSATION_SILENCE = timedelta(hours=24)
 HISTORY_PAGES = 5  # how far back reconciliation reads a channel
+FACTS_UNKNOWN_EVERY = timedelta(minutes=1)  # `Poster._facts_unknown`
 
 
 def metadata(post: Post) -> dict[str, Any]:
@@ -111,6 +113,7 @@ class Poster:
         self._calls = asyncio.Semaphore(self.max_calls)
         self._passes = asyncio.Semaphore(self.passes)
         self._landing: set[asyncio.Task[int]] = set()
+        self._facts_said: datetime | None = None  # when `_facts_unknown` last said so
         self._claims = Claim(
             Post, limit=self.batch, states=("pending", "sending"), where=channel_open,
             one_per=Post.channel,
@@ -178,7 +181,11 @@ class Poster:
         # Asked before anything is claimed: RingCentral unreachable (or its sign-in
         # refused) while the account's facts are not known yet, the posts wait, unclaimed,
         # with no attempt counted against them (the lane tries again at its next look).
-        locale = await self._locale()
+        try:
+            locale = await self._locale()
+        except RingCentralError as exc:
+            self._facts_unknown(exc)
+            return 0, _none()
         try:
             claimed = await self._claim_and_slot()
         except Exception as exc:
@@ -197,6 +204,18 @@ class Poster:
         ready = [replace(sending, slot=slots[sending.post]) for sending in rendered if sending]
         ready += await self._ready(claimed.to_find, places)
         return len(claimed.posts), self._land(self._aged(claimed.posts), ready)
+
+    def _facts_unknown(self, exc: RingCentralError) -> None:
+        """The posts wait for the account's facts: said once a minute (each pass of the
+        lane, every second, would repeat it), a line rather than a traceback."""
+        now = self._now()
+        if self._facts_said is None or now - self._facts_said >= FACTS_UNKNOWN_EVERY:
+            self._facts_said = now
+            log.warning(
+                "posts wait: the account's home country and time zone cannot be read from "
+                "RingCentral yet (%s); asking again at each look",
+                type(exc).__name__,
+            )
 
     async def _claim(self, session: AsyncSession | None = None) -> list[Post]:
         """Lease the oldest due post of up to `batch` channels whose pace allows one: in
@@ -860,6 +879,11 @@ def _files(post: Post) -> list[tuple[str, str, str | None]]:
     if isinstance(notice, SmsNotice):
         return [(a.uri, a.content_type, a.filename) for a in notice.attachments if a.uri]
     return []
+
+
+async def _none() -> int:
+    """A pass's landing when it claimed nothing."""
+    return 0
 
 
 async def find_post(engine: AsyncEngine, kind: str, item: str) -> list[Post]:

@@ -12,6 +12,7 @@ conversations.history), which gives that moment.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -26,7 +27,9 @@ from bot.bridge.poster import THREAD_WAIT, Poster
 from bot.clock import FakeClock
 from bot.notices import PagerNotice, Party, SmsNotice, dump_notice
 from bot.observe import Metrics
+from bot.ringcentral import AccountFacts, RingCentralClient
 from bot.sim import SlackSimulator
+from bot.sim.ringcentral import RingCentralSimulator
 from bot.store.pace import hold
 from bot.store.schema import ChannelPace, Post
 from tests.databases import refusing
@@ -309,3 +312,40 @@ async def test_a_post_whose_thread_cannot_be_stored_is_a_dead_letter_and_the_oth
 
 
 STRANGER = "+14155550999"  # a conversation whose thread the database refuses
+
+
+async def test_posts_wait_for_the_accounts_facts_with_a_line_a_minute_not_a_traceback(
+    engine: AsyncEngine,
+    slack: SlackSimulator,
+    clock: FakeClock,
+    rc_sim: RingCentralSimulator,
+    rc_client: RingCentralClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """RingCentral down before the account's facts were ever read (a fresh start): no
+    post is claimed or counted, the posts lane says so in one line a minute, and the
+    posts go once RingCentral answers."""
+    facts = AccountFacts(rc_client.account, clock, ttl=3600)
+    client = AsyncWebClient(
+        token=slack.tokens[0], base_url=slack.api_url, timeout=10, retry_handlers=[]
+    )
+    poster = Poster(engine, client, clock, Metrics(), region=facts.region, timezone=facts.timezone)
+    post_id = await add_post(engine, clock, CHANNELS[0], "m1")
+    rc_sim.fail(r"/restapi/v1.0/account/~/extension/~$", method="GET", status=503, times=None)
+
+    with caplog.at_level(logging.WARNING, logger="bot"):
+        for _ in range(5):  # a pass a second, as the lane looks
+            assert await poster.run_once() == 0
+            clock.advance(1.0)
+        stored = await row(engine, post_id)
+        assert (stored.state, stored.attempts, stored.claimed_until) == ("pending", 0, None)
+        said = [r for r in caplog.records if r.name.startswith("bot.bridge") or r.exc_info]
+        assert len(said) == 1 and said[0].exc_info is None
+        assert "time zone cannot be read from RingCentral" in said[0].getMessage()
+        clock.advance(60.0)
+        await poster.run_once()
+        assert len([r for r in caplog.records if r.name.startswith("bot.bridge")]) == 2
+
+    rc_sim.clear_faults()
+    assert await poster.run_once() == 1
+    assert posted_items(slack, CHANNELS[0]) == ["m1"]
