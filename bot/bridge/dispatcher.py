@@ -21,13 +21,14 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.clock import Clock
 from bot.notices import Notice
 from bot.ringcentral import RingCentralError
 from bot.store.gate import GatedSessions
+from bot.store.inbox import finish_ours, lock_ours, mark_done, release_ours
 from bot.store.schema import CallState, Delivery
 from bot.store.work import Claim, write_back
 
@@ -279,16 +280,7 @@ class Dispatcher:
         """Clear our lease on `deliveries` that are still pending and still ours."""
         try:
             async with self._sessions.begin() as session:
-                for delivery in deliveries:
-                    await session.execute(
-                        update(Delivery)
-                        .where(
-                            Delivery.id == delivery.id,
-                            Delivery.state == "pending",
-                            Delivery.claimed_until == delivery.claimed_until,
-                        )
-                        .values(claimed_until=None)
-                    )
+                await release_ours(session, deliveries)
         except Exception:  # the lease runs out by itself: nothing is lost
             log.exception(
                 "could not release %d deliveries; their lease will run out", len(deliveries)
@@ -348,22 +340,21 @@ class Dispatcher:
         look_up_names: bool,
     ) -> tuple[list[_Prepared], set[str]]:
         """Store `batch` in one transaction; (those that want names first, the numbers).
-        First all of it at once, in a few statements whatever its size: the deliveries'
-        rows locked, their calls' rows locked, what each asks for, every post in one
-        INSERT, every delivery marked done in one UPDATE. If any delivery fails or wants
-        names, that transaction is rolled back and the batch stored again a savepoint
-        each, so that one is set aside alone."""
+        First all of it at once, in a few statements whatever its size: the deliveries
+        still ours marked done (their rows locked and their lease checked by the same
+        UPDATE), their calls' rows locked, what each asks for, every post in one INSERT.
+        If any delivery fails or wants names, that transaction is rolled back and the
+        batch stored again a savepoint each, so that one is set aside alone."""
         if not batch:
             return [], set()
         try:
             async with self._sessions.begin() as session:
-                ours = await self._lock(session, batch)
+                ours = _still_ours(batch, await finish_ours(session, _rows_of(batch)))
                 call_rows = await lock_calls(session, (call_of(item.event) for item in ours))
                 posts: list[dict[str, Any]] = []
                 for item in ours:
                     posts += await self._commit(session, item, call_rows, look_up_names)
                 await insert_posts(session, posts)
-                await self._done(session, ours)
             return [], set()
         except Exception as exc:  # rolled back; which delivery it was is found below
             log.debug("a batch of %d stored one by one: %s", len(batch), type(exc).__name__)
@@ -371,7 +362,10 @@ class Dispatcher:
         numbers: set[str] = set()
         async with self._sessions.begin() as session:
             stored: list[_Prepared] = []
-            for item in await self._lock(session, batch):
+            # A write, so that on SQLite it opens the write transaction (the savepoints
+            # then nest in it, rather than each committing on its own).
+            locked = await lock_ours(session, _rows_of(batch))
+            for item in _still_ours(batch, locked):
                 try:
                     async with session.begin_nested():
                         call_rows = await lock_calls(session, [call_of(item.event)])
@@ -383,29 +377,8 @@ class Dispatcher:
                     numbers |= names.numbers
                 except Exception as exc:
                     failed.append((item.delivery, exc))
-            await self._done(session, stored)
+            await mark_done(session, (item.delivery.id for item in stored))
         return wanted, numbers
-
-    @staticmethod
-    async def _lock(session: AsyncSession, batch: list[_Prepared]) -> list[_Prepared]:
-        """Those of `batch` still ours (pending, under the lease we took), their rows
-        locked for this transaction (one statement). The others' lease ran out while we
-        read RingCentral: another process has them. A write, so that on SQLite it opens
-        the write transaction (the savepoints then nest in it, rather than each committing
-        on its own)."""
-        found = await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_([item.delivery.id for item in batch]))
-            .values(attempts=Delivery.attempts)
-            .returning(Delivery.id, Delivery.state, Delivery.claimed_until)
-            .execution_options(synchronize_session=False)
-        )
-        current = {id_: (state, lease) for id_, state, lease in found}
-        return [
-            item
-            for item in batch
-            if current.get(item.delivery.id) == ("pending", item.delivery.claimed_until)
-        ]
 
     async def _commit(
         self,
@@ -424,17 +397,6 @@ class Dispatcher:
             calls=call_rows,
             look_up_names=look_up_names,
         )
-
-    @staticmethod
-    async def _done(session: AsyncSession, stored: list[_Prepared]) -> None:
-        """Mark the deliveries `stored` (rows `_lock` holds) done, in one statement."""
-        if stored:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_([item.delivery.id for item in stored]))
-                .values(state="done", error=None, claimed_until=None)
-                .execution_options(synchronize_session=False)
-            )
 
     async def _set(self, delivery: Delivery, **values: object) -> None:
         async with self._sessions.begin() as session:
@@ -484,3 +446,13 @@ class Dispatcher:
 
 async def _nothing() -> int:
     return 0
+
+
+def _rows_of(batch: list[_Prepared]) -> list[Delivery]:
+    return [item.delivery for item in batch]
+
+
+def _still_ours(batch: list[_Prepared], ours: set[int]) -> list[_Prepared]:
+    """Those of `batch` the inbox says are still ours (`bot.store.inbox`); the others'
+    lease ran out while we read RingCentral: another process has them."""
+    return [item for item in batch if item.delivery.id in ours]
