@@ -58,6 +58,10 @@ DELIVERIES = "deliveries"
 # the follow-ups lane is six claims.
 REPLIES_REST = 0.1
 FOLLOWUPS_REST = 0.25
+# The same for the calls that went quiet: a call is judged at least ENDED_QUIET after its
+# last event, so a second later changes little, while a look after every pass of
+# deliveries was a third of that pass (its own transaction, about 1 ms over SQLite).
+QUIET_CALLS_REST = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +185,9 @@ class Dispatcher:
     def _lanes(self, *, ahead: bool = False) -> tuple[Lane, ...]:
         """The kinds of work, each a lane whose parts run one after another, so that no
         kind holds up another (uploads and follow-ups never delay posts): deliveries into
-        posts, posts into Slack, texts (thread replies, auto replies), and what follows a
-        post or a text (and the reminders and the daily digest, which come with time).
+        posts, calls that went quiet judged, posts into Slack, texts (thread replies, auto
+        replies), and what follows a post or a text (and the reminders and the daily
+        digest, which come with time).
         A lane that did work wakes the lanes it `feeds` (only those: an idle lane's pass
         costs its claims, which on SQLite take the one writer's lock); the lanes whose
         work is not a notification's first message `rest` between idle passes. `ahead`
@@ -192,12 +197,15 @@ class Dispatcher:
         return (
             Lane(
                 DELIVERIES,
-                (self._deliveries, self._quiet_calls),
+                (self._deliveries,),
                 # Only the posts: what a delivery may leave for the other lanes (a missed
                 # call's auto reply, a call's update, a transcript) can wait for their next
                 # look (`idle_wait`), and waking them for every SMS costs their claims.
                 ("posts",),
             ),
+            # Calls whose events stopped: judged by the clock, not by a delivery, so not
+            # looked for after every pass of deliveries.
+            Lane("calls", (self._quiet_calls,), ("posts",), rest=QUIET_CALLS_REST),
             Lane(
                 "posts",
                 (post,),
