@@ -75,6 +75,10 @@ class Lane:
     # the lane is woken: under load the lanes that feed it wake it after every pass, and
     # each idle pass costs its claims (on SQLite, each takes the one writer's lock).
     rest: float = 0.0
+    # After a pass that did work, whether to go round again at once rather than wait for a
+    # wake as an idle lane does (None: always). A wake during the pass still sends the
+    # lane round at once.
+    again: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,7 @@ class Dispatcher:
     def __post_init__(self) -> None:
         self._sessions = GatedSessions(self.engine)
         self._claims = Claim(Delivery, limit=self.batch)
+        self._took_all = False  # the last claim of deliveries took fewer than a batch
 
     def wake(self) -> None:
         """Work was stored (posts by catch-up, a thread reply): every lane looks now
@@ -176,7 +181,8 @@ class Dispatcher:
             if worked:
                 for name in lane.feeds:
                     self._wakes[name].set()
-                continue
+                if lane.again is None or lane.again():
+                    continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.idle_wait)
             if lane.rest and not self.stopping:
@@ -202,6 +208,10 @@ class Dispatcher:
                 # call's auto reply, a call's update, a transcript) can wait for their next
                 # look (`idle_wait`), and waking them for every SMS costs their claims.
                 ("posts",),
+                # A claim of less than a batch took every delivery due: another claim at
+                # once would find none (a transaction of its own, under load one after
+                # every delivery). One stored meanwhile has woken the lane.
+                again=lambda: not self._took_all,
             ),
             # Calls whose events stopped: judged by the clock, not by a delivery, so not
             # looked for after every pass of deliveries.
@@ -269,6 +279,7 @@ class Dispatcher:
         now = self._now()
         async with self._sessions.begin() as session:
             deliveries = await self._claims(session, now=now, lease=LEASE)
+        self._took_all = len(deliveries) < self.batch
         held = list(deliveries)
         # Stopping, or cancelled (shutdown's grace ran out): another process takes what we
         # hold at once. A step that fails otherwise keeps its leases: the rows come due

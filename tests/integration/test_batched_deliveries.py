@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from bot.bridge.dispatcher import DELIVERIES
 from bot.bridge.ingest import lock_calls
 from bot.clock import FakeClock
 from bot.sim import RingCentralSimulator
@@ -148,3 +149,44 @@ async def test_a_delivery_another_process_took_over_meanwhile_is_left_to_it(
                 assert (row.state, row.claimed_until) == ("pending", their_lease)
             else:
                 assert (row.state, row.claimed_until) == ("done", None)
+
+
+async def test_after_a_pass_that_took_every_due_delivery_the_lane_waits_for_a_wake(
+    rc_sim: RingCentralSimulator, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The deliveries lane's loop (`run`): a claim of less than a batch took every delivery
+    due, so the lane does not claim again at once (an empty claim is a transaction of its
+    own); a delivery stored meanwhile wakes it."""
+    url = await fresh_database(tmp_path)
+    async with running_bridge(rc_sim, clock, database_url=url) as bridge:
+        await bridge.subscribe()
+        dispatcher = bridge.notifications.dispatcher
+        dispatcher.idle_wait = 60.0  # only a wake sends the lane round
+        (lane,) = [lane for lane in dispatcher._lanes() if lane.name == DELIVERIES]
+        dispatcher._wakes = {DELIVERIES: asyncio.Event(), "posts": asyncio.Event()}
+        claimed: list[int] = []
+        claims = dispatcher._claims
+
+        async def counted(session: Any, **kwargs: Any) -> Any:
+            rows = await claims(session, **kwargs)
+            claimed.append(len(rows))
+            return rows
+
+        dispatcher._claims = counted  # type: ignore[assignment]
+        loop = asyncio.create_task(dispatcher._loop(lane))
+        try:
+            for i in range(3):
+                await rc_sim.incoming_sms(rc_sim.extension_id, f"+1650555{i:04d}", f"t {i}")
+            async with bridge.engine.connect() as conn:
+                for _ in range(200):
+                    await asyncio.sleep(0.02)
+                    states = (await conn.execute(select(Delivery.state))).scalars().all()
+                    if states and set(states) == {"done"}:
+                        break
+            await asyncio.sleep(0.2)
+        finally:
+            dispatcher.stop()
+            await loop
+        assert set(states) == {"done"} and sum(claimed) == len(states)
+        # Never a claim that found nothing, but the first look (before the texts came).
+        assert 0 not in claimed[1:], claimed
