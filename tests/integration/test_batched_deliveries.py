@@ -16,9 +16,10 @@ from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.bridge.dispatcher import DELIVERIES
+from bot.bridge.inbox import Inbox
 from bot.bridge.ingest import lock_calls
 from bot.clock import FakeClock
-from bot.sim import RingCentralSimulator
+from bot.sim import RingCentralSimulator, sms_envelope
 from bot.store.schema import CallState, Delivery, Post
 from bot.store.work import claim
 from tests.bridge import TEXTS, running_bridge
@@ -156,10 +157,9 @@ async def test_after_a_pass_that_took_every_due_delivery_the_lane_waits_for_a_wa
 ) -> None:
     """The deliveries lane's loop (`run`): a claim of less than a batch took every delivery
     due, so the lane does not claim again at once (an empty claim is a transaction of its
-    own); a delivery stored meanwhile wakes it."""
+    own); a delivery stored afterwards wakes it."""
     url = await fresh_database(tmp_path)
     async with running_bridge(rc_sim, clock, database_url=url) as bridge:
-        await bridge.subscribe()
         dispatcher = bridge.notifications.dispatcher
         dispatcher.idle_wait = 60.0  # only a wake sends the lane round
         (lane,) = [lane for lane in dispatcher._lanes() if lane.name == DELIVERIES]
@@ -173,20 +173,32 @@ async def test_after_a_pass_that_took_every_due_delivery_the_lane_waits_for_a_wa
             return rows
 
         dispatcher._claims = counted  # type: ignore[assignment]
+        inbox = Inbox(bridge.engine, clock)
+
+        async def store(uuid: str) -> None:
+            assert await inbox.store(sms_envelope(uuid)) == "stored"  # as the receiver does
+
+        async def dispatched() -> None:
+            async with bridge.engine.connect() as conn:
+                for _ in range(250):
+                    states = (await conn.execute(select(Delivery.state))).scalars().all()
+                    if set(states) == {"done"}:
+                        break
+                    await asyncio.sleep(0.02)
+            assert set(states) == {"done"}
+            await asyncio.sleep(0.1)  # time enough for another claim at once
+
+        await store("first")
+        await store("second")
         loop = asyncio.create_task(dispatcher._loop(lane))
         try:
-            for i in range(3):
-                await rc_sim.incoming_sms(rc_sim.extension_id, f"+1650555{i:04d}", f"t {i}")
-            async with bridge.engine.connect() as conn:
-                for _ in range(200):
-                    await asyncio.sleep(0.02)
-                    states = (await conn.execute(select(Delivery.state))).scalars().all()
-                    if states and set(states) == {"done"}:
-                        break
-            await asyncio.sleep(0.2)
+            await dispatched()
+            assert claimed == [2]
+            await store("third")
+            dispatcher.delivered()
+            await dispatched()
+            assert claimed == [2, 1]
         finally:
             dispatcher.stop()
             await loop
-        assert set(states) == {"done"} and sum(claimed) == len(states)
-        # Never a claim that found nothing, but the first look (before the texts came).
-        assert 0 not in claimed[1:], claimed
+            await inbox.close()
