@@ -21,13 +21,14 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.clock import Clock
 from bot.notices import Notice
 from bot.ringcentral import RingCentralError
 from bot.store.gate import GatedSessions
+from bot.store.inbox import finish_ours, lock_ours, mark_done, release_ours
 from bot.store.schema import CallState, Delivery
 from bot.store.work import Claim, write_back
 
@@ -57,6 +58,10 @@ DELIVERIES = "deliveries"
 # the follow-ups lane is six claims.
 REPLIES_REST = 0.1
 FOLLOWUPS_REST = 0.25
+# The same for the calls that went quiet: a call is judged at least ENDED_QUIET after its
+# last event, so a second later changes little, while a look after every pass of
+# deliveries was a third of that pass (its own transaction, about 1 ms over SQLite).
+QUIET_CALLS_REST = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,10 @@ class Lane:
     # the lane is woken: under load the lanes that feed it wake it after every pass, and
     # each idle pass costs its claims (on SQLite, each takes the one writer's lock).
     rest: float = 0.0
+    # After a pass that did work, whether to go round again at once rather than wait for a
+    # wake as an idle lane does (None: always). A wake during the pass still sends the
+    # lane round at once.
+    again: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,7 @@ class Dispatcher:
     def __post_init__(self) -> None:
         self._sessions = GatedSessions(self.engine)
         self._claims = Claim(Delivery, limit=self.batch)
+        self._took_all = False  # the last claim of deliveries took fewer than a batch
 
     def wake(self) -> None:
         """Work was stored (posts by catch-up, a thread reply): every lane looks now
@@ -171,7 +181,8 @@ class Dispatcher:
             if worked:
                 for name in lane.feeds:
                     self._wakes[name].set()
-                continue
+                if lane.again is None or lane.again():
+                    continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.idle_wait)
             if lane.rest and not self.stopping:
@@ -180,8 +191,9 @@ class Dispatcher:
     def _lanes(self, *, ahead: bool = False) -> tuple[Lane, ...]:
         """The kinds of work, each a lane whose parts run one after another, so that no
         kind holds up another (uploads and follow-ups never delay posts): deliveries into
-        posts, posts into Slack, texts (thread replies, auto replies), and what follows a
-        post or a text (and the reminders and the daily digest, which come with time).
+        posts, calls that went quiet judged, posts into Slack, texts (thread replies, auto
+        replies), and what follows a post or a text (and the reminders and the daily
+        digest, which come with time).
         A lane that did work wakes the lanes it `feeds` (only those: an idle lane's pass
         costs its claims, which on SQLite take the one writer's lock); the lanes whose
         work is not a notification's first message `rest` between idle passes. `ahead`
@@ -191,12 +203,19 @@ class Dispatcher:
         return (
             Lane(
                 DELIVERIES,
-                (self._deliveries, self._quiet_calls),
+                (self._deliveries,),
                 # Only the posts: what a delivery may leave for the other lanes (a missed
                 # call's auto reply, a call's update, a transcript) can wait for their next
                 # look (`idle_wait`), and waking them for every SMS costs their claims.
                 ("posts",),
+                # A claim of less than a batch took every delivery due: another claim at
+                # once would find none (a transaction of its own, under load one after
+                # every delivery). One stored meanwhile has woken the lane.
+                again=lambda: not self._took_all,
             ),
+            # Calls whose events stopped: judged by the clock, not by a delivery, so not
+            # looked for after every pass of deliveries.
+            Lane("calls", (self._quiet_calls,), ("posts",), rest=QUIET_CALLS_REST),
             Lane(
                 "posts",
                 (post,),
@@ -260,6 +279,7 @@ class Dispatcher:
         now = self._now()
         async with self._sessions.begin() as session:
             deliveries = await self._claims(session, now=now, lease=LEASE)
+        self._took_all = len(deliveries) < self.batch
         held = list(deliveries)
         # Stopping, or cancelled (shutdown's grace ran out): another process takes what we
         # hold at once. A step that fails otherwise keeps its leases: the rows come due
@@ -279,16 +299,7 @@ class Dispatcher:
         """Clear our lease on `deliveries` that are still pending and still ours."""
         try:
             async with self._sessions.begin() as session:
-                for delivery in deliveries:
-                    await session.execute(
-                        update(Delivery)
-                        .where(
-                            Delivery.id == delivery.id,
-                            Delivery.state == "pending",
-                            Delivery.claimed_until == delivery.claimed_until,
-                        )
-                        .values(claimed_until=None)
-                    )
+                await release_ours(session, deliveries)
         except Exception:  # the lease runs out by itself: nothing is lost
             log.exception(
                 "could not release %d deliveries; their lease will run out", len(deliveries)
@@ -348,22 +359,21 @@ class Dispatcher:
         look_up_names: bool,
     ) -> tuple[list[_Prepared], set[str]]:
         """Store `batch` in one transaction; (those that want names first, the numbers).
-        First all of it at once, in a few statements whatever its size: the deliveries'
-        rows locked, their calls' rows locked, what each asks for, every post in one
-        INSERT, every delivery marked done in one UPDATE. If any delivery fails or wants
-        names, that transaction is rolled back and the batch stored again a savepoint
-        each, so that one is set aside alone."""
+        First all of it at once, in a few statements whatever its size: the deliveries
+        still ours marked done (their rows locked and their lease checked by the same
+        UPDATE), their calls' rows locked, what each asks for, every post in one INSERT.
+        If any delivery fails or wants names, that transaction is rolled back and the
+        batch stored again a savepoint each, so that one is set aside alone."""
         if not batch:
             return [], set()
         try:
             async with self._sessions.begin() as session:
-                ours = await self._lock(session, batch)
+                ours = _still_ours(batch, await finish_ours(session, _rows_of(batch)))
                 call_rows = await lock_calls(session, (call_of(item.event) for item in ours))
                 posts: list[dict[str, Any]] = []
                 for item in ours:
                     posts += await self._commit(session, item, call_rows, look_up_names)
                 await insert_posts(session, posts)
-                await self._done(session, ours)
             return [], set()
         except Exception as exc:  # rolled back; which delivery it was is found below
             log.debug("a batch of %d stored one by one: %s", len(batch), type(exc).__name__)
@@ -371,7 +381,10 @@ class Dispatcher:
         numbers: set[str] = set()
         async with self._sessions.begin() as session:
             stored: list[_Prepared] = []
-            for item in await self._lock(session, batch):
+            # A write, so that on SQLite it opens the write transaction (the savepoints
+            # then nest in it, rather than each committing on its own).
+            locked = await lock_ours(session, _rows_of(batch))
+            for item in _still_ours(batch, locked):
                 try:
                     async with session.begin_nested():
                         call_rows = await lock_calls(session, [call_of(item.event)])
@@ -383,29 +396,8 @@ class Dispatcher:
                     numbers |= names.numbers
                 except Exception as exc:
                     failed.append((item.delivery, exc))
-            await self._done(session, stored)
+            await mark_done(session, (item.delivery.id for item in stored))
         return wanted, numbers
-
-    @staticmethod
-    async def _lock(session: AsyncSession, batch: list[_Prepared]) -> list[_Prepared]:
-        """Those of `batch` still ours (pending, under the lease we took), their rows
-        locked for this transaction (one statement). The others' lease ran out while we
-        read RingCentral: another process has them. A write, so that on SQLite it opens
-        the write transaction (the savepoints then nest in it, rather than each committing
-        on its own)."""
-        found = await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_([item.delivery.id for item in batch]))
-            .values(attempts=Delivery.attempts)
-            .returning(Delivery.id, Delivery.state, Delivery.claimed_until)
-            .execution_options(synchronize_session=False)
-        )
-        current = {id_: (state, lease) for id_, state, lease in found}
-        return [
-            item
-            for item in batch
-            if current.get(item.delivery.id) == ("pending", item.delivery.claimed_until)
-        ]
 
     async def _commit(
         self,
@@ -424,17 +416,6 @@ class Dispatcher:
             calls=call_rows,
             look_up_names=look_up_names,
         )
-
-    @staticmethod
-    async def _done(session: AsyncSession, stored: list[_Prepared]) -> None:
-        """Mark the deliveries `stored` (rows `_lock` holds) done, in one statement."""
-        if stored:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_([item.delivery.id for item in stored]))
-                .values(state="done", error=None, claimed_until=None)
-                .execution_options(synchronize_session=False)
-            )
 
     async def _set(self, delivery: Delivery, **values: object) -> None:
         async with self._sessions.begin() as session:
@@ -484,3 +465,13 @@ class Dispatcher:
 
 async def _nothing() -> int:
     return 0
+
+
+def _rows_of(batch: list[_Prepared]) -> list[Delivery]:
+    return [item.delivery for item in batch]
+
+
+def _still_ours(batch: list[_Prepared], ours: set[int]) -> list[_Prepared]:
+    """Those of `batch` the inbox says are still ours (`bot.store.inbox`); the others'
+    lease ran out while we read RingCentral: another process has them."""
+    return [item for item in batch if item.delivery.id in ours]

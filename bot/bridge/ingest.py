@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notices import CallNotice, Notice, SmsNotice, VoicemailNotice, dump_notice, group_key
@@ -355,13 +355,17 @@ async def lock_calls(
     ids = sorted({i for i in session_ids if i is not None})
     if not ids:
         return {}
-    found = await session.scalars(
-        select(CallState)
-        .where(CallState.session_id.in_(ids))
-        .order_by(CallState.session_id)
-        .with_for_update()
-    )
+    found = await session.scalars(_LOCK_CALLS, {"ids": ids})
     return {row.session_id: row for row in found}
+
+
+# Built once (every batch with a call's events runs it: issue 10).
+_LOCK_CALLS = (
+    select(CallState)
+    .where(CallState.session_id.in_(bindparam("ids", expanding=True)))
+    .order_by(CallState.session_id)
+    .with_for_update()
+)
 
 
 async def insert_posts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
