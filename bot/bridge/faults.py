@@ -37,6 +37,9 @@ def backoff(attempts: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1)))
 
 
+_DRIVER = ("bot", "store", "_sqlite.py")
+
+
 def reason(exc: BaseException, step: str) -> str:
     """What an operator reads in the dead letter: step, type, where, which fields."""
     where = ""
@@ -44,6 +47,8 @@ def reason(exc: BaseException, step: str) -> str:
         parts = PurePath(frame.filename).parts
         if "bot" in parts:
             inside = parts[len(parts) - 1 - parts[::-1].index("bot") :]
+            if inside == _DRIVER:  # the database driver's adapter: the step is further out
+                continue
             where = f" at {'/'.join(inside)}:{frame.lineno} ({frame.name})"
             break
     detail = ""

@@ -15,7 +15,12 @@ def connect(url: str, **kwargs: Any) -> AsyncEngine:
 
     `hide_parameters`: an SQL error's text names the statement but not its values, which
     are stored tokens, verification tokens and SMS text (RELIABILITY R19)."""
-    engine = create_async_engine(url, **{"hide_parameters": True, **kwargs})
+    options: dict[str, Any] = {"hide_parameters": True, **kwargs}
+    if url.startswith("sqlite+aiosqlite") and "module" not in options:
+        from bot.store._sqlite import module  # a statement in one trip to its thread
+
+        options["module"] = module()
+    engine = create_async_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # aiosqlite logs every statement with its parameters at DEBUG: the stored tokens
