@@ -10,8 +10,9 @@ closed, in one trip (`_Cursor`). Everything else is SQLAlchemy's adapter as it i
 transactions, errors, server-side cursors (`stream`, which keep theirs).
 
 It leans on one private part of aiosqlite, `Connection._execute` (run a function in the
-connection's thread, in its queue's order): where a release lacks it, `module()` returns
-None and the engine keeps SQLAlchemy's own adapter.
+connection's thread, in its queue's order), and on the insides of SQLAlchemy 2.1's
+adapter, which it subclasses: with another SQLAlchemy, or an aiosqlite without that
+function, `module()` returns None and the engine keeps SQLAlchemy's own adapter.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sqlite3
 from typing import Any
 
 import aiosqlite
+import sqlalchemy
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -30,6 +32,8 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 __all__ = ["module"]
+
+ADAPTED = "2.1."  # the SQLAlchemy whose aiosqlite adapter `_Cursor` is written against
 
 # What a statement left: (description, rows or None, rowcount, lastrowid).
 _Result = tuple[Any, list[Any] | None, int, int | None]
@@ -129,7 +133,10 @@ class _Module(AsyncAdapt_aiosqlite_dbapi):
 
 def module() -> _Module | None:
     """The module for `create_async_engine(…, module=…)` on `sqlite+aiosqlite`, or None
-    where this aiosqlite has no `Connection._execute` (then SQLAlchemy's own is used)."""
+    (then SQLAlchemy's own is used) with another SQLAlchemy than `ADAPTED`, or an aiosqlite
+    without `Connection._execute`."""
+    if not sqlalchemy.__version__.startswith(ADAPTED):
+        return None
     if not callable(getattr(aiosqlite.Connection, "_execute", None)):
         return None
     return _Module(aiosqlite, sqlite3)

@@ -17,9 +17,7 @@ def connect(url: str, **kwargs: Any) -> AsyncEngine:
     are stored tokens, verification tokens and SMS text (RELIABILITY R19)."""
     options: dict[str, Any] = {"hide_parameters": True, **kwargs}
     if url.startswith("sqlite+aiosqlite") and "module" not in options:
-        from bot.store._sqlite import module  # a statement in one trip to its thread
-
-        options["module"] = module()
+        options["module"] = _one_trip_module()
     engine = create_async_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -29,6 +27,17 @@ def connect(url: str, **kwargs: Any) -> AsyncEngine:
         if quiet.level == logging.NOTSET:
             quiet.setLevel(logging.INFO)
     return engine
+
+
+def _one_trip_module() -> Any:
+    """SQLite's driver with a statement in one trip to its thread (`bot.store._sqlite`), or
+    None: SQLAlchemy's own, where this SQLAlchemy's adapter is not the one it is written
+    against (its insides may not even import)."""
+    try:
+        from bot.store._sqlite import module
+    except ImportError:
+        return None
+    return module()
 
 
 def insert(dialect: str, table: Any) -> postgresql.Insert | sqlite.Insert:

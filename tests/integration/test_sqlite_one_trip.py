@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, exc, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store import _sqlite as one_trip
 from bot.store.engine import connect
 
 metadata = MetaData()
@@ -78,3 +79,23 @@ async def test_rows_counts_ids_and_errors_are_sqlalchemys_as_before(sqlite: Asyn
     async with sqlite.connect() as conn:
         streamed = await conn.stream(select(notes.c.text).order_by(notes.c.id))
         assert [text async for (text,) in streamed] == ["uno", "two!", "three!"]
+
+
+async def test_another_sqlalchemy_keeps_its_own_adapter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_Cursor` subclasses the insides of SQLAlchemy 2.1's adapter: with another version
+    (or an aiosqlite without `Connection._execute`) the engine is SQLAlchemy's own."""
+    monkeypatch.setattr(one_trip, "ADAPTED", "9.9.")
+    assert one_trip.module() is None
+    engine = connect(f"sqlite+aiosqlite:///{tmp_path / 'own.db'}")
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(1))).scalar() == 1
+            raw = await conn.get_raw_connection()
+            assert not isinstance(raw.dbapi_connection, one_trip._Connection)
+    finally:
+        await engine.dispose()
+    monkeypatch.undo()
+    monkeypatch.delattr(aiosqlite.Connection, "_execute")
+    assert one_trip.module() is None
