@@ -242,9 +242,7 @@ class Poster:
         and take their slots after (`_ready`)."""
         now = self._now()
         async with self._sessions.begin() as session:
-            posts = await self._claim(session)
-            for post in posts:  # detached: what is written to them is written back by hand
-                session.expunge(post)
+            posts = await self._claim(session)  # detached: written back by hand
             live = self._live(posts)
             places = await _places(session, live)
             waiting = [post for post in live if _waits(post, places[post.id])]

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from bot.store.engine import insert
 from bot.store.schema import (
@@ -103,14 +104,29 @@ class Claim(Generic[Row]):
         one_per: Any = None,  # a mapped column
     ) -> None:
         now: ColumnElement[datetime] = bindparam("now")
+        self._model: type[Row] = model
         self._statement, self._order = _claim_statement(
-            model, now, bindparam("until"), limit, states, where(now) if where else None, one_per
-        )
+            model, now, bindparam("until"), limit, states, where(now) if where else None,
+            one_per, core=True,
+        )  # fmt: skip
 
     async def __call__(
         self, session: AsyncSession, *, now: datetime, lease: timedelta
     ) -> list[Row]:
-        return await _claimed(session, self._statement, self._order, now=now, until=now + lease)
+        """The rows claimed, detached (in no session; what is written to them is written
+        back by hand, `write_back`), oldest first."""
+        found = await session.execute(self._statement, {"now": now, "until": now + lease})
+        rows = [_detached(self._model, values) for values in found.mappings()]
+        rows.sort(key=lambda row: getattr(row, self._order.key))
+        return rows
+
+
+def _detached(model: type[Row], values: Mapping[Any, Any]) -> Row:
+    """A row of `model` read as columns, as the ORM would have loaded it and let go: its
+    loading is most of a claim's time otherwise (README, Performance)."""
+    row = model(**values)
+    make_transient_to_detached(row)
+    return row
 
 
 def _claim_statement(
@@ -121,8 +137,11 @@ def _claim_statement(
     states: Sequence[str],
     where: ColumnElement[bool] | None,
     one_per: Any,
+    *,
+    core: bool = False,
 ) -> tuple[Any, Any]:
-    """The claim's `UPDATE … RETURNING` (see `claim`), and the column its rows are sorted by."""
+    """The claim's `UPDATE … RETURNING` (see `claim`), and the column its rows are sorted by;
+    `core`: on the table, returning its columns (not the ORM's objects)."""
     due = and_(
         model.state.in_(states),
         model.next_attempt_at <= now,
@@ -143,13 +162,17 @@ def _claim_statement(
             select(key).where(due).order_by(order).limit(limit).with_for_update(skip_locked=True)
         )
         chosen = key.in_(candidates.scalar_subquery())
-    statement = (
-        update(model)
-        .where(chosen)
-        .values(claimed_until=until)
-        .returning(model)
-        .execution_options(synchronize_session=False)
-    )
+    if core:
+        table: Any = model.__table__
+        statement = update(table).where(chosen).values(claimed_until=until).returning(*table.c)
+    else:
+        statement = (
+            update(model)
+            .where(chosen)
+            .values(claimed_until=until)
+            .returning(model)
+            .execution_options(synchronize_session=False)
+        )
     return statement, order
 
 
