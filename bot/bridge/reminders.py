@@ -101,6 +101,14 @@ class ChannelRule:
         return min(starts) if starts else None
 
 
+def reminders_needed(routes: Iterable[Route]) -> timedelta:
+    """How long a reminder's rows are needed at least (retention keeps them so long): its
+    items say which of their steps the posts have had, and a post stays remindable until
+    its last step (four times its channel's interval) and STALE after it."""
+    rules = channel_rules(routes)
+    return max((rule.every * 2 ** (STEPS - 1) + STALE for rule in rules), default=timedelta(0))
+
+
 def channel_rules(routes: Iterable[Route]) -> list[ChannelRule]:
     """The rules of every channel a route with `remind_after` posts to. A `dm` route's
     reminders are not sent (README: a DM has one reader, who sees the message already)."""

@@ -40,7 +40,7 @@ from .names import Names
 from .people import PeopleLinker
 from .poster import Poster
 from .receipts import Receipts
-from .reminders import Reminders, channel_rules
+from .reminders import Reminders, channel_rules, reminders_needed
 from .replies import MayText, NoReceipts, ReplyReceipts, ReplySender, everyone_may_text
 from .retention import Retention
 from .routing import Router, with_business_hours
@@ -262,7 +262,10 @@ async def build(
             on_stored=dispatcher.delivered,
             on_subscribed=manager.report_disabled,
         )
-    retention = Retention(DeadLetters(engine), clock, bridge.retention.days, leadership)
+    retention = Retention(
+        DeadLetters(engine), clock, bridge.retention.days, leadership,
+        reminders_needed=reminders_needed(routes),
+    )  # fmt: skip
     return Notifications(watch, dispatcher, manager, catchup, listener, retention)
 
 

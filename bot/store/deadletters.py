@@ -29,6 +29,8 @@ from bot.store.schema import (
     Followup,
     Outbound,
     Post,
+    Reminder,
+    ReminderItem,
     SlackEvent,
     Thread,
     Update,
@@ -81,6 +83,7 @@ class Purged:
     dead: int
     texts: int = 0  # `outbound` rows: the texts sent, their receipts followed
     auto_replies: int = 0  # missed calls judged for an auto reply, long over
+    reminders: int = 0  # reminders posted (or dead), with the items they listed
 
 
 def parse_id(text: str) -> tuple[str, int]:
@@ -243,12 +246,16 @@ class DeadLetters:
     async def all_ids(self) -> list[str]:
         return [letter.id for letter in await self.newest(limit=100_000)]
 
-    async def purge(self, *, now: datetime, days: int) -> Purged:
-        """Retention: delivered inbox rows, audit rows, the texts sent (`outbound`) and the
-        auto replies done older than `days`, and dead letters older than DEAD_LETTER_DAYS,
-        deleted. Posts stay (they deduplicate what was shown and hold the threads), except
-        dead ones no thread starts from. Remembered numbers (`untextable`) stay: an opt-out
-        lasts until a START."""
+    async def purge(
+        self, *, now: datetime, days: int, reminders_needed: timedelta = timedelta(0)
+    ) -> Purged:
+        """Retention: delivered inbox rows, audit rows, the texts sent (`outbound`), the
+        auto replies done and the reminders posted (or dead) older than `days`, and dead
+        letters older than DEAD_LETTER_DAYS, deleted; a reminder not before
+        `reminders_needed` either (its items say which steps its posts have had). Posts
+        stay (they deduplicate what was shown and hold the threads), except dead ones no
+        thread starts from. Remembered numbers (`untextable`) stay: an opt-out lasts until
+        a START."""
         kept_from = now - timedelta(days=days)
         dead_from = now - timedelta(days=DEAD_LETTER_DAYS)
         async with self._sessions.begin() as session:
@@ -295,6 +302,16 @@ class DeadLetters:
                     AutoReply.state == "done", AutoReply.created_at < kept_from - timedelta(days=1)
                 )
             )
+            old_reminders = select(Reminder.id).where(
+                Reminder.state.in_(("done", "dead")),
+                Reminder.created_at < min(kept_from, now - reminders_needed),
+            )
+            await session.execute(
+                delete(ReminderItem).where(ReminderItem.reminder_id.in_(old_reminders))
+            )
+            reminders = await session.execute(
+                delete(Reminder).where(Reminder.id.in_(old_reminders))
+            )
             posts = await session.execute(delete(Post).where(Post.id.in_(old_posts)))
         return Purged(
             deliveries=_count(deliveries),
@@ -307,6 +324,7 @@ class DeadLetters:
             + _count(followups),
             texts=_count(texts),
             auto_replies=_count(answered),
+            reminders=_count(reminders),
         )
 
     @staticmethod

@@ -9,10 +9,21 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.bridge.reminders import reminders_needed
 from bot.bridge.retention import Retention
 from bot.clock import FakeClock
+from bot.config import Route
 from bot.store.deadletters import DeadLetters
-from bot.store.schema import Audit, AutoReply, Delivery, Outbound, Post, Thread
+from bot.store.schema import (
+    Audit,
+    AutoReply,
+    Delivery,
+    Outbound,
+    Post,
+    Reminder,
+    ReminderItem,
+    Thread,
+)
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -109,3 +120,44 @@ async def test_auto_replies_done_go_a_day_after_the_setting_those_in_hand_stay(
     assert await rows(engine, AutoReply.caller) == [
         "+1-margin-done", "+1-new-done", "+1-old-pending",
     ]  # fmt: skip
+
+
+def reminder(state: str, age_days: float) -> Reminder:
+    at = NOW - timedelta(days=age_days)
+    return Reminder(channel="C1", created_at=at, state=state, attempts=0,
+                    next_attempt_at=at)  # fmt: skip
+
+
+async def test_reminders_posted_go_with_their_items_once_no_item_can_be_reminded_again(
+    engine: AsyncEngine,
+) -> None:
+    """A reminder's items say which steps its posts have had: they go after the setting,
+    but never while a post they list could still be reminded of (four times the longest interval,
+    and STALE, after it), else it would be reminded of again. A reminder not yet posted
+    stays."""
+    async with AsyncSession(engine) as session, session.begin():
+        listed = post("open-call", "done", 40)
+        reminders = {
+            "old-done": reminder("done", 31), "old-dead": reminder("dead", 31),
+            "needed": reminder("done", 20), "recent": reminder("done", 2),
+            "old-pending": reminder("pending", 31),
+        }  # fmt: skip
+        session.add_all([listed, *reminders.values()])
+        await session.flush()
+        ids = {name: r.id for name, r in reminders.items()}
+        session.add_all(
+            ReminderItem(reminder_id=id_, post_id=listed.id, step=1) for id_ in ids.values()
+        )
+    # remind_after 5 days: a post is remindable for 4 x 5 days + STALE (4 days) = 24 days.
+    needed = reminders_needed([Route(events=["sms"], channel="C1", remind_after="120h")])
+    assert needed == timedelta(days=24)
+
+    retention = Retention(DeadLetters(engine), FakeClock(NOW.timestamp()), days=10,
+                          reminders_needed=needed)  # fmt: skip
+    purged = await retention.run_once()
+
+    assert purged is not None and purged.reminders == 2
+    kept = {ids[name] for name in ("needed", "recent", "old-pending")}
+    assert set(await rows(engine, Reminder.id)) == kept
+    assert set(await rows(engine, ReminderItem.reminder_id)) == kept
+    assert await rows(engine, Post.item) == ["open-call"]  # a post is never retention's
