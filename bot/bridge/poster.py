@@ -749,6 +749,9 @@ def _new_threads(dialect: str) -> Any:
     return insert(dialect, Thread.__table__).on_conflict_do_nothing()
 
 
+# The statements of `_places` and `Poster._record`, built once: the threads of a pass's
+# posts with their first posts' state; a thread restarted (`_Thread.start_with`); a
+# thread's first message recorded.
 _THREAD_KEY = (Thread.company_number, Thread.other_number, Thread.channel)
 _parent = Post.__table__.alias("parent")
 _THREADS = (
