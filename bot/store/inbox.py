@@ -13,15 +13,14 @@ statement (an expanding parameter cannot be part of an executemany).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.schema import Delivery
+from bot.store.work import by_lease
 
 __all__ = ["finish_ours", "lock_ours", "mark_done", "release_ours"]
 
@@ -63,8 +62,8 @@ async def release_ours(session: AsyncSession, deliveries: Sequence[Delivery]) ->
     them at once; how many."""
     released = 0
     conn = await session.connection()
-    for lease, ids in _by_lease(deliveries).items():
-        result = await conn.execute(_RELEASE, {"ids": ids, "lease": lease})
+    for lease, rows in by_lease(deliveries).items():
+        result = await conn.execute(_RELEASE, {"ids": _ids(rows), "lease": lease})
         released += result.rowcount or 0
     return released
 
@@ -72,13 +71,11 @@ async def release_ours(session: AsyncSession, deliveries: Sequence[Delivery]) ->
 async def _ours(session: AsyncSession, statement: Any, deliveries: Sequence[Delivery]) -> set[int]:
     ours: set[int] = set()
     conn = await session.connection()
-    for lease, ids in _by_lease(deliveries).items():
-        ours.update((await conn.execute(statement, {"ids": ids, "lease": lease})).scalars())
+    for lease, rows in by_lease(deliveries).items():
+        found = await conn.execute(statement, {"ids": _ids(rows), "lease": lease})
+        ours.update(found.scalars())
     return ours
 
 
-def _by_lease(deliveries: Sequence[Delivery]) -> dict[datetime | None, list[int]]:
-    by_lease: dict[datetime | None, list[int]] = defaultdict(list)
-    for delivery in deliveries:
-        by_lease[delivery.claimed_until].append(delivery.id)
-    return by_lease
+def _ids(deliveries: list[Delivery]) -> list[int]:
+    return [delivery.id for delivery in deliveries]

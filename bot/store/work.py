@@ -44,6 +44,7 @@ __all__ = [
     "WORK",
     "Claim",
     "PerRow",
+    "by_lease",
     "claim",
     "extend",
     "insert_all_ignoring_duplicates",
@@ -216,11 +217,8 @@ async def write_back_many(session: AsyncSession, rows: Sequence[Row], **values: 
     values = {"claimed_until": None, **values}
     shared = {column: value for column, value in values.items() if not isinstance(value, PerRow)}
     per_row = {column: value for column, value in values.items() if isinstance(value, PerRow)}
-    by_lease: dict[datetime | None, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_lease[row.claimed_until].append(row)
     written: list[Row] = []
-    for lease, group in by_lease.items():
+    for lease, group in by_lease(rows).items():
         statement = _write_back(model, tuple(shared), lease is None)
         found = await session.execute(
             statement,
@@ -246,6 +244,15 @@ async def write_back_many(session: AsyncSession, rows: Sequence[Row], **values: 
         for column, value in shared.items():
             setattr(row, column, value)
     return written
+
+
+def by_lease(rows: Sequence[Row]) -> dict[datetime | None, list[Row]]:
+    """Claimed `rows` by their lease (rows claimed together share theirs): a lease-fenced
+    write is one statement for each."""
+    grouped: dict[datetime | None, list[Row]] = defaultdict(list)
+    for row in rows:
+        grouped[row.claimed_until].append(row)
+    return grouped
 
 
 @cache
